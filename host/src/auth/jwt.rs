@@ -1,0 +1,248 @@
+//! Verification of the app's `Authorization: Bearer` tokens.
+//!
+//! Keys are chosen by the token's `alg`, and each algorithm only ever uses
+//! keys configured for it: an RSA public key is never tried as an HMAC
+//! secret (algorithm confusion), `alg: none` never parses, and algorithms
+//! without configured keys are refused.
+
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, errors::ErrorKind};
+use serde::{Deserialize, Serialize};
+
+/// The claims Islet reads from a citizen's token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    /// The citizen's id at the identity provider.
+    pub sub: String,
+    /// Issuer; must match the host's configured issuer.
+    pub iss: String,
+    /// Audience; must match the host's configured audience.
+    pub aud: String,
+    /// Expiry, seconds since the epoch.
+    pub exp: u64,
+    /// Not valid before, seconds since the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<u64>,
+    /// Issued at, seconds since the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<u64>,
+    /// Roles: `admin`, `staff:<department>`, `plugin:<plugin-id>:<role>`.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Real-name assurance level, 0 (unknown) to 5 (certificate or in person).
+    #[serde(default)]
+    pub assurance_level: u8,
+}
+
+/// A verified caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Citizen {
+    /// The citizen's id at the identity provider (never shown to plugins).
+    pub subject: String,
+    /// The identity provider that vouched for it.
+    pub issuer: String,
+    /// All roles from the token.
+    pub roles: Vec<String>,
+    /// Real-name assurance level, 0 to 5.
+    pub assurance_level: u8,
+}
+
+impl Citizen {
+    /// Whether the token carries `role`.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+
+    /// The roles that concern one plugin: `staff` for staff of its
+    /// department, and `<role>` for every `plugin:<id>:<role>`.
+    pub fn roles_for_plugin(&self, plugin_id: &str, department: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for role in &self.roles {
+            if let Some(dept) = role.strip_prefix("staff:")
+                && dept == department
+            {
+                out.push("staff".to_string());
+            } else if let Some(rest) = role.strip_prefix("plugin:")
+                && let Some((id, name)) = rest.split_once(':')
+                && id == plugin_id
+                && !name.is_empty()
+            {
+                out.push(name.to_string());
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+/// Why a token was refused. Every variant is a 401 at the HTTP edge.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// Not a JWT, or a header/claims that do not parse (this includes `alg: none`).
+    #[error("the token is malformed")]
+    Malformed,
+    /// An algorithm this host does not accept.
+    #[error("tokens signed with {0} are not accepted")]
+    UnsupportedAlgorithm(String),
+    /// The signature does not verify against any configured key.
+    #[error("the token's signature is invalid")]
+    BadSignature,
+    /// `exp` is in the past.
+    #[error("the token has expired")]
+    Expired,
+    /// `nbf` is in the future.
+    #[error("the token is not valid yet")]
+    NotYetValid,
+    /// `iss` is not the configured issuer.
+    #[error("the token's issuer is not accepted")]
+    WrongIssuer,
+    /// `aud` is not the configured audience.
+    #[error("the token's audience is not this host")]
+    WrongAudience,
+    /// A required claim is missing or has the wrong type.
+    #[error("the token lacks a required claim: {0}")]
+    MissingClaim(String),
+}
+
+/// The keys a verifier accepts, per algorithm.
+#[derive(Default)]
+pub struct VerifierKeys {
+    /// HS256 shared secrets (development, or a trusted gateway).
+    pub hs256: Vec<Vec<u8>>,
+    /// RS256 public keys, PEM.
+    pub rs256_pem: Vec<Vec<u8>>,
+    /// ES256 public keys, PEM.
+    pub es256_pem: Vec<Vec<u8>>,
+}
+
+/// Verifies tokens against configured keys, issuer and audience.
+pub struct TokenVerifier {
+    issuer: String,
+    audience: String,
+    keys: Vec<(Algorithm, DecodingKey)>,
+}
+
+impl TokenVerifier {
+    /// A verifier for tokens from `issuer` meant for `audience`.
+    pub fn new(issuer: &str, audience: &str, keys: &VerifierKeys) -> anyhow::Result<Self> {
+        let mut out = Vec::new();
+        for secret in &keys.hs256 {
+            let key = DecodingKey::from_secret(secret)
+                .map_err(|e| anyhow::anyhow!("HS256 secret is unusable: {e}"))?;
+            out.push((Algorithm::HS256, key));
+        }
+        for pem in &keys.rs256_pem {
+            let key = DecodingKey::from_rsa_pem(pem)
+                .map_err(|e| anyhow::anyhow!("RS256 public key is not a valid RSA PEM: {e}"))?;
+            out.push((Algorithm::RS256, key));
+        }
+        for pem in &keys.es256_pem {
+            let key = DecodingKey::from_ec_pem(pem)
+                .map_err(|e| anyhow::anyhow!("ES256 public key is not a valid EC PEM: {e}"))?;
+            out.push((Algorithm::ES256, key));
+        }
+        if out.is_empty() {
+            anyhow::bail!(
+                "no token verification keys are configured: set auth.hs256-secret-file, \
+                 auth.rs256-public-keys or auth.es256-public-keys, or run with --dev"
+            );
+        }
+        Ok(TokenVerifier {
+            issuer: issuer.to_string(),
+            audience: audience.to_string(),
+            keys: out,
+        })
+    }
+
+    /// Verify `token` and return the caller it names.
+    pub fn verify(&self, token: &str) -> Result<Citizen, AuthError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|e| match e.kind() {
+            ErrorKind::InvalidAlgorithmName => AuthError::UnsupportedAlgorithm("this algorithm".into()),
+            _ => AuthError::Malformed,
+        })?;
+        let candidates: Vec<&DecodingKey> = self
+            .keys
+            .iter()
+            .filter(|(alg, _)| *alg == header.alg)
+            .map(|(_, key)| key)
+            .collect();
+        if candidates.is_empty() {
+            return Err(AuthError::UnsupportedAlgorithm(format!("{:?}", header.alg)));
+        }
+        let mut validation = Validation::new(header.alg);
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
+        validation.set_required_spec_claims(&["exp", "sub", "iss", "aud"]);
+        validation.validate_nbf = true;
+        validation.leeway = 30;
+
+        let mut last = AuthError::BadSignature;
+        for key in candidates {
+            match jsonwebtoken::decode::<Claims>(token, key, &validation) {
+                Ok(data) => {
+                    let c = data.claims;
+                    if c.sub.is_empty() {
+                        return Err(AuthError::MissingClaim("sub".into()));
+                    }
+                    return Ok(Citizen {
+                        subject: c.sub,
+                        issuer: c.iss,
+                        roles: c.roles,
+                        assurance_level: c.assurance_level.min(5),
+                    });
+                }
+                Err(e) => {
+                    last = match e.kind() {
+                        ErrorKind::InvalidSignature => AuthError::BadSignature,
+                        ErrorKind::ExpiredSignature => AuthError::Expired,
+                        ErrorKind::ImmatureSignature => AuthError::NotYetValid,
+                        ErrorKind::InvalidIssuer => AuthError::WrongIssuer,
+                        ErrorKind::InvalidAudience => AuthError::WrongAudience,
+                        ErrorKind::MissingRequiredClaim(c) => AuthError::MissingClaim(c.clone()),
+                        ErrorKind::Json(_) => AuthError::MissingClaim("a claim of the wrong type".into()),
+                        ErrorKind::InvalidAlgorithm => {
+                            AuthError::UnsupportedAlgorithm(format!("{:?}", header.alg))
+                        }
+                        _ => AuthError::Malformed,
+                    };
+                    // Only a bad signature can succeed with another key.
+                    if last != AuthError::BadSignature {
+                        return Err(last);
+                    }
+                }
+            }
+        }
+        Err(last)
+    }
+}
+
+/// Sign a token with an HS256 secret (development tokens, tests).
+pub fn sign_hs256(claims: &Claims, secret: &[u8]) -> anyhow::Result<String> {
+    Ok(jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(Algorithm::HS256),
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret)?,
+    )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn citizen(roles: &[&str]) -> Citizen {
+        Citizen {
+            subject: "s".into(),
+            issuer: "i".into(),
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+            assurance_level: 3,
+        }
+    }
+
+    #[test]
+    fn plugin_roles_are_scoped() {
+        let c = citizen(&["admin", "staff:community", "staff:water", "plugin:hello:tester"]);
+        assert_eq!(c.roles_for_plugin("community-report", "community"), vec!["staff"]);
+        assert_eq!(c.roles_for_plugin("hello", "platform"), vec!["tester"]);
+        assert!(c.roles_for_plugin("bus-card", "transport").is_empty());
+    }
+}

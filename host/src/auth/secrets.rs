@@ -1,0 +1,50 @@
+//! Host secrets kept as files in the data folder.
+
+use anyhow::Context as _;
+use std::io::Write as _;
+use std::path::Path;
+
+/// Read a secret file (hex or raw text); its trimmed content is the secret.
+pub fn read_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read secret file {}", path.display()))?;
+    let text = text.trim();
+    if text.len() < 32 {
+        anyhow::bail!(
+            "secret file {} holds fewer than 32 characters; use a longer secret",
+            path.display()
+        );
+    }
+    Ok(text.as_bytes().to_vec())
+}
+
+/// Read the secret in `path`, creating it with 32 random bytes (hex, mode
+/// 0600) when missing. The file is written completely or not at all.
+pub fn load_or_create_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
+    if path.exists() {
+        return read_secret(path);
+    }
+    let secret = hex::encode(rand::random::<[u8; 32]>());
+    let dir = path
+        .parent()
+        .with_context(|| format!("{} has no parent folder", path.display()))?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut tmp = tempfile_in(dir)?;
+    tmp.1.write_all(secret.as_bytes())?;
+    tmp.1.sync_all()?;
+    std::fs::rename(&tmp.0, path)
+        .with_context(|| format!("cannot write secret file {}", path.display()))?;
+    Ok(secret.into_bytes())
+}
+
+fn tempfile_in(dir: &Path) -> anyhow::Result<(std::path::PathBuf, std::fs::File)> {
+    let path = dir.join(format!(".tmp-{}", hex::encode(rand::random::<[u8; 8]>())));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options
+        .open(&path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    Ok((path, file))
+}

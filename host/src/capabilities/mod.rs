@@ -1,0 +1,75 @@
+//! The capabilities a mini-service may import, one module each, and the
+//! per-request state they live in.
+//!
+//! Each capability owns its state and offers one `add_to_linker`; the
+//! runtime links the WASI subset plus exactly the capabilities a plugin
+//! declared and was granted.
+
+pub mod identity;
+pub mod log;
+pub mod storage;
+pub mod wasi;
+
+use crate::manifest::Capability;
+use std::collections::BTreeSet;
+use wasmtime::component::{Linker, ResourceTable};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+/// Host bindings generated from `wit/` (the `mini-service` world).
+#[allow(missing_docs, reason = "generated code; the WIT documents it")]
+pub mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "mini-service",
+    });
+}
+
+pub use bindings::exports::islet::platform::handler::{
+    Request as GuestRequest, Response as GuestResponse,
+};
+pub use bindings::islet::platform::types::Header as GuestHeader;
+pub use bindings::{MiniService, MiniServicePre};
+
+/// Everything one request's instance can reach. Built fresh per request and
+/// dropped with the instance.
+pub struct RequestState {
+    /// The empty WASI context (no env, args, files or sockets).
+    pub wasi: WasiCtx,
+    /// WASI resources (streams) of this instance.
+    pub table: ResourceTable,
+    /// `islet:platform/identity`.
+    pub identity: identity::IdentityState,
+    /// `islet:platform/storage`.
+    pub storage: storage::StorageState,
+    /// `islet:platform/log`.
+    pub log: log::LogState,
+    /// Caps the instance's memories and tables together.
+    pub limiter: crate::runtime::MemoryLimiter,
+    /// CPU and wall-clock budget of the call.
+    pub meter: crate::runtime::Meter,
+}
+
+impl WasiView for RequestState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Link the WASI subset and the `granted` capabilities into `linker`.
+pub fn link(
+    linker: &mut Linker<RequestState>,
+    granted: &BTreeSet<Capability>,
+) -> wasmtime::Result<()> {
+    wasi::add_to_linker(linker)?;
+    for capability in granted {
+        match capability {
+            Capability::Identity => identity::add_to_linker(linker)?,
+            Capability::Storage => storage::add_to_linker(linker)?,
+            Capability::Log => log::add_to_linker(linker)?,
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,188 @@
+//! Host configuration: a TOML file, overridden by environment variables and
+//! command-line flags (see `cli`).
+
+use crate::limits::{LimitOverrides, LimitPolicy, Limits};
+use anyhow::Context as _;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Default data folder.
+pub const DEFAULT_DATA_DIR: &str = "./islet-data";
+/// Issuer of development tokens.
+pub const DEV_ISSUER: &str = "islet-dev";
+/// Audience of tokens meant for this host, by default.
+pub const DEFAULT_AUDIENCE: &str = "islet-app";
+/// File in the data folder holding the development signing key.
+pub const DEV_KEY_FILE: &str = "dev-signing-key";
+/// File in the data folder holding the pairwise-subject secret.
+pub const PAIRWISE_SECRET_FILE: &str = "pairwise-secret";
+
+/// The config file, as written. Every field is optional.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ConfigFile {
+    /// Address to listen on.
+    pub listen: Option<SocketAddr>,
+    /// Data folder (store, components, secrets).
+    pub data_dir: Option<PathBuf>,
+    /// Compiled-artifact cache folder (default: `<data-dir>/cache`).
+    pub cache_dir: Option<PathBuf>,
+    /// Development mode: create and trust a local HS256 signing key.
+    pub dev: Option<bool>,
+    /// Largest component upload, in MiB.
+    pub max_component_mib: Option<u64>,
+    /// Token verification.
+    #[serde(default)]
+    pub auth: AuthFile,
+    /// Engine sizing.
+    #[serde(default)]
+    pub runtime: RuntimeFile,
+    /// Plugin limits.
+    #[serde(default)]
+    pub limits: LimitsFile,
+}
+
+/// `[auth]`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct AuthFile {
+    /// Expected `iss`.
+    pub issuer: Option<String>,
+    /// Expected `aud`.
+    pub audience: Option<String>,
+    /// File holding an HS256 shared secret (at least 32 characters).
+    pub hs256_secret_file: Option<PathBuf>,
+    /// PEM files of RS256 public keys.
+    #[serde(default)]
+    pub rs256_public_key_files: Vec<PathBuf>,
+    /// PEM files of ES256 public keys.
+    #[serde(default)]
+    pub es256_public_key_files: Vec<PathBuf>,
+}
+
+/// `[runtime]`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RuntimeFile {
+    /// Instances that may run at once.
+    pub max_instances: Option<u32>,
+    /// Epoch tick in milliseconds.
+    pub epoch_tick_ms: Option<u64>,
+}
+
+/// `[limits.default]` and `[limits.max]`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct LimitsFile {
+    /// Platform defaults.
+    #[serde(default)]
+    pub default: LimitOverrides,
+    /// Platform maxima.
+    #[serde(default)]
+    pub max: LimitOverrides,
+}
+
+impl ConfigFile {
+    /// Read and parse `path`.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("config file {}", path.display()))
+    }
+}
+
+/// Everything a server needs, resolved.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to listen on (port 0 picks one).
+    pub listen: SocketAddr,
+    /// Data folder.
+    pub data_dir: PathBuf,
+    /// Compiled-artifact cache folder.
+    pub cache_dir: PathBuf,
+    /// Development mode.
+    pub dev: bool,
+    /// Expected token issuer.
+    pub issuer: String,
+    /// Expected token audience.
+    pub audience: String,
+    /// HS256 secret file, if any (dev mode adds the data folder's dev key).
+    pub hs256_secret_file: Option<PathBuf>,
+    /// RS256 public key files.
+    pub rs256_public_key_files: Vec<PathBuf>,
+    /// ES256 public key files.
+    pub es256_public_key_files: Vec<PathBuf>,
+    /// Plugin limit defaults and maxima.
+    pub limits: LimitPolicy,
+    /// Largest component upload, bytes.
+    pub max_component_bytes: usize,
+    /// Instances that may run at once.
+    pub max_instances: u32,
+    /// Epoch tick.
+    pub epoch_tick: Duration,
+}
+
+impl ServerConfig {
+    /// A config with every default, data in `data_dir`.
+    pub fn new(data_dir: PathBuf) -> Self {
+        ServerConfig {
+            listen: DEFAULT_LISTEN.parse().unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080))),
+            cache_dir: data_dir.join("cache"),
+            data_dir,
+            dev: false,
+            issuer: DEV_ISSUER.to_string(),
+            audience: DEFAULT_AUDIENCE.to_string(),
+            hs256_secret_file: None,
+            rs256_public_key_files: Vec::new(),
+            es256_public_key_files: Vec::new(),
+            limits: LimitPolicy::default(),
+            max_component_bytes: 10 << 20,
+            max_instances: 256,
+            epoch_tick: Duration::from_millis(2),
+        }
+    }
+
+    /// Apply a config file; `data_dir` from flags/env, when given, wins.
+    pub fn from_file(file: &ConfigFile, data_dir: Option<PathBuf>) -> anyhow::Result<Self> {
+        let data_dir = data_dir
+            .or_else(|| file.data_dir.clone())
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let mut c = ServerConfig::new(data_dir);
+        if let Some(listen) = file.listen {
+            c.listen = listen;
+        }
+        if let Some(dir) = &file.cache_dir {
+            c.cache_dir = dir.clone();
+        }
+        c.dev = file.dev.unwrap_or(false);
+        if let Some(mib) = file.max_component_mib {
+            c.max_component_bytes = usize::try_from(mib.saturating_mul(1 << 20))?;
+        }
+        if let Some(issuer) = &file.auth.issuer {
+            c.issuer = issuer.clone();
+        }
+        if let Some(audience) = &file.auth.audience {
+            c.audience = audience.clone();
+        }
+        c.hs256_secret_file = file.auth.hs256_secret_file.clone();
+        c.rs256_public_key_files = file.auth.rs256_public_key_files.clone();
+        c.es256_public_key_files = file.auth.es256_public_key_files.clone();
+        if let Some(n) = file.runtime.max_instances {
+            c.max_instances = n;
+        }
+        if let Some(ms) = file.runtime.epoch_tick_ms {
+            c.epoch_tick = Duration::from_millis(ms);
+        }
+        let max = Limits::MAX.with(&file.limits.max);
+        let default = Limits::DEFAULT.with(&file.limits.default);
+        default
+            .check_within(&max)
+            .map_err(|e| anyhow::anyhow!("config [limits.default]: {e}"))?;
+        c.limits = LimitPolicy { default, max };
+        Ok(c)
+    }
+}

@@ -1,0 +1,202 @@
+//! The admin API: install, list, enable and disable plugins.
+
+use super::error::ApiError;
+use super::{AppState, caller};
+use crate::registry::{ActivePlugin, RegistryError};
+use axum::Json;
+use axum::extract::{Multipart, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// The admin view of a plugin.
+pub fn plugin_json(plugin: &ActivePlugin, storage_bytes: Option<u64>) -> Value {
+    let r = &plugin.record;
+    let m = &r.manifest;
+    let (status, load_error, limits) = match &plugin.prepared {
+        Ok(p) => ("active", None, serde_json::to_value(p.limits).ok()),
+        Err(e) => ("failed", Some(e.clone()), None),
+    };
+    json!({
+        "id": m.id,
+        "name": m.name,
+        "version": m.version.to_string(),
+        "department": m.department,
+        "description": m.description,
+        "category": m.category,
+        "capabilities": m.capabilities,
+        "limits": limits,
+        "enabled": r.enabled,
+        "status": status,
+        "load_error": load_error,
+        "sha256": r.sha256,
+        "size": r.size,
+        "storage_bytes": storage_bytes,
+        "history": r.history,
+    })
+}
+
+fn registry_error(e: RegistryError) -> ApiError {
+    use crate::runtime::{ImportError, PrepareError};
+    let message = e.to_string();
+    match e {
+        RegistryError::Manifest(_) | RegistryError::Limits(_) => {
+            ApiError::bad_request("invalid_manifest", message)
+        }
+        RegistryError::TooLarge { .. } => {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "component_too_large", message)
+        }
+        RegistryError::Component(PrepareError::NotWasm | PrepareError::Invalid(_)) => {
+            ApiError::bad_request("invalid_component", message)
+        }
+        RegistryError::Component(PrepareError::CoreModule) => {
+            ApiError::bad_request("not_a_component", message)
+        }
+        RegistryError::Component(PrepareError::Imports(ImportError::Forbidden(_))) => {
+            ApiError::bad_request("forbidden_import", message)
+        }
+        RegistryError::Component(PrepareError::Imports(ImportError::Unknown(_))) => {
+            ApiError::bad_request("unknown_import", message)
+        }
+        RegistryError::Component(PrepareError::Imports(ImportError::Undeclared { .. })) => {
+            ApiError::bad_request("undeclared_capability", message)
+        }
+        RegistryError::Component(PrepareError::Link(_)) => {
+            ApiError::bad_request("incompatible_component", message)
+        }
+        RegistryError::NotFound(_) => ApiError::not_found("plugin_not_found", message),
+        RegistryError::Store(_) => ApiError::internal(message),
+    }
+}
+
+/// `GET /admin/v1/plugins`.
+pub async fn list_plugins(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    caller::admin(&state, &headers)?;
+    let plugins: Vec<Value> = state
+        .registry
+        .list()
+        .iter()
+        .map(|p| plugin_json(p, state.runtime.storage_usage(p.record.id())))
+        .collect();
+    Ok(Json(json!({ "plugins": plugins })))
+}
+
+/// `GET /admin/v1/plugins/{id}`.
+pub async fn get_plugin(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    caller::admin(&state, &headers)?;
+    let plugin = state
+        .registry
+        .get(&id)
+        .ok_or_else(|| registry_error(RegistryError::NotFound(id.clone())))?;
+    Ok(Json(plugin_json(&plugin, state.runtime.storage_usage(&id))))
+}
+
+/// `POST /admin/v1/plugins` (multipart: `manifest`, `component`).
+pub async fn install_plugin(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    mut multipart: Multipart,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let admin = caller::admin(&state, &headers)?;
+    let mut manifest = None;
+    let mut component = None;
+    while let Some(field) = multipart.next_field().await.map_err(|e| {
+        ApiError::bad_request("invalid_upload", format!("cannot read the multipart body: {e}"))
+    })? {
+        let name = field.name().unwrap_or("").to_string();
+        let bytes = field.bytes().await.map_err(|e| {
+            ApiError::bad_request("invalid_upload", format!("cannot read field {name:?}: {e}"))
+        })?;
+        match name.as_str() {
+            "manifest" => {
+                let text = String::from_utf8(bytes.to_vec()).map_err(|_| {
+                    ApiError::bad_request("invalid_manifest", "the manifest is not UTF-8 text")
+                })?;
+                manifest = Some(text);
+            }
+            "component" => component = Some(bytes),
+            other => {
+                return Err(ApiError::bad_request(
+                    "invalid_upload",
+                    format!("unexpected field {other:?}; send `manifest` and `component`"),
+                ));
+            }
+        }
+    }
+    let manifest = manifest.ok_or_else(|| {
+        ApiError::bad_request("invalid_upload", "the `manifest` field (islet.toml) is missing")
+    })?;
+    let component = component.ok_or_else(|| {
+        ApiError::bad_request("invalid_upload", "the `component` field (.wasm) is missing")
+    })?;
+    let registry = state.registry.clone();
+    let actor = admin.subject.clone();
+    let installed = tokio::task::spawn_blocking(move || registry.install(&manifest, &component, &actor))
+        .await
+        .map_err(|e| ApiError::internal(format!("install task failed: {e}")))?
+        .map_err(registry_error)?;
+    let plugin = &installed.plugin;
+    tracing::info!(
+        plugin = %plugin.record.id(),
+        version = %plugin.record.manifest.version,
+        replaced = installed.replaced.as_deref().unwrap_or("-"),
+        by = %admin.subject,
+        "plugin installed"
+    );
+    let mut body = plugin_json(plugin, state.runtime.storage_usage(plugin.record.id()));
+    if let Ok(p) = &plugin.prepared {
+        body["activation"] = json!({
+            "ms": p.activation.as_secs_f64() * 1000.0,
+            "from_cache": p.from_cache,
+        });
+    }
+    body["replaced_version"] = json!(installed.replaced);
+    let status = if installed.replaced.is_some() {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(body)))
+}
+
+async fn set_enabled(
+    state: Arc<AppState>,
+    id: String,
+    headers: HeaderMap,
+    enabled: bool,
+) -> Result<Json<Value>, ApiError> {
+    let admin = caller::admin(&state, &headers)?;
+    let registry = state.registry.clone();
+    let plugin_id = id.clone();
+    let plugin = tokio::task::spawn_blocking(move || registry.set_enabled(&plugin_id, enabled))
+        .await
+        .map_err(|e| ApiError::internal(format!("task failed: {e}")))?
+        .map_err(registry_error)?;
+    tracing::info!(plugin = %id, enabled, by = %admin.subject, "plugin availability changed");
+    Ok(Json(plugin_json(&plugin, state.runtime.storage_usage(&id))))
+}
+
+/// `POST /admin/v1/plugins/{id}/enable`.
+pub async fn enable_plugin(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    set_enabled(state, id, headers, true).await
+}
+
+/// `POST /admin/v1/plugins/{id}/disable`.
+pub async fn disable_plugin(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    set_enabled(state, id, headers, false).await
+}

@@ -1,0 +1,125 @@
+//! The HTTP edge: routes, the request id, and nothing about capabilities.
+
+mod admin;
+mod caller;
+pub mod error;
+mod plugin_route;
+mod public;
+
+use crate::auth::TokenVerifier;
+use crate::registry::Registry;
+use crate::runtime::Runtime;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use error::{ApiError, HostError, error_body};
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+use tracing::Instrument as _;
+
+/// Shared state of all handlers.
+pub struct AppState {
+    /// Installed plugins.
+    pub registry: Arc<Registry>,
+    /// The Wasm runtime.
+    pub runtime: Arc<Runtime>,
+    /// Token verification.
+    pub verifier: Arc<TokenVerifier>,
+    /// One permit per instance slot: excess requests wait briefly, then get 503.
+    pub slots: Arc<Semaphore>,
+    /// Largest component upload, bytes.
+    pub max_component_bytes: usize,
+}
+
+/// The request id of the current request (from `X-Request-Id` or generated).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub Arc<str>);
+
+/// Build the router.
+pub fn router(state: Arc<AppState>) -> Router {
+    let upload_limit = state.max_component_bytes + (1 << 20);
+    let admin = Router::new()
+        .route(
+            "/plugins",
+            get(admin::list_plugins)
+                .post(admin::install_plugin)
+                .layer(DefaultBodyLimit::max(upload_limit)),
+        )
+        .route("/plugins/{id}", get(admin::get_plugin))
+        .route("/plugins/{id}/enable", post(admin::enable_plugin))
+        .route("/plugins/{id}/disable", post(admin::disable_plugin));
+    Router::new()
+        .route("/healthz", get(public::healthz))
+        .route("/readyz", get(public::readyz))
+        .route("/api/v1/catalog", get(public::catalog))
+        .route("/p/{plugin}", any(plugin_route::redirect_to_root))
+        .route("/p/{plugin}/", any(plugin_route::call_plugin))
+        .route("/p/{plugin}/{*path}", any(plugin_route::call_plugin))
+        .nest("/admin/v1", admin)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(request_id))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("not_found", "no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not accept that method",
+    )
+}
+
+fn valid_request_id(value: &HeaderValue) -> Option<Arc<str>> {
+    let s = value.to_str().ok()?;
+    let ok = (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    ok.then(|| s.into())
+}
+
+/// Accept or generate the request id, run the request in a span carrying
+/// it, return it in `X-Request-Id` and inside host error bodies.
+async fn request_id(mut req: Request, next: Next) -> Response {
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(valid_request_id)
+        .unwrap_or_else(|| hex::encode(rand::random::<[u8; 8]>()).into());
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
+    let started = std::time::Instant::now();
+    let mut response = next.run(req).instrument(span.clone()).await;
+    if let Some(err) = response.extensions_mut().remove::<HostError>() {
+        let status = response.status();
+        let mut rebuilt = (
+            status,
+            axum::Json(error_body(err.code, &err.message, Some(&id))),
+        )
+            .into_response();
+        for (name, value) in response.headers() {
+            if name != axum::http::header::CONTENT_LENGTH && name != axum::http::header::CONTENT_TYPE {
+                rebuilt.headers_mut().insert(name.clone(), value.clone());
+            }
+        }
+        response = rebuilt;
+    }
+    span.in_scope(|| {
+        tracing::debug!(
+            status = response.status().as_u16(),
+            ms = started.elapsed().as_secs_f64() * 1000.0,
+            "answered"
+        )
+    });
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}

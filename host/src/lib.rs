@@ -1,0 +1,26 @@
+//! Islet: the host that runs a city app's mini-services as sandboxed
+//! WebAssembly components.
+//!
+//! - [`runtime`] loads, checks, caches and runs components under limits;
+//! - [`capabilities`] are what a component may import (`identity`,
+//!   `storage`, `log`, plus a WASI subset with an empty context);
+//! - [`registry`] keeps installed plugins and swaps versions without downtime;
+//! - [`http`] routes the app's calls, the catalog and the admin API;
+//! - [`auth`] verifies citizens' tokens and derives pairwise subjects;
+//! - [`store`] is the storage trait and its embedded sled backend;
+//! - [`server`] assembles them; [`cli`] is the `islet` command.
+
+pub mod auth;
+pub mod capabilities;
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod limits;
+pub mod manifest;
+pub mod registry;
+pub mod runtime;
+pub mod server;
+pub mod store;
+
+pub use config::ServerConfig;
+pub use server::{RunningServer, start};

@@ -1,0 +1,207 @@
+//! The plugin manifest, `islet.toml`: who a mini-service is, what it asks for.
+
+use crate::limits::LimitOverrides;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+/// A capability a mini-service may request: one `islet:platform` interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Capability {
+    /// `islet:platform/identity`: who is calling (pairwise subject, level, roles).
+    Identity,
+    /// `islet:platform/storage`: plugin-scoped key-value storage.
+    Storage,
+    /// `islet:platform/log`: leveled log lines.
+    Log,
+}
+
+impl Capability {
+    /// Every capability the host offers.
+    pub const ALL: [Capability; 3] = [Capability::Identity, Capability::Storage, Capability::Log];
+
+    /// The name used in manifests and in the WIT interface path.
+    pub fn name(self) -> &'static str {
+        match self {
+            Capability::Identity => "identity",
+            Capability::Storage => "storage",
+            Capability::Log => "log",
+        }
+    }
+
+    /// The capability behind an `islet:platform` interface name, if any.
+    pub fn from_interface(interface: &str) -> Option<Capability> {
+        Capability::ALL.into_iter().find(|c| c.name() == interface)
+    }
+}
+
+impl fmt::Display for Capability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A parsed and checked `islet.toml`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Manifest {
+    /// Stable id, used in URLs (`/p/{id}/`): `[a-z][a-z0-9-]{1,39}`.
+    pub id: String,
+    /// Display name in the catalog.
+    pub name: String,
+    /// Semantic version of this build.
+    pub version: semver::Version,
+    /// The department that owns the mini-service.
+    pub department: String,
+    /// One or two sentences for the catalog.
+    pub description: String,
+    /// Catalog category, e.g. `community` or `utilities`.
+    pub category: String,
+    /// Capabilities the component may import.
+    #[serde(default)]
+    pub capabilities: BTreeSet<Capability>,
+    /// Requested limits; missing values take platform defaults.
+    #[serde(default)]
+    pub limits: LimitOverrides,
+}
+
+/// Why a manifest was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ManifestError {
+    /// Not TOML, a missing field, a wrong type, an unknown key.
+    #[error("islet.toml: {0}")]
+    Syntax(String),
+    /// A field has a value the platform does not accept.
+    #[error("islet.toml: {field}: {problem}")]
+    Invalid {
+        /// The offending field.
+        field: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
+}
+
+impl FromStr for Manifest {
+    type Err = ManifestError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let manifest: Manifest = toml::from_str(text).map_err(|e| {
+            ManifestError::Syntax(e.message().to_string() + &span_hint(text, e.span()))
+        })?;
+        manifest.check()?;
+        Ok(manifest)
+    }
+}
+
+fn span_hint(text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    match span {
+        Some(span) if span.start <= text.len() => {
+            let line = text[..span.start].matches('\n').count() + 1;
+            format!(" (line {line})")
+        }
+        _ => String::new(),
+    }
+}
+
+/// Whether `id` is a valid plugin id: `[a-z][a-z0-9-]{1,39}`, no trailing `-`.
+pub fn is_valid_id(id: &str) -> bool {
+    let bytes = id.as_bytes();
+    (2..=40).contains(&bytes.len())
+        && bytes[0].is_ascii_lowercase()
+        && !id.ends_with('-')
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+}
+
+impl Manifest {
+    fn check(&self) -> Result<(), ManifestError> {
+        let invalid = |field, problem: &str| {
+            Err(ManifestError::Invalid {
+                field,
+                problem: problem.to_string(),
+            })
+        };
+        if !is_valid_id(&self.id) {
+            return invalid(
+                "id",
+                "must be 2 to 40 characters of a-z, 0-9 and '-', starting with a letter",
+            );
+        }
+        if !is_valid_id(&self.department) {
+            return invalid(
+                "department",
+                "must be a department id: 2 to 40 characters of a-z, 0-9 and '-'",
+            );
+        }
+        for (field, value, max) in [
+            ("name", &self.name, 64),
+            ("description", &self.description, 500),
+            ("category", &self.category, 40),
+        ] {
+            if value.trim().is_empty() {
+                return invalid(field, "must not be empty");
+            }
+            if value.chars().count() > max {
+                return invalid(field, &format!("must be at most {max} characters"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the manifest declares `capability`.
+    pub fn declares(&self, capability: Capability) -> bool {
+        self.capabilities.contains(&capability)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+id = "community-report"
+name = "Report a problem"
+version = "1.2.0"
+department = "community"
+description = "Tell the neighbourhood committee about a broken street light."
+category = "community"
+capabilities = ["identity", "storage", "log"]
+[limits]
+cpu-ms = 50
+"#;
+
+    #[test]
+    fn parses_a_complete_manifest() {
+        let m: Manifest = GOOD.parse().unwrap();
+        assert_eq!(m.id, "community-report");
+        assert!(m.declares(Capability::Storage));
+        assert_eq!(m.limits.cpu_ms, Some(50));
+        assert_eq!(m.version, semver::Version::new(1, 2, 0));
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        let missing = GOOD.replace("department = \"community\"\n", "");
+        let err = missing.parse::<Manifest>().unwrap_err().to_string();
+        assert!(err.contains("missing field `department`"), "{err}");
+
+        let bad_cap = GOOD.replace("\"log\"]", "\"sockets\"]");
+        let err = bad_cap.parse::<Manifest>().unwrap_err().to_string();
+        assert!(err.contains("sockets"), "{err}");
+
+        let bad_version = GOOD.replace("1.2.0", "one");
+        let err = bad_version.parse::<Manifest>().unwrap_err().to_string();
+        assert!(err.contains("version") || err.contains("unexpected"), "{err}");
+
+        let bad_id = GOOD.replace("id = \"community-report\"", "id = \"Community Report\"");
+        let err = bad_id.parse::<Manifest>().unwrap_err();
+        assert!(matches!(err, ManifestError::Invalid { field: "id", .. }));
+
+        let unknown = format!("{GOOD}\n[extra]\nx = 1\n");
+        let err = unknown.parse::<Manifest>().unwrap_err().to_string();
+        assert!(err.contains("unknown field"), "{err}");
+    }
+}

@@ -1,0 +1,189 @@
+//! One request: a fresh instance with its own store, limits and capability
+//! state, the call, and a classification of anything that went wrong.
+
+use super::meter::{Interrupt, MemoryLimiter, Meter};
+use super::{PreparedPlugin, Runtime};
+use crate::auth::Citizen;
+use crate::capabilities::identity::IdentityState;
+use crate::capabilities::log::LogState;
+use crate::capabilities::storage::StorageState;
+use crate::capabilities::wasi::{CapturedOutput, empty_ctx};
+use crate::capabilities::{GuestRequest, GuestResponse, RequestState};
+use std::sync::Arc;
+use std::time::Duration;
+use wasmtime::component::ResourceTable;
+use wasmtime::{Store, Trap};
+
+/// Bytes of guest stdout/stderr kept for the log.
+const OUTPUT_CAPTURE_BYTES: usize = 16 * 1024;
+
+/// What a call needs besides the plugin.
+pub struct CallInput {
+    /// The request for the guest (credentials already removed).
+    pub request: GuestRequest,
+    /// The verified caller, if any.
+    pub citizen: Option<Arc<Citizen>>,
+    /// Request id for logs.
+    pub request_id: Arc<str>,
+}
+
+/// A successful call and what it cost.
+#[derive(Debug)]
+pub struct CallOutput {
+    /// The guest's response (body within the plugin's limit).
+    pub response: GuestResponse,
+    /// CPU time used by the call (instantiation included).
+    pub cpu: Duration,
+    /// Wall time of the call.
+    pub wall: Duration,
+    /// Peak linear memory of the instance.
+    pub peak_memory: usize,
+    /// Host calls made, per capability: identity, storage, log.
+    pub capability_calls: [u32; 3],
+}
+
+/// A guest failure, confined to its own request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GuestFault {
+    /// It used up its CPU time.
+    #[error("the mini-service exceeded its CPU limit of {0} ms")]
+    CpuLimit(u64),
+    /// It ran past the wall-clock timeout.
+    #[error("the mini-service did not answer within {0} ms")]
+    Timeout(u64),
+    /// It tried to use more memory than allowed.
+    #[error("the mini-service exceeded its memory limit of {0} MiB")]
+    MemoryLimit(u64),
+    /// It panicked.
+    #[error("the mini-service panicked")]
+    Panic(String),
+    /// It trapped.
+    #[error("the mini-service crashed")]
+    Trap(String),
+    /// Its response body is larger than allowed.
+    #[error("the mini-service's response of {size} bytes exceeds its limit of {limit} bytes")]
+    ResponseTooLarge {
+        /// Actual size.
+        size: usize,
+        /// Allowed size.
+        limit: usize,
+    },
+    /// Its response is not valid HTTP (status, headers).
+    #[error("the mini-service returned an invalid response: {0}")]
+    InvalidResponse(String),
+    /// No instance slot was free.
+    #[error("the host is at capacity; retry shortly")]
+    Busy,
+    /// Instantiation failed for another reason.
+    #[error("the mini-service could not be started")]
+    Instantiate(String),
+}
+
+impl GuestFault {
+    /// Detail for the log (never sent to the client).
+    pub fn detail(&self) -> Option<&str> {
+        match self {
+            GuestFault::Panic(d) | GuestFault::Trap(d) | GuestFault::Instantiate(d) => Some(d),
+            _ => None,
+        }
+    }
+}
+
+impl Runtime {
+    /// Run one request on a fresh instance of `plugin`. Blocking: call it
+    /// from a blocking thread. Nothing of the instance outlives the call.
+    pub fn call(&self, plugin: &PreparedPlugin, input: CallInput) -> Result<CallOutput, GuestFault> {
+        let limits = plugin.limits;
+        let output = CapturedOutput::new(OUTPUT_CAPTURE_BYTES);
+        let state = RequestState {
+            wasi: empty_ctx(&output),
+            table: ResourceTable::new(),
+            identity: IdentityState::new(
+                input.citizen,
+                plugin.id.clone(),
+                plugin.department.clone(),
+                self.services.pairwise.clone(),
+            ),
+            storage: StorageState::new(
+                self.services.store.clone(),
+                plugin.namespace.clone(),
+                limits.storage_bytes(),
+            ),
+            log: LogState::new(plugin.id.clone(), plugin.version.clone(), input.request_id),
+            limiter: MemoryLimiter::new(limits.memory_bytes()),
+            meter: Meter::start(limits.cpu(), limits.timeout()),
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        let first = store.data().meter.first_deadline_ticks(self.tick);
+        store.set_epoch_deadline(first);
+        store.epoch_deadline_callback(|mut cx| Ok(cx.data_mut().meter.on_deadline()));
+
+        let result = plugin
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| classify_instantiate(&store, e, &limits))
+            .and_then(|service| {
+                service
+                    .islet_platform_handler()
+                    .call_handle(&mut store, &input.request)
+                    .map_err(|e| classify_trap(&store, e, &output, &limits))
+            });
+        let state = store.data();
+        let response = result?;
+        if response.body.len() > limits.response_body_bytes() {
+            return Err(GuestFault::ResponseTooLarge {
+                size: response.body.len(),
+                limit: limits.response_body_bytes(),
+            });
+        }
+        Ok(CallOutput {
+            response,
+            cpu: state.meter.cpu_used(),
+            wall: state.meter.wall_used(),
+            peak_memory: state.limiter.peak(),
+            capability_calls: [state.identity.calls, state.storage.calls, state.log.lines],
+        })
+    }
+}
+
+fn classify_instantiate(
+    store: &Store<RequestState>,
+    error: wasmtime::Error,
+    limits: &crate::limits::Limits,
+) -> GuestFault {
+    let text = format!("{error:#}");
+    if store.data().limiter.refused {
+        GuestFault::MemoryLimit(limits.memory_mib)
+    } else if text.contains("maximum concurrent") || text.contains("pooling allocator") {
+        GuestFault::Busy
+    } else {
+        GuestFault::Instantiate(text)
+    }
+}
+
+fn classify_trap(
+    store: &Store<RequestState>,
+    error: wasmtime::Error,
+    output: &CapturedOutput,
+    limits: &crate::limits::Limits,
+) -> GuestFault {
+    let state = store.data();
+    match state.meter.interrupted {
+        Some(Interrupt::Cpu) => return GuestFault::CpuLimit(limits.cpu_ms),
+        Some(Interrupt::Wall) => return GuestFault::Timeout(limits.timeout_ms),
+        None => {}
+    }
+    if state.limiter.refused {
+        return GuestFault::MemoryLimit(limits.memory_mib);
+    }
+    let printed = output.text();
+    if let Some(start) = printed.find("panicked at") {
+        return GuestFault::Panic(printed[start..].trim().to_string());
+    }
+    let trap = error
+        .downcast_ref::<Trap>()
+        .map(|t| t.to_string())
+        .unwrap_or_else(|| format!("{error:#}"));
+    GuestFault::Trap(trap)
+}

@@ -1,0 +1,134 @@
+//! The Wasm runtime: one engine with a pooling allocator and an epoch
+//! ticker, compiled-artifact caching, import checks, plugin preparation and
+//! per-request invocation.
+
+mod cache;
+mod imports;
+mod invoke;
+mod meter;
+mod prepare;
+
+pub use cache::{ArtifactCache, write_atomically};
+pub use imports::{ImportError, check_imports};
+pub use invoke::{CallInput, CallOutput, GuestFault};
+pub use meter::{Interrupt, MemoryLimiter, Meter};
+pub use prepare::{PrepareError, PreparedPlugin};
+
+use crate::auth::PairwiseSubjects;
+use crate::store::KvStore;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+/// How the engine is sized.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Instances that may exist at once (pooling allocator slots).
+    pub max_instances: u32,
+    /// Largest memory any plugin may be granted, in bytes (pool slot size).
+    pub max_memory_bytes: usize,
+    /// Epoch tick: the granularity of CPU deadlines.
+    pub epoch_tick: Duration,
+    /// Where compiled artifacts are cached.
+    pub cache_dir: PathBuf,
+}
+
+/// Host services capabilities draw on.
+pub struct HostServices {
+    /// The key-value store behind `storage`.
+    pub store: Arc<dyn KvStore>,
+    /// Pairwise subject derivation for `identity`.
+    pub pairwise: Arc<PairwiseSubjects>,
+}
+
+/// The engine and everything shared by all plugins.
+pub struct Runtime {
+    engine: Engine,
+    cache: ArtifactCache,
+    tick: Duration,
+    services: HostServices,
+    _ticker: EpochTicker,
+}
+
+impl Runtime {
+    /// Build the engine and start its epoch ticker.
+    pub fn new(config: &RuntimeConfig, services: HostServices) -> anyhow::Result<Self> {
+        let engine = Engine::new(&engine_config(config))?;
+        let cache = ArtifactCache::new(&engine, config.cache_dir.clone())?;
+        let tick = config.epoch_tick.max(Duration::from_millis(1));
+        let ticker = EpochTicker::start(engine.clone(), tick)?;
+        Ok(Runtime {
+            engine,
+            cache,
+            tick,
+            services,
+            _ticker: ticker,
+        })
+    }
+
+    /// The shared engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+}
+
+fn engine_config(config: &RuntimeConfig) -> Config {
+    let instances = config.max_instances.max(1);
+    let mut pool = PoolingAllocationConfig::new();
+    // A Rust wasm32-wasip2 component holds one linear memory but several
+    // core instances and tables (the module plus wit-component shims).
+    pool.total_component_instances(instances)
+        .total_core_instances(instances.saturating_mul(8))
+        .total_memories(instances.saturating_mul(2))
+        .total_tables(instances.saturating_mul(8))
+        .max_memories_per_component(4)
+        .max_tables_per_component(8)
+        .max_core_instances_per_component(16)
+        .max_memory_size(config.max_memory_bytes)
+        // Keep a little of each slot resident so the next instance in the
+        // slot does not page-fault its way through the first call.
+        .linear_memory_keep_resident(1 << 20)
+        .table_keep_resident(64 << 10);
+    let mut c = Config::new();
+    c.wasm_component_model(true)
+        .epoch_interruption(true)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    c
+}
+
+/// Increments the engine's epoch from one thread until dropped.
+struct EpochTicker {
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl EpochTicker {
+    fn start(engine: Engine, tick: Duration) -> std::io::Result<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::Builder::new()
+            .name("islet-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(tick);
+                    engine.increment_epoch();
+                }
+            })?;
+        Ok(EpochTicker {
+            stop,
+            handle: Some(handle),
+        })
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! Assemble and run a host: store, secrets, runtime, registry, router.
+
+use crate::auth::{PairwiseSubjects, TokenVerifier, VerifierKeys, load_or_create_secret, read_secret};
+use crate::config::{DEV_KEY_FILE, PAIRWISE_SECRET_FILE, ServerConfig};
+use crate::http::{self, AppState};
+use crate::registry::Registry;
+use crate::runtime::{HostServices, Runtime, RuntimeConfig};
+use crate::store::{KvStore, SledStore};
+use anyhow::Context as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::{Semaphore, oneshot};
+use tokio::task::JoinHandle;
+
+/// A host serving on a socket.
+pub struct RunningServer {
+    addr: SocketAddr,
+    state: Arc<AppState>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+/// Build the shared state from `config` (opens the store, activates plugins).
+pub fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create data folder {}", config.data_dir.display()))?;
+    let store: Arc<dyn KvStore> = Arc::new(SledStore::open(&config.data_dir.join("db"))?);
+    let pairwise = Arc::new(PairwiseSubjects::new(load_or_create_secret(
+        &config.data_dir.join(PAIRWISE_SECRET_FILE),
+    )?));
+    let verifier = Arc::new(TokenVerifier::new(
+        &config.issuer,
+        &config.audience,
+        &verifier_keys(config)?,
+    )?);
+    let runtime = Arc::new(Runtime::new(
+        &RuntimeConfig {
+            max_instances: config.max_instances,
+            max_memory_bytes: config.limits.max.memory_bytes(),
+            epoch_tick: config.epoch_tick,
+            cache_dir: config.cache_dir.clone(),
+        },
+        HostServices {
+            store: store.clone(),
+            pairwise,
+        },
+    )?);
+    let registry = Arc::new(Registry::open(
+        runtime.clone(),
+        store,
+        config.data_dir.clone(),
+        config.limits,
+        config.max_component_bytes,
+    )?);
+    Ok(Arc::new(AppState {
+        registry,
+        runtime,
+        verifier,
+        slots: Arc::new(Semaphore::new(config.max_instances as usize)),
+        max_component_bytes: config.max_component_bytes,
+    }))
+}
+
+fn verifier_keys(config: &ServerConfig) -> anyhow::Result<VerifierKeys> {
+    let mut keys = VerifierKeys::default();
+    if config.dev {
+        keys.hs256
+            .push(load_or_create_secret(&config.data_dir.join(DEV_KEY_FILE))?);
+    }
+    if let Some(path) = &config.hs256_secret_file {
+        keys.hs256.push(read_secret(path)?);
+    }
+    for path in &config.rs256_public_key_files {
+        keys.rs256_pem.push(
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?,
+        );
+    }
+    for path in &config.es256_public_key_files {
+        keys.es256_pem.push(
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?,
+        );
+    }
+    Ok(keys)
+}
+
+/// Start a host: build its state, bind `config.listen` and serve in the
+/// background.
+pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
+    let build_config = config.clone();
+    let state = tokio::task::spawn_blocking(move || build_state(&build_config)).await??;
+    serve(config.listen, state).await
+}
+
+/// Serve an already built `state` on `listen`.
+pub async fn serve(listen: SocketAddr, state: Arc<AppState>) -> anyhow::Result<RunningServer> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    let (tx, rx) = oneshot::channel::<()>();
+    let app = http::router(state.clone());
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await
+    });
+    tracing::info!(%addr, plugins = state.registry.list().len(), "islet is serving");
+    Ok(RunningServer {
+        addr,
+        state,
+        shutdown: Some(tx),
+        task,
+    })
+}
+
+impl RunningServer {
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The shared state (registry, runtime).
+    pub fn state(&self) -> &Arc<AppState> {
+        &self.state
+    }
+
+    /// Stop accepting, let in-flight requests finish, then release the
+    /// store (so the data folder can be opened again).
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        (&mut self.task).await??;
+        self.state.registry.flush()?;
+        Ok(())
+    }
+
+    /// Serve until the process receives Ctrl-C or SIGTERM, then shut down.
+    pub async fn run_until_signal(self) -> anyhow::Result<()> {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        self.shutdown().await
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

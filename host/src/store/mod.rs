@@ -1,0 +1,76 @@
+//! The host's key-value store, behind a small trait so that the embedded sled
+//! backend can be swapped for a networked one without touching capabilities.
+//!
+//! A store holds named namespaces (one per plugin, plus the host's own); each
+//! namespace tracks the bytes it holds so quotas can be enforced atomically
+//! with the write that would exceed them.
+
+mod sled_store;
+
+pub use sled_store::SledStore;
+
+/// A failure of the backend itself (I/O, corruption); retrying may help.
+#[derive(Debug, thiserror::Error)]
+#[error("store unavailable: {0}")]
+pub struct StoreError(pub String);
+
+/// What a conditional write expects to find.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expect {
+    /// Write whatever is there.
+    Anything,
+    /// Write only if the current value is exactly this (`None` = absent).
+    Value(Option<Vec<u8>>),
+}
+
+/// Why a write did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The current value was not the expected one.
+    #[error("the current value differs from the expected one")]
+    Conflict,
+    /// The write would take the namespace over its quota.
+    #[error("the namespace's quota would be exceeded")]
+    QuotaExceeded,
+    /// The backend failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// One entry returned by a scan.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
+/// The store a host runs on. Implementations must make `write` atomic:
+/// the check of `expect`, the quota check and the write happen as one step.
+pub trait KvStore: Send + Sync + 'static {
+    /// The value under `key` in `namespace`.
+    fn get(&self, namespace: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Up to `limit` entries whose keys start with `prefix`, in ascending key
+    /// order, strictly after `after` when given.
+    fn scan(
+        &self,
+        namespace: &str,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError>;
+
+    /// Set (`Some`) or delete (`None`) `key` if `expect` holds, keeping the
+    /// namespace at or below `quota` bytes (keys plus values) when given.
+    /// A write that shrinks usage is always allowed.
+    fn write(
+        &self,
+        namespace: &str,
+        key: &[u8],
+        expect: Expect,
+        value: Option<&[u8]>,
+        quota: Option<u64>,
+    ) -> Result<(), WriteError>;
+
+    /// Bytes (keys plus values) held by `namespace`.
+    fn usage(&self, namespace: &str) -> Result<u64, StoreError>;
+
+    /// Make every completed write durable.
+    fn flush(&self) -> Result<(), StoreError>;
+}

@@ -1,0 +1,236 @@
+//! Key-value storage private to this mini-service: the
+//! `islet:platform/storage` capability.
+//!
+//! Needs `storage` in the manifest's `capabilities`. Keys are UTF-8 strings
+//! of 1 to 256 bytes, values are bytes (at most 1 MiB by default), and keys
+//! plus values count against the plugin's quota (`storage-mib`). Every
+//! failure is a [`StorageError`] value, never a trap.
+//!
+//! ```no_run
+//! use islet_sdk::storage;
+//!
+//! # fn demo() -> Result<(), storage::StorageError> {
+//! let id = storage::increment("seq/report", 1)?;
+//! storage::set_json(&format!("report/{id}"), &serde_json::json!({"id": id}))?;
+//! let page = storage::list_keys("report/", None, 100)?;
+//! # let _ = page;
+//! # Ok(())
+//! # }
+//! ```
+
+use crate::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::fmt;
+
+/// Longest key the host accepts, in bytes.
+pub const MAX_KEY_BYTES: usize = 256;
+/// Largest value the host accepts by default, in bytes.
+pub const MAX_VALUE_BYTES: usize = 1 << 20;
+/// Most keys one [`list_keys`] call returns.
+pub const MAX_PAGE: u32 = 1000;
+
+/// Why a storage call failed. The first six variants mirror the WIT
+/// `storage.error` variant; [`StorageError::Json`] comes from the SDK's JSON
+/// helpers, never from the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageError {
+    /// The write would take the mini-service over its storage quota.
+    QuotaExceeded,
+    /// The key is empty or longer than [`MAX_KEY_BYTES`].
+    KeyTooLarge,
+    /// The value is larger than the host allows.
+    ValueTooLarge,
+    /// [`compare_and_swap`] found a value other than the expected one.
+    Conflict,
+    /// [`increment`] found a value that is not a decimal 64-bit integer, or
+    /// the result would overflow.
+    NotANumber,
+    /// The host's store failed; the message says how. Safe to retry.
+    Unavailable(String),
+    /// [`get_json`] found a value that is not JSON of the expected shape, or
+    /// [`set_json`] could not serialise the value.
+    Json(String),
+}
+
+impl StorageError {
+    /// The kebab-case name of the variant, as in the WIT (`quota-exceeded`,
+    /// `key-too-large`, `value-too-large`, `conflict`, `not-a-number`,
+    /// `unavailable`) or `invalid-json`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StorageError::QuotaExceeded => "quota-exceeded",
+            StorageError::KeyTooLarge => "key-too-large",
+            StorageError::ValueTooLarge => "value-too-large",
+            StorageError::Conflict => "conflict",
+            StorageError::NotANumber => "not-a-number",
+            StorageError::Unavailable(_) => "unavailable",
+            StorageError::Json(_) => "invalid-json",
+        }
+    }
+
+    /// The HTTP status a handler answers with when it gives up on this
+    /// error: 507 for quota, 413 for a too-large value, 409 for a conflict,
+    /// 503 when the store is unavailable, 500 otherwise.
+    pub fn status(&self) -> u16 {
+        match self {
+            StorageError::QuotaExceeded => 507,
+            StorageError::ValueTooLarge => 413,
+            StorageError::Conflict => 409,
+            StorageError::Unavailable(_) => 503,
+            StorageError::KeyTooLarge | StorageError::NotANumber | StorageError::Json(_) => 500,
+        }
+    }
+}
+
+impl fmt::Display for StorageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StorageError::QuotaExceeded => f.write_str("the storage quota would be exceeded"),
+            StorageError::KeyTooLarge => {
+                write!(f, "the key is empty or longer than {MAX_KEY_BYTES} bytes")
+            }
+            StorageError::ValueTooLarge => f.write_str("the value is too large"),
+            StorageError::Conflict => f.write_str("the stored value changed meanwhile"),
+            StorageError::NotANumber => {
+                f.write_str("the stored value is not a 64-bit integer, or the result overflows")
+            }
+            StorageError::Unavailable(why) => write!(f, "storage is unavailable: {why}"),
+            StorageError::Json(why) => write!(f, "the stored value is not the expected JSON: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for StorageError {}
+
+impl IntoResponse for StorageError {
+    fn into_response(self) -> Response {
+        Response::error(self.status(), &format!("storage-{}", self.code()), &self.to_string())
+    }
+}
+
+/// Lets `?` turn a storage failure into an error response in a handler
+/// returning `Result<_, Response>`.
+impl From<StorageError> for Response {
+    fn from(error: StorageError) -> Response {
+        error.into_response()
+    }
+}
+
+/// One page of keys from [`list_keys`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyPage {
+    /// Keys in ascending byte order.
+    pub keys: Vec<String>,
+    /// Pass this to the next [`list_keys`] call to continue; `None` at the end.
+    pub next_cursor: Option<String>,
+}
+
+/// The value stored under `key`, if any.
+pub fn get(key: &str) -> Result<Option<Vec<u8>>, StorageError> {
+    crate::sys::storage_get(key)
+}
+
+/// Store `value` under `key`, replacing any previous value.
+pub fn set(key: &str, value: &[u8]) -> Result<(), StorageError> {
+    crate::sys::storage_set(key, value)
+}
+
+/// Remove `key`; returns whether it existed.
+pub fn delete(key: &str) -> Result<bool, StorageError> {
+    crate::sys::storage_delete(key)
+}
+
+/// Keys starting with `prefix`, at most `limit` per page (between 1 and
+/// [`MAX_PAGE`]), continuing after `cursor` when given.
+pub fn list_keys(prefix: &str, cursor: Option<&str>, limit: u32) -> Result<KeyPage, StorageError> {
+    crate::sys::storage_list_keys(prefix, cursor, limit)
+}
+
+/// Atomically replace the value under `key` with `new` (`None` deletes) if
+/// the current value equals `expected` (`None` means absent); otherwise
+/// [`StorageError::Conflict`].
+pub fn compare_and_swap(
+    key: &str,
+    expected: Option<&[u8]>,
+    new: Option<&[u8]>,
+) -> Result<(), StorageError> {
+    crate::sys::storage_compare_and_swap(key, expected, new)
+}
+
+/// Atomically add `delta` to the decimal integer under `key` (absent counts
+/// as 0) and return the new value. Handy for ids.
+pub fn increment(key: &str, delta: i64) -> Result<i64, StorageError> {
+    crate::sys::storage_increment(key, delta)
+}
+
+/// The value under `key` parsed as JSON into `T`, if any.
+pub fn get_json<T: DeserializeOwned>(key: &str) -> Result<Option<T>, StorageError> {
+    match get(key)? {
+        Some(bytes) => decode_json(&bytes).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Store `value` as JSON under `key`.
+pub fn set_json<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<(), StorageError> {
+    set(key, &encode_json(value)?)
+}
+
+/// Parse a stored value as JSON into `T`.
+pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StorageError> {
+    serde_json::from_slice(bytes).map_err(|e| StorageError::Json(e.to_string()))
+}
+
+/// Serialise `value` as JSON for storing.
+pub fn encode_json<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, StorageError> {
+    serde_json::to_vec(value).map_err(|e| StorageError::Json(e.to_string()))
+}
+
+/// Read-modify-write the JSON value under `key` without losing concurrent
+/// updates: read it, let `change` compute the new value from the current one
+/// (`None` = absent), and [`compare_and_swap`] it in, retrying on conflict
+/// up to `attempts` times (then [`StorageError::Conflict`]). `change`
+/// returns `Ok(None)` to delete, or `Err` to stop without writing; the
+/// result is the value written. `E` is any error a [`StorageError`]
+/// converts into, e.g. [`Response`] in a handler.
+///
+/// ```no_run
+/// use islet_sdk::storage::{self, StorageError};
+///
+/// # fn demo() -> Result<(), StorageError> {
+/// let visits = storage::update_json("visits", 10, |n: Option<u64>| {
+///     Ok::<_, StorageError>(Some(n.unwrap_or(0) + 1))
+/// })?;
+/// # let _ = visits;
+/// # Ok(())
+/// # }
+/// ```
+pub fn update_json<T, E>(
+    key: &str,
+    attempts: u32,
+    mut change: impl FnMut(Option<T>) -> Result<Option<T>, E>,
+) -> Result<Option<T>, E>
+where
+    T: Serialize + DeserializeOwned,
+    E: From<StorageError>,
+{
+    for _ in 0..attempts.max(1) {
+        let current = get(key)?;
+        let decoded = match &current {
+            Some(bytes) => Some(decode_json::<T>(bytes)?),
+            None => None,
+        };
+        let next = change(decoded)?;
+        let encoded = match &next {
+            Some(value) => Some(encode_json(value)?),
+            None => None,
+        };
+        match compare_and_swap(key, current.as_deref(), encoded.as_deref()) {
+            Ok(()) => return Ok(next),
+            Err(StorageError::Conflict) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(StorageError::Conflict.into())
+}

@@ -1,0 +1,1 @@
+//! unknown-import test guest
