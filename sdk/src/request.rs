@@ -134,6 +134,16 @@ impl Request {
         }
     }
 
+    /// What the host does before a request reaches the guest.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub(crate) fn strip_credentials(&mut self) {
+        for (name, _) in &mut self.headers {
+            name.make_ascii_lowercase();
+        }
+        self.headers
+            .retain(|(name, _)| name != "authorization" && name != "cookie");
+    }
+
     pub(crate) fn set_params(&mut self, params: Vec<(String, String)>) {
         self.params = params;
     }
@@ -349,6 +359,7 @@ fn hex_value(b: u8) -> Option<u8> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "a failing unwrap is a failing test")]
 mod tests {
     use super::*;
 

@@ -1,1 +1,286 @@
-//! e2e
+//! The end-to-end harness: builds the real components once, starts real
+//! hosts on random ports with fresh data folders, and talks HTTP to them.
+
+use anyhow::{Context as _, bail};
+use islet_host::auth::{Claims, sign_hs256};
+use islet_host::config::{DEV_KEY_FILE, ServerConfig};
+use islet_host::{RunningServer, start};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// Components the tests use: the sample plugins and the test guests.
+pub const COMPONENTS: &[(&str, &str)] = &[
+    ("hello", "plugins/hello"),
+    ("community-report", "plugins/community-report"),
+    ("hostile", "tests/guests/hostile"),
+    ("probe", "tests/guests/probe"),
+    ("sockets", "tests/guests/sockets"),
+    ("unknown-import", "tests/guests/unknown-import"),
+];
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(".."))
+}
+
+/// Where the harness builds guests: its own target folder, so the nested
+/// cargo never waits on the one running the tests.
+fn guest_target_dir() -> PathBuf {
+    workspace().join("target").join("e2e-guests")
+}
+
+/// A folder the tests may write to and keep (screenshots, logs).
+pub fn output_dir() -> PathBuf {
+    let dir = workspace().join("target").join("test-output");
+    let _ = std::fs::create_dir_all(&dir);
+    dir
+}
+
+fn build_components() -> anyhow::Result<PathBuf> {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(workspace())
+        .args(["build", "--release", "--target", "wasm32-wasip2"])
+        .env("CARGO_TARGET_DIR", guest_target_dir());
+    for (name, _) in COMPONENTS {
+        cmd.args(["-p", name]);
+    }
+    let status = cmd.status().context("cannot run cargo to build the test components")?;
+    if !status.success() {
+        bail!(
+            "building the test components failed; is the wasm32-wasip2 target installed \
+             (`rustup target add wasm32-wasip2`)?"
+        );
+    }
+    Ok(guest_target_dir().join("wasm32-wasip2").join("release"))
+}
+
+/// The built component `name` (built once per test process).
+pub fn component(name: &str) -> Vec<u8> {
+    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let dir = match BUILT.get_or_init(|| build_components().map_err(|e| format!("{e:#}"))) {
+        Ok(dir) => dir,
+        Err(e) => panic!("{e}"),
+    };
+    let file = dir.join(format!("{}.wasm", name.replace('-', "_")));
+    std::fs::read(&file).unwrap_or_else(|e| panic!("cannot read {}: {e}", file.display()))
+}
+
+/// The manifest shipped with component `name`.
+pub fn manifest(name: &str) -> String {
+    let (_, dir) = COMPONENTS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .unwrap_or_else(|| panic!("unknown component {name}"));
+    let path = workspace().join(dir).join("islet.toml");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+/// `manifest` with its `id` (and optionally version) replaced.
+pub fn manifest_as(name: &str, id: &str, version: Option<&str>) -> String {
+    let mut out = String::new();
+    for line in manifest(name).lines() {
+        let key = line.split('=').next().unwrap_or("").trim();
+        if key == "id" {
+            out.push_str(&format!("id = \"{id}\"\n"));
+        } else if key == "version" && let Some(v) = version {
+            out.push_str(&format!("version = \"{v}\"\n"));
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// A compiled-artifact cache shared by the tests (entries are keyed by
+/// component and engine, so sharing is safe and saves compile time).
+fn shared_cache_dir() -> PathBuf {
+    workspace().join("target").join("e2e-cache")
+}
+
+/// A running host with its own data folder.
+pub struct TestHost {
+    server: Option<RunningServer>,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// The server config (data folder, keys).
+    pub config: ServerConfig,
+    /// A plain HTTP client.
+    pub http: reqwest::Client,
+    secret: Vec<u8>,
+    _data: Option<tempfile::TempDir>,
+}
+
+impl TestHost {
+    /// A dev-mode host on a random port with a fresh data folder.
+    pub async fn start() -> TestHost {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Like [`TestHost::start`], letting `adjust` change the config first.
+    pub async fn start_with(adjust: impl FnOnce(&mut ServerConfig)) -> TestHost {
+        let data = tempfile::tempdir().expect("temp dir");
+        let mut config = ServerConfig::new(data.path().to_path_buf());
+        config.listen = "127.0.0.1:0".parse().expect("addr");
+        config.dev = true;
+        config.cache_dir = shared_cache_dir();
+        config.max_instances = 64;
+        adjust(&mut config);
+        let mut host = Self::from_config(config).await;
+        host._data = Some(data);
+        host
+    }
+
+    async fn from_config(config: ServerConfig) -> TestHost {
+        let server = start(config.clone()).await.expect("host starts");
+        let secret = std::fs::read_to_string(config.data_dir.join(DEV_KEY_FILE))
+            .expect("dev key")
+            .trim()
+            .as_bytes()
+            .to_vec();
+        TestHost {
+            base: format!("http://{}", server.addr()),
+            server: Some(server),
+            config,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(Duration::from_secs(60))
+                .build()
+                .expect("client"),
+            secret,
+            _data: None,
+        }
+    }
+
+    /// The running server.
+    pub fn server(&self) -> &RunningServer {
+        self.server.as_ref().expect("server running")
+    }
+
+    /// Stop the host and start a new one on the same data folder.
+    pub async fn restart(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown().await.expect("clean shutdown");
+        }
+        let data = self._data.take();
+        let mut next = Self::from_config(self.config.clone()).await;
+        next._data = data;
+        *self = next;
+    }
+
+    /// Stop the host.
+    pub async fn stop(mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown().await.expect("clean shutdown");
+        }
+    }
+
+    /// Claims for `sub` with `roles`, valid for an hour.
+    pub fn claims(&self, sub: &str, roles: &[&str]) -> Claims {
+        let now = now();
+        Claims {
+            sub: sub.into(),
+            iss: self.config.issuer.clone(),
+            aud: self.config.audience.clone(),
+            exp: now + 3600,
+            nbf: Some(now - 5),
+            iat: Some(now),
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+            assurance_level: 3,
+        }
+    }
+
+    /// Sign `claims` with this host's dev key.
+    pub fn sign(&self, claims: &Claims) -> String {
+        sign_hs256(claims, &self.secret).expect("sign")
+    }
+
+    /// A valid token for `sub` with `roles`.
+    pub fn token(&self, sub: &str, roles: &[&str]) -> String {
+        self.sign(&self.claims(sub, roles))
+    }
+
+    /// An admin token.
+    pub fn admin(&self) -> String {
+        self.token("admin-1", &["admin"])
+    }
+
+    /// `base` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Upload `component` with `manifest` as admin.
+    pub async fn upload(&self, manifest: &str, component: Vec<u8>) -> reqwest::Response {
+        let form = reqwest::multipart::Form::new()
+            .text("manifest", manifest.to_string())
+            .part(
+                "component",
+                reqwest::multipart::Part::bytes(component).file_name("c.wasm"),
+            );
+        self.http
+            .post(self.url("/admin/v1/plugins"))
+            .bearer_auth(self.admin())
+            .multipart(form)
+            .send()
+            .await
+            .expect("upload request")
+    }
+
+    /// Install component `name` under `id` and assert success.
+    pub async fn install_as(&self, name: &str, id: &str) {
+        let response = self.upload(&manifest_as(name, id, None), component(name)).await;
+        let status = response.status();
+        let body = response.text().await.unwrap_or_default();
+        assert!(status.is_success(), "installing {name} as {id}: {status} {body}");
+    }
+
+    /// Install component `name` with its own manifest and assert success.
+    pub async fn install(&self, name: &str) {
+        let response = self.upload(&manifest(name), component(name)).await;
+        let status = response.status();
+        let body = response.text().await.unwrap_or_default();
+        assert!(status.is_success(), "installing {name}: {status} {body}");
+    }
+
+    /// GET `path` with an optional bearer token.
+    pub async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let mut req = self.http.get(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("GET")
+    }
+
+    /// GET `path` and parse JSON, returning status and body.
+    pub async fn get_json(&self, path: &str, token: Option<&str>) -> (u16, serde_json::Value) {
+        json_of(self.get(path, token).await).await
+    }
+
+    /// The admin list of plugins.
+    pub async fn admin_plugins(&self) -> serde_json::Value {
+        let (status, body) = self.get_json("/admin/v1/plugins", Some(&self.admin())).await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+}
+
+/// Status and JSON body of a response (`Null` when not JSON).
+pub async fn json_of(response: reqwest::Response) -> (u16, serde_json::Value) {
+    let status = response.status().as_u16();
+    let body = response.json().await.unwrap_or(serde_json::Value::Null);
+    (status, body)
+}
+
+/// Seconds since the epoch.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}

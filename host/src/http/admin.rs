@@ -13,9 +13,14 @@ use std::sync::Arc;
 pub fn plugin_json(plugin: &ActivePlugin, storage_bytes: Option<u64>) -> Value {
     let r = &plugin.record;
     let m = &r.manifest;
-    let (status, load_error, limits) = match &plugin.prepared {
-        Ok(p) => ("active", None, serde_json::to_value(p.limits).ok()),
-        Err(e) => ("failed", Some(e.clone()), None),
+    let (status, load_error, limits, activation) = match &plugin.prepared {
+        Ok(p) => (
+            "active",
+            None,
+            serde_json::to_value(p.limits).ok(),
+            json!({ "ms": p.activation.as_secs_f64() * 1000.0, "from_cache": p.from_cache }),
+        ),
+        Err(e) => ("failed", Some(e.clone()), None, Value::Null),
     };
     json!({
         "id": m.id,
@@ -29,6 +34,7 @@ pub fn plugin_json(plugin: &ActivePlugin, storage_bytes: Option<u64>) -> Value {
         "enabled": r.enabled,
         "status": status,
         "load_error": load_error,
+        "activation": activation,
         "sha256": r.sha256,
         "size": r.size,
         "storage_bytes": storage_bytes,
@@ -151,12 +157,6 @@ pub async fn install_plugin(
         "plugin installed"
     );
     let mut body = plugin_json(plugin, state.runtime.storage_usage(plugin.record.id()));
-    if let Ok(p) = &plugin.prepared {
-        body["activation"] = json!({
-            "ms": p.activation.as_secs_f64() * 1000.0,
-            "from_cache": p.from_cache,
-        });
-    }
     body["replaced_version"] = json!(installed.replaced);
     let status = if installed.replaced.is_some() {
         StatusCode::OK

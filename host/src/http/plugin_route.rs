@@ -25,7 +25,10 @@ const STRIPPED_RESPONSE_HEADERS: &[&str] = &[
     "trailer",
     "te",
     "x-request-id",
+    "x-islet-plugin-version",
 ];
+/// Tells the app (and canary checks) which plugin version answered.
+const VERSION_HEADER: &str = "x-islet-plugin-version";
 /// How long a request may wait for a free instance slot.
 const SLOT_WAIT: Duration = Duration::from_millis(500);
 
@@ -102,7 +105,7 @@ pub async fn call_plugin(
         Err(_) => Err(GuestFault::Timeout(limits.timeout_ms)),
     };
     match result {
-        Ok(output) => guest_response(output.response),
+        Ok(output) => guest_response(output.response, &plugin.record.manifest.version.to_string()),
         Err(fault) => {
             tracing::warn!(
                 plugin = %plugin_id,
@@ -139,7 +142,7 @@ fn guest_headers(headers: &HeaderMap) -> Vec<GuestHeader> {
         .collect()
 }
 
-fn guest_response(response: GuestResponse) -> Result<Response, ApiError> {
+fn guest_response(response: GuestResponse, version: &str) -> Result<Response, ApiError> {
     let status = StatusCode::from_u16(response.status)
         .ok()
         .filter(|s| !s.is_informational())
@@ -173,6 +176,9 @@ fn guest_response(response: GuestResponse) -> Result<Response, ApiError> {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
+    if let Ok(v) = HeaderValue::from_str(version) {
+        headers.insert(VERSION_HEADER, v);
+    }
     Ok(out)
 }
 

@@ -1,0 +1,188 @@
+//! The `islet` binary as a user runs it: serve, token, plugin install /
+//! list / disable / enable, demo, and clear errors.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// An `islet` command; nested cargo builds use their own target folder so
+/// they never wait on the cargo running this test.
+fn islet() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_islet"));
+    cmd.current_dir(workspace())
+        .env("CARGO_TARGET_DIR", workspace().join("target").join("e2e-guests"))
+        .env_remove("ISLET_TOKEN")
+        .env_remove("ISLET_SERVER")
+        .env_remove("ISLET_DATA_DIR")
+        .env("RUST_LOG", "warn");
+    cmd
+}
+
+fn run(args: &[&str]) -> Output {
+    islet().args(args).output().expect("islet runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A child process stopped on drop: SIGTERM (a graceful shutdown, as a
+/// service manager would), then SIGKILL if it lingers.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        #[allow(unsafe_code, reason = "sending a signal to our own child")]
+        // SAFETY: kill(2) on our child's pid has no memory effects.
+        unsafe {
+            libc::kill(self.0.id() as i32, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Start `islet args...` and wait for the line starting with `marker` that
+/// holds the URL; returns the process and the base URL.
+fn spawn_until(args: &[&str], marker: &str, wait: Duration) -> (Running, String) {
+    let mut child = islet()
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("islet starts");
+    let out = child.stdout.take().unwrap();
+    let child = Running(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let marker = marker.to_string();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if let Some(pos) = line.find(&marker) {
+                let rest = &line[pos + marker.len()..];
+                let url = rest.split_whitespace().next().unwrap_or("").to_string();
+                let _ = tx.send(url);
+            }
+        }
+    });
+    let url = rx.recv_timeout(wait).expect("islet prints its URL");
+    (child, url)
+}
+
+fn get(url: &str, token: Option<&str>) -> (u16, serde_json::Value) {
+    let client = reqwest::blocking::Client::new();
+    let mut req = client.get(url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let r = req.send().unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().unwrap_or(serde_json::Value::Null))
+}
+
+#[test]
+fn serve_token_and_plugin_commands() {
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().to_str().unwrap();
+    let (_server, base) = spawn_until(
+        &["serve", "--dev", "--listen", "127.0.0.1:0", "--data-dir", data_dir],
+        "islet listening on ",
+        Duration::from_secs(60),
+    );
+
+    let out = run(&["token", "--data-dir", data_dir, "--sub", "ops-1", "--role", "admin"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let admin = stdout(&out).trim().to_string();
+    assert_eq!(admin.split('.').count(), 3, "a JWT: {admin}");
+
+    let server = ["--server", base.as_str(), "--token", admin.as_str()];
+    let install = |path: &str| {
+        let mut args = vec!["plugin", "install", path];
+        args.extend_from_slice(&server);
+        run(&args)
+    };
+    let out = install("plugins/hello");
+    assert!(out.status.success(), "install failed: {}", stderr(&out));
+    assert!(stdout(&out).contains("installed hello 0.1.0"), "{}", stdout(&out));
+
+    let mut args = vec!["plugin", "list"];
+    args.extend_from_slice(&server);
+    let out = run(&args);
+    assert!(out.status.success());
+    assert!(stdout(&out).lines().any(|l| l.starts_with("hello") && l.contains("true")), "{}", stdout(&out));
+
+    let mut args = vec!["plugin", "disable", "hello"];
+    args.extend_from_slice(&server);
+    assert!(run(&args).status.success());
+    assert_eq!(get(&format!("{base}/p/hello/"), None).0, 404);
+    let mut args = vec!["plugin", "enable", "hello"];
+    args.extend_from_slice(&server);
+    assert!(run(&args).status.success());
+    assert_eq!(get(&format!("{base}/p/hello/"), None).0, 200);
+
+    // Errors name the problem and exit non-zero.
+    let out = install("no/such/folder");
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("no/such/folder"), "{}", stderr(&out));
+
+    let out = run(&["plugin", "list", "--server", &base, "--token", "garbage"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("401"), "{}", stderr(&out));
+
+    let empty = tempfile::tempdir().unwrap();
+    let out = run(&["token", "--data-dir", empty.path().to_str().unwrap(), "--sub", "x"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("no development signing key"), "{}", stderr(&out));
+
+    let bad_config = empty.path().join("bad.toml");
+    std::fs::write(&bad_config, "listen = 42\n").unwrap();
+    let out = run(&["serve", "--config", bad_config.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("bad.toml"), "{}", stderr(&out));
+}
+
+#[test]
+fn demo_serves_the_samples_and_keeps_data_across_restarts() {
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().to_str().unwrap();
+    let args = ["demo", "--listen", "127.0.0.1:0", "--data-dir", data_dir];
+    let started = Instant::now();
+    let (demo, base) = spawn_until(&args, "Islet demo is serving on ", Duration::from_secs(600));
+    eprintln!("demo ready after {:?}", started.elapsed());
+    let (status, catalog) = get(&format!("{base}/api/v1/catalog"), None);
+    assert_eq!(status, 200);
+    let ids: Vec<&str> = catalog["plugins"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, vec!["community-report", "hello"]);
+
+    let token = stdout(&run(&["token", "--data-dir", data_dir, "--sub", "resident-7"])).trim().to_string();
+    let client = reqwest::blocking::Client::new();
+    let r = client
+        .post(format!("{base}/p/community-report/api/reports"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"category": "street-light", "description": "Lamp 12 is out", "location": "Lane 3"}))
+        .send()
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().unwrap());
+    drop(demo);
+
+    let (_demo, base) = spawn_until(&args, "Islet demo is serving on ", Duration::from_secs(300));
+    let (status, mine) = get(&format!("{base}/p/community-report/api/reports/mine"), Some(&token));
+    assert_eq!(status, 200, "{mine}");
+    assert!(mine.to_string().contains("Lamp 12 is out"), "{mine}");
+}

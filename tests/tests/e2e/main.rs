@@ -1,0 +1,9 @@
+//! End-to-end tests: real components built from `plugins/` and
+//! `tests/guests/`, real hosts on random ports, real sled, real HTTP.
+
+mod isolation;
+mod jwt;
+mod registry;
+mod routing;
+mod sandbox;
+mod storage;
