@@ -122,7 +122,7 @@ macro_rules! export_service {
                 }
             }
 
-            $crate::bindings::export!(IsletService with_types_in $crate::bindings);
+    $crate::bindings::export!(IsletService with_types_in $crate::bindings);
         };
 
         #[cfg(not(target_arch = "wasm32"))]

@@ -355,7 +355,9 @@ pub(crate) fn percent_decode(s: &str) -> String {
 }
 
 fn hex_value(b: u8) -> Option<u8> {
-    char::from(b).to_digit(16).and_then(|d| u8::try_from(d).ok())
+    char::from(b)
+        .to_digit(16)
+        .and_then(|d| u8::try_from(d).ok())
 }
 
 #[cfg(test)]
@@ -395,7 +397,9 @@ mod tests {
         assert_eq!(err.status(), 400);
         let err = Request::post("/", "{").json::<Body>().unwrap_err();
         assert_eq!(err.status(), 400);
-        let err = Request::post("/", r#"{"n":"x"}"#).json::<Body>().unwrap_err();
+        let err = Request::post("/", r#"{"n":"x"}"#)
+            .json::<Body>()
+            .unwrap_err();
         assert_eq!(err.status(), 422);
         let resp = err.into_response();
         assert_eq!(resp.status(), 422);

@@ -215,7 +215,11 @@ impl Router {
         }
     }
 
-    fn best_match(&self, segments: &[&str], method: &str) -> Option<(&Route, Vec<(String, String)>)> {
+    fn best_match(
+        &self,
+        segments: &[&str],
+        method: &str,
+    ) -> Option<(&Route, Vec<(String, String)>)> {
         let mut best: Option<(&Route, Match)> = None;
         for route in &self.routes {
             if route.method.as_deref().is_some_and(|m| m != method) {
@@ -349,7 +353,11 @@ mod tests {
 
     fn named(name: &'static str) -> impl Fn(&Request) -> Response {
         move |req: &Request| {
-            let params: Vec<String> = req.params().iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let params: Vec<String> = req
+                .params()
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
             Response::text(format!("{name} {}", params.join(",")))
         }
     }
@@ -361,11 +369,23 @@ mod tests {
             .get("/reports/{id}", named("param"))
             .get("/reports/mine", named("literal"))
             .get("/", named("root"));
-        assert_eq!(body(router.handle(Request::get("/reports/mine"))), "literal ");
-        assert_eq!(body(router.handle(Request::get("/reports/7"))), "param id=7");
-        assert_eq!(body(router.handle(Request::get("/reports/7/x"))), "catch rest=reports/7/x");
+        assert_eq!(
+            body(router.handle(Request::get("/reports/mine"))),
+            "literal "
+        );
+        assert_eq!(
+            body(router.handle(Request::get("/reports/7"))),
+            "param id=7"
+        );
+        assert_eq!(
+            body(router.handle(Request::get("/reports/7/x"))),
+            "catch rest=reports/7/x"
+        );
         assert_eq!(body(router.handle(Request::get("/"))), "root ");
-        assert_eq!(body(router.handle(Request::get("/other"))), "catch rest=other");
+        assert_eq!(
+            body(router.handle(Request::get("/other"))),
+            "catch rest=other"
+        );
     }
 
     #[test]
@@ -388,7 +408,10 @@ mod tests {
             "status id=a b"
         );
         assert_eq!(router.handle(Request::post("/r//status", "")).status(), 404);
-        assert_eq!(router.handle(Request::post("/r/1/status/x", "")).status(), 404);
+        assert_eq!(
+            router.handle(Request::post("/r/1/status/x", "")).status(),
+            404
+        );
     }
 
     #[test]
@@ -419,13 +442,18 @@ mod tests {
     #[test]
     fn any_and_head() {
         let router = Router::new()
-            .any("/echo", |req: &Request| Response::text(req.method().to_owned()))
+            .any("/echo", |req: &Request| {
+                Response::text(req.method().to_owned())
+            })
             .get("/page", named("page"));
         assert_eq!(body(router.handle(Request::patch("/echo", ""))), "PATCH");
         let head = router.handle(Request::new("HEAD", "/page"));
         assert_eq!(head.status(), 200);
         assert!(head.body().is_empty());
-        assert_eq!(head.header("content-type"), Some("text/plain; charset=utf-8"));
+        assert_eq!(
+            head.header("content-type"),
+            Some("text/plain; charset=utf-8")
+        );
     }
 
     #[test]
@@ -444,10 +472,15 @@ mod tests {
     #[test]
     fn handlers_may_return_results_and_text() {
         fn fallible(req: &Request) -> Result<Response, Response> {
-            let n: u32 = req.param("n").and_then(|n| n.parse().ok()).ok_or_else(|| Response::bad_request("n must be a number"))?;
+            let n: u32 = req
+                .param("n")
+                .and_then(|n| n.parse().ok())
+                .ok_or_else(|| Response::bad_request("n must be a number"))?;
             Ok(Response::json(&n))
         }
-        let router = Router::new().get("/n/{n}", fallible).get("/ok", |_: &Request| "ok");
+        let router = Router::new()
+            .get("/n/{n}", fallible)
+            .get("/ok", |_: &Request| "ok");
         assert_eq!(router.handle(Request::get("/n/5")).body(), b"5");
         assert_eq!(router.handle(Request::get("/n/x")).status(), 400);
         assert_eq!(body(router.handle(Request::get("/ok"))), "ok");

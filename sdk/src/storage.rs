@@ -96,7 +96,9 @@ impl fmt::Display for StorageError {
                 f.write_str("the stored value is not a 64-bit integer, or the result overflows")
             }
             StorageError::Unavailable(why) => write!(f, "storage is unavailable: {why}"),
-            StorageError::Json(why) => write!(f, "the stored value is not the expected JSON: {why}"),
+            StorageError::Json(why) => {
+                write!(f, "the stored value is not the expected JSON: {why}")
+            }
         }
     }
 }
@@ -105,7 +107,11 @@ impl std::error::Error for StorageError {}
 
 impl IntoResponse for StorageError {
     fn into_response(self) -> Response {
-        Response::error(self.status(), &format!("storage-{}", self.code()), &self.to_string())
+        Response::error(
+            self.status(),
+            &format!("storage-{}", self.code()),
+            &self.to_string(),
+        )
     }
 }
 

@@ -63,9 +63,10 @@ impl Meter {
     }
 
     /// Ticks before the first check: CPU time never exceeds wall time, so
-    /// nothing needs checking until the CPU budget could have been spent.
+    /// nothing needs checking until the smaller budget could have been spent.
     pub fn first_deadline_ticks(&self, tick: Duration) -> u64 {
-        (self.cpu_budget.as_micros() / tick.as_micros().max(1)).max(1) as u64
+        let budget = self.cpu_budget.min(self.wall_budget);
+        (budget.as_micros() / tick.as_micros().max(1)).max(1) as u64
     }
 
     /// Called at each epoch deadline: stop the guest or let it run one more tick.

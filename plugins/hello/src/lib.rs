@@ -47,8 +47,14 @@ mod tests {
         assert_eq!(message(&r), "Hello, guest!");
 
         env.as_caller("pw-3f9a");
-        assert_eq!(message(&env.call(&router(), Request::get("/"))), "Hello, pw-3f9a!");
-        assert_eq!(message(&env.call(&router(), Request::get("/a/b?c=d"))), "Hello, pw-3f9a!");
+        assert_eq!(
+            message(&env.call(&router(), Request::get("/"))),
+            "Hello, pw-3f9a!"
+        );
+        assert_eq!(
+            message(&env.call(&router(), Request::get("/a/b?c=d"))),
+            "Hello, pw-3f9a!"
+        );
     }
 
     #[test]

@@ -19,7 +19,11 @@ pub(super) fn install(state: Option<Rc<RefCell<State>>>) -> Option<Rc<RefCell<St
 
 /// Whether `state` is the current one.
 pub(super) fn is_current(state: &Rc<RefCell<State>>) -> bool {
-    CURRENT.with(|c| c.borrow().as_ref().is_some_and(|cur| Rc::ptr_eq(cur, state)))
+    CURRENT.with(|c| {
+        c.borrow()
+            .as_ref()
+            .is_some_and(|cur| Rc::ptr_eq(cur, state))
+    })
 }
 
 fn with_state<T>(f: impl FnOnce(&mut State) -> T) -> Option<T> {

@@ -246,13 +246,22 @@ mod tests {
     #[test]
     fn callers_switch() {
         let mut env = TestEnv::new();
-        assert_eq!(env.call(&router(), Request::get("/who")).body_text(), Some("anonymous"));
+        assert_eq!(
+            env.call(&router(), Request::get("/who")).body_text(),
+            Some("anonymous")
+        );
         env.as_staff("bob");
-        let who: Caller = env.call(&router(), Request::get("/who")).body_json().unwrap();
+        let who: Caller = env
+            .call(&router(), Request::get("/who"))
+            .body_json()
+            .unwrap();
         assert!(who.is_staff());
         assert_eq!(who.subject, "bob");
         env.sign_in(Caller::new("carol").with_assurance_level(4));
-        let who: Caller = env.call(&router(), Request::get("/who")).body_json().unwrap();
+        let who: Caller = env
+            .call(&router(), Request::get("/who"))
+            .body_json()
+            .unwrap();
         assert_eq!((who.subject.as_str(), who.assurance_level), ("carol", 4));
         assert_eq!(env.anonymous().caller(), None);
     }
@@ -271,7 +280,10 @@ mod tests {
         let r = env.call(&router(), Request::put("/kv/a", "123"));
         assert_eq!(r.status(), 413);
         env.set_storage_unavailable(Some("down"));
-        assert_eq!(env.call(&router(), Request::put("/kv/a", "1")).status(), 503);
+        assert_eq!(
+            env.call(&router(), Request::put("/kv/a", "1")).status(),
+            503
+        );
         env.set_storage_unavailable(None);
         assert_eq!(env.keys(""), ["a"]);
         assert_eq!(env.stored("a").as_deref(), Some(&b"12345"[..]));
@@ -301,7 +313,10 @@ mod tests {
         env.call(&router(), Request::get("/log"));
         let logs = env.logs();
         assert_eq!(logs.len(), 2);
-        assert_eq!((logs[0].level, logs[0].message.as_str()), (Level::Info, "hello 42"));
+        assert_eq!(
+            (logs[0].level, logs[0].message.as_str()),
+            (Level::Info, "hello 42")
+        );
         assert_eq!(logs[1].level, Level::Warn);
         assert!(env.clear_logs().logs().is_empty());
     }
@@ -315,7 +330,10 @@ mod tests {
         assert_eq!(first.stored("k").as_deref(), Some(&b"1"[..]));
         drop(second);
         drop(first);
-        assert!(matches!(storage::get("k"), Err(storage::StorageError::Unavailable(_))));
+        assert!(matches!(
+            storage::get("k"),
+            Err(storage::StorageError::Unavailable(_))
+        ));
         assert_eq!(identity::current_caller(), None);
     }
 
@@ -337,6 +355,9 @@ mod tests {
         assert_eq!(refused.unwrap_err().status(), 409);
         assert_eq!(storage::get_json::<u32>("n"), Ok(Some(11)));
         storage::set("bad", b"nope").unwrap();
-        assert!(matches!(storage::get_json::<u32>("bad"), Err(storage::StorageError::Json(_))));
+        assert!(matches!(
+            storage::get_json::<u32>("bad"),
+            Err(storage::StorageError::Json(_))
+        ));
     }
 }

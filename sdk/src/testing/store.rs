@@ -178,7 +178,10 @@ mod tests {
         assert_eq!(s.set(&too_long, b"x"), Err(StorageError::KeyTooLarge));
         assert_eq!(s.delete(&too_long), Err(StorageError::KeyTooLarge));
         // A 256-byte key of multi-byte characters counts bytes, not chars.
-        assert_eq!(s.set(&"门".repeat(86), b"x"), Err(StorageError::KeyTooLarge));
+        assert_eq!(
+            s.set(&"门".repeat(86), b"x"),
+            Err(StorageError::KeyTooLarge)
+        );
         assert_eq!(s.set("v", &vec![0; MAX_VALUE_BYTES]), Ok(()));
         assert_eq!(
             s.set("v", &vec![0; MAX_VALUE_BYTES + 1]),
@@ -196,9 +199,17 @@ mod tests {
         assert_eq!(s.usage(), 10);
         assert_eq!(s.set("c", b""), Err(StorageError::QuotaExceeded));
         assert_eq!(s.set("ab", b"123456789"), Err(StorageError::QuotaExceeded));
-        assert_eq!(s.get("ab"), Ok(Some(b"12345678".to_vec())), "refused write changes nothing");
+        assert_eq!(
+            s.get("ab"),
+            Ok(Some(b"12345678".to_vec())),
+            "refused write changes nothing"
+        );
         s.quota = 1;
-        assert_eq!(s.set("ab", b"1"), Ok(()), "shrinking is allowed above quota");
+        assert_eq!(
+            s.set("ab", b"1"),
+            Ok(()),
+            "shrinking is allowed above quota"
+        );
         assert_eq!(s.usage(), 3);
         assert_eq!(s.delete("ab"), Ok(true));
         assert_eq!(s.delete("ab"), Ok(false));
@@ -208,9 +219,15 @@ mod tests {
     #[test]
     fn compare_and_swap_semantics() {
         let mut s = MemoryStore::default();
-        assert_eq!(s.compare_and_swap("k", Some(b"x"), Some(b"1")), Err(StorageError::Conflict));
+        assert_eq!(
+            s.compare_and_swap("k", Some(b"x"), Some(b"1")),
+            Err(StorageError::Conflict)
+        );
         assert_eq!(s.compare_and_swap("k", None, Some(b"1")), Ok(()));
-        assert_eq!(s.compare_and_swap("k", None, Some(b"2")), Err(StorageError::Conflict));
+        assert_eq!(
+            s.compare_and_swap("k", None, Some(b"2")),
+            Err(StorageError::Conflict)
+        );
         assert_eq!(s.compare_and_swap("k", Some(b"1"), Some(b"2")), Ok(()));
         assert_eq!(s.compare_and_swap("k", Some(b"2"), None), Ok(()));
         assert_eq!(s.get("k"), Ok(None));
