@@ -130,7 +130,9 @@ impl ServerConfig {
     /// A config with every default, data in `data_dir`.
     pub fn new(data_dir: PathBuf) -> Self {
         ServerConfig {
-            listen: DEFAULT_LISTEN.parse().unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080))),
+            listen: DEFAULT_LISTEN
+                .parse()
+                .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080))),
             cache_dir: data_dir.join("cache"),
             data_dir,
             dev: false,

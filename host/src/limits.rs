@@ -110,7 +110,9 @@ impl Limits {
             memory_mib: overrides.memory_mib.unwrap_or(self.memory_mib),
             timeout_ms: overrides.timeout_ms.unwrap_or(self.timeout_ms),
             request_body_kib: overrides.request_body_kib.unwrap_or(self.request_body_kib),
-            response_body_kib: overrides.response_body_kib.unwrap_or(self.response_body_kib),
+            response_body_kib: overrides
+                .response_body_kib
+                .unwrap_or(self.response_body_kib),
             storage_mib: overrides.storage_mib.unwrap_or(self.storage_mib),
         }
     }
@@ -194,6 +196,9 @@ mod tests {
             })
             .unwrap_err();
         assert!(err.contains("limits.memory-mib = 100000"), "{err}");
-        assert!(err.contains("limits.timeout-ms must be greater than 0"), "{err}");
+        assert!(
+            err.contains("limits.timeout-ms must be greater than 0"),
+            "{err}"
+        );
     }
 }

@@ -194,7 +194,10 @@ cpu-ms = 50
 
         let bad_version = GOOD.replace("1.2.0", "one");
         let err = bad_version.parse::<Manifest>().unwrap_err().to_string();
-        assert!(err.contains("version") || err.contains("unexpected"), "{err}");
+        assert!(
+            err.contains("version") || err.contains("unexpected"),
+            "{err}"
+        );
 
         let bad_id = GOOD.replace("id = \"community-report\"", "id = \"Community Report\"");
         let err = bad_id.parse::<Manifest>().unwrap_err();

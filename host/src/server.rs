@@ -1,6 +1,8 @@
 //! Assemble and run a host: store, secrets, runtime, registry, router.
 
-use crate::auth::{PairwiseSubjects, TokenVerifier, VerifierKeys, load_or_create_secret, read_secret};
+use crate::auth::{
+    PairwiseSubjects, TokenVerifier, VerifierKeys, load_or_create_secret, read_secret,
+};
 use crate::config::{DEV_KEY_FILE, PAIRWISE_SECRET_FILE, ServerConfig};
 use crate::http::{self, AppState};
 use crate::registry::Registry;
@@ -71,14 +73,12 @@ fn verifier_keys(config: &ServerConfig) -> anyhow::Result<VerifierKeys> {
         keys.hs256.push(read_secret(path)?);
     }
     for path in &config.rs256_public_key_files {
-        keys.rs256_pem.push(
-            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?,
-        );
+        keys.rs256_pem
+            .push(std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?);
     }
     for path in &config.es256_public_key_files {
-        keys.es256_pem.push(
-            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?,
-        );
+        keys.es256_pem
+            .push(std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?);
     }
     Ok(keys)
 }
@@ -149,13 +149,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {},
             _ = term.recv() => {},

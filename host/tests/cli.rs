@@ -9,7 +9,10 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// An `islet` command; nested cargo builds use their own target folder so
@@ -17,7 +20,10 @@ fn workspace() -> PathBuf {
 fn islet() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_islet"));
     cmd.current_dir(workspace())
-        .env("CARGO_TARGET_DIR", workspace().join("target").join("e2e-guests"))
+        .env(
+            "CARGO_TARGET_DIR",
+            workspace().join("target").join("e2e-guests"),
+        )
         .env_remove("ISLET_TOKEN")
         .env_remove("ISLET_SERVER")
         .env_remove("ISLET_DATA_DIR")
@@ -101,12 +107,27 @@ fn serve_token_and_plugin_commands() {
     let data = tempfile::tempdir().unwrap();
     let data_dir = data.path().to_str().unwrap();
     let (_server, base) = spawn_until(
-        &["serve", "--dev", "--listen", "127.0.0.1:0", "--data-dir", data_dir],
+        &[
+            "serve",
+            "--dev",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            data_dir,
+        ],
         "islet listening on ",
         Duration::from_secs(60),
     );
 
-    let out = run(&["token", "--data-dir", data_dir, "--sub", "ops-1", "--role", "admin"]);
+    let out = run(&[
+        "token",
+        "--data-dir",
+        data_dir,
+        "--sub",
+        "ops-1",
+        "--role",
+        "admin",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let admin = stdout(&out).trim().to_string();
     assert_eq!(admin.split('.').count(), 3, "a JWT: {admin}");
@@ -119,13 +140,23 @@ fn serve_token_and_plugin_commands() {
     };
     let out = install("plugins/hello");
     assert!(out.status.success(), "install failed: {}", stderr(&out));
-    assert!(stdout(&out).contains("installed hello 0.1.0"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("installed hello 0.1.0"),
+        "{}",
+        stdout(&out)
+    );
 
     let mut args = vec!["plugin", "list"];
     args.extend_from_slice(&server);
     let out = run(&args);
     assert!(out.status.success());
-    assert!(stdout(&out).lines().any(|l| l.starts_with("hello") && l.contains("true")), "{}", stdout(&out));
+    assert!(
+        stdout(&out)
+            .lines()
+            .any(|l| l.starts_with("hello") && l.contains("true")),
+        "{}",
+        stdout(&out)
+    );
 
     let mut args = vec!["plugin", "disable", "hello"];
     args.extend_from_slice(&server);
@@ -146,9 +177,19 @@ fn serve_token_and_plugin_commands() {
     assert!(stderr(&out).contains("401"), "{}", stderr(&out));
 
     let empty = tempfile::tempdir().unwrap();
-    let out = run(&["token", "--data-dir", empty.path().to_str().unwrap(), "--sub", "x"]);
+    let out = run(&[
+        "token",
+        "--data-dir",
+        empty.path().to_str().unwrap(),
+        "--sub",
+        "x",
+    ]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("no development signing key"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no development signing key"),
+        "{}",
+        stderr(&out)
+    );
 
     let bad_config = empty.path().join("bad.toml");
     std::fs::write(&bad_config, "listen = 42\n").unwrap();
@@ -167,10 +208,23 @@ fn demo_serves_the_samples_and_keeps_data_across_restarts() {
     eprintln!("demo ready after {:?}", started.elapsed());
     let (status, catalog) = get(&format!("{base}/api/v1/catalog"), None);
     assert_eq!(status, 200);
-    let ids: Vec<&str> = catalog["plugins"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = catalog["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, vec!["community-report", "hello"]);
 
-    let token = stdout(&run(&["token", "--data-dir", data_dir, "--sub", "resident-7"])).trim().to_string();
+    let token = stdout(&run(&[
+        "token",
+        "--data-dir",
+        data_dir,
+        "--sub",
+        "resident-7",
+    ]))
+    .trim()
+    .to_string();
     let client = reqwest::blocking::Client::new();
     let r = client
         .post(format!("{base}/p/community-report/api/reports"))
@@ -182,7 +236,10 @@ fn demo_serves_the_samples_and_keeps_data_across_restarts() {
     drop(demo);
 
     let (_demo, base) = spawn_until(&args, "Islet demo is serving on ", Duration::from_secs(300));
-    let (status, mine) = get(&format!("{base}/p/community-report/api/reports/mine"), Some(&token));
+    let (status, mine) = get(
+        &format!("{base}/p/community-report/api/reports/mine"),
+        Some(&token),
+    );
     assert_eq!(status, 200, "{mine}");
     assert!(mine.to_string().contains("Lamp 12 is out"), "{mine}");
 }

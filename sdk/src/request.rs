@@ -210,8 +210,8 @@ impl Request {
 
     /// The body parsed as JSON into `T`.
     ///
-    /// The error turns into a `400 invalid-json` response (malformed JSON) or
-    /// a `422 invalid-body` response (valid JSON of the wrong shape), so a
+    /// The error turns into a `400 invalid_json` response (malformed JSON) or
+    /// a `422 invalid_body` response (valid JSON of the wrong shape), so a
     /// handler returning `Result<Response, Response>` can use `?`:
     ///
     /// ```
@@ -280,9 +280,9 @@ impl std::error::Error for JsonError {}
 impl IntoResponse for JsonError {
     fn into_response(self) -> Response {
         let code = if self.malformed {
-            "invalid-json"
+            "invalid_json"
         } else {
-            "invalid-body"
+            "invalid_body"
         };
         Response::error(self.status(), code, &self.to_string())
     }
@@ -403,7 +403,7 @@ mod tests {
         assert_eq!(err.status(), 422);
         let resp = err.into_response();
         assert_eq!(resp.status(), 422);
-        assert!(resp.body_text().unwrap().contains("invalid-body"));
+        assert!(resp.body_text().unwrap().contains("invalid_body"));
         assert!(Request::post("/", r#"{"n":3}"#).json::<Body>().is_ok());
     }
 

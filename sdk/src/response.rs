@@ -16,8 +16,8 @@ use serde::de::DeserializeOwned;
 /// assert_eq!(ok.status(), 201);
 /// assert_eq!(ok.header("content-type"), Some("application/json"));
 ///
-/// let err = Response::error(409, "invalid-transition", "already resolved");
-/// assert_eq!(err.body_text(), Some(r#"{"error":{"code":"invalid-transition","message":"already resolved"}}"#));
+/// let err = Response::error(409, "invalid_transition", "already resolved");
+/// assert_eq!(err.body_text(), Some(r#"{"error":{"code":"invalid_transition","message":"already resolved"}}"#));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
@@ -37,7 +37,7 @@ impl Response {
     }
 
     /// `200` with `value` as JSON. If `value` cannot be serialised the
-    /// answer is a `500 internal` error instead.
+    /// answer is a `500 internal_error` instead.
     pub fn json<T: Serialize + ?Sized>(value: &T) -> Self {
         match serde_json::to_vec(value) {
             Ok(body) => Response::new(200)
@@ -74,8 +74,9 @@ impl Response {
     }
 
     /// An error in the platform's shape: `status` with
-    /// `{"error":{"code":code,"message":message}}`. `code` is a stable,
-    /// kebab-case word for programs; `message` is for people.
+    /// `{"error":{"code":code,"message":message}}`. `code` is a stable
+    /// snake_case word for programs, like the host's own (`not_found`,
+    /// `plugin_timeout`); `message` is for people.
     pub fn error(status: u16, code: &str, message: &str) -> Self {
         let body = serde_json::json!({ "error": { "code": code, "message": message } });
         Response::new(status)
@@ -83,9 +84,9 @@ impl Response {
             .with_body(body.to_string())
     }
 
-    /// `400 bad-request` with `message`.
+    /// `400 bad_request` with `message`.
     pub fn bad_request(message: &str) -> Self {
-        Response::error(400, "bad-request", message)
+        Response::error(400, "bad_request", message)
     }
 
     /// `401 unauthenticated`: the request needs a signed-in citizen.
@@ -98,16 +99,16 @@ impl Response {
         Response::error(403, "forbidden", message)
     }
 
-    /// `404 not-found`.
+    /// `404 not_found`.
     pub fn not_found() -> Self {
-        Response::error(404, "not-found", "no such resource")
+        Response::error(404, "not_found", "no such resource")
     }
 
-    /// `405 method-not-allowed` with an `allow` header listing `allowed`.
+    /// `405 method_not_allowed` with an `allow` header listing `allowed`.
     pub fn method_not_allowed(allowed: &[&str]) -> Self {
         Response::error(
             405,
-            "method-not-allowed",
+            "method_not_allowed",
             "this resource does not accept that method",
         )
         .with_header("allow", &allowed.join(", "))
@@ -118,15 +119,15 @@ impl Response {
         Response::error(409, "conflict", message)
     }
 
-    /// `422 invalid-input` with `message`, for a well-formed request whose
+    /// `422 invalid_input` with `message`, for a well-formed request whose
     /// content is not acceptable.
     pub fn unprocessable(message: &str) -> Self {
-        Response::error(422, "invalid-input", message)
+        Response::error(422, "invalid_input", message)
     }
 
-    /// `500 internal` with `message`.
+    /// `500 internal_error` with `message`.
     pub fn internal_error(message: &str) -> Self {
-        Response::error(500, "internal", message)
+        Response::error(500, "internal_error", message)
     }
 
     /// This response with `status` instead.
@@ -276,9 +277,9 @@ mod tests {
         let r = Response::method_not_allowed(&["GET", "POST"]);
         assert_eq!(r.status(), 405);
         assert_eq!(r.header("allow"), Some("GET, POST"));
-        assert_eq!(r.error_code().as_deref(), Some("method-not-allowed"));
+        assert_eq!(r.error_code().as_deref(), Some("method_not_allowed"));
         let v: serde_json::Value = Response::not_found().body_json().unwrap();
-        assert_eq!(v["error"]["code"], "not-found");
+        assert_eq!(v["error"]["code"], "not_found");
         assert!(v["error"]["message"].is_string());
     }
 

@@ -18,9 +18,9 @@ type Handler = Box<dyn Fn(&Request) -> Response>;
 /// literal beats parameter beats catch-all, and a pattern that ends beats one
 /// still expecting a catch-all; ties go to the route added first. A `HEAD`
 /// request without a `HEAD` route is answered by the `GET` route, without
-/// body. A path that matches no pattern gets a `404 not-found` JSON error
+/// body. A path that matches no pattern gets a `404 not_found` JSON error
 /// (or the [`fallback`](Router::fallback)); a path that matches only for
-/// other methods gets `405 method-not-allowed` with an `allow` header.
+/// other methods gets `405 method_not_allowed` with an `allow` header.
 ///
 /// ```
 /// use islet_sdk::{Request, Response, Router};
@@ -423,7 +423,7 @@ mod tests {
         let r = router.handle(Request::put("/items", ""));
         assert_eq!(r.status(), 405);
         assert_eq!(r.header("allow"), Some("GET, HEAD, POST"));
-        assert_eq!(r.error_code().as_deref(), Some("method-not-allowed"));
+        assert_eq!(r.error_code().as_deref(), Some("method_not_allowed"));
         let r = router.handle(Request::get("/items/3"));
         assert_eq!(r.header("allow"), Some("DELETE"));
     }
@@ -433,7 +433,7 @@ mod tests {
         let router = Router::new().get("/a", named("a"));
         let r = router.handle(Request::get("/b"));
         assert_eq!(r.status(), 404);
-        assert_eq!(r.error_code().as_deref(), Some("not-found"));
+        assert_eq!(r.error_code().as_deref(), Some("not_found"));
         let router = router.fallback(|_: &Request| Response::text("fallback"));
         assert_eq!(body(router.handle(Request::get("/b"))), "fallback");
         assert_eq!(Router::new().handle(Request::get("/")).status(), 404);

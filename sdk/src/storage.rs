@@ -56,7 +56,8 @@ pub enum StorageError {
 impl StorageError {
     /// The kebab-case name of the variant, as in the WIT (`quota-exceeded`,
     /// `key-too-large`, `value-too-large`, `conflict`, `not-a-number`,
-    /// `unavailable`) or `invalid-json`.
+    /// `unavailable`) or `invalid-json`. Error responses use it in
+    /// snake case after `storage_`, e.g. `storage_quota_exceeded`.
     pub fn code(&self) -> &'static str {
         match self {
             StorageError::QuotaExceeded => "quota-exceeded",
@@ -109,7 +110,7 @@ impl IntoResponse for StorageError {
     fn into_response(self) -> Response {
         Response::error(
             self.status(),
-            &format!("storage-{}", self.code()),
+            &format!("storage_{}", self.code().replace('-', "_")),
             &self.to_string(),
         )
     }

@@ -49,7 +49,9 @@ fn build_components() -> anyhow::Result<PathBuf> {
     for (name, _) in COMPONENTS {
         cmd.args(["-p", name]);
     }
-    let status = cmd.status().context("cannot run cargo to build the test components")?;
+    let status = cmd
+        .status()
+        .context("cannot run cargo to build the test components")?;
     if !status.success() {
         bail!(
             "building the test components failed; is the wasm32-wasip2 target installed \
@@ -87,7 +89,9 @@ pub fn manifest_as(name: &str, id: &str, version: Option<&str>) -> String {
         let key = line.split('=').next().unwrap_or("").trim();
         if key == "id" {
             out.push_str(&format!("id = \"{id}\"\n"));
-        } else if key == "version" && let Some(v) = version {
+        } else if key == "version"
+            && let Some(v) = version
+        {
             out.push_str(&format!("version = \"{v}\"\n"));
         } else {
             out.push_str(line);
@@ -234,10 +238,15 @@ impl TestHost {
 
     /// Install component `name` under `id` and assert success.
     pub async fn install_as(&self, name: &str, id: &str) {
-        let response = self.upload(&manifest_as(name, id, None), component(name)).await;
+        let response = self
+            .upload(&manifest_as(name, id, None), component(name))
+            .await;
         let status = response.status();
         let body = response.text().await.unwrap_or_default();
-        assert!(status.is_success(), "installing {name} as {id}: {status} {body}");
+        assert!(
+            status.is_success(),
+            "installing {name} as {id}: {status} {body}"
+        );
     }
 
     /// Install component `name` with its own manifest and assert success.
@@ -264,7 +273,9 @@ impl TestHost {
 
     /// The admin list of plugins.
     pub async fn admin_plugins(&self) -> serde_json::Value {
-        let (status, body) = self.get_json("/admin/v1/plugins", Some(&self.admin())).await;
+        let (status, body) = self
+            .get_json("/admin/v1/plugins", Some(&self.admin()))
+            .await;
         assert_eq!(status, 200, "{body}");
         body
     }

@@ -157,7 +157,9 @@ impl TokenVerifier {
     /// Verify `token` and return the caller it names.
     pub fn verify(&self, token: &str) -> Result<Citizen, AuthError> {
         let header = jsonwebtoken::decode_header(token).map_err(|e| match e.kind() {
-            ErrorKind::InvalidAlgorithmName => AuthError::UnsupportedAlgorithm("this algorithm".into()),
+            ErrorKind::InvalidAlgorithmName => {
+                AuthError::UnsupportedAlgorithm("this algorithm".into())
+            }
             _ => AuthError::Malformed,
         })?;
         let candidates: Vec<&DecodingKey> = self
@@ -199,7 +201,9 @@ impl TokenVerifier {
                         ErrorKind::InvalidIssuer => AuthError::WrongIssuer,
                         ErrorKind::InvalidAudience => AuthError::WrongAudience,
                         ErrorKind::MissingRequiredClaim(c) => AuthError::MissingClaim(c.clone()),
-                        ErrorKind::Json(_) => AuthError::MissingClaim("a claim of the wrong type".into()),
+                        ErrorKind::Json(_) => {
+                            AuthError::MissingClaim("a claim of the wrong type".into())
+                        }
                         ErrorKind::InvalidAlgorithm => {
                             AuthError::UnsupportedAlgorithm(format!("{:?}", header.alg))
                         }
@@ -240,8 +244,16 @@ mod tests {
 
     #[test]
     fn plugin_roles_are_scoped() {
-        let c = citizen(&["admin", "staff:community", "staff:water", "plugin:hello:tester"]);
-        assert_eq!(c.roles_for_plugin("community-report", "community"), vec!["staff"]);
+        let c = citizen(&[
+            "admin",
+            "staff:community",
+            "staff:water",
+            "plugin:hello:tester",
+        ]);
+        assert_eq!(
+            c.roles_for_plugin("community-report", "community"),
+            vec!["staff"]
+        );
         assert_eq!(c.roles_for_plugin("hello", "platform"), vec!["tester"]);
         assert!(c.roles_for_plugin("bus-card", "transport").is_empty());
     }

@@ -48,7 +48,13 @@ impl StorageState {
             return Err(Error::ValueTooLarge);
         }
         self.store
-            .write(&self.namespace, key.as_bytes(), expect, value, Some(self.quota))
+            .write(
+                &self.namespace,
+                key.as_bytes(),
+                expect,
+                value,
+                Some(self.quota),
+            )
             .map_err(|e| match e {
                 WriteError::Conflict => Error::Conflict,
                 WriteError::QuotaExceeded => Error::QuotaExceeded,
@@ -152,7 +158,11 @@ impl storage::Host for StorageState {
             let next = parse_counter(current.as_deref())?
                 .checked_add(delta)
                 .ok_or(Error::NotANumber)?;
-            match self.write(&key, Expect::Value(current), Some(next.to_string().as_bytes())) {
+            match self.write(
+                &key,
+                Expect::Value(current),
+                Some(next.to_string().as_bytes()),
+            ) {
                 Ok(()) => return Ok(next),
                 Err(Error::Conflict) => continue,
                 Err(e) => return Err(e),

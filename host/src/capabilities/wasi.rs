@@ -74,7 +74,9 @@ pub fn add_to_linker(l: &mut Linker<RequestState>) -> wasmtime::Result<()> {
 }
 
 fn wasmtime_wasi_io_error(l: &mut Linker<RequestState>) -> wasmtime::Result<()> {
-    wasmtime_wasi_io::bindings::wasi::io::error::add_to_linker::<RequestState, HasIo>(l, |t| &mut t.table)
+    wasmtime_wasi_io::bindings::wasi::io::error::add_to_linker::<RequestState, HasIo>(l, |t| {
+        &mut t.table
+    })
 }
 
 /// The empty WASI context of one request, writing stdout and stderr to `output`.

@@ -59,7 +59,10 @@ struct Target {
 pub fn build_plugin(dir: &Path) -> anyhow::Result<PathBuf> {
     let manifest_path = dir.join("Cargo.toml");
     if !manifest_path.is_file() {
-        bail!("{} has no Cargo.toml: not a plugin crate folder", dir.display());
+        bail!(
+            "{} has no Cargo.toml: not a plugin crate folder",
+            dir.display()
+        );
     }
     let manifest_path = manifest_path
         .canonicalize()
@@ -96,7 +99,10 @@ pub fn build_plugin(dir: &Path) -> anyhow::Result<PathBuf> {
     }
     let status = child.wait()?;
     if !status.success() {
-        bail!("building {} failed (see cargo's output above)", dir.display());
+        bail!(
+            "building {} failed (see cargo's output above)",
+            dir.display()
+        );
     }
     component.with_context(|| {
         format!(

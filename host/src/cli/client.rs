@@ -9,7 +9,9 @@ use std::path::Path;
 use std::time::Duration;
 
 fn client() -> anyhow::Result<Client> {
-    Ok(Client::builder().timeout(Duration::from_secs(300)).build()?)
+    Ok(Client::builder()
+        .timeout(Duration::from_secs(300))
+        .build()?)
 }
 
 fn url(server: &ServerArgs, path: &str) -> String {
@@ -47,7 +49,10 @@ pub fn install(server: &ServerArgs, path: &Path, manifest: Option<&Path>) -> any
         };
         (path.to_path_buf(), manifest)
     } else {
-        bail!("{} is neither a plugin folder nor a .wasm file", path.display());
+        bail!(
+            "{} is neither a plugin folder nor a .wasm file",
+            path.display()
+        );
     };
     if !manifest_path.is_file() {
         bail!(
@@ -59,12 +64,10 @@ pub fn install(server: &ServerArgs, path: &Path, manifest: Option<&Path>) -> any
         .with_context(|| format!("cannot read {}", manifest_path.display()))?;
     let bytes = std::fs::read(&component)
         .with_context(|| format!("cannot read {}", component.display()))?;
-    let form = multipart::Form::new()
-        .text("manifest", manifest_text)
-        .part(
-            "component",
-            multipart::Part::bytes(bytes).file_name("component.wasm"),
-        );
+    let form = multipart::Form::new().text("manifest", manifest_text).part(
+        "component",
+        multipart::Part::bytes(bytes).file_name("component.wasm"),
+    );
     let body = send(
         server,
         client()?
@@ -79,7 +82,8 @@ pub fn install(server: &ServerArgs, path: &Path, manifest: Option<&Path>) -> any
         "installed {} {}{replaced} (sha256 {}, activated in {:.1} ms{})",
         body["id"].as_str().unwrap_or("?"),
         body["version"].as_str().unwrap_or("?"),
-        &body["sha256"].as_str().unwrap_or("?")[..12.min(body["sha256"].as_str().map_or(1, str::len))],
+        &body["sha256"].as_str().unwrap_or("?")
+            [..12.min(body["sha256"].as_str().map_or(1, str::len))],
         body["activation"]["ms"].as_f64().unwrap_or(0.0),
         if body["activation"]["from_cache"].as_bool() == Some(true) {
             ", from cache"

@@ -53,17 +53,21 @@ pub fn run(config: ServerConfig) -> anyhow::Result<()> {
         .build()?;
     rt.block_on(async move {
         let build_config = config.clone();
-        let state =
-            tokio::task::spawn_blocking(move || crate::server::build_state(&build_config)).await??;
+        let state = tokio::task::spawn_blocking(move || crate::server::build_state(&build_config))
+            .await??;
         for (wasm, manifest) in &built {
-            let bytes = std::fs::read(wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
+            let bytes =
+                std::fs::read(wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
             let sha = crate::registry::sha256_hex(&bytes);
             let id = manifest
                 .parse::<crate::manifest::Manifest>()
                 .map(|m| m.id)
                 .unwrap_or_default();
             let current = state.registry.get(&id);
-            if current.as_ref().is_some_and(|p| p.record.sha256 == sha && p.prepared.is_ok()) {
+            if current
+                .as_ref()
+                .is_some_and(|p| p.record.sha256 == sha && p.prepared.is_ok())
+            {
                 continue;
             }
             let registry = state.registry.clone();
@@ -73,7 +77,11 @@ pub fn run(config: ServerConfig) -> anyhow::Result<()> {
             })
             .await?
             .with_context(|| format!("installing {}", wasm.display()))?;
-            eprintln!("installed {} {}", installed.plugin.record.id(), installed.plugin.record.manifest.version);
+            eprintln!(
+                "installed {} {}",
+                installed.plugin.record.id(),
+                installed.plugin.record.manifest.version
+            );
         }
         let server = crate::server::serve(config.listen, state).await?;
         print_banner(&config, server.addr())?;

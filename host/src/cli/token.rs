@@ -1,7 +1,7 @@
 //! `islet token`: development tokens signed with the data folder's dev key.
 
 use crate::auth::{Claims, read_secret, sign_hs256};
-use crate::config::{ConfigFile, DEFAULT_AUDIENCE, DEV_ISSUER, DEV_KEY_FILE, DEFAULT_DATA_DIR};
+use crate::config::{ConfigFile, DEFAULT_AUDIENCE, DEFAULT_DATA_DIR, DEV_ISSUER, DEV_KEY_FILE};
 use anyhow::Context as _;
 use clap::Args;
 use std::path::PathBuf;

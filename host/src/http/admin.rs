@@ -49,9 +49,11 @@ fn registry_error(e: RegistryError) -> ApiError {
         RegistryError::Manifest(_) | RegistryError::Limits(_) => {
             ApiError::bad_request("invalid_manifest", message)
         }
-        RegistryError::TooLarge { .. } => {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "component_too_large", message)
-        }
+        RegistryError::TooLarge { .. } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "component_too_large",
+            message,
+        ),
         RegistryError::Component(PrepareError::NotWasm | PrepareError::Invalid(_)) => {
             ApiError::bad_request("invalid_component", message)
         }
@@ -114,7 +116,10 @@ pub async fn install_plugin(
     let mut manifest = None;
     let mut component = None;
     while let Some(field) = multipart.next_field().await.map_err(|e| {
-        ApiError::bad_request("invalid_upload", format!("cannot read the multipart body: {e}"))
+        ApiError::bad_request(
+            "invalid_upload",
+            format!("cannot read the multipart body: {e}"),
+        )
     })? {
         let name = field.name().unwrap_or("").to_string();
         let bytes = field.bytes().await.map_err(|e| {
@@ -137,17 +142,21 @@ pub async fn install_plugin(
         }
     }
     let manifest = manifest.ok_or_else(|| {
-        ApiError::bad_request("invalid_upload", "the `manifest` field (islet.toml) is missing")
+        ApiError::bad_request(
+            "invalid_upload",
+            "the `manifest` field (islet.toml) is missing",
+        )
     })?;
     let component = component.ok_or_else(|| {
         ApiError::bad_request("invalid_upload", "the `component` field (.wasm) is missing")
     })?;
     let registry = state.registry.clone();
     let actor = admin.subject.clone();
-    let installed = tokio::task::spawn_blocking(move || registry.install(&manifest, &component, &actor))
-        .await
-        .map_err(|e| ApiError::internal(format!("install task failed: {e}")))?
-        .map_err(registry_error)?;
+    let installed =
+        tokio::task::spawn_blocking(move || registry.install(&manifest, &component, &actor))
+            .await
+            .map_err(|e| ApiError::internal(format!("install task failed: {e}")))?
+            .map_err(registry_error)?;
     let plugin = &installed.plugin;
     tracing::info!(
         plugin = %plugin.record.id(),

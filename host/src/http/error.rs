@@ -86,8 +86,11 @@ pub fn error_body(code: &str, message: &str, request_id: Option<&str>) -> serde_
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response =
-            (self.status, Json(error_body(self.code, &self.message, None))).into_response();
+        let mut response = (
+            self.status,
+            Json(error_body(self.code, &self.message, None)),
+        )
+            .into_response();
         if let Some(seconds) = self.retry_after {
             response
                 .headers_mut()

@@ -105,7 +105,9 @@ async fn request_id(mut req: Request, next: Next) -> Response {
         )
             .into_response();
         for (name, value) in response.headers() {
-            if name != axum::http::header::CONTENT_LENGTH && name != axum::http::header::CONTENT_TYPE {
+            if name != axum::http::header::CONTENT_LENGTH
+                && name != axum::http::header::CONTENT_TYPE
+            {
                 rebuilt.headers_mut().insert(name.clone(), value.clone());
             }
         }

@@ -53,10 +53,9 @@ pub async fn call_plugin(
 ) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
     let (plugin_id, path) = split_plugin_path(parts.uri.path());
-    let plugin = state
-        .registry
-        .get(plugin_id)
-        .ok_or_else(|| ApiError::not_found("plugin_not_found", format!("no mini-service {plugin_id:?}")))?;
+    let plugin = state.registry.get(plugin_id).ok_or_else(|| {
+        ApiError::not_found("plugin_not_found", format!("no mini-service {plugin_id:?}"))
+    })?;
     if !plugin.record.enabled {
         return Err(ApiError::not_found(
             "plugin_disabled",
@@ -101,7 +100,11 @@ pub async fn call_plugin(
     let outer = limits.timeout() + Duration::from_secs(1);
     let result = match tokio::time::timeout(outer, call).await {
         Ok(Ok(result)) => result,
-        Ok(Err(join)) => return Err(ApiError::internal(format!("guest call task failed: {join}"))),
+        Ok(Err(join)) => {
+            return Err(ApiError::internal(format!(
+                "guest call task failed: {join}"
+            )));
+        }
         Err(_) => Err(GuestFault::Timeout(limits.timeout_ms)),
     };
     match result {
@@ -194,7 +197,9 @@ fn fault_to_error(fault: &GuestFault) -> ApiError {
         GuestFault::MemoryLimit(_) => (StatusCode::INTERNAL_SERVER_ERROR, "plugin_memory_limit"),
         GuestFault::Panic(_) => (StatusCode::INTERNAL_SERVER_ERROR, "plugin_panicked"),
         GuestFault::Trap(_) => (StatusCode::INTERNAL_SERVER_ERROR, "plugin_trapped"),
-        GuestFault::ResponseTooLarge { .. } => (StatusCode::BAD_GATEWAY, "plugin_response_too_large"),
+        GuestFault::ResponseTooLarge { .. } => {
+            (StatusCode::BAD_GATEWAY, "plugin_response_too_large")
+        }
         GuestFault::InvalidResponse(_) => (StatusCode::BAD_GATEWAY, "plugin_invalid_response"),
         GuestFault::Instantiate(_) => (StatusCode::INTERNAL_SERVER_ERROR, "plugin_start_failed"),
         GuestFault::Busy => return busy(&fault.to_string()),
@@ -209,7 +214,10 @@ mod tests {
     #[test]
     fn splits_plugin_and_path() {
         assert_eq!(split_plugin_path("/p/hello/"), ("hello", "/".to_string()));
-        assert_eq!(split_plugin_path("/p/hello/a/b"), ("hello", "/a/b".to_string()));
+        assert_eq!(
+            split_plugin_path("/p/hello/a/b"),
+            ("hello", "/a/b".to_string())
+        );
         assert_eq!(split_plugin_path("/p/hello"), ("hello", "/".to_string()));
     }
 }

@@ -143,9 +143,9 @@ impl Registry {
         let bytes = std::fs::read(&path)
             .map_err(|e| RegistryError::Store(format!("cannot read {}: {e}", path.display())))?;
         let limits = self.limits_for(&record.manifest)?;
-        let prepared = self
-            .runtime
-            .prepare(record.manifest.clone(), limits, &bytes, &record.sha256)?;
+        let prepared =
+            self.runtime
+                .prepare(record.manifest.clone(), limits, &bytes, &record.sha256)?;
         tracing::info!(
             plugin = %record.id(),
             version = %record.manifest.version,
@@ -196,7 +196,11 @@ impl Registry {
         }
         let limits = self.limits_for(&manifest)?;
         let sha256 = sha256_hex(component);
-        let prepared = Arc::new(self.runtime.prepare(manifest.clone(), limits, component, &sha256)?);
+        let prepared =
+            Arc::new(
+                self.runtime
+                    .prepare(manifest.clone(), limits, component, &sha256)?,
+            );
 
         let path = self.component_path(&sha256);
         if !path.exists() {
@@ -258,7 +262,13 @@ impl Registry {
         let value = serde_json::to_vec(record)
             .map_err(|e| RegistryError::Store(format!("cannot encode record: {e}")))?;
         self.store
-            .write(NAMESPACE, record.id().as_bytes(), Expect::Anything, Some(&value), None)
+            .write(
+                NAMESPACE,
+                record.id().as_bytes(),
+                Expect::Anything,
+                Some(&value),
+                None,
+            )
             .map_err(|e| RegistryError::Store(e.to_string()))?;
         self.store.flush()?;
         Ok(())

@@ -46,7 +46,8 @@ impl ArtifactCache {
         h.update(self.engine_tag.as_bytes());
         h.update(b"\0");
         h.update(component_sha256.as_bytes());
-        self.dir.join(format!("{}.cwasm", hex::encode(h.finalize())))
+        self.dir
+            .join(format!("{}.cwasm", hex::encode(h.finalize())))
     }
 
     /// The compiled form of `bytes` (whose SHA-256 is `sha256`), from the

@@ -46,8 +46,8 @@ pub fn check_imports(
 fn check_import(name: &str, manifest: &Manifest) -> Result<(), ImportError> {
     let (path, version) = name.split_once('@').unwrap_or((name, ""));
     if let Some(interface) = path.strip_prefix("islet:platform/") {
-        let compatible = semver::Version::parse(version)
-            .is_ok_and(|v| v.major == 0 && v.minor == 1);
+        let compatible =
+            semver::Version::parse(version).is_ok_and(|v| v.major == 0 && v.minor == 1);
         if !compatible {
             return Err(ImportError::Unknown(name.to_string()));
         }
@@ -94,13 +94,19 @@ mod tests {
         assert!(check_import("islet:platform/log@0.1.0", &m).is_ok());
         assert!(matches!(
             check_import("islet:platform/storage@0.1.0", &m),
-            Err(ImportError::Undeclared { capability: Capability::Storage, .. })
+            Err(ImportError::Undeclared {
+                capability: Capability::Storage,
+                ..
+            })
         ));
         assert!(matches!(
             check_import("wasi:sockets/tcp@0.2.6", &m),
             Err(ImportError::Forbidden(_))
         ));
-        assert!(matches!(check_import("acme:spy/peek", &m), Err(ImportError::Unknown(_))));
+        assert!(matches!(
+            check_import("acme:spy/peek", &m),
+            Err(ImportError::Unknown(_))
+        ));
         assert!(matches!(
             check_import("islet:platform/log@0.2.0", &m),
             Err(ImportError::Unknown(_))

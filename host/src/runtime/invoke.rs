@@ -92,7 +92,11 @@ impl GuestFault {
 impl Runtime {
     /// Run one request on a fresh instance of `plugin`. Blocking: call it
     /// from a blocking thread. Nothing of the instance outlives the call.
-    pub fn call(&self, plugin: &PreparedPlugin, input: CallInput) -> Result<CallOutput, GuestFault> {
+    pub fn call(
+        &self,
+        plugin: &PreparedPlugin,
+        input: CallInput,
+    ) -> Result<CallOutput, GuestFault> {
         let limits = plugin.limits;
         let output = CapturedOutput::new(OUTPUT_CAPTURE_BYTES);
         let state = RequestState {

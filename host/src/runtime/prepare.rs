@@ -107,5 +107,4 @@ impl Runtime {
             .usage(&capabilities::storage::namespace_for(plugin_id))
             .ok()
     }
-
 }

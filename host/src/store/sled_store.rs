@@ -110,7 +110,9 @@ impl KvStore for SledStore {
             let usage = decode_usage(tx.get(USAGE)?.as_deref());
             let next = usage.saturating_sub(old).saturating_add(new);
             if new > old && quota.is_some_and(|q| next > q) {
-                return Err(ConflictableTransactionError::Abort(WriteError::QuotaExceeded));
+                return Err(ConflictableTransactionError::Abort(
+                    WriteError::QuotaExceeded,
+                ));
             }
             match value {
                 Some(v) => tx.insert(dkey.as_slice(), v)?,
@@ -128,7 +130,9 @@ impl KvStore for SledStore {
 
     fn usage(&self, namespace: &str) -> Result<u64, StoreError> {
         let tree = self.tree(namespace)?;
-        Ok(decode_usage(tree.get(USAGE).map_err(store_error)?.as_deref()))
+        Ok(decode_usage(
+            tree.get(USAGE).map_err(store_error)?.as_deref(),
+        ))
     }
 
     fn flush(&self) -> Result<(), StoreError> {
@@ -149,7 +153,8 @@ mod tests {
     #[test]
     fn conditional_writes_quota_and_scan() {
         let (_dir, s) = store();
-        s.write("a", b"k1", Expect::Anything, Some(b"v1"), None).unwrap();
+        s.write("a", b"k1", Expect::Anything, Some(b"v1"), None)
+            .unwrap();
         assert_eq!(s.get("a", b"k1").unwrap().as_deref(), Some(&b"v1"[..]));
         assert_eq!(s.get("b", b"k1").unwrap(), None, "namespaces are separate");
         assert_eq!(s.usage("a").unwrap(), 4);
@@ -158,8 +163,14 @@ mod tests {
             .write("a", b"k1", Expect::Value(None), Some(b"x"), None)
             .unwrap_err();
         assert!(matches!(err, WriteError::Conflict));
-        s.write("a", b"k1", Expect::Value(Some(b"v1".to_vec())), Some(b"v2"), None)
-            .unwrap();
+        s.write(
+            "a",
+            b"k1",
+            Expect::Value(Some(b"v1".to_vec())),
+            Some(b"v2"),
+            None,
+        )
+        .unwrap();
 
         let err = s
             .write("a", b"k2", Expect::Anything, Some(&[0; 10]), Some(10))
@@ -176,7 +187,8 @@ mod tests {
         let rest = s.scan("a", b"p/", Some(&page[1].0), 10).unwrap();
         assert_eq!(rest, vec![(b"p/3".to_vec(), b"x".to_vec())]);
 
-        s.write("a", b"k1", Expect::Anything, None, Some(0)).unwrap();
+        s.write("a", b"k1", Expect::Anything, None, Some(0))
+            .unwrap();
         assert_eq!(s.get("a", b"k1").unwrap(), None);
     }
 }

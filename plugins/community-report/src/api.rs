@@ -104,7 +104,7 @@ pub fn change_status(req: &Request) -> Reply {
         let mut report = current.ok_or_else(Response::not_found)?;
         report
             .transition(status, comment.clone(), at)
-            .map_err(|why| Response::error(409, "invalid-transition", &why))?;
+            .map_err(|why| Response::error(409, "invalid_transition", &why))?;
         Ok::<_, Response>(Some(report))
     })?
     .ok_or_else(Response::not_found)?;

@@ -95,7 +95,7 @@ fn other_residents_see_nothing_of_it() {
     env.as_caller("bob");
     let r = call(&env, Request::get(&format!("/api/reports/{id}")));
     assert_eq!(r.status(), 404);
-    assert_eq!(r.error_code().as_deref(), Some("not-found"));
+    assert_eq!(r.error_code().as_deref(), Some("not_found"));
     assert_eq!(
         ids(&call(&env, Request::get("/api/reports/mine"))),
         Vec::<u64>::new()
@@ -206,7 +206,7 @@ fn invalid_transitions_are_409_and_change_nothing() {
     env.as_staff("clerk");
     let r = set_status(&env, id, "resolved");
     assert_eq!(r.status(), 409);
-    assert_eq!(r.error_code().as_deref(), Some("invalid-transition"));
+    assert_eq!(r.error_code().as_deref(), Some("invalid_transition"));
     assert_eq!(set_status(&env, id, "submitted").status(), 409);
     assert_eq!(set_status(&env, id, "accepted").status(), 200);
     assert_eq!(set_status(&env, id, "accepted").status(), 409);
@@ -243,7 +243,7 @@ fn filing_validates_input() {
     for case in cases {
         let r = post(case.clone());
         assert_eq!(r.status(), 422, "{case}");
-        assert_eq!(r.error_code().as_deref(), Some("invalid-input"));
+        assert_eq!(r.error_code().as_deref(), Some("invalid_input"));
     }
     // Wrong shape (missing field, wrong type) is 422, malformed JSON is 400.
     assert_eq!(
@@ -257,7 +257,7 @@ fn filing_validates_input() {
     let r = call(&env, Request::post("/api/reports", "not json"));
     assert_eq!(
         (r.status(), r.error_code().as_deref()),
-        (400, Some("invalid-json"))
+        (400, Some("invalid_json"))
     );
     // Limits are in characters, not bytes.
     let long = json!({"category": "other", "description": "路".repeat(2000), "location": "厦".repeat(200)});

@@ -275,7 +275,7 @@ mod tests {
         env.set_storage_quota(10);
         let r = env.call(&router(), Request::put("/kv/b", "123456789"));
         assert_eq!(r.status(), 507);
-        assert_eq!(r.error_code().as_deref(), Some("storage-quota-exceeded"));
+        assert_eq!(r.error_code().as_deref(), Some("storage_quota_exceeded"));
         env.set_max_value_bytes(2);
         let r = env.call(&router(), Request::put("/kv/a", "123"));
         assert_eq!(r.status(), 413);

@@ -14,15 +14,27 @@ async fn pairwise_subjects_differ_across_plugins_and_survive_restart() {
     let a_alice = subject(host.get_json("/p/probe-a/whoami", Some(&alice)).await.1);
     let b_alice = subject(host.get_json("/p/probe-b/whoami", Some(&alice)).await.1);
     let a_bob = subject(host.get_json("/p/probe-a/whoami", Some(&bob)).await.1);
-    assert_ne!(a_alice, b_alice, "the same citizen must look different to two plugins");
+    assert_ne!(
+        a_alice, b_alice,
+        "the same citizen must look different to two plugins"
+    );
     assert_ne!(a_alice, a_bob);
     assert!(!a_alice.contains("alice"));
-    assert_eq!(a_alice, subject(host.get_json("/p/probe-a/whoami", Some(&alice)).await.1));
+    assert_eq!(
+        a_alice,
+        subject(host.get_json("/p/probe-a/whoami", Some(&alice)).await.1)
+    );
 
     host.restart().await;
     let alice = host.token("alice", &[]);
-    assert_eq!(a_alice, subject(host.get_json("/p/probe-a/whoami", Some(&alice)).await.1));
-    assert_eq!(b_alice, subject(host.get_json("/p/probe-b/whoami", Some(&alice)).await.1));
+    assert_eq!(
+        a_alice,
+        subject(host.get_json("/p/probe-a/whoami", Some(&alice)).await.1)
+    );
+    assert_eq!(
+        b_alice,
+        subject(host.get_json("/p/probe-b/whoami", Some(&alice)).await.1)
+    );
     host.stop().await;
 }
 
@@ -32,13 +44,30 @@ async fn roles_are_scoped_to_the_plugin_department() {
     host.install("probe").await;
     let department = islet_tests::manifest("probe")
         .lines()
-        .find_map(|l| l.strip_prefix("department = ").map(|v| v.trim_matches('"').to_string()))
+        .find_map(|l| {
+            l.strip_prefix("department = ")
+                .map(|v| v.trim_matches('"').to_string())
+        })
         .unwrap();
     let staff_here = format!("staff:{department}");
-    let token = host.token("carol", &[&staff_here, "staff:elsewhere", "admin", "plugin:probe:reviewer", "plugin:other:x"]);
+    let token = host.token(
+        "carol",
+        &[
+            &staff_here,
+            "staff:elsewhere",
+            "admin",
+            "plugin:probe:reviewer",
+            "plugin:other:x",
+        ],
+    );
     let (status, body) = host.get_json("/p/probe/whoami", Some(&token)).await;
     assert_eq!(status, 200, "{body}");
-    let mut roles: Vec<&str> = body["roles"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
+    let mut roles: Vec<&str> = body["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
     roles.sort();
     assert_eq!(roles, vec!["reviewer", "staff"]);
     host.stop().await;

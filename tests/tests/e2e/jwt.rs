@@ -12,7 +12,10 @@ fn fixture(name: &str) -> Vec<u8> {
 
 async fn status_and_code(host: &TestHost, token: &str) -> (u16, String) {
     let (status, body) = host.get_json("/p/probe/whoami", Some(token)).await;
-    (status, body["error"]["code"].as_str().unwrap_or("").to_string())
+    (
+        status,
+        body["error"]["code"].as_str().unwrap_or("").to_string(),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -38,28 +41,52 @@ async fn the_token_matrix() {
 
     let mut expired = host.claims("alice", &[]);
     expired.exp = now() - 3600;
-    assert_eq!(status_and_code(&host, &host.sign(&expired)).await, (401, "token_expired".into()));
+    assert_eq!(
+        status_and_code(&host, &host.sign(&expired)).await,
+        (401, "token_expired".into())
+    );
 
     let mut early = host.claims("alice", &[]);
     early.nbf = Some(now() + 3600);
-    assert_eq!(status_and_code(&host, &host.sign(&early)).await, (401, "invalid_token".into()));
+    assert_eq!(
+        status_and_code(&host, &host.sign(&early)).await,
+        (401, "invalid_token".into())
+    );
 
-    let forged = islet_host::auth::sign_hs256(&host.claims("alice", &[]), b"not-the-host-secret-not-the-host").unwrap();
-    assert_eq!(status_and_code(&host, &forged).await, (401, "invalid_token".into()));
+    let forged = islet_host::auth::sign_hs256(
+        &host.claims("alice", &[]),
+        b"not-the-host-secret-not-the-host",
+    )
+    .unwrap();
+    assert_eq!(
+        status_and_code(&host, &forged).await,
+        (401, "invalid_token".into())
+    );
 
     let mut wrong_aud = host.claims("alice", &[]);
     wrong_aud.aud = "another-app".into();
-    assert_eq!(status_and_code(&host, &host.sign(&wrong_aud)).await, (401, "invalid_token".into()));
+    assert_eq!(
+        status_and_code(&host, &host.sign(&wrong_aud)).await,
+        (401, "invalid_token".into())
+    );
 
     let mut wrong_iss = host.claims("alice", &[]);
     wrong_iss.iss = "evil-idp".into();
-    assert_eq!(status_and_code(&host, &host.sign(&wrong_iss)).await, (401, "invalid_token".into()));
+    assert_eq!(
+        status_and_code(&host, &host.sign(&wrong_iss)).await,
+        (401, "invalid_token".into())
+    );
 
     // alg: none, with and without a signature part.
     let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
-    let claims = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&host.claims("alice", &["admin"])).unwrap());
+    let claims =
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&host.claims("alice", &["admin"])).unwrap());
     for token in [format!("{header}.{claims}."), format!("{header}.{claims}")] {
-        assert_eq!(status_and_code(&host, &token).await.0, 401, "alg none accepted: {token}");
+        assert_eq!(
+            status_and_code(&host, &token).await.0,
+            401,
+            "alg none accepted: {token}"
+        );
     }
 
     // HS/RS confusion: HS256 signed with the RSA public key as the secret.
@@ -70,7 +97,10 @@ async fn the_token_matrix() {
         &EncodingKey::from_secret(&public_pem).unwrap(),
     )
     .unwrap();
-    assert_eq!(status_and_code(&host, &confused).await, (401, "invalid_token".into()));
+    assert_eq!(
+        status_and_code(&host, &confused).await,
+        (401, "invalid_token".into())
+    );
 
     // Real RS256 and ES256 tokens from the configured key pairs work.
     let rs = jsonwebtoken::encode(
@@ -111,8 +141,14 @@ async fn the_token_matrix() {
 
     // The admin API wants the admin role.
     let (status, body) = host.get_json("/admin/v1/plugins", None).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (401, Some("unauthenticated")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("unauthenticated"))
+    );
     let (status, body) = host.get_json("/admin/v1/plugins", Some(&good)).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("forbidden")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("forbidden"))
+    );
     host.stop().await;
 }

@@ -22,28 +22,48 @@ async fn replacing_a_version_under_load_fails_no_request() {
                 if r.status() != 200 {
                     failures.push(r.status().as_u16());
                 } else {
-                    versions.insert(r.headers()["x-islet-plugin-version"].to_str().unwrap().to_string());
+                    versions.insert(
+                        r.headers()["x-islet-plugin-version"]
+                            .to_str()
+                            .unwrap()
+                            .to_string(),
+                    );
                 }
             }
             (count, failures, versions)
         }));
     }
     for v in ["0.2.0", "0.3.0", "0.4.0"] {
-        let r = host.upload(&manifest_as("hello", "hello", Some(v)), component("hello")).await;
-        assert_eq!(r.status(), 200, "replace returns 200: {}", r.text().await.unwrap());
+        let r = host
+            .upload(&manifest_as("hello", "hello", Some(v)), component("hello"))
+            .await;
+        assert_eq!(
+            r.status(),
+            200,
+            "replace returns 200: {}",
+            r.text().await.unwrap()
+        );
         tokio::time::sleep(std::time::Duration::from_millis(150)).await;
     }
     stop.store(true, Ordering::Relaxed);
     let mut all_versions = std::collections::BTreeSet::new();
     for s in streams {
         let (count, failures, versions) = s.await.unwrap();
-        assert!(failures.is_empty(), "failed requests during replace: {failures:?}");
+        assert!(
+            failures.is_empty(),
+            "failed requests during replace: {failures:?}"
+        );
         assert!(count > 10);
         all_versions.extend(versions);
     }
     assert!(all_versions.contains("0.4.0"), "{all_versions:?}");
-    assert!(all_versions.len() >= 2, "traffic should have seen several versions: {all_versions:?}");
-    let (_, body) = host.get_json("/admin/v1/plugins/hello", Some(&host.admin())).await;
+    assert!(
+        all_versions.len() >= 2,
+        "traffic should have seen several versions: {all_versions:?}"
+    );
+    let (_, body) = host
+        .get_json("/admin/v1/plugins/hello", Some(&host.admin()))
+        .await;
     assert_eq!(body["version"], "0.4.0");
     assert_eq!(body["history"].as_array().unwrap().len(), 4);
     host.stop().await;
@@ -54,22 +74,46 @@ async fn disable_and_enable() {
     let host = TestHost::start().await;
     host.install("hello").await;
     let admin = host.admin();
-    let r = host.http.post(host.url("/admin/v1/plugins/hello/disable")).bearer_auth(&admin).send().await.unwrap();
+    let r = host
+        .http
+        .post(host.url("/admin/v1/plugins/hello/disable"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let (status, body) = host.get_json("/p/hello/", None).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("plugin_disabled")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("plugin_disabled"))
+    );
     let (_, catalog) = host.get_json("/api/v1/catalog", None).await;
     assert_eq!(catalog["plugins"], serde_json::json!([]));
 
-    let r = host.http.post(host.url("/admin/v1/plugins/hello/enable")).bearer_auth(&admin).send().await.unwrap();
+    let r = host
+        .http
+        .post(host.url("/admin/v1/plugins/hello/enable"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(host.get("/p/hello/", None).await.status(), 200);
     let (_, catalog) = host.get_json("/api/v1/catalog", None).await;
     assert_eq!(catalog["plugins"].as_array().unwrap().len(), 1);
 
-    let r = host.http.post(host.url("/admin/v1/plugins/ghost/disable")).bearer_auth(&admin).send().await.unwrap();
+    let r = host
+        .http
+        .post(host.url("/admin/v1/plugins/ghost/disable"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
     let (status, body) = json_of(r).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("plugin_not_found")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("plugin_not_found"))
+    );
     host.stop().await;
 }
 
@@ -81,19 +125,46 @@ async fn registry_data_and_compiled_code_survive_a_restart() {
     let mut host = TestHost::start_with(move |c| c.cache_dir = cache_dir).await;
     host.install("probe").await;
     host.install("hello").await;
-    let (_, before) = host.get_json("/admin/v1/plugins/probe", Some(&host.admin())).await;
+    let (_, before) = host
+        .get_json("/admin/v1/plugins/probe", Some(&host.admin()))
+        .await;
     assert_eq!(before["activation"]["from_cache"], false);
-    let r = host.http.put(host.url("/p/probe/kv/kept")).body("still here").send().await.unwrap();
+    let r = host
+        .http
+        .put(host.url("/p/probe/kv/kept"))
+        .body("still here")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
-    let r = host.http.post(host.url("/admin/v1/plugins/hello/disable")).bearer_auth(host.admin()).send().await.unwrap();
+    let r = host
+        .http
+        .post(host.url("/admin/v1/plugins/hello/disable"))
+        .bearer_auth(host.admin())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
 
     host.restart().await;
-    let (_, after) = host.get_json("/admin/v1/plugins/probe", Some(&host.admin())).await;
+    let (_, after) = host
+        .get_json("/admin/v1/plugins/probe", Some(&host.admin()))
+        .await;
     assert_eq!(after["activation"]["from_cache"], true, "{after}");
     assert_eq!(after["sha256"], before["sha256"]);
-    assert_eq!(host.get("/p/probe/kv/kept", None).await.text().await.unwrap(), "still here");
-    assert_eq!(host.get("/p/hello/", None).await.status(), 404, "disabled stays disabled");
+    assert_eq!(
+        host.get("/p/probe/kv/kept", None)
+            .await
+            .text()
+            .await
+            .unwrap(),
+        "still here"
+    );
+    assert_eq!(
+        host.get("/p/hello/", None).await.status(),
+        404,
+        "disabled stays disabled"
+    );
     host.stop().await;
 }
 
@@ -111,7 +182,11 @@ async fn invalid_uploads_are_refused_and_change_nothing() {
         .map(|l| format!("{l}\n"))
         .collect();
     let too_little = manifest_as("probe", "hello", Some("9.9.9")).replace(
-        &manifest("probe").lines().find(|l| l.starts_with("capabilities")).unwrap().to_string(),
+        &manifest("probe")
+            .lines()
+            .find(|l| l.starts_with("capabilities"))
+            .unwrap()
+            .to_string(),
         "capabilities = [\"log\"]",
     );
     let greedy = manifest_as("hello", "hello", Some("9.9.9"))
@@ -121,35 +196,132 @@ async fn invalid_uploads_are_refused_and_change_nothing() {
         .to_string()
         + "[limits]\nmemory-mib = 100000\n";
     let cases: Vec<(&str, String, Vec<u8>, u16, &str)> = vec![
-        ("not wasm", manifest("hello"), b"hello, I am not wasm".to_vec(), 400, "invalid_component"),
-        ("core module", manifest("hello"), CORE_MODULE.to_vec(), 400, "not_a_component"),
-        ("sockets", manifest_as("sockets", "hello", Some("9.9.9")), component("sockets"), 400, "forbidden_import"),
-        ("unknown import", manifest_as("unknown-import", "hello", Some("9.9.9")), component("unknown-import"), 400, "unknown_import"),
-        ("missing field", missing_department, component("hello"), 400, "invalid_manifest"),
-        ("declares too little", too_little, component("probe"), 400, "undeclared_capability"),
-        ("limits above maxima", greedy, component("hello"), 400, "invalid_manifest"),
-        ("not toml", "this is = = not toml".into(), component("hello"), 400, "invalid_manifest"),
+        (
+            "not wasm",
+            manifest("hello"),
+            b"hello, I am not wasm".to_vec(),
+            400,
+            "invalid_component",
+        ),
+        (
+            "core module",
+            manifest("hello"),
+            CORE_MODULE.to_vec(),
+            400,
+            "not_a_component",
+        ),
+        (
+            "sockets",
+            manifest_as("sockets", "hello", Some("9.9.9")),
+            component("sockets"),
+            400,
+            "forbidden_import",
+        ),
+        (
+            "unknown import",
+            manifest_as("unknown-import", "hello", Some("9.9.9")),
+            component("unknown-import"),
+            400,
+            "unknown_import",
+        ),
+        (
+            "missing field",
+            missing_department,
+            component("hello"),
+            400,
+            "invalid_manifest",
+        ),
+        (
+            "declares too little",
+            too_little,
+            component("probe"),
+            400,
+            "undeclared_capability",
+        ),
+        (
+            "limits above maxima",
+            greedy,
+            component("hello"),
+            400,
+            "invalid_manifest",
+        ),
+        (
+            "not toml",
+            "this is = = not toml".into(),
+            component("hello"),
+            400,
+            "invalid_manifest",
+        ),
     ];
     for (what, manifest, bytes, status, code) in cases {
         let (got, body) = json_of(host.upload(&manifest, bytes).await).await;
-        assert_eq!((got, body["error"]["code"].as_str()), (status, Some(code)), "{what}: {body}");
+        assert_eq!(
+            (got, body["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{what}: {body}"
+        );
         let message = body["error"]["message"].as_str().unwrap();
-        assert!(message.len() > 15, "{what}: message should name the problem: {message}");
-        assert_eq!(host.admin_plugins().await, before, "{what} changed the registry");
-        assert_eq!(host.get("/p/hello/", None).await.status(), 200, "{what} broke the live version");
+        assert!(
+            message.len() > 15,
+            "{what}: message should name the problem: {message}"
+        );
+        assert_eq!(
+            host.admin_plugins().await,
+            before,
+            "{what} changed the registry"
+        );
+        assert_eq!(
+            host.get("/p/hello/", None).await.status(),
+            200,
+            "{what} broke the live version"
+        );
     }
 
     // Messages name the offending thing.
-    let (_, body) = json_of(host.upload(&manifest_as("sockets", "hello", None), component("sockets")).await).await;
-    assert!(body["error"]["message"].as_str().unwrap().contains("wasi:sockets"), "{body}");
-    let (_, body) = json_of(host.upload(&manifest_as("unknown-import", "x1", None), component("unknown-import")).await).await;
-    assert!(body["error"]["message"].as_str().unwrap().contains("acme:spy"), "{body}");
+    let (_, body) = json_of(
+        host.upload(&manifest_as("sockets", "hello", None), component("sockets"))
+            .await,
+    )
+    .await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("wasi:sockets"),
+        "{body}"
+    );
+    let (_, body) = json_of(
+        host.upload(
+            &manifest_as("unknown-import", "x1", None),
+            component("unknown-import"),
+        )
+        .await,
+    )
+    .await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("acme:spy"),
+        "{body}"
+    );
 
     // A multipart body without the component.
     let form = reqwest::multipart::Form::new().text("manifest", manifest("hello"));
-    let r = host.http.post(host.url("/admin/v1/plugins")).bearer_auth(host.admin()).multipart(form).send().await.unwrap();
+    let r = host
+        .http
+        .post(host.url("/admin/v1/plugins"))
+        .bearer_auth(host.admin())
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
     let (status, body) = json_of(r).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_upload")), "{body}");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid_upload")),
+        "{body}"
+    );
     assert_eq!(host.admin_plugins().await, before);
     host.stop().await;
 }

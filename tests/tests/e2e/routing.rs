@@ -15,20 +15,29 @@ async fn plugins_are_routed_and_listed_in_the_catalog() {
     assert_eq!(ids, vec!["community-report", "hello"]);
     let report = &plugins[0];
     for field in ["name", "description", "department", "category", "version"] {
-        assert!(report[field].as_str().is_some_and(|s| !s.is_empty()), "catalog lacks {field}: {report}");
+        assert!(
+            report[field].as_str().is_some_and(|s| !s.is_empty()),
+            "catalog lacks {field}: {report}"
+        );
     }
     assert_eq!(report["department"], "community");
 
     let (status, body) = host.get_json("/p/hello/", None).await;
     assert_eq!(status, 200, "{body}");
-    assert!(body["message"].as_str().unwrap().contains("guest"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("guest"),
+        "{body}"
+    );
 
     let token = host.token("alice", &[]);
     let response = host.get("/p/hello/anything/below", Some(&token)).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["x-islet-plugin-version"], "0.1.0");
     let body: serde_json::Value = response.json().await.unwrap();
-    assert!(!body["message"].as_str().unwrap().contains("alice"), "the real id must not leak: {body}");
+    assert!(
+        !body["message"].as_str().unwrap().contains("alice"),
+        "the real id must not leak: {body}"
+    );
 
     let response = host.get("/p/hello", None).await;
     assert_eq!(response.status(), 308);
@@ -36,7 +45,12 @@ async fn plugins_are_routed_and_listed_in_the_catalog() {
 
     let page = host.get("/p/community-report/", None).await;
     assert_eq!(page.status(), 200);
-    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
 
     let (status, body) = host.get_json("/p/nobody/", None).await;
     assert_eq!(status, 404);
@@ -44,7 +58,12 @@ async fn plugins_are_routed_and_listed_in_the_catalog() {
     let (status, body) = host.get_json("/nowhere", None).await;
     assert_eq!(status, 404);
     assert_eq!(body["error"]["code"], "not_found");
-    let response = host.http.delete(host.url("/api/v1/catalog")).send().await.unwrap();
+    let response = host
+        .http
+        .delete(host.url("/api/v1/catalog"))
+        .send()
+        .await
+        .unwrap();
     let (status, body) = json_of(response).await;
     assert_eq!(status, 405);
     assert_eq!(body["error"]["code"], "method_not_allowed");
@@ -81,7 +100,10 @@ async fn request_ids_are_accepted_returned_and_put_in_errors() {
     assert_eq!(body["error"]["request_id"], "app-req-43");
 
     let response = host.get("/p/missing/", None).await;
-    let generated = response.headers()["x-request-id"].to_str().unwrap().to_string();
+    let generated = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
     assert!(!generated.is_empty());
     let (_, body) = json_of(response).await;
     assert_eq!(body["error"]["request_id"], generated.as_str());

@@ -6,7 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Requests `path` in a loop until stopped; returns (ok, failed).
-fn background_stream(host: &TestHost, path: &str) -> (Arc<AtomicBool>, tokio::task::JoinHandle<(u64, u64)>) {
+fn background_stream(
+    host: &TestHost,
+    path: &str,
+) -> (Arc<AtomicBool>, tokio::task::JoinHandle<(u64, u64)>) {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     let client = host.http.clone();
@@ -41,14 +44,28 @@ async fn each_guest_fault_is_a_clean_5xx_and_others_keep_serving() {
     ];
     for (path, status, code) in cases {
         let response = host.get(&format!("/p/hostile{path}"), None).await;
-        let request_id = response.headers()["x-request-id"].to_str().unwrap().to_string();
+        let request_id = response.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_string();
         let (got, body) = json_of(response).await;
-        assert_eq!((got, body["error"]["code"].as_str()), (status, Some(code)), "{path}: {body}");
+        assert_eq!(
+            (got, body["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{path}: {body}"
+        );
         assert_eq!(body["error"]["request_id"], request_id.as_str());
         let message = body["error"]["message"].as_str().unwrap();
-        assert!(!message.contains("wasm backtrace"), "internals leaked: {message}");
+        assert!(
+            !message.contains("wasm backtrace"),
+            "internals leaked: {message}"
+        );
         // The same plugin serves its next request normally.
-        assert_eq!(host.get("/p/hostile/ok", None).await.status(), 200, "after {path}");
+        assert_eq!(
+            host.get("/p/hostile/ok", None).await.status(),
+            200,
+            "after {path}"
+        );
     }
 
     // Several runaway guests at once.
@@ -56,7 +73,9 @@ async fn each_guest_fault_is_a_clean_5xx_and_others_keep_serving() {
     for _ in 0..4 {
         let client = host.http.clone();
         let url = host.url("/p/hostile/spin");
-        spins.push(tokio::spawn(async move { client.get(url).send().await.unwrap().status().as_u16() }));
+        spins.push(tokio::spawn(async move {
+            client.get(url).send().await.unwrap().status().as_u16()
+        }));
     }
     for s in spins {
         assert_eq!(s.await.unwrap(), 504);
@@ -64,7 +83,10 @@ async fn each_guest_fault_is_a_clean_5xx_and_others_keep_serving() {
 
     stop.store(true, Ordering::Relaxed);
     let (ok, failed) = stream.await.unwrap();
-    assert_eq!(failed, 0, "hello failed {failed} times while guests misbehaved");
+    assert_eq!(
+        failed, 0,
+        "hello failed {failed} times while guests misbehaved"
+    );
     assert!(ok > 20, "hello answered only {ok} requests");
     host.stop().await;
 }
@@ -72,7 +94,8 @@ async fn each_guest_fault_is_a_clean_5xx_and_others_keep_serving() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_wall_clock_timeout_applies_when_cpu_allows_more() {
     let host = TestHost::start().await;
-    let manifest = manifest_as("hostile", "slow", None) + "\n[limits]\ncpu-ms = 2000\ntimeout-ms = 300\n";
+    let manifest =
+        manifest_as("hostile", "slow", None) + "\n[limits]\ncpu-ms = 2000\ntimeout-ms = 300\n";
     let manifest = if islet_tests::manifest("hostile").contains("[limits]") {
         // The shipped manifest already has a table; replace it.
         let base = manifest_as("hostile", "slow", None);
@@ -82,8 +105,16 @@ async fn the_wall_clock_timeout_applies_when_cpu_allows_more() {
         manifest
     };
     let response = host.upload(&manifest, component("hostile")).await;
-    assert!(response.status().is_success(), "{}", response.text().await.unwrap());
+    assert!(
+        response.status().is_success(),
+        "{}",
+        response.text().await.unwrap()
+    );
     let (status, body) = host.get_json("/p/slow/spin", None).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (504, Some("plugin_timeout")), "{body}");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (504, Some("plugin_timeout")),
+        "{body}"
+    );
     host.stop().await;
 }

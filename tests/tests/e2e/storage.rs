@@ -16,14 +16,26 @@ request-body-kib = 2048
 "#;
 
 async fn put(host: &TestHost, path: &str, body: Vec<u8>) -> serde_json::Value {
-    let response = host.http.put(host.url(path)).body(body).send().await.unwrap();
+    let response = host
+        .http
+        .put(host.url(path))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
     let (status, body) = json_of(response).await;
     assert_eq!(status, 200, "{body}");
     body
 }
 
 async fn post(host: &TestHost, path: &str, body: serde_json::Value) -> serde_json::Value {
-    let response = host.http.post(host.url(path)).json(&body).send().await.unwrap();
+    let response = host
+        .http
+        .post(host.url(path))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     let (status, body) = json_of(response).await;
     assert_eq!(status, 200, "{body}");
     body
@@ -33,10 +45,19 @@ async fn post(host: &TestHost, path: &str, body: serde_json::Value) -> serde_jso
 async fn quota_and_size_errors_are_values() {
     let host = TestHost::start().await;
     let response = host.upload(PROBE_SMALL_QUOTA, component("probe")).await;
-    assert!(response.status().is_success(), "{}", response.text().await.unwrap());
+    assert!(
+        response.status().is_success(),
+        "{}",
+        response.text().await.unwrap()
+    );
 
     let long_key = "k".repeat(300);
-    let body = put(&host, &format!("/p/probe-small/kv/{long_key}"), b"v".to_vec()).await;
+    let body = put(
+        &host,
+        &format!("/p/probe-small/kv/{long_key}"),
+        b"v".to_vec(),
+    )
+    .await;
     assert_eq!(body["error"], "key-too-large");
 
     let body = put(&host, "/p/probe-small/kv/big", vec![7; (1 << 20) + 1]).await;
@@ -57,15 +78,24 @@ async fn quota_and_size_errors_are_values() {
 
     // The plugin keeps working: reads and deletes still succeed, and a
     // delete frees room for a new write.
-    let (status, keys) = host.get_json("/p/probe-small/kv?prefix=fill/&limit=1000", None).await;
+    let (status, keys) = host
+        .get_json("/p/probe-small/kv?prefix=fill/&limit=1000", None)
+        .await;
     assert_eq!(status, 200);
     let first = keys["keys"][0].as_str().unwrap().to_string();
-    let response = host.http.delete(host.url(&format!("/p/probe-small/kv/{first}"))).send().await.unwrap();
+    let response = host
+        .http
+        .delete(host.url(&format!("/p/probe-small/kv/{first}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(json_of(response).await.1["existed"], true);
     let body = put(&host, "/p/probe-small/kv/after-delete", vec![1; 1000]).await;
     assert_eq!(body["ok"], true, "{body}");
 
-    let (_, admin) = host.get_json("/admin/v1/plugins/probe-small", Some(&host.admin())).await;
+    let (_, admin) = host
+        .get_json("/admin/v1/plugins/probe-small", Some(&host.admin()))
+        .await;
     let used = admin["storage_bytes"].as_u64().unwrap();
     assert!(used <= 1 << 20, "usage {used} above quota");
     host.stop().await;
@@ -76,38 +106,88 @@ async fn compare_and_swap_increment_and_listing() {
     let host = TestHost::start().await;
     host.install("probe").await;
 
-    let body = post(&host, "/p/probe/cas/flag", serde_json::json!({"expected": null, "new": "one"})).await;
+    let body = post(
+        &host,
+        "/p/probe/cas/flag",
+        serde_json::json!({"expected": null, "new": "one"}),
+    )
+    .await;
     assert_eq!(body["ok"], true, "{body}");
-    let body = post(&host, "/p/probe/cas/flag", serde_json::json!({"expected": null, "new": "two"})).await;
+    let body = post(
+        &host,
+        "/p/probe/cas/flag",
+        serde_json::json!({"expected": null, "new": "two"}),
+    )
+    .await;
     assert_eq!(body["error"], "conflict");
-    let body = post(&host, "/p/probe/cas/flag", serde_json::json!({"expected": "one", "new": "two"})).await;
+    let body = post(
+        &host,
+        "/p/probe/cas/flag",
+        serde_json::json!({"expected": "one", "new": "two"}),
+    )
+    .await;
     assert_eq!(body["ok"], true, "{body}");
-    assert_eq!(host.get("/p/probe/kv/flag", None).await.text().await.unwrap(), "two");
+    assert_eq!(
+        host.get("/p/probe/kv/flag", None)
+            .await
+            .text()
+            .await
+            .unwrap(),
+        "two"
+    );
 
-    assert_eq!(post(&host, "/p/probe/incr/counter?by=5", serde_json::json!({})).await["value"], 5);
-    assert_eq!(post(&host, "/p/probe/incr/counter?by=-2", serde_json::json!({})).await["value"], 3);
-    assert_eq!(post(&host, "/p/probe/incr/flag?by=1", serde_json::json!({})).await["error"], "not-a-number");
+    assert_eq!(
+        post(&host, "/p/probe/incr/counter?by=5", serde_json::json!({})).await["value"],
+        5
+    );
+    assert_eq!(
+        post(&host, "/p/probe/incr/counter?by=-2", serde_json::json!({})).await["value"],
+        3
+    );
+    assert_eq!(
+        post(&host, "/p/probe/incr/flag?by=1", serde_json::json!({})).await["error"],
+        "not-a-number"
+    );
 
     // Concurrent increments never lose an update.
     let mut tasks = Vec::new();
     for _ in 0..20 {
         let client = host.http.clone();
         let url = host.url("/p/probe/incr/race?by=1");
-        tasks.push(tokio::spawn(async move { client.post(url).send().await.unwrap().status() }));
+        tasks.push(tokio::spawn(async move {
+            client.post(url).send().await.unwrap().status()
+        }));
     }
     for t in tasks {
         assert_eq!(t.await.unwrap(), 200);
     }
-    assert_eq!(host.get("/p/probe/kv/race", None).await.text().await.unwrap(), "20");
+    assert_eq!(
+        host.get("/p/probe/kv/race", None)
+            .await
+            .text()
+            .await
+            .unwrap(),
+        "20"
+    );
 
     for i in 0..5 {
         put(&host, &format!("/p/probe/kv/list/{i}"), b"x".to_vec()).await;
     }
-    let (_, page1) = host.get_json("/p/probe/kv?prefix=list/&limit=2", None).await;
+    let (_, page1) = host
+        .get_json("/p/probe/kv?prefix=list/&limit=2", None)
+        .await;
     assert_eq!(page1["keys"], serde_json::json!(["list/0", "list/1"]));
     let cursor = page1["next_cursor"].as_str().unwrap();
-    let (_, page2) = host.get_json(&format!("/p/probe/kv?prefix=list/&limit=10&cursor={cursor}"), None).await;
-    assert_eq!(page2["keys"], serde_json::json!(["list/2", "list/3", "list/4"]));
+    let (_, page2) = host
+        .get_json(
+            &format!("/p/probe/kv?prefix=list/&limit=10&cursor={cursor}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        page2["keys"],
+        serde_json::json!(["list/2", "list/3", "list/4"])
+    );
     assert!(page2["next_cursor"].is_null());
     host.stop().await;
 }
