@@ -191,6 +191,25 @@ fn serve_token_and_plugin_commands() {
         stderr(&out)
     );
 
+    // Everything the flags set can come from a config file.
+    let config = empty.path().join("islet-host.toml");
+    let config_data = empty.path().join("from-config");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:0\"\ndata-dir = {:?}\ndev = true\n[limits.default]\ncpu-ms = 50\n",
+            config_data.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let (_from_config, config_base) = spawn_until(
+        &["serve", "--config", config.to_str().unwrap()],
+        "islet listening on ",
+        Duration::from_secs(60),
+    );
+    assert_eq!(get(&format!("{config_base}/healthz"), None).0, 200);
+    assert!(config_data.join("dev-signing-key").is_file(), "data-dir from the config file is used");
+
     let bad_config = empty.path().join("bad.toml");
     std::fs::write(&bad_config, "listen = 42\n").unwrap();
     let out = run(&["serve", "--config", bad_config.to_str().unwrap()]);

@@ -61,8 +61,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .nest("/admin/v1", admin)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        // A bug in the host answers 500 JSON instead of dropping the connection.
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
         .layer(axum::middleware::from_fn(request_id))
         .with_state(state)
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::internal("a request handler panicked").into_response()
 }
 
 async fn not_found() -> ApiError {
