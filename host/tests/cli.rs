@@ -47,8 +47,19 @@ fn stderr(o: &Output) -> String {
 /// service manager would), then SIGKILL if it lingers.
 struct Running(Child);
 
+impl Running {
+    /// Kill the process without warning, as a crash or power cut would.
+    fn crash(mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 impl Drop for Running {
     fn drop(&mut self) {
+        if let Ok(Some(_)) = self.0.try_wait() {
+            return;
+        }
         #[allow(unsafe_code, reason = "sending a signal to our own child")]
         // SAFETY: kill(2) on our child's pid has no memory effects.
         unsafe {
@@ -208,7 +219,10 @@ fn serve_token_and_plugin_commands() {
         Duration::from_secs(60),
     );
     assert_eq!(get(&format!("{config_base}/healthz"), None).0, 200);
-    assert!(config_data.join("dev-signing-key").is_file(), "data-dir from the config file is used");
+    assert!(
+        config_data.join("dev-signing-key").is_file(),
+        "data-dir from the config file is used"
+    );
 
     let bad_config = empty.path().join("bad.toml");
     std::fs::write(&bad_config, "listen = 42\n").unwrap();
@@ -218,7 +232,7 @@ fn serve_token_and_plugin_commands() {
 }
 
 #[test]
-fn demo_serves_the_samples_and_keeps_data_across_restarts() {
+fn demo_serves_the_samples_and_keeps_data_across_crashes_and_restarts() {
     let data = tempfile::tempdir().unwrap();
     let data_dir = data.path().to_str().unwrap();
     let args = ["demo", "--listen", "127.0.0.1:0", "--data-dir", data_dir];
@@ -252,7 +266,8 @@ fn demo_serves_the_samples_and_keeps_data_across_restarts() {
         .send()
         .unwrap();
     assert!(r.status().is_success(), "{}", r.text().unwrap());
-    drop(demo);
+    // No graceful shutdown: an acknowledged write must survive a crash.
+    demo.crash();
 
     let (_demo, base) = spawn_until(&args, "Islet demo is serving on ", Duration::from_secs(300));
     let (status, mine) = get(

@@ -29,6 +29,9 @@ pub struct StorageState {
     quota: u64,
     /// How many storage calls the guest made.
     pub calls: u32,
+    /// How many writes succeeded (the runtime makes them durable before
+    /// the response leaves).
+    pub writes: u32,
 }
 
 impl StorageState {
@@ -39,10 +42,11 @@ impl StorageState {
             namespace,
             quota,
             calls: 0,
+            writes: 0,
         }
     }
 
-    fn write(&self, key: &str, expect: Expect, value: Option<&[u8]>) -> Result<(), Error> {
+    fn write(&mut self, key: &str, expect: Expect, value: Option<&[u8]>) -> Result<(), Error> {
         check_key(key)?;
         if value.is_some_and(|v| v.len() > MAX_VALUE_BYTES) {
             return Err(Error::ValueTooLarge);
@@ -59,7 +63,14 @@ impl StorageState {
                 WriteError::Conflict => Error::Conflict,
                 WriteError::QuotaExceeded => Error::QuotaExceeded,
                 WriteError::Store(e) => Error::Unavailable(e.to_string()),
-            })
+            })?;
+        self.writes += 1;
+        Ok(())
+    }
+
+    /// Make this request's writes durable.
+    pub fn flush(&self) -> Result<(), crate::store::StoreError> {
+        self.store.flush()
     }
 
     fn read(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {

@@ -202,6 +202,7 @@ fn fault_to_error(fault: &GuestFault) -> ApiError {
         }
         GuestFault::InvalidResponse(_) => (StatusCode::BAD_GATEWAY, "plugin_invalid_response"),
         GuestFault::Instantiate(_) => (StatusCode::INTERNAL_SERVER_ERROR, "plugin_start_failed"),
+        GuestFault::StoreUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
         GuestFault::Busy => return busy(&fault.to_string()),
     };
     ApiError::new(status, code, fault.to_string())

@@ -74,6 +74,9 @@ pub enum GuestFault {
     /// No instance slot was free.
     #[error("the host is at capacity; retry shortly")]
     Busy,
+    /// The store could not make the request's writes durable.
+    #[error("the host's store is unavailable; retry shortly")]
+    StoreUnavailable(String),
     /// Instantiation failed for another reason.
     #[error("the mini-service could not be started")]
     Instantiate(String),
@@ -83,7 +86,10 @@ impl GuestFault {
     /// Detail for the log (never sent to the client).
     pub fn detail(&self) -> Option<&str> {
         match self {
-            GuestFault::Panic(d) | GuestFault::Trap(d) | GuestFault::Instantiate(d) => Some(d),
+            GuestFault::Panic(d)
+            | GuestFault::Trap(d)
+            | GuestFault::Instantiate(d)
+            | GuestFault::StoreUnavailable(d) => Some(d),
             _ => None,
         }
     }
@@ -135,6 +141,13 @@ impl Runtime {
             });
         let state = store.data();
         let response = result?;
+        // A write the guest saw succeed must survive a crash once the
+        // citizen has the answer.
+        if state.storage.writes > 0
+            && let Err(e) = state.storage.flush()
+        {
+            return Err(GuestFault::StoreUnavailable(e.to_string()));
+        }
         if response.body.len() > limits.response_body_bytes() {
             return Err(GuestFault::ResponseTooLarge {
                 size: response.body.len(),
