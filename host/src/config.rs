@@ -124,6 +124,8 @@ pub struct ServerConfig {
     pub max_instances: u32,
     /// Epoch tick.
     pub epoch_tick: Duration,
+    /// How runaway guests are stopped.
+    pub interruption: crate::runtime::Interruption,
 }
 
 impl ServerConfig {
@@ -145,6 +147,7 @@ impl ServerConfig {
             max_component_bytes: 10 << 20,
             max_instances: 256,
             epoch_tick: Duration::from_millis(2),
+            interruption: crate::runtime::Interruption::Epoch,
         }
     }
 

@@ -37,6 +37,8 @@ pub fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>> {
     )?);
     let runtime = Arc::new(Runtime::new(
         &RuntimeConfig {
+            pooling: true,
+            interruption: config.interruption,
             max_instances: config.max_instances,
             max_memory_bytes: config.limits.max.memory_bytes(),
             epoch_tick: config.epoch_tick,

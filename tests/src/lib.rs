@@ -18,6 +18,7 @@ pub const COMPONENTS: &[(&str, &str)] = &[
     ("probe", "tests/guests/probe"),
     ("sockets", "tests/guests/sockets"),
     ("unknown-import", "tests/guests/unknown-import"),
+    ("cpu-heavy", "tests/guests/cpu-heavy"),
 ];
 
 /// The workspace root.

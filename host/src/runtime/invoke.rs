@@ -2,7 +2,7 @@
 //! state, the call, and a classification of anything that went wrong.
 
 use super::meter::{Interrupt, MemoryLimiter, Meter};
-use super::{PreparedPlugin, Runtime};
+use super::{FUEL_PER_CPU_MS, Interruption, PreparedPlugin, Runtime};
 use crate::auth::Citizen;
 use crate::capabilities::identity::IdentityState;
 use crate::capabilities::log::LogState;
@@ -125,9 +125,20 @@ impl Runtime {
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
-        let first = store.data().meter.first_deadline_ticks(self.tick);
-        store.set_epoch_deadline(first);
-        store.epoch_deadline_callback(|mut cx| Ok(cx.data_mut().meter.on_deadline()));
+        match self.interruption {
+            Interruption::Epoch => {
+                let first = store.data().meter.first_deadline_ticks(self.tick);
+                store.set_epoch_deadline(first);
+                store.epoch_deadline_callback(|mut cx| Ok(cx.data_mut().meter.on_deadline()));
+            }
+            Interruption::Fuel => {
+                let fuel = limits.cpu_ms.saturating_mul(FUEL_PER_CPU_MS);
+                store
+                    .set_fuel(fuel)
+                    .map_err(|e| GuestFault::Instantiate(format!("{e:#}")))?;
+            }
+            Interruption::Unbounded => {}
+        }
 
         let result = plugin
             .pre
@@ -197,6 +208,9 @@ fn classify_trap(
     let printed = output.text();
     if let Some(start) = printed.find("panicked at") {
         return GuestFault::Panic(printed[start..].trim().to_string());
+    }
+    if error.downcast_ref::<Trap>() == Some(&Trap::OutOfFuel) {
+        return GuestFault::CpuLimit(limits.cpu_ms);
     }
     let trap = error
         .downcast_ref::<Trap>()

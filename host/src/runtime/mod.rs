@@ -11,7 +11,7 @@ mod prepare;
 pub use cache::{ArtifactCache, write_atomically};
 pub use imports::{ImportError, check_imports};
 pub use invoke::{CallInput, CallOutput, GuestFault};
-pub use meter::{Interrupt, MemoryLimiter, Meter};
+pub use meter::{Interrupt, MemoryLimiter, Meter, thread_cpu_time};
 pub use prepare::{PrepareError, PreparedPlugin};
 
 use crate::auth::PairwiseSubjects;
@@ -23,9 +23,33 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+/// How runaway guests are stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Interruption {
+    /// Epoch ticks from one thread; at each deadline the guest's thread CPU
+    /// time and wall time are checked against its budgets (the default).
+    #[default]
+    Epoch,
+    /// Fuel: a deterministic count of Wasm operations, [`FUEL_PER_CPU_MS`]
+    /// per millisecond of CPU budget. Wall-clock time is then only bounded
+    /// outside the guest.
+    Fuel,
+    /// No interruption at all. Only for measuring what interruption costs;
+    /// a looping guest would never stop.
+    Unbounded,
+}
+
+/// Fuel granted per millisecond of CPU budget in [`Interruption::Fuel`] mode
+/// (roughly one simple Wasm operation per nanosecond).
+pub const FUEL_PER_CPU_MS: u64 = 1_000_000;
+
 /// How the engine is sized.
 #[derive(Debug, Clone)]
 pub struct RuntimeConfig {
+    /// Use the pooling allocator (the default) or allocate per instance.
+    pub pooling: bool,
+    /// How runaway guests are stopped.
+    pub interruption: Interruption,
     /// Instances that may exist at once (pooling allocator slots).
     pub max_instances: u32,
     /// Largest memory any plugin may be granted, in bytes (pool slot size).
@@ -49,6 +73,7 @@ pub struct Runtime {
     engine: Engine,
     cache: ArtifactCache,
     tick: Duration,
+    interruption: Interruption,
     services: HostServices,
     _ticker: EpochTicker,
 }
@@ -64,6 +89,7 @@ impl Runtime {
             engine,
             cache,
             tick,
+            interruption: config.interruption,
             services,
             _ticker: ticker,
         })
@@ -94,8 +120,11 @@ fn engine_config(config: &RuntimeConfig) -> Config {
         .table_keep_resident(64 << 10);
     let mut c = Config::new();
     c.wasm_component_model(true)
-        .epoch_interruption(true)
-        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        .epoch_interruption(config.interruption == Interruption::Epoch)
+        .consume_fuel(config.interruption == Interruption::Fuel);
+    if config.pooling {
+        c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
     c
 }
 

@@ -1,0 +1,1 @@
+//! cpu-heavy test guest (placeholder)
