@@ -1,1 +1,158 @@
-fn main() {}
+//! `islet-bench`: Islet's performance benchmark. Six parts, each measured
+//! next to a baseline in the same run on the same machine, printed as a
+//! table and written as a markdown report:
+//!
+//! 1. `hello` through Islet against a native axum handler (throughput, p50, p99);
+//! 2. instantiate + call + teardown, pooling on and off, against native;
+//! 3. a CPU-heavy guest with epoch, fuel and no metering, against native;
+//! 4. plugin activation, compiling against a cached artifact;
+//! 5. resident memory with 1, 100 and 1,000 installed plugins;
+//! 6. `hello`'s p99 while neighbours burn their CPU and memory limits.
+//!
+//! ```sh
+//! cargo run --release -p islet-bench                          # writes BENCHMARKS.md
+//! cargo run --release -p islet-bench -- --quick --output b.md # seconds
+//! ```
+//!
+//! Targets are reported as met or missed, never asserted.
+
+mod host;
+mod load;
+mod machine;
+mod native;
+mod parts;
+mod profile;
+mod report;
+mod stats;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use parts::Bench;
+use profile::Profile;
+use report::Report;
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(Parser)]
+#[command(
+    name = "islet-bench",
+    about = "Islet's benchmark, side by side with native baselines"
+)]
+struct Cli {
+    /// A tiny configuration (seconds) that still runs every part.
+    #[arg(long)]
+    quick: bool,
+    /// Where to write the markdown report [default: BENCHMARKS.md at the
+    /// workspace root; target/BENCHMARKS-quick.md with --quick].
+    #[arg(long)]
+    output: Option<PathBuf>,
+    #[command(subcommand)]
+    child: Option<Child>,
+}
+
+#[derive(Subcommand)]
+enum Child {
+    /// Part 5's child process: one host with N plugins, figures on stdout.
+    #[command(name = "memory-child", hide = true)]
+    Memory {
+        #[arg(long)]
+        plugins: usize,
+        #[arg(long)]
+        component: PathBuf,
+        #[arg(long)]
+        cache_dir: PathBuf,
+    },
+}
+
+type Part = fn(&Bench) -> anyhow::Result<report::Section>;
+
+const PARTS: [(&str, Part); 6] = [
+    ("hello through Islet vs native", parts::hello::run),
+    ("instantiate + call + teardown", parts::instantiate::run),
+    ("CPU metering", parts::metering::run),
+    ("activation", parts::activation::run),
+    ("memory", parts::memory::run),
+    ("noisy neighbour", parts::noisy::run),
+];
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    if let Some(Child::Memory {
+        plugins,
+        component,
+        cache_dir,
+    }) = &cli.child
+    {
+        return parts::memory::child(*plugins, component, cache_dir);
+    }
+
+    let started = Instant::now();
+    let date = machine::utc_now();
+    let machine = machine::Machine::describe();
+    let profile = if cli.quick {
+        Profile::quick()
+    } else {
+        Profile::full()
+    };
+    let output = cli.output.clone().unwrap_or_else(|| {
+        let root = islet_tests::workspace();
+        if cli.quick {
+            root.join("target").join("BENCHMARKS-quick.md")
+        } else {
+            root.join("BENCHMARKS.md")
+        }
+    });
+    let profile_name = profile.name;
+    let bench = Bench::new(profile)?;
+    let mut sections = Vec::new();
+    for (i, (name, part)) in PARTS.iter().enumerate() {
+        eprintln!("[{}/{}] {name} ...", i + 1, PARTS.len());
+        let part_started = Instant::now();
+        let section = part(&bench).with_context(|| format!("part {}: {name}", i + 1))?;
+        eprintln!(
+            "[{}/{}] {name}: {} ({:.1} s)",
+            i + 1,
+            PARTS.len(),
+            section.verdict.figure,
+            part_started.elapsed().as_secs_f64()
+        );
+        sections.push(section);
+    }
+    let report = Report {
+        date,
+        machine,
+        command: command_line(),
+        profile: profile_name.to_string(),
+        build: if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        }
+        .to_string(),
+        sections,
+        elapsed_secs: started.elapsed().as_secs_f64(),
+    };
+    print!("{}", report.text());
+    if let Some(dir) = output.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    std::fs::write(&output, report.markdown())
+        .with_context(|| format!("cannot write {}", output.display()))?;
+    println!("\nReport written to {}", output.display());
+    Ok(())
+}
+
+/// The `cargo run` line that reproduces this run.
+fn command_line() -> String {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let release = if cfg!(debug_assertions) {
+        ""
+    } else {
+        " --release"
+    };
+    if args.is_empty() {
+        format!("cargo run{release} -p islet-bench")
+    } else {
+        format!("cargo run{release} -p islet-bench -- {}", args.join(" "))
+    }
+}

@@ -8,8 +8,12 @@
 //! - [`http`] routes the app's calls, the catalog and the admin API;
 //! - [`auth`] verifies citizens' tokens and derives pairwise subjects;
 //! - [`store`] is the storage trait and its embedded sled backend;
+//! - [`protect`] holds quotas, rate limits and circuit breakers, [`usage`]
+//!   meters what each plugin costs, [`audit`] records admin actions and
+//!   [`metrics`] exports Prometheus figures;
 //! - [`server`] assembles them; [`cli`] is the `islet` command.
 
+pub mod audit;
 pub mod auth;
 pub mod capabilities;
 pub mod cli;
@@ -17,10 +21,13 @@ pub mod config;
 pub mod http;
 pub mod limits;
 pub mod manifest;
+pub mod metrics;
+pub mod protect;
 pub mod registry;
 pub mod runtime;
 pub mod server;
 pub mod store;
+pub mod usage;
 
 pub use config::ServerConfig;
 pub use server::{RunningServer, start};

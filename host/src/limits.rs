@@ -4,64 +4,76 @@
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-/// Limits as written in a manifest's `[limits]` table or the host config:
-/// every value is optional, missing ones fall back to the platform default.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct LimitOverrides {
-    /// Guest CPU time per request, in milliseconds.
-    pub cpu_ms: Option<u64>,
-    /// All of one instance's linear memories together, in MiB.
-    pub memory_mib: Option<u64>,
-    /// Wall-clock time around the whole call, in milliseconds.
-    pub timeout_ms: Option<u64>,
-    /// Largest request body the plugin accepts, in KiB.
-    pub request_body_kib: Option<u64>,
-    /// Largest response body the plugin may return, in KiB.
-    pub response_body_kib: Option<u64>,
-    /// Total size of the plugin's stored keys and values, in MiB.
-    pub storage_mib: Option<u64>,
+/// Declares every limit once: its field, manifest key, doc, platform
+/// default and platform maximum.
+macro_rules! limits {
+    ($( $(#[doc = $doc:literal])* $field:ident : $key:literal = $default:expr, max $max:expr; )*) => {
+        /// Limits as written in a manifest's `[limits]` table or the host
+        /// config: every value is optional, missing ones fall back to the
+        /// platform default.
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(rename_all = "kebab-case", deny_unknown_fields)]
+        pub struct LimitOverrides {
+            $( $(#[doc = $doc])* pub $field: Option<u64>, )*
+        }
+
+        /// A complete set of limits.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(rename_all = "kebab-case", deny_unknown_fields)]
+        pub struct Limits {
+            $( $(#[doc = $doc])* pub $field: u64, )*
+        }
+
+        impl Limits {
+            /// The platform defaults a plugin gets when its manifest is silent.
+            pub const DEFAULT: Limits = Limits { $( $field: $default, )* };
+
+            /// The largest values a manifest may ask for unless the host
+            /// config says otherwise.
+            pub const MAX: Limits = Limits { $( $field: $max, )* };
+
+            fn fields(&self) -> Vec<(&'static str, u64)> {
+                vec![ $( ($key, self.$field), )* ]
+            }
+
+            /// Apply `overrides` on top of `self`.
+            pub fn with(&self, overrides: &LimitOverrides) -> Limits {
+                Limits { $( $field: overrides.$field.unwrap_or(self.$field), )* }
+            }
+        }
+    };
 }
 
-/// A complete set of limits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct Limits {
+limits! {
     /// Guest CPU time per request, in milliseconds.
-    pub cpu_ms: u64,
+    cpu_ms: "cpu-ms" = 100, max 2_000;
     /// All of one instance's linear memories together, in MiB.
-    pub memory_mib: u64,
+    memory_mib: "memory-mib" = 64, max 512;
     /// Wall-clock time around the whole call, in milliseconds.
-    pub timeout_ms: u64,
-    /// Largest request body, in KiB.
-    pub request_body_kib: u64,
-    /// Largest response body, in KiB.
-    pub response_body_kib: u64,
-    /// Total stored bytes, in MiB.
-    pub storage_mib: u64,
+    timeout_ms: "timeout-ms" = 2_000, max 30_000;
+    /// Largest request body the plugin accepts, in KiB.
+    request_body_kib: "request-body-kib" = 1024, max 10 * 1024;
+    /// Largest response body the plugin may return, in KiB.
+    response_body_kib: "response-body-kib" = 1024, max 10 * 1024;
+    /// Total size of the plugin's stored keys and values, in MiB.
+    storage_mib: "storage-mib" = 10, max 1024;
+    /// Requests of this plugin running at once; more get 503 at once.
+    concurrency: "concurrency" = 32, max 256;
+    /// Requests per minute one citizen (or one anonymous address) may make
+    /// to this plugin; more get 429.
+    rate_per_minute: "rate-per-minute" = 600, max 60_000;
+    /// Calls per day (UTC) to this plugin; more get 429 until midnight.
+    daily_calls: "daily-calls" = 1_000_000, max 100_000_000;
+    /// Share of recent calls (percent) that may fail before the version is
+    /// suspended by the circuit breaker.
+    breaker_failure_percent: "breaker-failure-percent" = 50, max 100;
+    /// Recent calls the breaker looks at (and needs before it judges).
+    breaker_window: "breaker-window" = 20, max 1_000;
+    /// Seconds a suspended version waits before a probe call may test it.
+    breaker_cooldown_s: "breaker-cooldown-s" = 30, max 3_600;
 }
 
 impl Limits {
-    /// The platform defaults a plugin gets when its manifest is silent.
-    pub const DEFAULT: Limits = Limits {
-        cpu_ms: 100,
-        memory_mib: 64,
-        timeout_ms: 2_000,
-        request_body_kib: 1024,
-        response_body_kib: 1024,
-        storage_mib: 10,
-    };
-
-    /// The largest values a manifest may ask for unless the host config says otherwise.
-    pub const MAX: Limits = Limits {
-        cpu_ms: 2_000,
-        memory_mib: 512,
-        timeout_ms: 30_000,
-        request_body_kib: 10 * 1024,
-        response_body_kib: 10 * 1024,
-        storage_mib: 1024,
-    };
-
     /// CPU budget as a duration.
     pub fn cpu(&self) -> Duration {
         Duration::from_millis(self.cpu_ms)
@@ -90,31 +102,6 @@ impl Limits {
     /// Storage quota in bytes.
     pub fn storage_bytes(&self) -> u64 {
         self.storage_mib.saturating_mul(1 << 20)
-    }
-
-    fn fields(&self) -> [(&'static str, u64); 6] {
-        [
-            ("cpu-ms", self.cpu_ms),
-            ("memory-mib", self.memory_mib),
-            ("timeout-ms", self.timeout_ms),
-            ("request-body-kib", self.request_body_kib),
-            ("response-body-kib", self.response_body_kib),
-            ("storage-mib", self.storage_mib),
-        ]
-    }
-
-    /// Apply `overrides` on top of `self`.
-    pub fn with(&self, overrides: &LimitOverrides) -> Limits {
-        Limits {
-            cpu_ms: overrides.cpu_ms.unwrap_or(self.cpu_ms),
-            memory_mib: overrides.memory_mib.unwrap_or(self.memory_mib),
-            timeout_ms: overrides.timeout_ms.unwrap_or(self.timeout_ms),
-            request_body_kib: overrides.request_body_kib.unwrap_or(self.request_body_kib),
-            response_body_kib: overrides
-                .response_body_kib
-                .unwrap_or(self.response_body_kib),
-            storage_mib: overrides.storage_mib.unwrap_or(self.storage_mib),
-        }
     }
 
     /// Check every value is positive and at most `max`; the error names each

@@ -49,6 +49,12 @@ pub fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>> {
             pairwise,
         },
     )?);
+    let audit = Arc::new(crate::audit::AuditLog::new(store.clone()));
+    let usage = Arc::new(crate::usage::UsageMeter::new(store.clone()));
+    let protection = Arc::new(crate::protect::Protection::new(
+        audit.clone(),
+        usage.clone(),
+    ));
     let registry = Arc::new(Registry::open(
         runtime.clone(),
         store,
@@ -62,6 +68,9 @@ pub fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>> {
         verifier,
         slots: Arc::new(Semaphore::new(config.max_instances as usize)),
         max_component_bytes: config.max_component_bytes,
+        protection,
+        usage,
+        audit,
     }))
 }
 
@@ -100,13 +109,24 @@ pub async fn serve(listen: SocketAddr, state: Arc<AppState>) -> anyhow::Result<R
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     let (tx, rx) = oneshot::channel::<()>();
+    crate::metrics::handle();
     let app = http::router(state.clone());
+    let usage = state.usage.clone();
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await
+        let flusher = tokio::spawn(flush_usage_periodically(usage.clone()));
+        let served = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = rx.await;
+        })
+        .await;
+        flusher.abort();
+        if let Err(e) = tokio::task::spawn_blocking(move || usage.flush()).await {
+            tracing::error!("cannot flush usage at shutdown: {e}");
+        }
+        served
     });
     tracing::info!(%addr, plugins = state.registry.list().len(), "islet is serving");
     Ok(RunningServer {
@@ -144,6 +164,22 @@ impl RunningServer {
         shutdown_signal().await;
         tracing::info!("shutting down");
         self.shutdown().await
+    }
+}
+
+/// How often usage counters are merged into the store.
+const USAGE_FLUSH_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+async fn flush_usage_periodically(usage: Arc<crate::usage::UsageMeter>) {
+    let mut tick = tokio::time::interval(USAGE_FLUSH_EVERY);
+    loop {
+        tick.tick().await;
+        let usage = usage.clone();
+        match tokio::task::spawn_blocking(move || usage.flush()).await {
+            Ok(Err(e)) => tracing::warn!("usage flush failed (kept for the next one): {e}"),
+            Err(e) => tracing::warn!("usage flush task failed: {e}"),
+            Ok(Ok(())) => {}
+        }
     }
 }
 

@@ -10,8 +10,13 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 /// The admin view of a plugin.
-pub fn plugin_json(plugin: &ActivePlugin, storage_bytes: Option<u64>) -> Value {
+pub fn plugin_json(state: &AppState, plugin: &ActivePlugin) -> Value {
     let r = &plugin.record;
+    let storage_bytes = state.runtime.storage_usage(r.id());
+    let breaker = state
+        .protection
+        .breaker_state(r.id(), &r.manifest.version.to_string())
+        .name();
     let m = &r.manifest;
     let (status, load_error, limits, activation) = match &plugin.prepared {
         Ok(p) => (
@@ -32,6 +37,7 @@ pub fn plugin_json(plugin: &ActivePlugin, storage_bytes: Option<u64>) -> Value {
         "capabilities": m.capabilities,
         "limits": limits,
         "enabled": r.enabled,
+        "breaker": breaker,
         "status": status,
         "load_error": load_error,
         "activation": activation,
@@ -87,7 +93,7 @@ pub async fn list_plugins(
         .registry
         .list()
         .iter()
-        .map(|p| plugin_json(p, state.runtime.storage_usage(p.record.id())))
+        .map(|p| plugin_json(&state, p))
         .collect();
     Ok(Json(json!({ "plugins": plugins })))
 }
@@ -103,7 +109,7 @@ pub async fn get_plugin(
         .registry
         .get(&id)
         .ok_or_else(|| registry_error(RegistryError::NotFound(id.clone())))?;
-    Ok(Json(plugin_json(&plugin, state.runtime.storage_usage(&id))))
+    Ok(Json(plugin_json(&state, &plugin)))
 }
 
 /// `POST /admin/v1/plugins` (multipart: `manifest`, `component`).
@@ -152,6 +158,12 @@ pub async fn install_plugin(
     })?;
     let registry = state.registry.clone();
     let actor = admin.subject.clone();
+    let before = manifest
+        .parse::<crate::manifest::Manifest>()
+        .ok()
+        .and_then(|m| state.registry.get(&m.id))
+        .map(|p| plugin_json(&state, &p))
+        .unwrap_or(Value::Null);
     let installed =
         tokio::task::spawn_blocking(move || registry.install(&manifest, &component, &actor))
             .await
@@ -165,8 +177,16 @@ pub async fn install_plugin(
         by = %admin.subject,
         "plugin installed"
     );
-    let mut body = plugin_json(plugin, state.runtime.storage_usage(plugin.record.id()));
+    let mut body = plugin_json(&state, plugin);
     body["replaced_version"] = json!(installed.replaced);
+    audit(
+        &state,
+        &admin.subject,
+        "plugin.install",
+        plugin.record.id(),
+        before,
+        body.clone(),
+    );
     let status = if installed.replaced.is_some() {
         StatusCode::OK
     } else {
@@ -182,6 +202,11 @@ async fn set_enabled(
     enabled: bool,
 ) -> Result<Json<Value>, ApiError> {
     let admin = caller::admin(&state, &headers)?;
+    let before = state
+        .registry
+        .get(&id)
+        .map(|p| plugin_json(&state, &p))
+        .unwrap_or(Value::Null);
     let registry = state.registry.clone();
     let plugin_id = id.clone();
     let plugin = tokio::task::spawn_blocking(move || registry.set_enabled(&plugin_id, enabled))
@@ -189,7 +214,14 @@ async fn set_enabled(
         .map_err(|e| ApiError::internal(format!("task failed: {e}")))?
         .map_err(registry_error)?;
     tracing::info!(plugin = %id, enabled, by = %admin.subject, "plugin availability changed");
-    Ok(Json(plugin_json(&plugin, state.runtime.storage_usage(&id))))
+    let after = plugin_json(&state, &plugin);
+    let action = if enabled {
+        "plugin.enable"
+    } else {
+        "plugin.disable"
+    };
+    audit(&state, &admin.subject, action, &id, before, after.clone());
+    Ok(Json(after))
 }
 
 /// `POST /admin/v1/plugins/{id}/enable`.
@@ -208,4 +240,12 @@ pub async fn disable_plugin(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     set_enabled(state, id, headers, false).await
+}
+
+/// Record an admin action; a failure to record is logged, not fatal (the
+/// action itself is already durable).
+fn audit(state: &AppState, actor: &str, action: &str, target: &str, before: Value, after: Value) {
+    if let Err(e) = state.audit.record(actor, action, target, before, after) {
+        tracing::error!(action, target, "cannot write audit entry: {e}");
+    }
 }

@@ -3,6 +3,7 @@
 mod admin;
 mod caller;
 pub mod error;
+mod operations;
 mod plugin_route;
 mod public;
 
@@ -32,6 +33,12 @@ pub struct AppState {
     pub slots: Arc<Semaphore>,
     /// Largest component upload, bytes.
     pub max_component_bytes: usize,
+    /// Quotas, rate limits, circuit breakers.
+    pub protection: Arc<crate::protect::Protection>,
+    /// Usage metering.
+    pub usage: Arc<crate::usage::UsageMeter>,
+    /// The audit log.
+    pub audit: Arc<crate::audit::AuditLog>,
 }
 
 /// The request id of the current request (from `X-Request-Id` or generated).
@@ -50,10 +57,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/plugins/{id}", get(admin::get_plugin))
         .route("/plugins/{id}/enable", post(admin::enable_plugin))
-        .route("/plugins/{id}/disable", post(admin::disable_plugin));
+        .route("/plugins/{id}/disable", post(admin::disable_plugin))
+        .route("/plugins/{id}/resume", post(operations::resume_plugin))
+        .route("/usage", get(operations::usage))
+        .route("/audit", get(operations::audit));
     Router::new()
         .route("/healthz", get(public::healthz))
         .route("/readyz", get(public::readyz))
+        .route("/metrics", get(public::metrics))
         .route("/api/v1/catalog", get(public::catalog))
         .route("/p/{plugin}", any(plugin_route::redirect_to_root))
         .route("/p/{plugin}/", any(plugin_route::call_plugin))

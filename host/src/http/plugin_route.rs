@@ -3,13 +3,18 @@
 use super::error::ApiError;
 use super::{AppState, RequestId, caller};
 use crate::capabilities::{GuestHeader, GuestRequest, GuestResponse};
+use crate::metrics::CallMetrics;
+use crate::protect::{Rejection, Target};
 use crate::runtime::{CallInput, GuestFault};
+use crate::usage::{UsageKey, today};
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Request, State};
+use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use std::time::Instant;
 
 /// Request headers the plugin never sees.
 const STRIPPED_REQUEST_HEADERS: &[&str] = &["authorization", "cookie", "proxy-authorization"];
@@ -51,6 +56,7 @@ pub async fn call_plugin(
     axum::Extension(RequestId(request_id)): axum::Extension<RequestId>,
     request: Request,
 ) -> Result<Response, ApiError> {
+    let started = Instant::now();
     let (parts, body) = request.into_parts();
     let (plugin_id, path) = split_plugin_path(parts.uri.path());
     let plugin = state.registry.get(plugin_id).ok_or_else(|| {
@@ -72,6 +78,33 @@ pub async fn call_plugin(
     let citizen = caller::caller(&state, &parts.headers)?;
     let limits = prepared.limits;
     let body = read_body(body, limits.request_body_bytes()).await?;
+    let version = plugin.record.manifest.version.to_string();
+    let usage_key = UsageKey {
+        day: today(),
+        department: plugin.record.manifest.department.clone(),
+        plugin: plugin_id.to_string(),
+        version: version.clone(),
+    };
+
+    // Citizens are limited per identity, anonymous callers per address.
+    let caller_key = match (&citizen, parts.extensions.get::<ConnectInfo<SocketAddr>>()) {
+        (Some(c), _) => format!("citizen:{}:{}", c.issuer, c.subject),
+        (None, Some(ConnectInfo(addr))) => format!("address:{}", addr.ip()),
+        (None, None) => "anonymous".to_string(),
+    };
+    let target = Target {
+        plugin: plugin_id,
+        version: &version,
+        limits: &limits,
+    };
+    let admission = state
+        .protection
+        .admit(&target, &caller_key)
+        .map_err(|rejection| {
+            crate::metrics::record_rejection(plugin_id, rejection.reason());
+            state.usage.record(usage_key.clone(), |c| c.rejected += 1);
+            rejection_to_error(plugin_id, &rejection)
+        })?;
 
     let request = GuestRequest {
         method: parts.method.as_str().to_string(),
@@ -84,15 +117,18 @@ pub async fn call_plugin(
         .await
         .ok()
         .and_then(Result::ok)
-        .ok_or_else(|| busy("the host is at capacity"))?;
+        .ok_or_else(|| busy("busy", "the host is at capacity"))?;
     let runtime = state.runtime.clone();
     let input = CallInput {
         request,
         citizen,
         request_id: request_id.clone(),
     };
+    // Guest log lines are written on the blocking thread: carry the span.
+    let span = tracing::info_span!("plugin", plugin = %plugin_id, version = %version);
     let call = tokio::task::spawn_blocking(move || {
         let _permit = permit;
+        let _entered = span.enter();
         runtime.call(&prepared, input)
     });
     // The runtime stops the guest at its own wall-clock limit; this outer
@@ -108,17 +144,88 @@ pub async fn call_plugin(
         Err(_) => Err(GuestFault::Timeout(limits.timeout_ms)),
     };
     match result {
-        Ok(output) => guest_response(output.response, &plugin.record.manifest.version.to_string()),
+        Ok(output) => {
+            let status = output.response.status;
+            state.usage.record(usage_key, |c| {
+                c.calls += 1;
+                c.errors += u64::from(status >= 500);
+                c.cpu_us += output.cpu.as_micros() as u64;
+                c.wall_us += output.wall.as_micros() as u64;
+                c.peak_memory_bytes = c.peak_memory_bytes.max(output.peak_memory as u64);
+                c.identity_calls += u64::from(output.capability_calls[0]);
+                c.storage_calls += u64::from(output.capability_calls[1]);
+                c.log_lines += u64::from(output.capability_calls[2]);
+            });
+            let response = guest_response(output.response, &version);
+            let sent = response
+                .as_ref()
+                .map_or_else(|e| e.status.as_u16(), |r| r.status().as_u16());
+            admission.finish(sent < 500);
+            crate::metrics::record_call(&CallMetrics {
+                plugin: plugin_id,
+                version: &version,
+                status: sent,
+                duration: started.elapsed(),
+                cpu: Some(output.cpu),
+                peak_memory: Some(output.peak_memory),
+                capability_calls: output.capability_calls,
+            });
+            response
+        }
         Err(fault) => {
             tracing::warn!(
                 plugin = %plugin_id,
-                version = %plugin.record.manifest.version,
+                version = %version,
                 fault = %fault,
                 detail = fault.detail().unwrap_or(""),
                 "guest fault"
             );
-            Err(fault_to_error(&fault))
+            let error = fault_to_error(&fault);
+            state.usage.record(usage_key, |c| {
+                c.calls += 1;
+                c.errors += 1;
+            });
+            admission.finish(false);
+            crate::metrics::record_fault(plugin_id, &version, error.code);
+            crate::metrics::record_call(&CallMetrics {
+                plugin: plugin_id,
+                version: &version,
+                status: error.status.as_u16(),
+                duration: started.elapsed(),
+                cpu: None,
+                peak_memory: None,
+                capability_calls: [0; 3],
+            });
+            Err(error)
         }
+    }
+}
+
+fn rejection_to_error(plugin_id: &str, rejection: &Rejection) -> ApiError {
+    let seconds = |d: &Duration| u32::try_from(d.as_secs().max(1)).unwrap_or(u32::MAX);
+    match rejection {
+        Rejection::Suspended(wait) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "plugin_suspended",
+            format!("the mini-service {plugin_id:?} is suspended after repeated failures; it will be retried shortly"),
+        )
+        .retry_after(seconds(wait)),
+        Rejection::RateLimited(wait) => ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("too many requests to {plugin_id:?}; slow down"),
+        )
+        .retry_after(seconds(wait)),
+        Rejection::DailyQuota(wait) => ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "daily_quota_exceeded",
+            format!("the mini-service {plugin_id:?} has used its calls for today"),
+        )
+        .retry_after(seconds(wait)),
+        Rejection::Busy => busy(
+            "plugin_busy",
+            &format!("the mini-service {plugin_id:?} is at its concurrency limit; retry shortly"),
+        ),
     }
 }
 
@@ -185,8 +292,8 @@ fn guest_response(response: GuestResponse, version: &str) -> Result<Response, Ap
     Ok(out)
 }
 
-fn busy(message: &str) -> ApiError {
-    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", message).retry_after(1)
+fn busy(code: &'static str, message: &str) -> ApiError {
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, message).retry_after(1)
 }
 
 /// The HTTP answer for a guest fault.
@@ -203,7 +310,7 @@ fn fault_to_error(fault: &GuestFault) -> ApiError {
         GuestFault::InvalidResponse(_) => (StatusCode::BAD_GATEWAY, "plugin_invalid_response"),
         GuestFault::Instantiate(_) => (StatusCode::INTERNAL_SERVER_ERROR, "plugin_start_failed"),
         GuestFault::StoreUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
-        GuestFault::Busy => return busy(&fault.to_string()),
+        GuestFault::Busy => return busy("busy", &fault.to_string()),
     };
     ApiError::new(status, code, fault.to_string())
 }

@@ -70,3 +70,25 @@ pub async fn catalog(State(state): State<Arc<AppState>>) -> Json<Value> {
         .collect();
     Json(json!({ "plugins": entries }))
 }
+
+/// `GET /metrics`: Prometheus text exposition.
+pub async fn metrics(State(state): State<Arc<AppState>>) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    crate::metrics::set_installed_plugins(state.registry.list().len());
+    match crate::metrics::handle() {
+        Some(handle) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            handle.render(),
+        )
+            .into_response(),
+        None => super::error::ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "metrics_unavailable",
+            "the metrics recorder could not be installed",
+        )
+        .into_response(),
+    }
+}

@@ -3,6 +3,8 @@
 
 mod isolation;
 mod jwt;
+mod metering;
+mod protection;
 mod registry;
 mod routing;
 mod sandbox;

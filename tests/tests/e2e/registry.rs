@@ -7,7 +7,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn replacing_a_version_under_load_fails_no_request() {
     let host = TestHost::start().await;
-    host.install("hello").await;
+    // A load test: lift the per-caller rate limit (all of it comes from one address).
+    let unlimited = |v: &str| {
+        manifest_as("hello", "hello", Some(v))
+            .replace("[limits]", "[limits]\nrate-per-minute = 60000")
+    };
+    let r = host.upload(&unlimited("0.1.0"), component("hello")).await;
+    assert!(r.status().is_success());
     let stop = Arc::new(AtomicBool::new(false));
     let mut streams = Vec::new();
     for _ in 0..4 {
@@ -20,7 +26,9 @@ async fn replacing_a_version_under_load_fails_no_request() {
                 let r = client.get(&url).send().await.unwrap();
                 count += 1;
                 if r.status() != 200 {
-                    failures.push(r.status().as_u16());
+                    let status = r.status().as_u16();
+                    let body = r.text().await.unwrap_or_default();
+                    failures.push(format!("{status} {body}"));
                 } else {
                     versions.insert(
                         r.headers()["x-islet-plugin-version"]
@@ -34,9 +42,7 @@ async fn replacing_a_version_under_load_fails_no_request() {
         }));
     }
     for v in ["0.2.0", "0.3.0", "0.4.0"] {
-        let r = host
-            .upload(&manifest_as("hello", "hello", Some(v)), component("hello"))
-            .await;
+        let r = host.upload(&unlimited(v), component("hello")).await;
         assert_eq!(
             r.status(),
             200,

@@ -31,7 +31,15 @@ fn background_stream(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn each_guest_fault_is_a_clean_5xx_and_others_keep_serving() {
     let host = TestHost::start().await;
-    host.install("hello").await;
+    // The background stream all comes from one address: lift its rate limit.
+    let hello =
+        islet_tests::manifest("hello").replace("[limits]", "[limits]\nrate-per-minute = 60000");
+    assert!(
+        host.upload(&hello, component("hello"))
+            .await
+            .status()
+            .is_success()
+    );
     host.install("hostile").await;
     let (stop, stream) = background_stream(&host, "/p/hello/");
 

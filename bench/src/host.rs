@@ -1,0 +1,182 @@
+//! Islet under test: an in-process server, or the runtime on its own, and
+//! the components they run.
+
+use anyhow::{Context as _, anyhow};
+use islet_host::auth::PairwiseSubjects;
+use islet_host::capabilities::GuestRequest;
+use islet_host::limits::LimitPolicy;
+use islet_host::manifest::Manifest;
+use islet_host::registry::sha256_hex;
+use islet_host::runtime::{
+    CallInput, CallOutput, HostServices, Interruption, PreparedPlugin, Runtime, RuntimeConfig,
+};
+use islet_host::store::{KvStore, SledStore};
+use islet_host::{RunningServer, ServerConfig};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The compiled-artifact cache the benchmark's hosts share (entries are
+/// keyed by component and engine, so sharing is safe). Part 4 uses empty
+/// folders of its own instead.
+pub fn cache_dir() -> PathBuf {
+    islet_tests::workspace().join("target").join("bench-cache")
+}
+
+/// Run `f`, turning a panic of the test harness into an error.
+fn harness<T>(what: &str, f: impl FnOnce() -> T + std::panic::UnwindSafe) -> anyhow::Result<T> {
+    std::panic::catch_unwind(f).map_err(|panic| {
+        let message = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        anyhow!("{what}: {message}")
+    })
+}
+
+/// The built component `name` (`hello`, `hostile`, `cpu-heavy`, ...).
+pub fn component(name: &str) -> anyhow::Result<Vec<u8>> {
+    harness(&format!("cannot build component {name}"), || {
+        islet_tests::component(name)
+    })
+}
+
+/// The manifest of component `name`, under plugin id `id`.
+pub fn manifest_as(name: &str, id: &str) -> anyhow::Result<String> {
+    harness(&format!("cannot read the manifest of {name}"), || {
+        islet_tests::manifest_as(name, id, None)
+    })
+}
+
+/// An Islet server on a random local port with a fresh data folder, as in
+/// production (dev keys, pooling, epoch interruption, default limits).
+pub struct IsletServer {
+    running: Option<RunningServer>,
+    _data: tempfile::TempDir,
+}
+
+impl IsletServer {
+    /// Start serving on `runtime`.
+    pub fn start(runtime: &tokio::runtime::Runtime) -> anyhow::Result<IsletServer> {
+        let data = tempfile::tempdir().context("cannot create a data folder")?;
+        let mut config = ServerConfig::new(data.path().to_path_buf());
+        config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        config.dev = true;
+        config.cache_dir = cache_dir();
+        let running = runtime
+            .block_on(islet_host::start(config))
+            .context("cannot start Islet")?;
+        Ok(IsletServer {
+            running: Some(running),
+            _data: data,
+        })
+    }
+
+    fn running(&self) -> anyhow::Result<&RunningServer> {
+        self.running.as_ref().context("the server was stopped")
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.running()?.addr())
+    }
+
+    /// Install `component` with `manifest` (blocking: compiles or loads
+    /// from the cache).
+    pub fn install(&self, manifest: &str, component: &[u8]) -> anyhow::Result<()> {
+        self.running()?
+            .state()
+            .registry
+            .install(manifest, component, "bench")
+            .context("install failed")?;
+        Ok(())
+    }
+
+    /// Shut down cleanly.
+    pub fn stop(mut self, runtime: &tokio::runtime::Runtime) -> anyhow::Result<()> {
+        if let Some(running) = self.running.take() {
+            runtime.block_on(running.shutdown())?;
+        }
+        Ok(())
+    }
+}
+
+/// The runtime alone, with its own store in a temporary folder.
+pub struct DirectRuntime {
+    /// The runtime.
+    pub runtime: Runtime,
+    _data: tempfile::TempDir,
+}
+
+impl DirectRuntime {
+    /// A runtime configured as the product's, except for `pooling`,
+    /// `interruption` and the cache folder.
+    pub fn new(
+        pooling: bool,
+        interruption: Interruption,
+        cache: &Path,
+    ) -> anyhow::Result<DirectRuntime> {
+        let data = tempfile::tempdir().context("cannot create a data folder")?;
+        let store: Arc<dyn KvStore> = Arc::new(SledStore::open(&data.path().join("db"))?);
+        let runtime = Runtime::new(
+            &RuntimeConfig {
+                pooling,
+                interruption,
+                max_instances: 16,
+                max_memory_bytes: LimitPolicy::default().max.memory_bytes(),
+                epoch_tick: Duration::from_millis(2),
+                cache_dir: cache.to_path_buf(),
+            },
+            HostServices {
+                store,
+                pairwise: Arc::new(PairwiseSubjects::new(vec![7; 32])),
+            },
+        )
+        .context("cannot build the runtime")?;
+        Ok(DirectRuntime {
+            runtime,
+            _data: data,
+        })
+    }
+
+    /// Activate `component` as described by `manifest`.
+    pub fn prepare(&self, manifest: &str, component: &[u8]) -> anyhow::Result<PreparedPlugin> {
+        let manifest: Manifest = manifest.parse()?;
+        let limits = LimitPolicy::default()
+            .resolve(&manifest.limits)
+            .map_err(|e| anyhow!("{e}"))?;
+        Ok(self
+            .runtime
+            .prepare(manifest, limits, component, &sha256_hex(component))?)
+    }
+
+    /// Run one anonymous request on a fresh instance of `plugin`.
+    pub fn call(
+        &self,
+        plugin: &PreparedPlugin,
+        request: GuestRequest,
+    ) -> anyhow::Result<CallOutput> {
+        let output = self.runtime.call(
+            plugin,
+            CallInput {
+                request,
+                citizen: None,
+                request_id: Arc::from("bench"),
+            },
+        )?;
+        Ok(output)
+    }
+}
+
+/// A request for a guest: `method path?query` with `body`.
+pub fn guest_request(method: &str, path: &str, query: &str, body: Vec<u8>) -> GuestRequest {
+    GuestRequest {
+        method: method.to_string(),
+        path: path.to_string(),
+        query: query.to_string(),
+        headers: Vec::new(),
+        body,
+    }
+}

@@ -1,0 +1,124 @@
+//! The audit log: who did what to which plugin, when, with before and after.
+
+use crate::store::{Expect, KvStore, StoreError};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+const NAMESPACE: &str = "audit";
+
+/// One audit entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// When, milliseconds since the epoch.
+    pub at_ms: u64,
+    /// Who: a token subject, or `islet` for the host itself.
+    pub actor: String,
+    /// What, e.g. `plugin.install`, `plugin.disable`, `breaker.open`.
+    pub action: String,
+    /// Which plugin (or other object).
+    pub target: String,
+    /// State before, if any.
+    pub before: Value,
+    /// State after, if any.
+    pub after: Value,
+}
+
+/// Which entries to list.
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct AuditFilter {
+    /// Only this action.
+    pub action: Option<String>,
+    /// Only this target.
+    pub target: Option<String>,
+    /// Only this actor.
+    pub actor: Option<String>,
+    /// At most this many (default 100, at most 1000).
+    pub limit: Option<usize>,
+}
+
+/// The audit log, newest first, in the host's store.
+pub struct AuditLog {
+    store: Arc<dyn KvStore>,
+    seq: AtomicU64,
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl AuditLog {
+    /// The audit log kept in `store`.
+    pub fn new(store: Arc<dyn KvStore>) -> Self {
+        AuditLog {
+            store,
+            seq: AtomicU64::new(0),
+        }
+    }
+
+    /// Append an entry and make it durable.
+    pub fn record(
+        &self,
+        actor: &str,
+        action: &str,
+        target: &str,
+        before: Value,
+        after: Value,
+    ) -> Result<(), StoreError> {
+        let entry = AuditEntry {
+            at_ms: now_ms(),
+            actor: actor.to_string(),
+            action: action.to_string(),
+            target: target.to_string(),
+            before,
+            after,
+        };
+        // Inverted time first, so a forward scan lists the newest first.
+        let seq = u64::MAX - self.seq.fetch_add(1, Ordering::Relaxed);
+        let key = format!("{:020}-{seq:020}", u64::MAX - entry.at_ms);
+        let value = serde_json::to_vec(&entry).map_err(|e| StoreError(e.to_string()))?;
+        self.store
+            .write(
+                NAMESPACE,
+                key.as_bytes(),
+                Expect::Anything,
+                Some(&value),
+                None,
+            )
+            .map_err(|e| StoreError(e.to_string()))?;
+        self.store.flush()
+    }
+
+    /// Entries matching `filter`, newest first.
+    pub fn list(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
+        let limit = filter.limit.unwrap_or(100).clamp(1, 1000);
+        let mut out = Vec::new();
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            let page = self.store.scan(NAMESPACE, b"", after.as_deref(), 500)?;
+            let Some((last, _)) = page.last() else {
+                break;
+            };
+            after = Some(last.clone());
+            for (_, value) in &page {
+                let Ok(entry) = serde_json::from_slice::<AuditEntry>(value) else {
+                    continue;
+                };
+                let keep = filter.action.as_ref().is_none_or(|a| *a == entry.action)
+                    && filter.target.as_ref().is_none_or(|t| *t == entry.target)
+                    && filter.actor.as_ref().is_none_or(|a| *a == entry.actor);
+                if keep {
+                    out.push(entry);
+                    if out.len() >= limit {
+                        return Ok(out);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,128 @@
+//! Admin operations beyond installing: usage reports, the audit log, and
+//! resuming a version its circuit breaker suspended.
+
+use super::error::ApiError;
+use super::{AppState, caller};
+use crate::audit::AuditFilter;
+use crate::usage::{UsageRow, parse_day, today};
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Query of `GET /admin/v1/usage`.
+#[derive(Debug, Deserialize)]
+pub struct UsageQuery {
+    /// First day, `YYYY-MM-DD` (default: today, UTC).
+    from: Option<String>,
+    /// Last day, inclusive (default: `from`).
+    to: Option<String>,
+    /// Only this department.
+    department: Option<String>,
+}
+
+/// Longest range one report may span.
+const MAX_REPORT_DAYS: i64 = 366;
+
+#[derive(Default, Serialize)]
+struct DepartmentTotal {
+    calls: u64,
+    errors: u64,
+    rejected: u64,
+    cpu_us: u64,
+    wall_us: u64,
+}
+
+/// `GET /admin/v1/usage?from=&to=&department=`.
+pub async fn usage(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(query): Query<UsageQuery>,
+) -> Result<Json<Value>, ApiError> {
+    caller::admin(&state, &headers)?;
+    let from_text = query.from.unwrap_or_else(today);
+    let from = parse_day(&from_text)
+        .map_err(|e| ApiError::bad_request("invalid_query", format!("from: {e}")))?;
+    let to = match &query.to {
+        Some(t) => {
+            parse_day(t).map_err(|e| ApiError::bad_request("invalid_query", format!("to: {e}")))?
+        }
+        None => from,
+    };
+    if to < from {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "`to` is before `from`",
+        ));
+    }
+    if (to - from).whole_days() >= MAX_REPORT_DAYS {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("a report spans at most {MAX_REPORT_DAYS} days"),
+        ));
+    }
+    let usage = state.usage.clone();
+    let department = query.department.clone();
+    let rows: Vec<UsageRow> =
+        tokio::task::spawn_blocking(move || usage.report(from, to, department.as_deref()))
+            .await
+            .map_err(|e| ApiError::internal(format!("usage task failed: {e}")))?
+            .map_err(ApiError::internal)?;
+    let mut totals: BTreeMap<&str, DepartmentTotal> = BTreeMap::new();
+    for row in &rows {
+        let t = totals.entry(row.department.as_str()).or_default();
+        t.calls += row.counters.calls;
+        t.errors += row.counters.errors;
+        t.rejected += row.counters.rejected;
+        t.cpu_us += row.counters.cpu_us;
+        t.wall_us += row.counters.wall_us;
+    }
+    Ok(Json(json!({
+        "from": from.to_string(),
+        "to": to.to_string(),
+        "department": query.department,
+        "rows": rows,
+        "totals_by_department": totals,
+    })))
+}
+
+/// `GET /admin/v1/audit?action=&target=&actor=&limit=`.
+pub async fn audit(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(filter): Query<AuditFilter>,
+) -> Result<Json<Value>, ApiError> {
+    caller::admin(&state, &headers)?;
+    let log = state.audit.clone();
+    let entries = tokio::task::spawn_blocking(move || log.list(&filter))
+        .await
+        .map_err(|e| ApiError::internal(format!("audit task failed: {e}")))?
+        .map_err(ApiError::internal)?;
+    Ok(Json(json!({ "entries": entries })))
+}
+
+/// `POST /admin/v1/plugins/{id}/resume`: close the current version's breaker.
+pub async fn resume_plugin(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let admin = caller::admin(&state, &headers)?;
+    let plugin = state.registry.get(&id).ok_or_else(|| {
+        ApiError::not_found(
+            "plugin_not_found",
+            format!("no plugin with id {id:?} is installed"),
+        )
+    })?;
+    let version = plugin.record.manifest.version.to_string();
+    let before = state.protection.resume(&id, &version, &admin.subject);
+    Ok(Json(json!({
+        "id": id,
+        "version": version,
+        "breaker_before": before.name(),
+        "breaker": state.protection.breaker_state(&id, &version).name(),
+    })))
+}

@@ -1,0 +1,114 @@
+//! Prometheus metrics: one recorder per process, rendered at `GET /metrics`.
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// Request latency histogram buckets, seconds.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0,
+];
+/// Guest memory histogram buckets, bytes.
+const MEMORY_BUCKETS: &[f64] = &[
+    1_048_576.0,
+    4_194_304.0,
+    16_777_216.0,
+    67_108_864.0,
+    268_435_456.0,
+    536_870_912.0,
+];
+
+/// The process's Prometheus handle, installing the recorder on first use.
+/// Hosts in one process (tests) share it.
+pub fn handle() -> Option<&'static PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Full("islet_request_duration_seconds".into()),
+                    LATENCY_BUCKETS,
+                )
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full("islet_guest_memory_peak_bytes".into()),
+                        MEMORY_BUCKETS,
+                    )
+                })
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full("islet_guest_cpu_seconds".into()),
+                        LATENCY_BUCKETS,
+                    )
+                });
+            match builder.and_then(|b| b.install_recorder().map_err(Into::into)) {
+                Ok(h) => Some(h),
+                Err(e) => {
+                    tracing::error!("metrics are unavailable: {e}");
+                    None
+                }
+            }
+        })
+        .as_ref()
+}
+
+/// What one plugin call did, for metrics.
+pub struct CallMetrics<'a> {
+    /// Plugin id.
+    pub plugin: &'a str,
+    /// Plugin version.
+    pub version: &'a str,
+    /// HTTP status sent to the app.
+    pub status: u16,
+    /// Time in the host for this request.
+    pub duration: Duration,
+    /// Guest CPU, if it ran to completion.
+    pub cpu: Option<Duration>,
+    /// Peak guest memory, if it ran to completion.
+    pub peak_memory: Option<usize>,
+    /// Host calls per capability: identity, storage, log.
+    pub capability_calls: [u32; 3],
+}
+
+/// Record a finished plugin call.
+pub fn record_call(m: &CallMetrics<'_>) {
+    let (plugin, version) = (m.plugin.to_string(), m.version.to_string());
+    metrics::counter!("islet_requests_total", "plugin" => plugin.clone(), "version" => version.clone(), "status" => m.status.to_string()).increment(1);
+    metrics::histogram!("islet_request_duration_seconds", "plugin" => plugin.clone(), "version" => version.clone()).record(m.duration.as_secs_f64());
+    if let Some(cpu) = m.cpu {
+        metrics::counter!("islet_guest_cpu_microseconds_total", "plugin" => plugin.clone(), "version" => version.clone()).increment(cpu.as_micros() as u64);
+        metrics::histogram!("islet_guest_cpu_seconds", "plugin" => plugin.clone(), "version" => version.clone()).record(cpu.as_secs_f64());
+    }
+    if let Some(peak) = m.peak_memory {
+        metrics::histogram!("islet_guest_memory_peak_bytes", "plugin" => plugin.clone(), "version" => version.clone()).record(peak as f64);
+    }
+    for (capability, calls) in ["identity", "storage", "log"]
+        .iter()
+        .zip(m.capability_calls)
+    {
+        if calls > 0 {
+            metrics::counter!("islet_capability_calls_total", "plugin" => plugin.clone(), "capability" => *capability).increment(u64::from(calls));
+        }
+    }
+}
+
+/// Record a guest fault of `kind` (e.g. `plugin_cpu_limit`).
+pub fn record_fault(plugin: &str, version: &str, kind: &'static str) {
+    metrics::counter!("islet_guest_faults_total", "plugin" => plugin.to_string(), "version" => version.to_string(), "kind" => kind).increment(1);
+}
+
+/// Record a call refused by a quota (`concurrency`, `rate`, `daily`, `breaker`).
+pub fn record_rejection(plugin: &str, reason: &'static str) {
+    metrics::counter!("islet_quota_rejections_total", "plugin" => plugin.to_string(), "reason" => reason).increment(1);
+}
+
+/// Set a version's breaker state gauge (0 closed, 1 half-open, 2 open).
+pub fn set_breaker_state(plugin: &str, version: &str, value: f64) {
+    metrics::gauge!("islet_breaker_state", "plugin" => plugin.to_string(), "version" => version.to_string()).set(value);
+}
+
+/// Set the number of installed plugins.
+pub fn set_installed_plugins(count: usize) {
+    metrics::gauge!("islet_installed_plugins").set(count as f64);
+}
