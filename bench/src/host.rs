@@ -50,21 +50,40 @@ pub fn manifest_as(name: &str, id: &str) -> anyhow::Result<String> {
     })
 }
 
+/// Calls per minute and per day that never throttle a benchmark.
+const UNTHROTTLED: u64 = 1 << 40;
+
 /// An Islet server on a random local port with a fresh data folder, as in
-/// production (dev keys, pooling, epoch interruption, default limits).
+/// production (dev keys, pooling, epoch interruption, default limits) except
+/// for the quotas a load test would otherwise measure instead of the host:
+/// the per-caller rate and the daily quota are raised (all the benchmark's
+/// calls come from one address) and the per-plugin concurrency cap is set
+/// to its maximum. Every check still runs on every request.
 pub struct IsletServer {
     running: Option<RunningServer>,
     _data: tempfile::TempDir,
 }
 
 impl IsletServer {
-    /// Start serving on `runtime`.
-    pub fn start(runtime: &tokio::runtime::Runtime) -> anyhow::Result<IsletServer> {
+    /// Start serving on `runtime`. With `breaker` off, no version is ever
+    /// suspended, however many of its calls fail.
+    pub fn start(runtime: &tokio::runtime::Runtime, breaker: bool) -> anyhow::Result<IsletServer> {
         let data = tempfile::tempdir().context("cannot create a data folder")?;
         let mut config = ServerConfig::new(data.path().to_path_buf());
         config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
         config.dev = true;
         config.cache_dir = cache_dir();
+        let limits = &mut config.limits;
+        for l in [&mut limits.default, &mut limits.max] {
+            l.rate_per_minute = UNTHROTTLED;
+            l.daily_calls = UNTHROTTLED;
+        }
+        limits.default.concurrency = limits.max.concurrency;
+        if !breaker {
+            // The breaker suspends a version when more than this share of
+            // its recent calls failed: never, at 100%.
+            limits.default.breaker_failure_percent = 100;
+        }
         let running = runtime
             .block_on(islet_host::start(config))
             .context("cannot start Islet")?;

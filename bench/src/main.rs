@@ -46,6 +46,10 @@ struct Cli {
     /// workspace root; target/BENCHMARKS-quick.md with --quick].
     #[arg(long)]
     output: Option<PathBuf>,
+    /// Run only this part (1-6); repeat for several. The report then holds
+    /// only those sections.
+    #[arg(long = "part", value_name = "N", value_parser = clap::value_parser!(u8).range(1..=6))]
+    parts: Vec<u8>,
     #[command(subcommand)]
     child: Option<Child>,
 }
@@ -106,6 +110,9 @@ fn main() -> anyhow::Result<()> {
     let bench = Bench::new(profile)?;
     let mut sections = Vec::new();
     for (i, (name, part)) in PARTS.iter().enumerate() {
+        if !cli.parts.is_empty() && !cli.parts.iter().any(|&n| usize::from(n) == i + 1) {
+            continue;
+        }
         eprintln!("[{}/{}] {name} ...", i + 1, PARTS.len());
         let part_started = Instant::now();
         let section = part(&bench).with_context(|| format!("part {}: {name}", i + 1))?;

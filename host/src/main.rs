@@ -10,7 +10,11 @@ fn main() -> std::process::ExitCode {
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     if cli.log_json {
-        builder.json().with_current_span(true).with_span_list(true).init();
+        builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .init();
     } else {
         builder.init();
     }

@@ -238,7 +238,15 @@ fn json_logs_carry_the_request_id_into_guest_log_lines() {
     let log_path = data.path().join("islet.log");
     let log_file = std::fs::File::create(&log_path).unwrap();
     let mut child = islet()
-        .args(["serve", "--dev", "--log-json", "--listen", "127.0.0.1:0", "--data-dir", data_dir])
+        .args([
+            "serve",
+            "--dev",
+            "--log-json",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            data_dir,
+        ])
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
         .stderr(log_file)
@@ -246,12 +254,45 @@ fn json_logs_carry_the_request_id_into_guest_log_lines() {
         .unwrap();
     let out = child.stdout.take().unwrap();
     let _server = Running(child);
-    let line = BufReader::new(out).lines().map_while(Result::ok).find(|l| l.starts_with("islet listening on ")).unwrap();
-    let base = line.trim_start_matches("islet listening on ").trim().to_string();
-    let admin = stdout(&run(&["token", "--data-dir", data_dir, "--sub", "ops", "--role", "admin"])).trim().to_string();
-    let out = run(&["plugin", "install", "plugins/community-report", "--server", &base, "--token", &admin]);
+    let line = BufReader::new(out)
+        .lines()
+        .map_while(Result::ok)
+        .find(|l| l.starts_with("islet listening on "))
+        .unwrap();
+    let base = line
+        .trim_start_matches("islet listening on ")
+        .trim()
+        .to_string();
+    let admin = stdout(&run(&[
+        "token",
+        "--data-dir",
+        data_dir,
+        "--sub",
+        "ops",
+        "--role",
+        "admin",
+    ]))
+    .trim()
+    .to_string();
+    let out = run(&[
+        "plugin",
+        "install",
+        "plugins/community-report",
+        "--server",
+        &base,
+        "--token",
+        &admin,
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let citizen = stdout(&run(&["token", "--data-dir", data_dir, "--sub", "resident-9"])).trim().to_string();
+    let citizen = stdout(&run(&[
+        "token",
+        "--data-dir",
+        data_dir,
+        "--sub",
+        "resident-9",
+    ]))
+    .trim()
+    .to_string();
     let r = reqwest::blocking::Client::new()
         .post(format!("{base}/p/community-report/api/reports"))
         .bearer_auth(&citizen)
@@ -264,9 +305,15 @@ fn json_logs_carry_the_request_id_into_guest_log_lines() {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let text = std::fs::read_to_string(&log_path).unwrap();
-        let found = text.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).find(|v| {
-            v["target"] == "islet::guest" && v["fields"]["message"].as_str().is_some_and(|m| m.contains("filed"))
-        });
+        let found = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|v| {
+                v["target"] == "islet::guest"
+                    && v["fields"]["message"]
+                        .as_str()
+                        .is_some_and(|m| m.contains("filed"))
+            });
         if let Some(line) = found {
             let spans = line["spans"].to_string();
             assert!(line.to_string().contains("trace-me-42"), "{line}");

@@ -15,7 +15,7 @@ const TARGET_SHARE: f64 = 0.5;
 /// Run part 1.
 pub fn run(bench: &Bench) -> anyhow::Result<Section> {
     let native = NativeServer::start(&bench.server_runtime)?;
-    let islet = IsletServer::start(&bench.server_runtime)?;
+    let islet = IsletServer::start(&bench.server_runtime, true)?;
     islet.install(&manifest_as("hello", "hello")?, &component("hello")?)?;
     let targets = [
         Target::new(native.addr(), HELLO_PATH),

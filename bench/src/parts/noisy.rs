@@ -16,7 +16,7 @@ const TARGET_FACTOR: f64 = 2.0;
 /// Run part 6.
 pub fn run(bench: &Bench) -> anyhow::Result<Section> {
     let p = &bench.profile;
-    let islet = IsletServer::start(&bench.server_runtime)?;
+    let islet = IsletServer::start(&bench.server_runtime, false)?;
     let hostile = component("hostile")?;
     islet.install(&manifest_as("hello", "hello")?, &component("hello")?)?;
     islet.install(&manifest_as("hostile", "hostile")?, &hostile)?;

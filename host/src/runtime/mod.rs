@@ -114,10 +114,15 @@ fn engine_config(config: &RuntimeConfig) -> Config {
         .max_tables_per_component(8)
         .max_core_instances_per_component(16)
         .max_memory_size(config.max_memory_bytes)
-        // Keep a little of each slot resident so the next instance in the
-        // slot does not page-fault its way through the first call.
-        .linear_memory_keep_resident(1 << 20)
-        .table_keep_resident(64 << 10);
+        // Reset a slot by re-zeroing only the pages the guest dirtied
+        // (PAGEMAP_SCAN, Linux 6.7+) up to 2 MiB, instead of madvise: no page
+        // faults on the next use and no TLB-shootdown IPIs across cores.
+        // Older kernels fall back to memset of the low bytes plus madvise.
+        .pagemap_scan(wasmtime::Enabled::Auto)
+        .linear_memory_keep_resident(2 << 20)
+        .table_keep_resident(64 << 10)
+        // Batch the madvise calls that remain, so one TLB flush covers many.
+        .decommit_batch_size(16);
     let mut c = Config::new();
     c.wasm_component_model(true)
         .epoch_interruption(config.interruption == Interruption::Epoch)
