@@ -3,7 +3,7 @@
 
 use anyhow::Context as _;
 use axum::Json;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use serde::Serialize;
 use std::net::SocketAddr;
@@ -14,6 +14,10 @@ pub const GREETING: &str = r#"{"message":"Hello, guest!"}"#;
 
 /// The path both servers answer the greeting on.
 pub const HELLO_PATH: &str = "/p/hello/";
+
+/// The native server's path that formats the greeting on a Tokio blocking
+/// thread, as Islet runs its guests: the cost of that hop alone.
+pub const BLOCKING_PATH: &str = "/blocking/p/hello/";
 
 /// Header naming the caller of the native greeting (the benchmark never
 /// sends it, so both servers greet a guest).
@@ -27,14 +31,25 @@ struct Greeting {
 /// The same work as the plugin: look up who is calling (the plugin asks
 /// the host; here a header stands in), format the name, serialise to JSON.
 async fn greet(headers: HeaderMap) -> Json<Greeting> {
+    Json(greeting(&headers))
+}
+
+/// [`greet`], with the greeting made on a blocking thread.
+async fn greet_blocking(headers: HeaderMap) -> Result<Json<Greeting>, StatusCode> {
+    tokio::task::spawn_blocking(move || Json(greeting(&headers)))
+        .await
+        .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+fn greeting(headers: &HeaderMap) -> Greeting {
     let name = headers.get(CALLER_HEADER).and_then(|v| v.to_str().ok());
-    Json(Greeting {
+    Greeting {
         message: format!("Hello, {}!", name.unwrap_or("guest")),
-    })
+    }
 }
 
 /// A native axum server on a random local port, serving the greeting at
-/// [`HELLO_PATH`] until dropped.
+/// [`HELLO_PATH`] and [`BLOCKING_PATH`] until dropped.
 pub struct NativeServer {
     addr: SocketAddr,
     shutdown: Option<oneshot::Sender<()>>,
@@ -48,7 +63,9 @@ impl NativeServer {
             .context("cannot bind the native server")?;
         let addr = listener.local_addr()?;
         let (tx, rx) = oneshot::channel::<()>();
-        let app = axum::Router::new().route(HELLO_PATH, get(greet));
+        let app = axum::Router::new()
+            .route(HELLO_PATH, get(greet))
+            .route(BLOCKING_PATH, get(greet_blocking));
         runtime.spawn(async move {
             let _ = axum::serve(listener, app)
                 .with_graceful_shutdown(async {

@@ -12,23 +12,27 @@ pub struct IdentityState {
     plugin_id: Arc<str>,
     department: Arc<str>,
     pairwise: Arc<PairwiseSubjects>,
+    granted: bool,
     /// How many identity calls the guest made.
     pub calls: u32,
 }
 
 impl IdentityState {
-    /// State for a request by `citizen` (none: anonymous) to `plugin_id`.
+    /// State for a request by `citizen` (none: anonymous) to `plugin_id`;
+    /// when not `granted`, every caller looks anonymous.
     pub fn new(
         citizen: Option<Arc<Citizen>>,
         plugin_id: Arc<str>,
         department: Arc<str>,
         pairwise: Arc<PairwiseSubjects>,
+        granted: bool,
     ) -> Self {
         IdentityState {
             citizen,
             plugin_id,
             department,
             pairwise,
+            granted,
             calls: 0,
         }
     }
@@ -37,6 +41,9 @@ impl IdentityState {
 impl identity::Host for IdentityState {
     fn current_caller(&mut self) -> Option<Caller> {
         self.calls += 1;
+        if !self.granted {
+            return None;
+        }
         let citizen = self.citizen.as_ref()?;
         Some(Caller {
             subject: self

@@ -15,17 +15,25 @@ pub struct LogState {
     plugin_id: Arc<str>,
     version: Arc<str>,
     request_id: Arc<str>,
+    granted: bool,
     /// Lines written (kept or dropped).
     pub lines: u32,
 }
 
 impl LogState {
-    /// State for one request to one plugin version.
-    pub fn new(plugin_id: Arc<str>, version: Arc<str>, request_id: Arc<str>) -> Self {
+    /// State for one request to one plugin version; lines are dropped
+    /// when not `granted`.
+    pub fn new(
+        plugin_id: Arc<str>,
+        version: Arc<str>,
+        request_id: Arc<str>,
+        granted: bool,
+    ) -> Self {
         LogState {
             plugin_id,
             version,
             request_id,
+            granted,
             lines: 0,
         }
     }
@@ -45,7 +53,7 @@ fn truncate(message: &str) -> &str {
 impl log::Host for LogState {
     fn write(&mut self, level: Level, message: String) {
         self.lines += 1;
-        if self.lines > MAX_LINES_PER_REQUEST {
+        if !self.granted || self.lines > MAX_LINES_PER_REQUEST {
             return;
         }
         let message = truncate(&message);

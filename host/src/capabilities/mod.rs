@@ -10,8 +10,6 @@ pub mod log;
 pub mod storage;
 pub mod wasi;
 
-use crate::manifest::Capability;
-use std::collections::BTreeSet;
 use wasmtime::component::{Linker, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -58,18 +56,13 @@ impl WasiView for RequestState {
     }
 }
 
-/// Link the WASI subset and the `granted` capabilities into `linker`.
-pub fn link(
-    linker: &mut Linker<RequestState>,
-    granted: &BTreeSet<Capability>,
-) -> wasmtime::Result<()> {
+/// Link the WASI subset and every capability into `linker`. Which
+/// capabilities answer is decided per version by its grants (each state
+/// carries a `granted` flag); imports beyond the manifest's declaration are
+/// refused at upload.
+pub fn link(linker: &mut Linker<RequestState>) -> wasmtime::Result<()> {
     wasi::add_to_linker(linker)?;
-    for capability in granted {
-        match capability {
-            Capability::Identity => identity::add_to_linker(linker)?,
-            Capability::Storage => storage::add_to_linker(linker)?,
-            Capability::Log => log::add_to_linker(linker)?,
-        }
-    }
-    Ok(())
+    identity::add_to_linker(linker)?;
+    storage::add_to_linker(linker)?;
+    log::add_to_linker(linker)
 }

@@ -27,6 +27,7 @@ pub struct StorageState {
     store: Arc<dyn KvStore>,
     namespace: Arc<str>,
     quota: u64,
+    granted: bool,
     /// How many storage calls the guest made.
     pub calls: u32,
     /// How many writes succeeded (the runtime makes them durable before
@@ -35,18 +36,31 @@ pub struct StorageState {
 }
 
 impl StorageState {
-    /// State for a plugin whose data lives in `namespace`, with `quota` bytes.
-    pub fn new(store: Arc<dyn KvStore>, namespace: Arc<str>, quota: u64) -> Self {
+    /// State for a plugin whose data lives in `namespace`, with `quota`
+    /// bytes; every call answers `unavailable` when not `granted`.
+    pub fn new(store: Arc<dyn KvStore>, namespace: Arc<str>, quota: u64, granted: bool) -> Self {
         StorageState {
             store,
             namespace,
             quota,
+            granted,
             calls: 0,
             writes: 0,
         }
     }
 
+    fn check_granted(&self) -> Result<(), Error> {
+        if self.granted {
+            Ok(())
+        } else {
+            Err(Error::Unavailable(
+                "storage was not granted to this mini-service".into(),
+            ))
+        }
+    }
+
     fn write(&mut self, key: &str, expect: Expect, value: Option<&[u8]>) -> Result<(), Error> {
+        self.check_granted()?;
         check_key(key)?;
         if value.is_some_and(|v| v.len() > MAX_VALUE_BYTES) {
             return Err(Error::ValueTooLarge);
@@ -74,6 +88,7 @@ impl StorageState {
     }
 
     fn read(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+        self.check_granted()?;
         check_key(key)?;
         self.store
             .get(&self.namespace, key.as_bytes())
@@ -131,6 +146,7 @@ impl storage::Host for StorageState {
         limit: u32,
     ) -> Result<KeyPage, Error> {
         self.calls += 1;
+        self.check_granted()?;
         let limit = limit.clamp(1, MAX_PAGE) as usize;
         // One extra entry tells whether another page exists.
         let entries = self

@@ -58,30 +58,34 @@ pub fn run(config: ServerConfig) -> anyhow::Result<()> {
         for (wasm, manifest) in &built {
             let bytes =
                 std::fs::read(wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
-            let sha = crate::registry::sha256_hex(&bytes);
             let id = manifest
                 .parse::<crate::manifest::Manifest>()
                 .map(|m| m.id)
                 .unwrap_or_default();
-            let current = state.registry.get(&id);
-            if current
-                .as_ref()
-                .is_some_and(|p| p.record.sha256 == sha && p.prepared.is_ok())
-            {
-                continue;
-            }
             let registry = state.registry.clone();
             let manifest = manifest.clone();
             let installed = tokio::task::spawn_blocking(move || {
                 registry.install(&manifest, &bytes, "islet-demo")
             })
-            .await?
-            .with_context(|| format!("installing {}", wasm.display()))?;
-            eprintln!(
-                "installed {} {}",
-                installed.plugin.record.id(),
-                installed.plugin.record.manifest.version
-            );
+            .await?;
+            match installed {
+                Ok(i) if i.unchanged => {}
+                Ok(i) => eprintln!(
+                    "installed {id} {}",
+                    i.plugin
+                        .record
+                        .released
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default()
+                ),
+                // The data folder holds this version with other content
+                // (sample code edited without a version bump): keep serving it.
+                Err(crate::registry::RegistryError::Conflict(why)) => {
+                    eprintln!("keeping the installed {id}: {why}")
+                }
+                Err(e) => return Err(e).with_context(|| format!("installing {}", wasm.display())),
+            }
         }
         let server = crate::server::serve(config.listen, state).await?;
         print_banner(&config, server.addr())?;

@@ -2,53 +2,83 @@
 
 use super::error::ApiError;
 use super::{AppState, caller};
-use crate::registry::{ActivePlugin, RegistryError};
+use crate::registry::{ActivePlugin, RegistryError, allowed_for_version};
 use axum::Json;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-/// The admin view of a plugin.
+/// The admin view of a plugin: the full release's figures at the top
+/// level, every version with its state, checks, grants and allowed actions.
 pub fn plugin_json(state: &AppState, plugin: &ActivePlugin) -> Value {
     let r = &plugin.record;
-    let storage_bytes = state.runtime.storage_usage(r.id());
-    let breaker = state
-        .protection
-        .breaker_state(r.id(), &r.manifest.version.to_string())
-        .name();
-    let m = &r.manifest;
-    let (status, load_error, limits, activation) = match &plugin.prepared {
-        Ok(p) => (
+    let manifest = r.manifest();
+    let released = r.released_version();
+    let shown = released.or(r.versions.first());
+    let breaker = r.released.as_ref().map(|v| {
+        state
+            .protection
+            .breaker_state(r.id(), &v.to_string())
+            .name()
+    });
+    let (status, load_error, limits, activation) = match plugin.released() {
+        Some(Ok(p)) => (
             "active",
             None,
             serde_json::to_value(p.limits).ok(),
             json!({ "ms": p.activation.as_secs_f64() * 1000.0, "from_cache": p.from_cache }),
         ),
-        Err(e) => ("failed", Some(e.clone()), None, Value::Null),
+        Some(Err(e)) => ("failed", Some(e.clone()), None, Value::Null),
+        None => ("not-released", None, None, Value::Null),
     };
+    let versions: Vec<Value> = r
+        .versions
+        .iter()
+        .map(|v| {
+            json!({
+                "version": v.manifest.version.to_string(),
+                "state": v.state.name(),
+                "sha256": v.sha256,
+                "size": v.size,
+                "uploaded_at": v.uploaded_at,
+                "uploaded_by": v.uploaded_by,
+                "capabilities": v.manifest.capabilities,
+                "checks": v.checks,
+                "grants": v.grants,
+                "review": v.review,
+                "allowed_actions": allowed_for_version(v.state),
+            })
+        })
+        .collect();
     json!({
-        "id": m.id,
-        "name": m.name,
-        "version": m.version.to_string(),
-        "department": m.department,
-        "description": m.description,
-        "category": m.category,
-        "capabilities": m.capabilities,
+        "id": r.id(),
+        "name": manifest.map(|m| m.name.as_str()),
+        "version": released.map(|v| v.manifest.version.to_string()),
+        "department": r.department,
+        "description": manifest.map(|m| m.description.as_str()),
+        "category": manifest.map(|m| m.category.as_str()),
+        "capabilities": released.map(|v| &v.manifest.capabilities),
+        "granted": released.and_then(|v| v.grants.as_ref()).map(|g| &g.capabilities),
         "limits": limits,
-        "enabled": r.enabled,
+        "enabled": !r.taken_down,
+        "taken_down": r.taken_down,
+        "gray": r.gray,
+        "previous_releases": r.previous.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "curation": r.curation,
         "breaker": breaker,
         "status": status,
         "load_error": load_error,
         "activation": activation,
-        "sha256": r.sha256,
-        "size": r.size,
-        "storage_bytes": storage_bytes,
-        "history": r.history,
+        "sha256": shown.map(|v| v.sha256.as_str()),
+        "size": shown.map(|v| v.size),
+        "storage_bytes": state.runtime.storage_usage(r.id()),
+        "history": versions,
     })
 }
 
-fn registry_error(e: RegistryError) -> ApiError {
+/// The HTTP answer for a registry error.
+pub fn registry_error(e: RegistryError) -> ApiError {
     use crate::runtime::{ImportError, PrepareError};
     let message = e.to_string();
     match e {
@@ -79,6 +109,9 @@ fn registry_error(e: RegistryError) -> ApiError {
             ApiError::bad_request("incompatible_component", message)
         }
         RegistryError::NotFound(_) => ApiError::not_found("plugin_not_found", message),
+        RegistryError::NoVersion(..) => ApiError::not_found("version_not_found", message),
+        RegistryError::Transition(t) => transition_error(t),
+        RegistryError::Conflict(_) => ApiError::new(StatusCode::CONFLICT, "conflict", message),
         RegistryError::Store(_) => ApiError::internal(message),
     }
 }
@@ -172,7 +205,7 @@ pub async fn install_plugin(
     let plugin = &installed.plugin;
     tracing::info!(
         plugin = %plugin.record.id(),
-        version = %plugin.record.manifest.version,
+        version = plugin.record.released.as_ref().map(ToString::to_string).unwrap_or_default(),
         replaced = installed.replaced.as_deref().unwrap_or("-"),
         by = %admin.subject,
         "plugin installed"
@@ -248,4 +281,9 @@ fn audit(state: &AppState, actor: &str, action: &str, target: &str, before: Valu
     if let Err(e) = state.audit.record(actor, action, target, before, after) {
         tracing::error!(action, target, "cannot write audit entry: {e}");
     }
+}
+
+/// A refused transition: 409 naming the allowed actions.
+fn transition_error(t: crate::registry::TransitionError) -> ApiError {
+    ApiError::new(StatusCode::CONFLICT, "invalid_transition", t.to_string())
 }

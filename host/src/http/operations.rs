@@ -117,7 +117,18 @@ pub async fn resume_plugin(
             format!("no plugin with id {id:?} is installed"),
         )
     })?;
-    let version = plugin.record.manifest.version.to_string();
+    let version = plugin
+        .record
+        .released
+        .as_ref()
+        .map(ToString::to_string)
+        .ok_or_else(|| {
+            ApiError::new(
+                axum::http::StatusCode::CONFLICT,
+                "invalid_transition",
+                "the plugin has no full release to resume",
+            )
+        })?;
     let before = state.protection.resume(&id, &version, &admin.subject);
     Ok(Json(json!({
         "id": id,

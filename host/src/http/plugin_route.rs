@@ -62,26 +62,34 @@ pub async fn call_plugin(
     let plugin = state.registry.get(plugin_id).ok_or_else(|| {
         ApiError::not_found("plugin_not_found", format!("no mini-service {plugin_id:?}"))
     })?;
-    if !plugin.record.enabled {
+    if plugin.record.taken_down {
         return Err(ApiError::not_found(
             "plugin_disabled",
-            format!("the mini-service {plugin_id:?} is currently disabled"),
+            format!("the mini-service {plugin_id:?} is currently taken down"),
         ));
     }
-    let prepared = plugin.prepared.clone().map_err(|_| {
+    let citizen = caller::caller(&state, &parts.headers)?;
+    let (version, prepared) = plugin
+        .route(citizen.as_ref().map(|c| c.subject.as_str()))
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "plugin_not_released",
+                format!("the mini-service {plugin_id:?} has no released version"),
+            )
+        })?;
+    let prepared = prepared.clone().map_err(|_| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "plugin_unavailable",
             format!("the mini-service {plugin_id:?} failed to load; an admin has been notified"),
         )
     })?;
-    let citizen = caller::caller(&state, &parts.headers)?;
+    let version = version.to_string();
     let limits = prepared.limits;
     let body = read_body(body, limits.request_body_bytes()).await?;
-    let version = plugin.record.manifest.version.to_string();
     let usage_key = UsageKey {
         day: today(),
-        department: plugin.record.manifest.department.clone(),
+        department: plugin.record.department.clone(),
         plugin: plugin_id.to_string(),
         version: version.clone(),
     };

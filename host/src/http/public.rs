@@ -18,7 +18,7 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Val
     let plugins = state.registry.list();
     let failed: Vec<&str> = plugins
         .iter()
-        .filter(|p| p.prepared.is_err())
+        .filter(|p| p.serving.values().any(Result::is_err))
         .map(|p| p.record.id())
         .collect();
     let store_ok = state.registry.store_ok();
@@ -45,27 +45,44 @@ pub struct CatalogEntry<'a> {
     description: &'a str,
     department: &'a str,
     category: &'a str,
+    district: Option<&'a str>,
+    featured: bool,
     version: String,
     url: String,
 }
 
-/// `GET /api/v1/catalog`: enabled, serving plugins.
+/// `GET /api/v1/catalog`: plugins that serve and are not hidden, featured
+/// first, then by curated order.
 pub async fn catalog(State(state): State<Arc<AppState>>) -> Json<Value> {
     let plugins = state.registry.list();
-    let entries: Vec<CatalogEntry<'_>> = plugins
+    let mut listed: Vec<_> = plugins
         .iter()
-        .filter(|p| p.record.enabled && p.prepared.is_ok())
-        .map(|p| {
-            let m = &p.record.manifest;
-            CatalogEntry {
+        .filter(|p| p.record.serving() && !p.record.curation.hidden)
+        .filter(|p| p.released().is_some_and(Result::is_ok))
+        .collect();
+    listed.sort_by_key(|p| {
+        (
+            !p.record.curation.featured,
+            p.record.curation.order,
+            p.record.id().to_string(),
+        )
+    });
+    let entries: Vec<CatalogEntry<'_>> = listed
+        .iter()
+        .filter_map(|p| {
+            let r = &p.record;
+            let m = r.released_version().map(|v| &v.manifest)?;
+            Some(CatalogEntry {
                 id: &m.id,
                 name: &m.name,
                 description: &m.description,
-                department: &m.department,
-                category: &m.category,
+                department: &r.department,
+                category: r.curation.category.as_deref().unwrap_or(&m.category),
+                district: r.curation.district.as_deref(),
+                featured: r.curation.featured,
                 version: m.version.to_string(),
                 url: format!("/p/{}/", m.id),
-            }
+            })
         })
         .collect();
     Json(json!({ "plugins": entries }))

@@ -6,16 +6,23 @@
 //! Requests already running keep their `Arc` to the old version and finish
 //! on it: a replace never fails a request.
 
+mod checks;
+mod lifecycle;
 mod record;
 
-pub use record::{HISTORY_LEN, PluginRecord, VersionEntry, now_secs};
+pub use lifecycle::{Action, TransitionError, allowed_for_version, apply, gray_bucket, route};
+pub use record::{
+    Check, Curation, Grants, GrayRelease, HISTORY_LEN, PluginRecord, Review, VersionRecord,
+    VersionState, now_secs,
+};
 
 use crate::limits::{LimitPolicy, Limits};
 use crate::manifest::{Manifest, ManifestError};
 use crate::runtime::{PrepareError, PreparedPlugin, Runtime};
 use crate::store::{Expect, KvStore, StoreError};
+use semver::Version;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -44,6 +51,15 @@ pub enum RegistryError {
     /// No such plugin.
     #[error("no plugin with id {0:?} is installed")]
     NotFound(String),
+    /// No such version of a plugin.
+    #[error("plugin {0:?} has no version {1}")]
+    NoVersion(String, String),
+    /// A transition that the current state does not allow.
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    /// The upload conflicts with what is there (version exists, department differs).
+    #[error("{0}")]
+    Conflict(String),
     /// Storage failed.
     #[error("{0}")]
     Store(String),
@@ -55,20 +71,43 @@ impl From<StoreError> for RegistryError {
     }
 }
 
-/// A plugin as the router sees it.
+/// A plugin as the router sees it: its record and its serving versions.
 pub struct ActivePlugin {
     /// The persisted record.
     pub record: PluginRecord,
-    /// The prepared version, or why it could not be prepared at start-up.
-    pub prepared: Result<Arc<PreparedPlugin>, String>,
+    /// Prepared versions that serve (full and gray release), or why one
+    /// could not be prepared.
+    pub serving: HashMap<Version, Result<Arc<PreparedPlugin>, String>>,
 }
 
-/// The outcome of an install.
+impl ActivePlugin {
+    /// The version serving `citizen` (none: anonymous) and its prepared
+    /// code, if the plugin serves anyone.
+    pub fn route(
+        &self,
+        citizen: Option<&str>,
+    ) -> Option<(&Version, &Result<Arc<PreparedPlugin>, String>)> {
+        let version = route(&self.record, citizen)?;
+        self.serving.get(version).map(|p| (version, p))
+    }
+
+    /// The prepared full release, if any.
+    pub fn released(&self) -> Option<&Result<Arc<PreparedPlugin>, String>> {
+        self.record
+            .released
+            .as_ref()
+            .and_then(|v| self.serving.get(v))
+    }
+}
+
+/// The outcome of an admin's one-step install.
 pub struct Installed {
     /// The plugin now active.
     pub plugin: Arc<ActivePlugin>,
-    /// The version it replaced, if any.
+    /// The full release it replaced, if any.
     pub replaced: Option<String>,
+    /// The same component was already the full release: nothing changed.
+    pub unchanged: bool,
 }
 
 /// The registry of installed plugins.
@@ -88,8 +127,8 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 impl Registry {
-    /// Open the registry and activate every installed plugin. A plugin that
-    /// fails to activate is kept (and reported) but not served.
+    /// Open the registry and prepare every serving version. A version that
+    /// fails to prepare is kept (and reported) but not served.
     pub fn open(
         runtime: Arc<Runtime>,
         store: Arc<dyn KvStore>,
@@ -111,18 +150,13 @@ impl Registry {
         let mut active = HashMap::new();
         for (key, value) in registry.store.scan(NAMESPACE, b"", None, usize::MAX)? {
             let id = String::from_utf8_lossy(&key).into_owned();
-            let record: PluginRecord = match serde_json::from_slice(&value) {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::error!(plugin = %id, "unreadable registry record: {e}");
-                    continue;
+            match serde_json::from_slice::<PluginRecord>(&value) {
+                Ok(record) => {
+                    let plugin = registry.activate(record, None);
+                    active.insert(id, Arc::new(plugin));
                 }
-            };
-            let prepared = registry.activate(&record).map_err(|e| {
-                tracing::error!(plugin = %id, "cannot activate: {e}");
-                e.to_string()
-            });
-            active.insert(id, Arc::new(ActivePlugin { record, prepared }));
+                Err(e) => tracing::error!(plugin = %id, "unreadable registry record: {e}"),
+            }
         }
         *registry.active.write().unwrap_or_else(|e| e.into_inner()) = active;
         Ok(registry)
@@ -138,22 +172,52 @@ impl Registry {
             .map_err(RegistryError::Limits)
     }
 
-    fn activate(&self, record: &PluginRecord) -> Result<Arc<PreparedPlugin>, RegistryError> {
-        let path = self.component_path(&record.sha256);
+    fn prepare_version(&self, v: &VersionRecord) -> Result<Arc<PreparedPlugin>, RegistryError> {
+        let path = self.component_path(&v.sha256);
         let bytes = std::fs::read(&path)
             .map_err(|e| RegistryError::Store(format!("cannot read {}: {e}", path.display())))?;
-        let limits = self.limits_for(&record.manifest)?;
+        let limits = self.limits_for(&v.manifest)?;
+        let granted = v
+            .grants
+            .as_ref()
+            .map(|g| g.capabilities.clone())
+            .unwrap_or_default();
         let prepared =
             self.runtime
-                .prepare(record.manifest.clone(), limits, &bytes, &record.sha256)?;
+                .prepare(v.manifest.clone(), limits, &bytes, &v.sha256, granted)?;
         tracing::info!(
-            plugin = %record.id(),
-            version = %record.manifest.version,
+            plugin = %v.manifest.id,
+            version = %v.manifest.version,
             from_cache = prepared.from_cache,
             activation_ms = prepared.activation.as_secs_f64() * 1000.0,
-            "plugin activated"
+            "version prepared"
         );
         Ok(Arc::new(prepared))
+    }
+
+    /// Build the active form of `record`, reusing prepared versions of
+    /// `previous` where the same version still serves.
+    fn activate(&self, record: PluginRecord, previous: Option<&ActivePlugin>) -> ActivePlugin {
+        let mut wanted: Vec<Version> = record.released.iter().cloned().collect();
+        if let Some(gray) = &record.gray {
+            wanted.push(gray.version.clone());
+        }
+        let mut serving = HashMap::new();
+        for version in wanted {
+            if let Some(ready) = previous.and_then(|p| p.serving.get(&version)) {
+                serving.insert(version, ready.clone());
+                continue;
+            }
+            let prepared = match record.version(&version) {
+                Some(v) => self.prepare_version(v).map_err(|e| {
+                    tracing::error!(plugin = %record.id, %version, "cannot prepare: {e}");
+                    e.to_string()
+                }),
+                None => Err(format!("version {version} is missing from the record")),
+            };
+            serving.insert(version, prepared);
+        }
+        ActivePlugin { record, serving }
     }
 
     /// The plugin `id`, if installed.
@@ -178,15 +242,14 @@ impl Registry {
         all
     }
 
-    /// Install `component` as described by `manifest_text`, replacing the
-    /// plugin's current version if there is one. Blocking (compiles).
-    /// On any error the registry is exactly as before.
-    pub fn install(
+    /// Upload a new version (state `uploaded`) after the automated checks.
+    /// Blocking (compiles). On any error nothing is stored.
+    pub fn upload(
         &self,
         manifest_text: &str,
         component: &[u8],
         actor: &str,
-    ) -> Result<Installed, RegistryError> {
+    ) -> Result<(Arc<ActivePlugin>, Version), RegistryError> {
         let manifest: Manifest = manifest_text.parse()?;
         if component.len() > self.max_component_bytes {
             return Err(RegistryError::TooLarge {
@@ -196,64 +259,164 @@ impl Registry {
         }
         let limits = self.limits_for(&manifest)?;
         let sha256 = sha256_hex(component);
-        let prepared =
-            Arc::new(
-                self.runtime
-                    .prepare(manifest.clone(), limits, component, &sha256)?,
-            );
+        // Compiling checks validity and imports; the artifact is cached for
+        // the release that follows.
+        let prepared = self.runtime.prepare(
+            manifest.clone(),
+            limits,
+            component,
+            &sha256,
+            BTreeSet::new(),
+        )?;
+        let checks = checks::passed(
+            &manifest,
+            &limits,
+            component.len(),
+            self.max_component_bytes,
+            &prepared,
+        );
 
         let path = self.component_path(&sha256);
         if !path.exists() {
             crate::runtime::write_atomically(&path, component)
                 .map_err(|e| RegistryError::Store(format!("cannot store component: {e}")))?;
         }
-
         let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let previous = self.get(&manifest.id);
-        let entry = VersionEntry {
-            version: manifest.version.to_string(),
-            sha256: sha256.clone(),
-            installed_at: now_secs(),
-            installed_by: actor.to_string(),
-        };
-        let mut history = vec![entry];
-        if let Some(prev) = &previous {
-            history.extend(prev.record.history.iter().take(HISTORY_LEN - 1).cloned());
+        let mut record = previous
+            .as_ref()
+            .map(|p| p.record.clone())
+            .unwrap_or_else(|| PluginRecord::new(&manifest.id, &manifest.department));
+        checks::upload_allowed(&record, &manifest)?;
+        let version = manifest.version.clone();
+        record.versions.insert(
+            0,
+            VersionRecord {
+                manifest,
+                sha256,
+                size: component.len() as u64,
+                state: VersionState::Uploaded,
+                uploaded_at: now_secs(),
+                uploaded_by: actor.to_string(),
+                checks,
+                grants: None,
+                review: None,
+            },
+        );
+        prune(&mut record);
+        let plugin = self.commit(record, previous.as_deref())?;
+        Ok((plugin, version))
+    }
+
+    /// Apply a life-cycle `action` to plugin `id`. Zero downtime: the new
+    /// serving versions are prepared before the switch.
+    pub fn transition(
+        &self,
+        id: &str,
+        action: &Action,
+        actor: &str,
+    ) -> Result<Arc<ActivePlugin>, RegistryError> {
+        let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let current = self
+            .get(id)
+            .ok_or_else(|| RegistryError::NotFound(id.to_string()))?;
+        let record = apply(&current.record, action, actor)?;
+        let next = self.activate(record, Some(&current));
+        if let Some((version, Err(e))) = next.serving.iter().find(|(_, p)| p.is_err()) {
+            return Err(RegistryError::Store(format!(
+                "version {version} cannot serve: {e}"
+            )));
         }
-        let record = PluginRecord {
-            manifest,
-            sha256,
-            size: component.len() as u64,
-            enabled: previous.as_ref().is_none_or(|p| p.record.enabled),
-            history,
-        };
-        self.persist(&record)?;
-        let plugin = Arc::new(ActivePlugin {
-            record,
-            prepared: Ok(prepared),
-        });
-        self.swap(plugin.clone());
+        self.persist(&next.record)?;
+        let next = Arc::new(next);
+        self.swap(next.clone());
+        Ok(next)
+    }
+
+    /// An admin's one-step install: upload, approve with every requested
+    /// capability, and release to everyone. Installing the component that
+    /// is already the full release changes nothing.
+    pub fn install(
+        &self,
+        manifest_text: &str,
+        component: &[u8],
+        actor: &str,
+    ) -> Result<Installed, RegistryError> {
+        let manifest: Manifest = manifest_text.parse()?;
+        if let Some(current) = self.get(&manifest.id)
+            && let Some(released) = current.record.released_version()
+            && released.manifest.version == manifest.version
+            && released.sha256 == sha256_hex(component)
+            && released.manifest == manifest
+        {
+            return Ok(Installed {
+                plugin: current,
+                replaced: None,
+                unchanged: true,
+            });
+        }
+        let replaced = self
+            .get(&manifest.id)
+            .and_then(|p| p.record.released.as_ref().map(ToString::to_string));
+        let (_, version) = self.upload(manifest_text, component, actor)?;
+        let id = manifest.id.as_str();
+        let steps = [
+            Action::Submit(version.clone()),
+            Action::Approve(
+                version.clone(),
+                Grants {
+                    capabilities: manifest.capabilities.clone(),
+                },
+            ),
+            Action::Release {
+                version,
+                percent: 100,
+                testers: Vec::new(),
+            },
+        ];
+        let mut plugin = None;
+        for step in &steps {
+            plugin = Some(self.transition(id, step, actor)?);
+        }
+        let plugin = plugin.ok_or_else(|| RegistryError::NotFound(id.to_string()))?;
         Ok(Installed {
             plugin,
-            replaced: previous.map(|p| p.record.manifest.version.to_string()),
+            replaced,
+            unchanged: false,
         })
     }
 
-    /// Enable or disable plugin `id`; takes effect for the next request.
+    /// Take a plugin down (`false`) or put it back (`true`).
     pub fn set_enabled(&self, id: &str, enabled: bool) -> Result<Arc<ActivePlugin>, RegistryError> {
+        let action = if enabled {
+            Action::PutBack
+        } else {
+            Action::TakeDown
+        };
+        self.transition(id, &action, "admin")
+    }
+
+    /// Change a plugin's catalog curation.
+    pub fn curate(&self, id: &str, curation: Curation) -> Result<Arc<ActivePlugin>, RegistryError> {
         let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let current = self
             .get(id)
             .ok_or_else(|| RegistryError::NotFound(id.to_string()))?;
         let mut record = current.record.clone();
-        record.enabled = enabled;
-        self.persist(&record)?;
-        let plugin = Arc::new(ActivePlugin {
-            record,
-            prepared: current.prepared.clone(),
-        });
-        self.swap(plugin.clone());
-        Ok(plugin)
+        record.curation = curation;
+        self.commit(record, Some(&current))
+    }
+
+    fn commit(
+        &self,
+        record: PluginRecord,
+        previous: Option<&ActivePlugin>,
+    ) -> Result<Arc<ActivePlugin>, RegistryError> {
+        let next = self.activate(record, previous);
+        self.persist(&next.record)?;
+        let next = Arc::new(next);
+        self.swap(next.clone());
+        Ok(next)
     }
 
     /// Write `record` as one atomic store write and make it durable.
@@ -280,18 +443,34 @@ impl Registry {
             .unwrap_or_else(|e| e.into_inner())
             .insert(plugin.record.id().to_string(), plugin);
     }
-}
 
-impl Registry {
     /// Whether the store answers a read.
     pub fn store_ok(&self) -> bool {
         self.store.get(NAMESPACE, b"\0probe").is_ok()
     }
-}
 
-impl Registry {
     /// Make every write durable.
     pub fn flush(&self) -> Result<(), RegistryError> {
         Ok(self.store.flush()?)
+    }
+}
+
+/// Drop the oldest versions beyond [`HISTORY_LEN`] that can never serve again.
+fn prune(record: &mut PluginRecord) {
+    while record.versions.len() > HISTORY_LEN {
+        let keep: BTreeSet<Version> = record
+            .released
+            .iter()
+            .chain(record.previous.iter())
+            .chain(record.gray.iter().map(|g| &g.version))
+            .cloned()
+            .collect();
+        let Some(pos) = record.versions.iter().rposition(|v| {
+            !keep.contains(v.version())
+                && matches!(v.state, VersionState::Rejected | VersionState::Superseded)
+        }) else {
+            break;
+        };
+        record.versions.remove(pos);
     }
 }

@@ -9,6 +9,7 @@ use crate::capabilities::log::LogState;
 use crate::capabilities::storage::StorageState;
 use crate::capabilities::wasi::{CapturedOutput, empty_ctx};
 use crate::capabilities::{GuestRequest, GuestResponse, RequestState};
+use crate::manifest::Capability;
 use std::sync::Arc;
 use std::time::Duration;
 use wasmtime::component::ResourceTable;
@@ -113,13 +114,20 @@ impl Runtime {
                 plugin.id.clone(),
                 plugin.department.clone(),
                 self.services.pairwise.clone(),
+                plugin.granted.contains(&Capability::Identity),
             ),
             storage: StorageState::new(
                 self.services.store.clone(),
                 plugin.namespace.clone(),
                 limits.storage_bytes(),
+                plugin.granted.contains(&Capability::Storage),
             ),
-            log: LogState::new(plugin.id.clone(), plugin.version.clone(), input.request_id),
+            log: LogState::new(
+                plugin.id.clone(),
+                plugin.version.clone(),
+                input.request_id,
+                plugin.granted.contains(&Capability::Log),
+            ),
             limiter: MemoryLimiter::new(limits.memory_bytes()),
             meter: Meter::start(limits.cpu(), limits.timeout()),
         };

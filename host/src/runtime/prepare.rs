@@ -6,7 +6,8 @@ use super::cache::Origin;
 use super::imports::{ImportError, check_imports};
 use crate::capabilities::{self, MiniServicePre, RequestState};
 use crate::limits::Limits;
-use crate::manifest::Manifest;
+use crate::manifest::{Capability, Manifest};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::component::Linker;
@@ -46,6 +47,8 @@ pub struct PreparedPlugin {
     pub from_cache: bool,
     /// How long activation took.
     pub activation: Duration,
+    /// Capabilities that answer.
+    pub granted: BTreeSet<Capability>,
     pub(super) pre: MiniServicePre<RequestState>,
     pub(super) id: Arc<str>,
     pub(super) department: Arc<str>,
@@ -58,13 +61,16 @@ const CORE_VERSION: [u8; 4] = [1, 0, 0, 0];
 
 impl Runtime {
     /// Activate `bytes` (SHA-256 `sha256`) as `manifest`'s plugin with
-    /// `limits`, linking only the manifest's capabilities.
+    /// `limits`. Only `granted` capabilities answer; the others are linked
+    /// as refusals (no caller, storage unavailable, log dropped), so a
+    /// version granted less than it asked for still runs, degraded.
     pub fn prepare(
         &self,
         manifest: Manifest,
         limits: Limits,
         bytes: &[u8],
         sha256: &str,
+        granted: BTreeSet<Capability>,
     ) -> Result<PreparedPlugin, PrepareError> {
         let started = Instant::now();
         if bytes.len() < 8 || &bytes[..4] != WASM_MAGIC {
@@ -80,8 +86,7 @@ impl Runtime {
         check_imports(&self.engine, &component, &manifest)?;
 
         let mut linker = Linker::<RequestState>::new(&self.engine);
-        capabilities::link(&mut linker, &manifest.capabilities)
-            .map_err(|e| PrepareError::Link(format!("{e:#}")))?;
+        capabilities::link(&mut linker).map_err(|e| PrepareError::Link(format!("{e:#}")))?;
         let pre = linker
             .instantiate_pre(&component)
             .and_then(MiniServicePre::new)
@@ -96,6 +101,7 @@ impl Runtime {
             sha256: sha256.to_string(),
             from_cache: origin == Origin::Cached,
             activation: started.elapsed(),
+            granted,
             pre,
         })
     }

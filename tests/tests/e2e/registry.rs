@@ -134,7 +134,18 @@ async fn registry_data_and_compiled_code_survive_a_restart() {
     let (_, before) = host
         .get_json("/admin/v1/plugins/probe", Some(&host.admin()))
         .await;
-    assert_eq!(before["activation"]["from_cache"], false);
+    // The upload compiled each component once and cached the artifact.
+    let cached = std::fs::read_dir(cache.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "cwasm")
+        })
+        .count();
+    assert_eq!(cached, 2, "one cached artifact per component");
     let r = host
         .http
         .put(host.url("/p/probe/kv/kept"))
