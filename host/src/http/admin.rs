@@ -121,11 +121,12 @@ pub async fn list_plugins(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    caller::admin(&state, &headers)?;
+    let who = caller::staff(&state, &headers)?;
     let plugins: Vec<Value> = state
         .registry
         .list()
         .iter()
+        .filter(|p| who.can_read(&p.record.department))
         .map(|p| plugin_json(&state, p))
         .collect();
     Ok(Json(json!({ "plugins": plugins })))
@@ -137,10 +138,11 @@ pub async fn get_plugin(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    caller::admin(&state, &headers)?;
+    let who = caller::staff(&state, &headers)?;
     let plugin = state
         .registry
         .get(&id)
+        .filter(|p| who.can_read(&p.record.department))
         .ok_or_else(|| registry_error(RegistryError::NotFound(id.clone())))?;
     Ok(Json(plugin_json(&state, &plugin)))
 }
@@ -149,46 +151,10 @@ pub async fn get_plugin(
 pub async fn install_plugin(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    mut multipart: Multipart,
+    multipart: Multipart,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let admin = caller::admin(&state, &headers)?;
-    let mut manifest = None;
-    let mut component = None;
-    while let Some(field) = multipart.next_field().await.map_err(|e| {
-        ApiError::bad_request(
-            "invalid_upload",
-            format!("cannot read the multipart body: {e}"),
-        )
-    })? {
-        let name = field.name().unwrap_or("").to_string();
-        let bytes = field.bytes().await.map_err(|e| {
-            ApiError::bad_request("invalid_upload", format!("cannot read field {name:?}: {e}"))
-        })?;
-        match name.as_str() {
-            "manifest" => {
-                let text = String::from_utf8(bytes.to_vec()).map_err(|_| {
-                    ApiError::bad_request("invalid_manifest", "the manifest is not UTF-8 text")
-                })?;
-                manifest = Some(text);
-            }
-            "component" => component = Some(bytes),
-            other => {
-                return Err(ApiError::bad_request(
-                    "invalid_upload",
-                    format!("unexpected field {other:?}; send `manifest` and `component`"),
-                ));
-            }
-        }
-    }
-    let manifest = manifest.ok_or_else(|| {
-        ApiError::bad_request(
-            "invalid_upload",
-            "the `manifest` field (islet.toml) is missing",
-        )
-    })?;
-    let component = component.ok_or_else(|| {
-        ApiError::bad_request("invalid_upload", "the `component` field (.wasm) is missing")
-    })?;
+    let (manifest, component) = read_upload(multipart).await?;
     let registry = state.registry.clone();
     let actor = admin.subject.clone();
     let before = manifest
@@ -228,53 +194,6 @@ pub async fn install_plugin(
     Ok((status, Json(body)))
 }
 
-async fn set_enabled(
-    state: Arc<AppState>,
-    id: String,
-    headers: HeaderMap,
-    enabled: bool,
-) -> Result<Json<Value>, ApiError> {
-    let admin = caller::admin(&state, &headers)?;
-    let before = state
-        .registry
-        .get(&id)
-        .map(|p| plugin_json(&state, &p))
-        .unwrap_or(Value::Null);
-    let registry = state.registry.clone();
-    let plugin_id = id.clone();
-    let plugin = tokio::task::spawn_blocking(move || registry.set_enabled(&plugin_id, enabled))
-        .await
-        .map_err(|e| ApiError::internal(format!("task failed: {e}")))?
-        .map_err(registry_error)?;
-    tracing::info!(plugin = %id, enabled, by = %admin.subject, "plugin availability changed");
-    let after = plugin_json(&state, &plugin);
-    let action = if enabled {
-        "plugin.enable"
-    } else {
-        "plugin.disable"
-    };
-    audit(&state, &admin.subject, action, &id, before, after.clone());
-    Ok(Json(after))
-}
-
-/// `POST /admin/v1/plugins/{id}/enable`.
-pub async fn enable_plugin(
-    State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    set_enabled(state, id, headers, true).await
-}
-
-/// `POST /admin/v1/plugins/{id}/disable`.
-pub async fn disable_plugin(
-    State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    set_enabled(state, id, headers, false).await
-}
-
 /// Record an admin action; a failure to record is logged, not fatal (the
 /// action itself is already durable).
 fn audit(state: &AppState, actor: &str, action: &str, target: &str, before: Value, after: Value) {
@@ -286,4 +205,48 @@ fn audit(state: &AppState, actor: &str, action: &str, target: &str, before: Valu
 /// A refused transition: 409 naming the allowed actions.
 fn transition_error(t: crate::registry::TransitionError) -> ApiError {
     ApiError::new(StatusCode::CONFLICT, "invalid_transition", t.to_string())
+}
+
+/// Read an upload's `manifest` (islet.toml text) and `component` fields.
+pub async fn read_upload(
+    mut multipart: Multipart,
+) -> Result<(String, axum::body::Bytes), ApiError> {
+    let mut manifest = None;
+    let mut component = None;
+    while let Some(field) = multipart.next_field().await.map_err(|e| {
+        ApiError::bad_request(
+            "invalid_upload",
+            format!("cannot read the multipart body: {e}"),
+        )
+    })? {
+        let name = field.name().unwrap_or("").to_string();
+        let bytes = field.bytes().await.map_err(|e| {
+            ApiError::bad_request("invalid_upload", format!("cannot read field {name:?}: {e}"))
+        })?;
+        match name.as_str() {
+            "manifest" => {
+                let text = String::from_utf8(bytes.to_vec()).map_err(|_| {
+                    ApiError::bad_request("invalid_manifest", "the manifest is not UTF-8 text")
+                })?;
+                manifest = Some(text);
+            }
+            "component" => component = Some(bytes),
+            other => {
+                return Err(ApiError::bad_request(
+                    "invalid_upload",
+                    format!("unexpected field {other:?}; send `manifest` and `component`"),
+                ));
+            }
+        }
+    }
+    let manifest = manifest.ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_upload",
+            "the `manifest` field (islet.toml) is missing",
+        )
+    })?;
+    let component = component.ok_or_else(|| {
+        ApiError::bad_request("invalid_upload", "the `component` field (.wasm) is missing")
+    })?;
+    Ok((manifest, component))
 }

@@ -54,3 +54,87 @@ pub fn admin(state: &AppState, headers: &HeaderMap) -> Result<Arc<Citizen>, ApiE
         )),
     }
 }
+
+/// A platform staff member, from the token's roles: `admin`, `reviewer`,
+/// `operator` (read-only) and `developer:<department>`.
+#[derive(Debug, Clone)]
+pub struct Staff {
+    /// The verified caller.
+    pub citizen: Arc<Citizen>,
+    admin: bool,
+    reviewer: bool,
+    operator: bool,
+    developer_of: Vec<String>,
+}
+
+impl Staff {
+    /// Who the audit log names.
+    pub fn actor(&self) -> &str {
+        &self.citizen.subject
+    }
+
+    /// May see plugins of `department`.
+    pub fn can_read(&self, department: &str) -> bool {
+        self.admin
+            || self.reviewer
+            || self.operator
+            || self.developer_of.iter().any(|d| d == department)
+    }
+
+    /// May see every department's plugins, usage and the audit log.
+    pub fn can_read_all(&self) -> bool {
+        self.admin || self.reviewer || self.operator
+    }
+
+    /// May upload and submit versions of `department`'s plugins.
+    pub fn can_upload(&self, department: &str) -> bool {
+        self.admin || self.developer_of.iter().any(|d| d == department)
+    }
+
+    /// May approve, reject, release, roll back, take down and curate.
+    pub fn can_review(&self) -> bool {
+        self.admin || self.reviewer
+    }
+
+    /// Refuse with 403 unless `allowed`.
+    pub fn require(&self, allowed: bool, what: &str) -> Result<(), ApiError> {
+        if allowed {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!("this token's roles do not allow {what}"),
+            ))
+        }
+    }
+}
+
+/// The caller, who must hold a platform role.
+pub fn staff(state: &AppState, headers: &HeaderMap) -> Result<Staff, ApiError> {
+    let Some(citizen) = caller(state, headers)? else {
+        return Err(ApiError::unauthorized(
+            "unauthenticated",
+            "the admin API needs a bearer token with a platform role",
+        ));
+    };
+    let staff = Staff {
+        admin: citizen.has_role(ADMIN_ROLE),
+        reviewer: citizen.has_role("reviewer"),
+        operator: citizen.has_role("operator"),
+        developer_of: citizen
+            .roles
+            .iter()
+            .filter_map(|r| r.strip_prefix("developer:").map(str::to_string))
+            .collect(),
+        citizen,
+    };
+    if !(staff.admin || staff.reviewer || staff.operator || !staff.developer_of.is_empty()) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this token has no platform role (admin, reviewer, operator or developer:<department>)",
+        ));
+    }
+    Ok(staff)
+}

@@ -3,6 +3,7 @@
 mod admin;
 mod caller;
 pub mod error;
+mod lifecycle;
 mod operations;
 mod plugin_route;
 mod public;
@@ -56,9 +57,21 @@ pub fn router(state: Arc<AppState>) -> Router {
                 .layer(DefaultBodyLimit::max(upload_limit)),
         )
         .route("/plugins/{id}", get(admin::get_plugin))
-        .route("/plugins/{id}/enable", post(admin::enable_plugin))
-        .route("/plugins/{id}/disable", post(admin::disable_plugin))
+        .route(
+            "/plugins/{id}/versions",
+            post(lifecycle::upload_version).layer(DefaultBodyLimit::max(upload_limit)),
+        )
+        .route(
+            "/plugins/{id}/versions/{version}/{action}",
+            post(lifecycle::version_action),
+        )
+        .route(
+            "/plugins/{id}/catalog",
+            axum::routing::put(lifecycle::curate),
+        )
         .route("/plugins/{id}/resume", post(operations::resume_plugin))
+        .route("/plugins/{id}/{action}", post(lifecycle::plugin_action))
+        .route("/review-queue", get(lifecycle::review_queue))
         .route("/usage", get(operations::usage))
         .route("/audit", get(operations::audit));
     Router::new()

@@ -42,7 +42,8 @@ pub async fn usage(
     headers: HeaderMap,
     Query(query): Query<UsageQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    caller::admin(&state, &headers)?;
+    let who = caller::staff(&state, &headers)?;
+    who.require(who.can_read_all(), "reading usage of every department")?;
     let from_text = query.from.unwrap_or_else(today);
     let from = parse_day(&from_text)
         .map_err(|e| ApiError::bad_request("invalid_query", format!("from: {e}")))?;
@@ -95,7 +96,8 @@ pub async fn audit(
     headers: HeaderMap,
     Query(filter): Query<AuditFilter>,
 ) -> Result<Json<Value>, ApiError> {
-    caller::admin(&state, &headers)?;
+    let who = caller::staff(&state, &headers)?;
+    who.require(who.can_read_all(), "reading the audit log")?;
     let log = state.audit.clone();
     let entries = tokio::task::spawn_blocking(move || log.list(&filter))
         .await
@@ -110,7 +112,8 @@ pub async fn resume_plugin(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let admin = caller::admin(&state, &headers)?;
+    let who = caller::staff(&state, &headers)?;
+    who.require(who.can_review(), "resuming a suspended version")?;
     let plugin = state.registry.get(&id).ok_or_else(|| {
         ApiError::not_found(
             "plugin_not_found",
@@ -129,7 +132,7 @@ pub async fn resume_plugin(
                 "the plugin has no full release to resume",
             )
         })?;
-    let before = state.protection.resume(&id, &version, &admin.subject);
+    let before = state.protection.resume(&id, &version, who.actor());
     Ok(Json(json!({
         "id": id,
         "version": version,

@@ -3,6 +3,7 @@
 
 mod isolation;
 mod jwt;
+mod lifecycle;
 mod metering;
 mod protection;
 mod registry;

@@ -256,7 +256,7 @@ async fn admin_actions_are_audited() {
     let (status, body) = host.get_json("/admin/v1/audit", Some(&admin)).await;
     assert_eq!(status, 200, "{body}");
     let entries = body["entries"].as_array().unwrap();
-    assert_eq!(entries[0]["action"], "plugin.disable");
+    assert_eq!(entries[0]["action"], "plugin.take-down");
     assert_eq!(entries[0]["target"], "hello");
     assert_eq!(entries[0]["actor"], "admin-1");
     assert_eq!(entries[0]["before"]["enabled"], true);
