@@ -178,6 +178,112 @@ fn serve_token_and_plugin_commands() {
     assert!(run(&args).status.success());
     assert_eq!(get(&format!("{base}/p/hello/"), None).0, 200);
 
+    // The listing life cycle from the command line.
+    let wasm = stdout(&run(&["plugin", "build", "plugins/hello"]))
+        .trim()
+        .to_string();
+    let manifest_v2 = data.path().join("hello-0.2.0.toml");
+    std::fs::write(
+        &manifest_v2,
+        std::fs::read_to_string("../plugins/hello/islet.toml")
+            .or_else(|_| std::fs::read_to_string(workspace().join("plugins/hello/islet.toml")))
+            .unwrap()
+            .replace("version = \"0.1.0\"", "version = \"0.2.0\""),
+    )
+    .unwrap();
+    let dev = stdout(&run(&[
+        "token",
+        "--data-dir",
+        data_dir,
+        "--sub",
+        "dev-1",
+        "--role",
+        "developer:platform",
+    ]))
+    .trim()
+    .to_string();
+    let reviewer = stdout(&run(&[
+        "token",
+        "--data-dir",
+        data_dir,
+        "--sub",
+        "rev-1",
+        "--role",
+        "reviewer",
+    ]))
+    .trim()
+    .to_string();
+    let as_user = |token: &str, args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend_from_slice(&["--server", base.as_str(), "--token", token]);
+        run(&all)
+    };
+    let out = as_user(
+        &dev,
+        &[
+            "plugin",
+            "publish",
+            &wasm,
+            "--manifest",
+            manifest_v2.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("uploaded hello 0.2.0"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        as_user(&dev, &["plugin", "submit", "hello", "0.2.0"])
+            .status
+            .success()
+    );
+    let out = as_user(&reviewer, &["plugin", "queue"]);
+    assert!(stdout(&out).contains("hello 0.2.0"), "{}", stdout(&out));
+    let out = as_user(
+        &dev,
+        &["plugin", "approve", "hello", "0.2.0", "--grant-requested"],
+    );
+    assert!(
+        !out.status.success() && stderr(&out).contains("403"),
+        "a developer cannot approve: {}",
+        stderr(&out)
+    );
+    let out = as_user(
+        &reviewer,
+        &["plugin", "approve", "hello", "0.2.0", "--grant-requested"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = as_user(
+        &reviewer,
+        &["plugin", "release", "hello", "0.2.0", "--percent", "25"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("gray 0.2.0 at 25%"),
+        "{}",
+        stdout(&out)
+    );
+    let out = as_user(&reviewer, &["plugin", "promote", "hello"]);
+    assert!(stdout(&out).contains("released 0.2.0"), "{}", stdout(&out));
+    let out = as_user(&reviewer, &["plugin", "rollback", "hello"]);
+    assert!(stdout(&out).contains("released 0.1.0"), "{}", stdout(&out));
+    let out = as_user(&reviewer, &["plugin", "versions", "hello"]);
+    assert!(
+        stdout(&out)
+            .lines()
+            .any(|l| l.starts_with("0.2.0") && l.contains("superseded")),
+        "{}",
+        stdout(&out)
+    );
+    let out = as_user(&reviewer, &["plugin", "rollback", "hello"]);
+    assert!(
+        !out.status.success() && stderr(&out).contains("invalid_transition"),
+        "{}",
+        stderr(&out)
+    );
+
     // Errors name the problem and exit non-zero.
     let out = install("no/such/folder");
     assert!(!out.status.success());

@@ -34,8 +34,12 @@ fn send(server: &ServerArgs, request: RequestBuilder) -> anyhow::Result<Value> {
     Ok(body)
 }
 
-/// Install a plugin folder (building it) or a .wasm file with its manifest.
-pub fn install(server: &ServerArgs, path: &Path, manifest: Option<&Path>) -> anyhow::Result<()> {
+/// The component and manifest text for a plugin folder (built first) or a
+/// .wasm file with its manifest.
+fn component_and_manifest(
+    path: &Path,
+    manifest: Option<&Path>,
+) -> anyhow::Result<(Vec<u8>, String)> {
     let (component, manifest_path) = if path.is_dir() {
         let wasm = build_plugin(path)?;
         let manifest = manifest
@@ -64,15 +68,29 @@ pub fn install(server: &ServerArgs, path: &Path, manifest: Option<&Path>) -> any
         .with_context(|| format!("cannot read {}", manifest_path.display()))?;
     let bytes = std::fs::read(&component)
         .with_context(|| format!("cannot read {}", component.display()))?;
-    let form = multipart::Form::new().text("manifest", manifest_text).part(
+    Ok((bytes, manifest_text))
+}
+
+fn upload_form(bytes: Vec<u8>, manifest_text: String) -> multipart::Form {
+    multipart::Form::new().text("manifest", manifest_text).part(
         "component",
         multipart::Part::bytes(bytes).file_name("component.wasm"),
-    );
+    )
+}
+
+fn short(sha: &str) -> &str {
+    sha.get(..12).unwrap_or(sha)
+}
+
+/// Install (admin: upload, approve everything requested, release) a plugin
+/// folder (building it) or a .wasm file with its manifest.
+pub fn install(server: &ServerArgs, path: &Path, manifest: Option<&Path>) -> anyhow::Result<()> {
+    let (bytes, manifest_text) = component_and_manifest(path, manifest)?;
     let body = send(
         server,
         client()?
             .post(url(server, "/admin/v1/plugins"))
-            .multipart(form),
+            .multipart(upload_form(bytes, manifest_text)),
     )?;
     let replaced = body["replaced_version"]
         .as_str()
@@ -82,8 +100,7 @@ pub fn install(server: &ServerArgs, path: &Path, manifest: Option<&Path>) -> any
         "installed {} {}{replaced} (sha256 {}, activated in {:.1} ms{})",
         body["id"].as_str().unwrap_or("?"),
         body["version"].as_str().unwrap_or("?"),
-        &body["sha256"].as_str().unwrap_or("?")
-            [..12.min(body["sha256"].as_str().map_or(1, str::len))],
+        short(body["sha256"].as_str().unwrap_or("?")),
         body["activation"]["ms"].as_f64().unwrap_or(0.0),
         if body["activation"]["from_cache"].as_bool() == Some(true) {
             ", from cache"
@@ -91,6 +108,189 @@ pub fn install(server: &ServerArgs, path: &Path, manifest: Option<&Path>) -> any
             ""
         }
     );
+    Ok(())
+}
+
+/// Upload a version for review.
+pub fn publish(server: &ServerArgs, path: &Path, manifest: Option<&Path>) -> anyhow::Result<()> {
+    let (bytes, manifest_text) = component_and_manifest(path, manifest)?;
+    let id = manifest_text
+        .parse::<crate::manifest::Manifest>()
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .id;
+    let body = send(
+        server,
+        client()?
+            .post(url(server, &format!("/admin/v1/plugins/{id}/versions")))
+            .multipart(upload_form(bytes, manifest_text)),
+    )?;
+    let version = body["uploaded_version"].as_str().unwrap_or("?");
+    println!("uploaded {id} {version}; next: islet plugin submit {id} {version}");
+    if let Some(checks) = body["history"][0]["checks"].as_array() {
+        for c in checks {
+            println!(
+                "  [{}] {}: {}",
+                if c["passed"].as_bool() == Some(true) {
+                    "ok"
+                } else {
+                    "!!"
+                },
+                c["name"].as_str().unwrap_or("?"),
+                c["detail"].as_str().unwrap_or("")
+            );
+        }
+    }
+    Ok(())
+}
+
+fn print_state(body: &Value) {
+    let gray = match &body["gray"] {
+        Value::Null => String::new(),
+        g => format!(
+            ", gray {} at {}%{}",
+            g["version"].as_str().unwrap_or("?"),
+            g["percent"],
+            g["testers"]
+                .as_array()
+                .filter(|t| !t.is_empty())
+                .map(|t| format!(" + {} testers", t.len()))
+                .unwrap_or_default()
+        ),
+    };
+    println!(
+        "{}: released {}{gray}{}",
+        body["id"].as_str().unwrap_or("?"),
+        body["version"].as_str().unwrap_or("none"),
+        if body["taken_down"].as_bool() == Some(true) {
+            ", TAKEN DOWN"
+        } else {
+            ""
+        }
+    );
+}
+
+/// `submit`, `reject`, `release` of one version.
+pub fn version_action(
+    server: &ServerArgs,
+    id: &str,
+    version: &str,
+    action: &str,
+    body: Value,
+) -> anyhow::Result<()> {
+    let result = send(
+        server,
+        client()?
+            .post(url(
+                server,
+                &format!("/admin/v1/plugins/{id}/versions/{version}/{action}"),
+            ))
+            .json(&body),
+    )?;
+    print_state(&result);
+    Ok(())
+}
+
+/// Approve a version with explicit grants, or everything it requested.
+pub fn approve(
+    server: &ServerArgs,
+    id: &str,
+    version: &str,
+    grants: &[String],
+    requested: bool,
+) -> anyhow::Result<()> {
+    let grants: Vec<String> = if requested {
+        let plugin = send(
+            server,
+            client()?.get(url(server, &format!("/admin/v1/plugins/{id}"))),
+        )?;
+        plugin["history"]
+            .as_array()
+            .and_then(|vs| vs.iter().find(|v| v["version"] == version))
+            .and_then(|v| v["capabilities"].as_array())
+            .map(|caps| {
+                caps.iter()
+                    .filter_map(|c| c.as_str().map(str::to_string))
+                    .collect()
+            })
+            .with_context(|| format!("{id} has no version {version}"))?
+    } else {
+        grants.to_vec()
+    };
+    version_action(
+        server,
+        id,
+        version,
+        "approve",
+        serde_json::json!({ "capabilities": grants }),
+    )
+}
+
+/// `gray`, `promote`, `revert`, `rollback`, `take-down`, `put-back`.
+pub fn plugin_action(
+    server: &ServerArgs,
+    id: &str,
+    action: &str,
+    body: Value,
+) -> anyhow::Result<()> {
+    let result = send(
+        server,
+        client()?
+            .post(url(server, &format!("/admin/v1/plugins/{id}/{action}")))
+            .json(&body),
+    )?;
+    print_state(&result);
+    Ok(())
+}
+
+/// Print a plugin's versions.
+pub fn versions(server: &ServerArgs, id: &str) -> anyhow::Result<()> {
+    let body = send(
+        server,
+        client()?.get(url(server, &format!("/admin/v1/plugins/{id}"))),
+    )?;
+    print_state(&body);
+    println!(
+        "{:<12} {:<12} {:<14} {:<16} GRANTS",
+        "VERSION", "STATE", "SHA256", "UPLOADED BY"
+    );
+    for v in body["history"].as_array().into_iter().flatten() {
+        let grants: Vec<&str> = v["grants"]["capabilities"]
+            .as_array()
+            .map(|g| g.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        println!(
+            "{:<12} {:<12} {:<14} {:<16} {}",
+            v["version"].as_str().unwrap_or("?"),
+            v["state"].as_str().unwrap_or("?"),
+            short(v["sha256"].as_str().unwrap_or("?")),
+            v["uploaded_by"].as_str().unwrap_or("?"),
+            grants.join(",")
+        );
+    }
+    Ok(())
+}
+
+/// Print the review queue.
+pub fn queue(server: &ServerArgs) -> anyhow::Result<()> {
+    let body = send(server, client()?.get(url(server, "/admin/v1/review-queue")))?;
+    let queue = body["queue"].as_array().cloned().unwrap_or_default();
+    if queue.is_empty() {
+        println!("nothing waits for review");
+    }
+    for v in queue {
+        let requested: Vec<&str> = v["requested"]
+            .as_array()
+            .map(|r| r.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        println!(
+            "{} {} ({}) by {}, requests: {}",
+            v["plugin"].as_str().unwrap_or("?"),
+            v["version"].as_str().unwrap_or("?"),
+            v["department"].as_str().unwrap_or("?"),
+            v["uploaded_by"].as_str().unwrap_or("?"),
+            requested.join(", ")
+        );
+    }
     Ok(())
 }
 
@@ -112,16 +312,5 @@ pub fn list(server: &ServerArgs) -> anyhow::Result<()> {
             p["status"].as_str().unwrap_or("?"),
         );
     }
-    Ok(())
-}
-
-/// Enable or disable a plugin.
-pub fn set_enabled(server: &ServerArgs, id: &str, enabled: bool) -> anyhow::Result<()> {
-    let action = if enabled { "enable" } else { "disable" };
-    send(
-        server,
-        client()?.post(url(server, &format!("/admin/v1/plugins/{id}/{action}"))),
-    )?;
-    println!("{id} {action}d");
     Ok(())
 }

@@ -86,28 +86,122 @@ pub enum PluginCommand {
         #[command(flatten)]
         server: ServerArgs,
     },
+    /// Upload a new version for review (a plugin folder is built first).
+    Publish {
+        /// A plugin folder, or a .wasm component.
+        path: PathBuf,
+        /// The manifest, when publishing a .wasm file [default: islet.toml beside it].
+        #[arg(long)]
+        manifest: Option<PathBuf>,
+        /// The host to talk to.
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Send an uploaded version to review.
+    Submit {
+        /// Plugin id.
+        id: String,
+        /// Version.
+        version: String,
+        /// The host to talk to.
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Approve a version in review, granting capabilities.
+    Approve {
+        /// Plugin id.
+        id: String,
+        /// Version.
+        version: String,
+        /// A capability to grant (identity, storage, log); repeatable.
+        #[arg(long = "grant")]
+        grants: Vec<String>,
+        /// Grant every capability the version requested.
+        #[arg(long, conflicts_with = "grants")]
+        grant_requested: bool,
+        /// The host to talk to.
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Reject a version in review.
+    Reject {
+        /// Plugin id.
+        id: String,
+        /// Version.
+        version: String,
+        /// Why (shown to the developer).
+        #[arg(long)]
+        reason: String,
+        /// The host to talk to.
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Release an approved version to everyone, or gray with --percent/--tester.
+    Release {
+        /// Plugin id.
+        id: String,
+        /// Version.
+        version: String,
+        /// Share of signed-in citizens, percent.
+        #[arg(long, default_value_t = 100)]
+        percent: u8,
+        /// A citizen (token subject) who always gets it; repeatable.
+        #[arg(long = "tester")]
+        testers: Vec<String>,
+        /// The host to talk to.
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Change the gray release's share and testers.
+    Gray {
+        /// Plugin id.
+        id: String,
+        /// Share of signed-in citizens, percent.
+        #[arg(long)]
+        percent: u8,
+        /// A citizen (token subject) who always gets it; repeatable.
+        #[arg(long = "tester")]
+        testers: Vec<String>,
+        /// The host to talk to.
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Make the gray version the full release.
+    Promote(PluginIdArgs),
+    /// End the gray release.
+    Revert(PluginIdArgs),
+    /// Go back to the previous full release.
+    Rollback(PluginIdArgs),
+    /// Take a plugin down: hidden and unreachable at once.
+    #[command(alias = "disable")]
+    TakeDown(PluginIdArgs),
+    /// Put a taken-down plugin back.
+    #[command(alias = "enable")]
+    PutBack(PluginIdArgs),
     /// List installed plugins.
     List {
         /// The host to talk to.
         #[command(flatten)]
         server: ServerArgs,
     },
-    /// Enable a plugin: its routes and catalog entry come back.
-    Enable {
-        /// Plugin id.
-        id: String,
+    /// List a plugin's versions and their states.
+    Versions(PluginIdArgs),
+    /// List the versions waiting for review.
+    Queue {
         /// The host to talk to.
         #[command(flatten)]
         server: ServerArgs,
     },
-    /// Disable a plugin: its routes answer 404 at once.
-    Disable {
-        /// Plugin id.
-        id: String,
-        /// The host to talk to.
-        #[command(flatten)]
-        server: ServerArgs,
-    },
+}
+
+/// A plugin id and the host.
+#[derive(Debug, Clone, Args)]
+pub struct PluginIdArgs {
+    /// Plugin id.
+    pub id: String,
+    /// The host to talk to.
+    #[command(flatten)]
+    pub server: ServerArgs,
 }
 
 /// Resolve `serve`/`demo` flags against the config file.
@@ -155,9 +249,77 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 manifest,
                 server,
             } => client::install(&server, &path, manifest.as_deref()),
+            PluginCommand::Publish {
+                path,
+                manifest,
+                server,
+            } => client::publish(&server, &path, manifest.as_deref()),
+            PluginCommand::Submit {
+                id,
+                version,
+                server,
+            } => client::version_action(&server, &id, &version, "submit", serde_json::json!({})),
+            PluginCommand::Approve {
+                id,
+                version,
+                grants,
+                grant_requested,
+                server,
+            } => client::approve(&server, &id, &version, &grants, grant_requested),
+            PluginCommand::Reject {
+                id,
+                version,
+                reason,
+                server,
+            } => client::version_action(
+                &server,
+                &id,
+                &version,
+                "reject",
+                serde_json::json!({ "reason": reason }),
+            ),
+            PluginCommand::Release {
+                id,
+                version,
+                percent,
+                testers,
+                server,
+            } => client::version_action(
+                &server,
+                &id,
+                &version,
+                "release",
+                serde_json::json!({ "percent": percent, "testers": testers }),
+            ),
+            PluginCommand::Gray {
+                id,
+                percent,
+                testers,
+                server,
+            } => client::plugin_action(
+                &server,
+                &id,
+                "gray",
+                serde_json::json!({ "percent": percent, "testers": testers }),
+            ),
+            PluginCommand::Promote(a) => {
+                client::plugin_action(&a.server, &a.id, "promote", serde_json::json!({}))
+            }
+            PluginCommand::Revert(a) => {
+                client::plugin_action(&a.server, &a.id, "revert", serde_json::json!({}))
+            }
+            PluginCommand::Rollback(a) => {
+                client::plugin_action(&a.server, &a.id, "rollback", serde_json::json!({}))
+            }
+            PluginCommand::TakeDown(a) => {
+                client::plugin_action(&a.server, &a.id, "take-down", serde_json::json!({}))
+            }
+            PluginCommand::PutBack(a) => {
+                client::plugin_action(&a.server, &a.id, "put-back", serde_json::json!({}))
+            }
             PluginCommand::List { server } => client::list(&server),
-            PluginCommand::Enable { id, server } => client::set_enabled(&server, &id, true),
-            PluginCommand::Disable { id, server } => client::set_enabled(&server, &id, false),
+            PluginCommand::Versions(a) => client::versions(&a.server, &a.id),
+            PluginCommand::Queue { server } => client::queue(&server),
         },
     }
 }
