@@ -92,6 +92,14 @@ pub fn install(server: &ServerArgs, path: &Path, manifest: Option<&Path>) -> any
             .post(url(server, "/admin/v1/plugins"))
             .multipart(upload_form(bytes, manifest_text)),
     )?;
+    if body["unchanged"].as_bool() == Some(true) {
+        println!(
+            "{} {} is already installed with this component; nothing changed",
+            body["id"].as_str().unwrap_or("?"),
+            body["version"].as_str().unwrap_or("?"),
+        );
+        return Ok(());
+    }
     let replaced = body["replaced_version"]
         .as_str()
         .map(|v| format!(", replacing {v}"))

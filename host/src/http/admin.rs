@@ -178,15 +178,18 @@ pub async fn install_plugin(
     );
     let mut body = plugin_json(&state, plugin);
     body["replaced_version"] = json!(installed.replaced);
-    audit(
-        &state,
-        &admin.subject,
-        "plugin.install",
-        plugin.record.id(),
-        before,
-        body.clone(),
-    );
-    let status = if installed.replaced.is_some() {
+    body["unchanged"] = json!(installed.unchanged);
+    if !installed.unchanged {
+        audit(
+            &state,
+            &admin.subject,
+            "plugin.install",
+            plugin.record.id(),
+            before,
+            body.clone(),
+        );
+    }
+    let status = if installed.replaced.is_some() || installed.unchanged {
         StatusCode::OK
     } else {
         StatusCode::CREATED
