@@ -166,9 +166,10 @@ impl DirectRuntime {
         let limits = LimitPolicy::default()
             .resolve(&manifest.limits)
             .map_err(|e| anyhow!("{e}"))?;
+        let granted = manifest.capabilities.clone();
         Ok(self
             .runtime
-            .prepare(manifest, limits, component, &sha256_hex(component))?)
+            .prepare(manifest, limits, component, &sha256_hex(component), granted)?)
     }
 
     /// Run one anonymous request on a fresh instance of `plugin`.

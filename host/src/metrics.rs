@@ -42,7 +42,7 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
                         LATENCY_BUCKETS,
                     )
                 });
-            match builder.and_then(|b| b.install_recorder().map_err(Into::into)) {
+            match builder.and_then(|b| b.install_recorder()) {
                 Ok(h) => Some(h),
                 Err(e) => {
                     tracing::error!("metrics are unavailable: {e}");

@@ -80,9 +80,8 @@ pub fn child(plugins: usize, component: &Path, cache: &Path) -> anyhow::Result<(
         if i == 0 {
             first_from_cache = installed
                 .plugin
-                .prepared
-                .as_ref()
-                .is_ok_and(|p| p.from_cache);
+                .released()
+                .is_some_and(|p| p.as_ref().is_ok_and(|p| p.from_cache));
         }
     }
     let figures = MemoryFigures {

@@ -153,6 +153,17 @@ impl Breaker {
     }
 }
 
+impl Breaker {
+    /// A half-open breaker whose probe never ran goes back to open with its
+    /// cooldown already over, so the next call probes.
+    pub fn reopen_for_probe(&mut self) {
+        if self.state == BreakerState::HalfOpen {
+            self.state = BreakerState::Open;
+            self.opened_at = None;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,16 +223,5 @@ mod tests {
         }
         assert_eq!(b.state(), BreakerState::Closed);
         assert_eq!(b.reset(), None);
-    }
-}
-
-impl Breaker {
-    /// A half-open breaker whose probe never ran goes back to open with its
-    /// cooldown already over, so the next call probes.
-    pub fn reopen_for_probe(&mut self) {
-        if self.state == BreakerState::HalfOpen {
-            self.state = BreakerState::Open;
-            self.opened_at = None;
-        }
     }
 }
