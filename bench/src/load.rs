@@ -101,7 +101,8 @@ impl NoiseStats {
         self.by_status.values().sum()
     }
 
-    fn merge(&mut self, other: NoiseStats) {
+    /// Add `other`'s counts to these.
+    pub fn merge(&mut self, other: NoiseStats) {
         for (status, n) in other.by_status {
             *self.by_status.entry(status).or_default() += n;
         }

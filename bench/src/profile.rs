@@ -15,6 +15,9 @@ pub struct Profile {
     pub warmup: Duration,
     /// Measurement window of each load point.
     pub duration: Duration,
+    /// Parts 1 and 6: runs of each load point, interleaved across servers
+    /// (or phases); the run with the median throughput is reported.
+    pub repeats: usize,
     /// Part 2: calls before timing.
     pub instantiate_warmup: usize,
     /// Part 2: timed calls per configuration.
@@ -54,8 +57,9 @@ impl Profile {
             name: "full",
             concurrencies: vec![1, 32, 256],
             target_concurrency: 32,
-            warmup: Duration::from_secs(1),
-            duration: Duration::from_secs(4),
+            warmup: Duration::from_millis(500),
+            duration: Duration::from_secs(3),
+            repeats: 3,
             instantiate_warmup: 2_000,
             instantiate_calls: 20_000,
             cpu_warmup: 2,
@@ -82,6 +86,7 @@ impl Profile {
             target_concurrency: 8,
             warmup: Duration::from_millis(100),
             duration: Duration::from_millis(300),
+            repeats: 1,
             instantiate_warmup: 20,
             instantiate_calls: 200,
             cpu_warmup: 1,

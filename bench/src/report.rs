@@ -116,6 +116,16 @@ pub struct Report {
     pub elapsed_secs: f64,
 }
 
+/// How to read the figures, before the summary.
+const READING: &str = "Reading these figures: the load generator, the servers \
+and the guests share the same cores, so throughput is that of the whole \
+system on this machine, not of Islet alone. On a virtual machine an idle \
+CPU is slow to wake, which dominates latency at concurrency 1 and varies \
+from run to run; the targets are stated at concurrency 32. Every part \
+checks that the work was really done (the greeting's bytes, the hash, the \
+JSON digest, the artifact's origin, the noisy calls' error statuses) before \
+its figures count.\n\n";
+
 /// A ratio with enough digits to be read when it is small.
 pub fn ratio_text(r: f64) -> String {
     if r >= 0.1 || r == 0.0 {
@@ -156,6 +166,7 @@ impl Report {
             m.rustc,
             m.load_average,
         );
+        out.push_str(READING);
         out.push_str("## Summary\n\n");
         self.summary().markdown(&mut out);
         for s in &self.sections {

@@ -3,7 +3,7 @@
 //! the greeting made on a Tokio blocking thread, isolates the cost of the
 //! thread hop Islet makes for every guest call.
 
-use super::{Bench, fixed};
+use super::{Bench, fixed, median_run};
 use crate::host::{IsletServer, component, manifest_as};
 use crate::load::{LoadResult, Target};
 use crate::native::{BLOCKING_PATH, GREETING, HELLO_PATH, NativeServer};
@@ -49,16 +49,24 @@ pub fn run(bench: &Bench) -> anyhow::Result<Section> {
     ]);
     let mut at_target = None;
     for &concurrency in &bench.profile.concurrencies {
-        let mut results = Vec::new();
-        for target in &targets {
-            let result = bench.client.run(target, bench.load_spec(concurrency))?;
-            ensure!(
-                result.completed > 0,
-                "no request to {} completed at concurrency {concurrency}",
-                target.path
-            );
-            results.push(result);
+        // Interleave the servers so a passing disturbance hits them alike.
+        let mut runs: [Vec<LoadResult>; 3] = Default::default();
+        for _ in 0..bench.profile.repeats.max(1) {
+            for (target, runs) in targets.iter().zip(&mut runs) {
+                let result = bench.client.run(target, bench.load_spec(concurrency))?;
+                ensure!(
+                    result.completed > 0,
+                    "no request to {} completed at concurrency {concurrency}",
+                    target.path
+                );
+                runs.push(result);
+            }
         }
+        let results = runs
+            .into_iter()
+            .map(|runs| median_run(runs, LoadResult::throughput))
+            .collect::<Option<Vec<_>>>()
+            .context("no load point was run")?;
         for (server, result) in SERVERS.iter().zip(&results) {
             table.row(row(server, result, &results[0]));
         }
@@ -85,10 +93,13 @@ pub fn run(bench: &Bench) -> anyhow::Result<Section> {
              behind `spawn_blocking`. One closed-loop client (hyper, one \
              keep-alive HTTP/1 connection per concurrent task, its own \
              one-thread Tokio runtime) drives all three in turn; {:.1} s warm-up, \
-             then {:.1} s measured per point. The servers share a multi-thread \
-             Tokio runtime and the machine's cores with the client.",
+             then {:.1} s measured per run; each point is run {} time(s), the \
+             servers interleaved, and the run with the median throughput is \
+             shown. The servers share a multi-thread Tokio runtime and the \
+             machine's cores with the client.",
             bench.profile.warmup.as_secs_f64(),
-            bench.profile.duration.as_secs_f64()
+            bench.profile.duration.as_secs_f64(),
+            bench.profile.repeats,
         ),
         tables: vec![table],
         verdict: Verdict {

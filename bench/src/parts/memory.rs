@@ -198,7 +198,11 @@ pub fn run(bench: &Bench) -> anyhow::Result<Section> {
                in RSS per mapping), its type information, a linker and an \
                `InstancePre`, plus a registry record. No instance memory is \
                resident until a request runs: the pool's slots are reserved \
-               address space, not RSS."
+               address space, not RSS. The per-plugin figure of a small host \
+               also carries one-off costs of the first install (loading the \
+               compiled code's pages, the store's and the metrics' first \
+               structures), so the figure at the largest size is the marginal \
+               cost."
             .into(),
     })
 }

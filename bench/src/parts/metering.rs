@@ -5,7 +5,7 @@ use super::{Bench, fixed};
 use crate::host::{DirectRuntime, cache_dir, component, guest_request, manifest_as};
 use crate::report::{Section, Table, Verdict};
 use crate::stats::{median, millis, ratio};
-use anyhow::{Context as _, ensure};
+use anyhow::{bail, ensure};
 use islet_host::runtime::{Interruption, PreparedPlugin, thread_cpu_time};
 use std::hint::black_box;
 use std::time::Duration;
@@ -88,7 +88,7 @@ pub fn run(bench: &Bench) -> anyhow::Result<Section> {
         "epoch overhead %",
         "fuel overhead %",
     ]);
-    let mut worst_epoch: Option<(f64, Figures)> = None;
+    let mut all = Vec::new();
     for workload in workloads(bench)? {
         let figures = measure(bench, &workload, &runtimes)?;
         let epoch = figures.overhead_pct(1);
@@ -102,11 +102,17 @@ pub fn run(bench: &Bench) -> anyhow::Result<Section> {
             fixed(epoch, 1),
             fixed(figures.overhead_pct(2), 1),
         ]);
-        if worst_epoch.as_ref().is_none_or(|(w, _)| epoch > *w) {
-            worst_epoch = Some((epoch, figures));
-        }
+        all.push(figures);
     }
-    let (epoch_pct, figures) = worst_epoch.context("no workload was measured")?;
+    let [hash, json] = &all[..] else {
+        bail!("expected two workloads, measured {}", all.len());
+    };
+    let figures = if json.overhead_pct(1) > hash.overhead_pct(1) {
+        json
+    } else {
+        hash
+    };
+    let epoch_pct = figures.overhead_pct(1);
     let p = &bench.profile;
     Ok(Section {
         number: 3,
@@ -139,14 +145,25 @@ pub fn run(bench: &Bench) -> anyhow::Result<Section> {
             target: format!("≤ {TARGET_OVERHEAD_PCT}% overhead"),
             met: epoch_pct <= TARGET_OVERHEAD_PCT,
         },
-        note: "Epoch interruption adds a load and compare of the epoch counter at \
-               every function entry and loop back-edge; fuel adds a counter \
-               update per basic block and a check, so it costs more in tight \
-               loops and call-heavy code. The 2 ms tick itself never reaches the \
-               guest here: the first deadline is set at the CPU budget. Against \
-               native code the guest also pays for Wasm's bounds-checked memory \
-               and Cranelift's code generation."
-            .into(),
+        note: format!(
+            "Epoch interruption makes Cranelift load the engine's epoch counter \
+             and compare it with the deadline at every function entry and loop \
+             header; fuel updates a counter in every basic block and checks it. \
+             What that costs depends on the loop body: the hash loop is a chain \
+             of dependent multiplies whose latency hides the check (epoch {}%, \
+             fuel {}%), while JSON work is made of byte-at-a-time loops (string \
+             escaping, UTF-8 validation, case conversion, allocation) where a \
+             check per iteration is a large share of a few-instruction body \
+             (epoch {}%, fuel {}%). Epoch is the cheaper of the two in every \
+             case measured, so it stays the default; the 2 ms tick itself never \
+             interrupts these calls (the first deadline is at the CPU budget). \
+             Against native code the guest also pays for bounds-checked linear \
+             memory and Cranelift's less aggressive optimisation.",
+            fixed(hash.overhead_pct(1), 1),
+            fixed(hash.overhead_pct(2), 1),
+            fixed(json.overhead_pct(1), 1),
+            fixed(json.overhead_pct(2), 1),
+        ),
     })
 }
 

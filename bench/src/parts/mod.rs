@@ -8,7 +8,7 @@ pub mod memory;
 pub mod metering;
 pub mod noisy;
 
-use crate::load::{Client, LoadSpec};
+use crate::load::{Client, LoadResult, LoadSpec};
 use crate::profile::Profile;
 use anyhow::Context as _;
 
@@ -45,6 +45,17 @@ impl Bench {
             duration: self.profile.duration,
         }
     }
+}
+
+/// Of several runs of one load point, the run with the median `key`,
+/// whole (so all its figures come from the same run).
+pub fn median_run(
+    mut runs: Vec<LoadResult>,
+    key: impl Fn(&LoadResult) -> f64,
+) -> Option<LoadResult> {
+    runs.sort_by(|a, b| key(a).total_cmp(&key(b)));
+    let middle = runs.len() / 2;
+    runs.into_iter().nth(middle)
 }
 
 /// `x` with `digits` decimals.

@@ -1,6 +1,7 @@
 //! The HTTP edge: routes, the request id, and nothing about capabilities.
 
 mod admin;
+mod assets;
 mod caller;
 pub mod error;
 mod lifecycle;
@@ -75,6 +76,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/usage", get(operations::usage))
         .route("/audit", get(operations::audit));
     Router::new()
+        .route("/", get(assets::shell_page))
+        .route("/admin", get(assets::admin_page))
+        .route("/admin/", get(assets::admin_page))
+        .route("/assets/{file}", get(assets::asset))
         .route("/healthz", get(public::healthz))
         .route("/readyz", get(public::readyz))
         .route("/metrics", get(public::metrics))

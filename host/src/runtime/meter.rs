@@ -32,6 +32,22 @@ pub fn thread_cpu_time() -> Duration {
     )
 }
 
+/// CPU time after which a still-running guest call yields the core to
+/// short requests: its thread's scheduling priority is lowered until the
+/// call ends (a two-level feedback queue, like an OS scheduler's).
+const DEMOTE_AFTER: Duration = Duration::from_millis(4);
+/// The nice value of a demoted guest thread (CFS weight about 1/10 of 0).
+const DEMOTED_NICE: i32 = 10;
+
+#[allow(unsafe_code, reason = "libc calls on the current thread only")]
+fn set_thread_nice(nice: i32) -> bool {
+    // SAFETY: gettid and setpriority take no pointers and act on this thread.
+    unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice) == 0
+    }
+}
+
 /// CPU and wall-clock budget of one call.
 #[derive(Debug)]
 pub struct Meter {
@@ -39,6 +55,7 @@ pub struct Meter {
     wall_start: Instant,
     cpu_budget: Duration,
     wall_budget: Duration,
+    demoted: bool,
     /// Set when the meter stopped the guest.
     pub interrupted: Option<Interrupt>,
 }
@@ -51,6 +68,7 @@ impl Meter {
             wall_start: Instant::now(),
             cpu_budget,
             wall_budget,
+            demoted: false,
             interrupted: None,
         }
     }
@@ -68,7 +86,7 @@ impl Meter {
     /// Ticks before the first check: CPU time never exceeds wall time, so
     /// nothing needs checking until the smaller budget could have been spent.
     pub fn first_deadline_ticks(&self, tick: Duration) -> u64 {
-        let budget = self.cpu_budget.min(self.wall_budget);
+        let budget = self.cpu_budget.min(self.wall_budget).min(DEMOTE_AFTER);
         (budget.as_micros() / tick.as_micros().max(1)).max(1) as u64
     }
 
@@ -81,7 +99,24 @@ impl Meter {
             self.interrupted = Some(Interrupt::Cpu);
             UpdateDeadline::Interrupt
         } else {
+            if !self.demoted && self.cpu_used() >= DEMOTE_AFTER {
+                // Without the right to raise priority back (CAP_SYS_NICE)
+                // a demoted pool thread would stay slow: only demote when
+                // the priority can be restored, i.e. check once per call.
+                self.demoted = set_thread_nice(DEMOTED_NICE);
+            }
             UpdateDeadline::Continue(1)
+        }
+    }
+}
+
+impl Drop for Meter {
+    fn drop(&mut self) {
+        if self.demoted && !set_thread_nice(0) {
+            tracing::warn!(
+                "cannot restore a guest thread's priority (needs CAP_SYS_NICE); \
+                 it stays lowered"
+            );
         }
     }
 }

@@ -1,6 +1,7 @@
 //! End-to-end tests: real components built from `plugins/` and
 //! `tests/guests/`, real hosts on random ports, real sled, real HTTP.
 
+mod browser;
 mod isolation;
 mod jwt;
 mod lifecycle;

@@ -132,7 +132,12 @@ async fn usage_matches_the_calls_made() {
             .iter()
             .all(|r| r["department"] == department.as_str())
     );
-    assert!(by_department["totals_by_department"][&department]["calls"].as_u64().unwrap() >= 10);
+    assert!(
+        by_department["totals_by_department"][&department]["calls"]
+            .as_u64()
+            .unwrap()
+            >= 10
+    );
 
     let (_, yesterday) = host
         .get_json(

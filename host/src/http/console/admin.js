@@ -1,0 +1,669 @@
+// The Islet admin console: plain DOM, fetch and the admin JSON API of this
+// host (/admin/v1). No framework and no build step. The token stays in
+// sessionStorage; every element a test clicks carries a data-testid.
+
+const TOKEN_KEY = 'islet_admin_token';
+const TABS = ['plugins', 'review', 'audit'];
+const CAPABILITY_HELP = {
+  identity: 'who is calling: a pairwise id, assurance level and roles',
+  storage: 'its own key-value storage, within its quota',
+  log: 'log lines in the host log',
+};
+
+const state = {
+  token: null,
+  claims: null,
+  tab: 'plugins',
+  selected: null,
+  plugins: [],
+  queue: [],
+  usage: null, // today's usage report, or null when the roles may not read it
+  audit: null, // audit entries, or null when the roles may not read them
+};
+
+const $ = (id) => document.getElementById(id);
+const enc = encodeURIComponent;
+
+// ---------------------------------------------------------------- helpers
+
+/** Create an element: props are attributes, `on*` listeners, `testid`. */
+function h(tag, props, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(props ?? {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key === 'class') el.className = value;
+    else if (key === 'testid') el.dataset.testid = value;
+    else if (key.startsWith('on')) el.addEventListener(key.slice(2), value);
+    else if (key === 'value' || key === 'checked' || key === 'disabled') el[key] = value;
+    else el.setAttribute(key, value === true ? '' : String(value));
+  }
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : String(child));
+  }
+  return el;
+}
+
+/** The claims of a JWT, decoded for display only (the host verifies it). */
+function decodeClaims(token) {
+  const payload = token.split('.')[1];
+  if (!payload) return null;
+  try {
+    const base64 = payload.replace(/-/g, '+').replace(/_/g, '/');
+    const padded = base64 + '='.repeat((4 - (base64.length % 4)) % 4);
+    const bytes = Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return null;
+  }
+}
+
+function roles() {
+  return Array.isArray(state.claims?.roles) ? state.claims.roles : [];
+}
+
+function canReview() {
+  return roles().includes('admin') || roles().includes('reviewer');
+}
+
+function canUpload(department) {
+  return roles().includes('admin') || roles().includes(`developer:${department}`);
+}
+
+function formatBytes(n) {
+  if (n === null || n === undefined) return '—';
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+function formatTime(ms) {
+  const d = new Date(ms);
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
+    `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+function parseTesters(text) {
+  return text.split(/[\s,]+/).filter(Boolean);
+}
+
+function badge(text, kind, testid) {
+  return h('span', { class: `badge ${kind ?? ''}`, testid }, text);
+}
+
+// -------------------------------------------------------------------- API
+
+class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/** Call the admin API; a non-2xx answer throws its `{"error"}` as ApiError. */
+async function api(method, path, body) {
+  const headers = { accept: 'application/json', authorization: `Bearer ${state.token}` };
+  const init = { method, headers };
+  if (body !== undefined) {
+    headers['content-type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (err) {
+    throw new ApiError(0, 'network', `cannot reach the host: ${err.message}`);
+  }
+  const text = await response.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null;
+  }
+  if (!response.ok) {
+    const error = data?.error ?? {};
+    throw new ApiError(response.status, error.code ?? `http_${response.status}`,
+      error.message ?? (text.slice(0, 200) || response.statusText));
+  }
+  return data;
+}
+
+/** A read the caller's roles may not allow: null instead of a 403. */
+async function optional(promise) {
+  try {
+    return await promise;
+  } catch (err) {
+    if (err.status === 403) return null;
+    throw err;
+  }
+}
+
+async function reload() {
+  const [plugins, queue, usage, audit] = await Promise.all([
+    api('GET', '/admin/v1/plugins'),
+    api('GET', '/admin/v1/review-queue'),
+    optional(api('GET', '/admin/v1/usage')),
+    optional(api('GET', '/admin/v1/audit?limit=50')),
+  ]);
+  state.plugins = plugins.plugins;
+  state.queue = queue.queue;
+  state.usage = usage;
+  state.audit = audit ? audit.entries : null;
+  render();
+}
+
+// ------------------------------------------------------ messages, actions
+
+function showError(err) {
+  const el = $('error');
+  el.textContent = err instanceof ApiError ? `${err.message} (${err.code})` : String(err);
+  el.hidden = false;
+  $('notice').hidden = true;
+}
+
+function showNotice(text) {
+  const el = $('notice');
+  el.textContent = text;
+  el.hidden = false;
+  $('error').hidden = true;
+}
+
+function clearMessages() {
+  $('error').hidden = true;
+  $('notice').hidden = true;
+}
+
+function handleError(err) {
+  if (err.status === 401) signOut();
+  showError(err);
+}
+
+/** Run one change through the API, reload, and say what happened. */
+async function act(done, method, path, body) {
+  const main = document.querySelector('main');
+  main.inert = true;
+  try {
+    await api(method, path, body);
+    await reload();
+    showNotice(done);
+  } catch (err) {
+    handleError(err);
+  } finally {
+    main.inert = false;
+  }
+}
+
+function pluginAction(p, action, done, body) {
+  return act(done, 'POST', `/admin/v1/plugins/${enc(p.id)}/${action}`, body);
+}
+
+function versionAction(plugin, version, action, done, body) {
+  return act(done, 'POST',
+    `/admin/v1/plugins/${enc(plugin)}/versions/${enc(version)}/${action}`, body);
+}
+
+// ------------------------------------------------------ sign in and out
+
+async function signIn(token) {
+  state.token = token;
+  state.claims = decodeClaims(token);
+  try {
+    await reload();
+    sessionStorage.setItem(TOKEN_KEY, token);
+    clearMessages();
+  } catch (err) {
+    signOut();
+    showError(err);
+  }
+}
+
+function signOut() {
+  state.token = null;
+  state.claims = null;
+  state.plugins = [];
+  state.queue = [];
+  sessionStorage.removeItem(TOKEN_KEY);
+  render();
+}
+
+// ------------------------------------------------------------- rendering
+
+function render() {
+  const signedIn = Boolean(state.token);
+  $('signin').hidden = signedIn;
+  $('tabs').hidden = !signedIn;
+  $('whoami').hidden = !signedIn;
+  for (const tab of TABS) $(`view-${tab}`).hidden = !signedIn || state.tab !== tab;
+  for (const button of document.querySelectorAll('.tab')) {
+    button.classList.toggle('active', button.dataset.tab === state.tab);
+  }
+  if (!signedIn) return;
+  renderWhoami();
+  renderPlugins();
+  renderDetail();
+  renderQueue();
+  renderAudit();
+}
+
+function renderWhoami() {
+  const sub = state.claims?.sub ?? 'unknown';
+  $('whoami-sub').textContent = sub;
+  const list = roles().length ? roles().map((r) => badge(r, 'role')) : [badge('no roles', 'muted')];
+  if (!canReview()) list.push(badge('read only', 'warn'));
+  $('whoami-roles').replaceChildren(...list);
+  const count = state.queue.length;
+  $('review-count').textContent = count ? String(count) : '';
+}
+
+// Plugins table ----------------------------------------------------------
+
+/** Today's calls, errors and CPU of a plugin (or one of its versions). */
+function usageOf(pluginId, version) {
+  if (!state.usage) return null;
+  const total = { calls: 0, errors: 0, rejected: 0, cpu_us: 0 };
+  for (const row of state.usage.rows) {
+    if (row.plugin !== pluginId || (version && row.version !== version)) continue;
+    total.calls += row.calls;
+    total.errors += row.errors;
+    total.rejected += row.rejected;
+    total.cpu_us += row.cpu_us;
+  }
+  return total;
+}
+
+function grayText(p) {
+  if (!p.gray) return '—';
+  const testers = p.gray.testers.length;
+  const extra = testers ? ` + ${testers} tester${testers === 1 ? '' : 's'}` : '';
+  return `${p.gray.version} · ${p.gray.percent}%${extra}`;
+}
+
+function availability(p) {
+  const out = [];
+  if (p.taken_down) out.push(badge('taken down', 'bad', 'availability'));
+  else if (p.status === 'failed') out.push(badge('failed to load', 'bad', 'availability'));
+  else if (p.status === 'not-released') out.push(badge('not released', 'muted', 'availability'));
+  else out.push(badge('live', 'ok', 'availability'));
+  if (p.curation?.hidden) out.push(badge('hidden', 'muted'));
+  if (p.curation?.featured) out.push(badge('featured', 'info'));
+  return out;
+}
+
+function breakerBadge(breaker) {
+  if (!breaker) return '—';
+  const kind = { closed: 'ok', open: 'bad', 'half-open': 'warn' }[breaker] ?? 'muted';
+  return badge(breaker, kind, 'breaker');
+}
+
+function pluginRow(p) {
+  const traffic = usageOf(p.id);
+  const calls = traffic
+    ? [String(traffic.calls), traffic.errors ? h('span', { class: 'bad-text' }, ` (${traffic.errors} failed)`) : null]
+    : '—';
+  return h('tr', { testid: `plugin-row-${p.id}`, class: p.id === state.selected ? 'selected' : null },
+    h('td', {},
+      h('button', { type: 'button', class: 'link', testid: `plugin-open-${p.id}`, onclick: () => select(p.id) },
+        p.name ?? p.id),
+      h('div', { class: 'muted small' }, p.id)),
+    h('td', {}, p.department),
+    h('td', { testid: 'released' }, p.version ?? '—'),
+    h('td', { testid: 'gray' }, grayText(p)),
+    h('td', {}, availability(p)),
+    h('td', {}, breakerBadge(p.breaker)),
+    h('td', { class: 'num' }, formatBytes(p.storage_bytes)),
+    h('td', { class: 'num', testid: 'calls-today' }, calls));
+}
+
+function renderPlugins() {
+  const rows = state.plugins.map(pluginRow);
+  if (!rows.length) {
+    rows.push(h('tr', {}, h('td', { colspan: 8, class: 'muted empty' }, 'No plugins are installed yet.')));
+  }
+  $('plugins-body').replaceChildren(...rows);
+  $('usage-day').textContent = state.usage
+    ? `Traffic: ${state.usage.from} (UTC)`
+    : 'Traffic figures need the admin, reviewer or operator role.';
+}
+
+function select(id) {
+  location.hash = `plugins/${id}`;
+}
+
+// Plugin detail ----------------------------------------------------------
+
+function renderDetail() {
+  const box = $('plugin-detail');
+  const p = state.plugins.find((x) => x.id === state.selected);
+  if (!p) {
+    box.replaceChildren(state.plugins.length
+      ? h('p', { class: 'muted hint' }, 'Choose a plugin to manage its versions, releases and catalog entry.')
+      : '');
+    return;
+  }
+  box.replaceChildren(h('section', { class: 'detail', testid: 'plugin-detail' },
+    h('div', { class: 'section-head' },
+      h('h2', {}, p.name ?? p.id, ' ', h('span', { class: 'muted' }, p.id)),
+      h('span', { class: 'muted' }, p.description ?? '')),
+    h('div', { class: 'cards' }, releaseCard(p), grayCard(p), catalogCard(p)),
+    versionsTable(p)));
+}
+
+function releaseCard(p) {
+  const previous = p.previous_releases.at(-1);
+  const controls = [];
+  if (canReview()) {
+    controls.push(h('button', {
+      type: 'button', class: 'secondary', testid: 'rollback', disabled: !previous,
+      title: previous ? null : 'There is no earlier release to go back to.',
+      onclick: () => confirm(`Roll ${p.id} back from ${p.version} to ${previous}? Everyone gets ${previous} at once.`) &&
+        pluginAction(p, 'rollback', `Rolled ${p.id} back to ${previous}`),
+    }, previous ? `Roll back to ${previous}` : 'Roll back'));
+    controls.push(p.taken_down
+      ? h('button', {
+        type: 'button', testid: 'put-back',
+        onclick: () => pluginAction(p, 'put-back', `Put ${p.id} back`),
+      }, 'Put back')
+      : h('button', {
+        type: 'button', class: 'danger', testid: 'take-down',
+        onclick: () => confirm(`Take ${p.id} down? It stops serving and leaves the catalog at once.`) &&
+          pluginAction(p, 'take-down', `Took ${p.id} down`),
+      }, 'Take down'));
+    if (p.breaker === 'open' || p.breaker === 'half-open') {
+      controls.push(h('button', {
+        type: 'button', class: 'secondary', testid: 'resume',
+        onclick: () => pluginAction(p, 'resume', `Closed the breaker of ${p.id} ${p.version}`),
+      }, 'Resume (close breaker)'));
+    }
+  }
+  return h('div', { class: 'card', testid: 'release-card' },
+    h('h3', {}, 'Full release'),
+    h('div', { class: 'big', testid: 'released-version' }, p.version ?? 'none'),
+    h('dl', { class: 'facts' },
+      h('dt', {}, 'Serving'), h('dd', {}, p.taken_down ? badge('taken down', 'bad') : availability(p)[0]),
+      h('dt', {}, 'Granted'), h('dd', {}, p.granted ? (p.granted.join(', ') || 'nothing') : '—'),
+      h('dt', {}, 'Earlier'), h('dd', {}, p.previous_releases.length ? p.previous_releases.join(', ') : '—'),
+      h('dt', {}, 'Loaded'), h('dd', {}, p.activation?.ms !== undefined
+        ? `in ${p.activation.ms.toFixed(1)} ms${p.activation.from_cache ? ' (cached)' : ''}`
+        : (p.load_error ?? '—'))),
+    h('div', { class: 'actions' }, controls));
+}
+
+function grayCard(p) {
+  if (!p.gray) {
+    return h('div', { class: 'card', testid: 'gray-card' },
+      h('h3', {}, 'Gray release'),
+      h('p', { class: 'muted' }, 'No version is in gray release. Release an approved version below ' +
+        'to a share of citizens and named testers first.'));
+  }
+  const g = p.gray;
+  const output = h('output', { class: 'slider-value', testid: 'gray-percent' }, `${g.percent}%`);
+  const slider = h('input', {
+    type: 'range', min: 0, max: 100, step: 1, value: String(g.percent), testid: 'gray-slider',
+    'aria-label': 'Share of signed-in citizens', disabled: !canReview(),
+    oninput: (e) => { output.textContent = `${e.target.value}%`; },
+  });
+  const testers = h('input', {
+    type: 'text', value: g.testers.join(', '), testid: 'gray-testers', disabled: !canReview(),
+    placeholder: 'citizen ids, comma separated',
+  });
+  const apply = () => pluginAction(p, 'gray', `Gray share of ${p.id} ${g.version} set to ${slider.value}%`,
+    { percent: Number(slider.value), testers: parseTesters(testers.value) });
+  return h('div', { class: 'card', testid: 'gray-card' },
+    h('h3', {}, 'Gray release ', badge(g.version, 'gray')),
+    h('label', { class: 'field' }, 'Share of signed-in citizens',
+      h('div', { class: 'slider-row' }, slider, output)),
+    h('label', { class: 'field' }, 'Testers (always get it)', testers),
+    canReview() && h('div', { class: 'actions' },
+      h('button', { type: 'button', testid: 'gray-apply', onclick: apply }, 'Apply'),
+      h('button', {
+        type: 'button', class: 'secondary', testid: 'gray-promote',
+        onclick: () => confirm(`Release ${p.id} ${g.version} to everyone?`) &&
+          pluginAction(p, 'promote', `Promoted ${p.id} ${g.version} to everyone`),
+      }, 'Promote to all'),
+      h('button', {
+        type: 'button', class: 'secondary', testid: 'gray-revert',
+        onclick: () => pluginAction(p, 'revert', `Ended the gray release of ${p.id} ${g.version}`),
+      }, 'End gray')));
+}
+
+function catalogCard(p) {
+  const c = p.curation ?? {};
+  const hidden = h('input', { type: 'checkbox', checked: c.hidden, testid: 'curation-hidden' });
+  const featured = h('input', { type: 'checkbox', checked: c.featured, testid: 'curation-featured' });
+  const order = h('input', { type: 'number', value: String(c.order ?? 0), step: 1, testid: 'curation-order' });
+  const district = h('input', { type: 'text', value: c.district ?? '', testid: 'curation-district', placeholder: 'whole city' });
+  const category = h('input', { type: 'text', value: c.category ?? '', testid: 'curation-category', placeholder: p.category ?? '' });
+  const save = () => act(`Saved the catalog entry of ${p.id}`, 'PUT', `/admin/v1/plugins/${enc(p.id)}/catalog`, {
+    hidden: hidden.checked,
+    featured: featured.checked,
+    order: Number.parseInt(order.value, 10) || 0,
+    district: district.value.trim() || null,
+    category: category.value.trim() || null,
+  });
+  return h('div', { class: 'card', testid: 'catalog-card' },
+    h('h3', {}, 'Catalog'),
+    h('div', { class: 'inline-checks' },
+      h('label', { class: 'check' }, featured, 'Featured'),
+      h('label', { class: 'check' }, hidden, 'Hidden (still reachable by URL)')),
+    h('div', { class: 'field-row' },
+      h('label', { class: 'field' }, 'Order', order),
+      h('label', { class: 'field' }, 'District', district),
+      h('label', { class: 'field' }, 'Category', category)),
+    canReview() && h('div', { class: 'actions' },
+      h('button', { type: 'button', class: 'secondary', testid: 'curation-save', onclick: save }, 'Save catalog entry')));
+}
+
+function versionsTable(p) {
+  const rows = p.history.flatMap((v) => versionRows(p, v));
+  return h('div', { class: 'table-wrap' },
+    h('table', { class: 'grid versions', testid: 'versions' },
+      h('thead', {}, h('tr', {},
+        h('th', {}, 'Version'), h('th', {}, 'State'), h('th', {}, 'Uploaded'), h('th', {}, 'Granted'),
+        h('th', { class: 'num' }, 'Calls today'), h('th', { class: 'num' }, 'Errors'),
+        h('th', { class: 'num' }, 'CPU'), h('th', {}, ''))),
+      h('tbody', {}, rows)));
+}
+
+function versionRows(p, v) {
+  const traffic = usageOf(p.id, v.version);
+  const uploaded = `${v.uploaded_by}, ${formatTime(v.uploaded_at * 1000)}`;
+  const review = v.review?.reason ? h('div', { class: 'muted small' }, `${v.review.by}: ${v.review.reason}`) : null;
+  const row = h('tr', { testid: `version-row-${v.version}` },
+    h('td', {}, h('strong', {}, v.version)),
+    h('td', {}, badge(v.state, `state-${v.state}`, 'version-state'), review),
+    h('td', { class: 'small' }, uploaded),
+    h('td', { testid: 'version-grants' }, v.grants ? (v.grants.capabilities.join(', ') || 'nothing') : '—'),
+    h('td', { class: 'num', testid: 'version-calls' }, traffic ? traffic.calls : '—'),
+    h('td', { class: 'num' }, traffic ? traffic.errors : '—'),
+    h('td', { class: 'num' }, traffic ? `${(traffic.cpu_us / 1000).toFixed(1)} ms` : '—'),
+    h('td', { class: 'actions-cell' }, versionButtons(p, v)));
+  const release = v.allowed_actions.includes('release') && canReview() ? releaseRow(p, v) : null;
+  return [row, release].filter(Boolean);
+}
+
+function versionButtons(p, v) {
+  const out = [];
+  if (v.allowed_actions.includes('submit') && canUpload(p.department)) {
+    out.push(h('button', {
+      type: 'button', class: 'small secondary', testid: `submit-${v.version}`,
+      onclick: () => versionAction(p.id, v.version, 'submit', `Submitted ${p.id} ${v.version} for review`),
+    }, 'Submit for review'));
+  }
+  if (v.state === 'in-review') {
+    out.push(h('button', {
+      type: 'button', class: 'small secondary', testid: `review-${v.version}`,
+      onclick: () => { location.hash = 'review'; },
+    }, 'Open in review queue'));
+  }
+  return out;
+}
+
+/** Release an approved version: to everyone, or gray to a share and testers. */
+function releaseRow(p, v) {
+  const percent = h('input', { type: 'number', min: 0, max: 100, value: '10', class: 'narrow-input', testid: `release-percent-${v.version}` });
+  const testers = h('input', { type: 'text', placeholder: 'testers, comma separated', testid: `release-testers-${v.version}` });
+  const gray = () => versionAction(p.id, v.version, 'release',
+    `Released ${p.id} ${v.version} gray to ${percent.value}%`,
+    { percent: Number(percent.value), testers: parseTesters(testers.value) });
+  const full = () => confirm(`Release ${p.id} ${v.version} to everyone?`) &&
+    versionAction(p.id, v.version, 'release', `Released ${p.id} ${v.version} to everyone`, { percent: 100, testers: [] });
+  return h('tr', { class: 'subrow', testid: `release-row-${v.version}` },
+    h('td', { colspan: 8 },
+      h('div', { class: 'release-form' },
+        h('span', { class: 'muted' }, `Release ${v.version}:`),
+        h('button', { type: 'button', class: 'small', testid: `release-full-${v.version}`, onclick: full }, 'To everyone'),
+        h('span', { class: 'muted' }, 'or gray to'),
+        percent, h('span', { class: 'muted' }, '% and'), testers,
+        h('button', { type: 'button', class: 'small secondary', testid: `release-gray-${v.version}`, onclick: gray }, 'Start gray release'))));
+}
+
+// Review queue -----------------------------------------------------------
+
+function renderQueue() {
+  const list = $('review-list');
+  if (!state.queue.length) {
+    list.replaceChildren(h('p', { class: 'card muted empty', testid: 'review-empty' }, 'Nothing is waiting for review.'));
+    return;
+  }
+  list.replaceChildren(...state.queue.map(reviewCard));
+}
+
+function reviewCard(item) {
+  const grants = item.requested.map((cap) => h('label', { class: 'check' },
+    h('input', { type: 'checkbox', value: cap, checked: true, testid: `grant-${cap}`, disabled: !canReview() }),
+    h('strong', {}, cap), h('span', { class: 'muted' }, ` — ${CAPABILITY_HELP[cap] ?? ''}`)));
+  const reason = h('input', { type: 'text', placeholder: 'Why? (required to reject)', testid: 'reject-reason' });
+  const chosen = () => grants.map((l) => l.querySelector('input')).filter((i) => i.checked).map((i) => i.value);
+  const approve = () => {
+    const caps = chosen();
+    versionAction(item.plugin, item.version, 'approve',
+      `Approved ${item.plugin} ${item.version}, granting ${caps.join(', ') || 'nothing'}`, { capabilities: caps });
+  };
+  const reject = () => versionAction(item.plugin, item.version, 'reject',
+    `Rejected ${item.plugin} ${item.version}`, { reason: reason.value.trim() });
+  const failed = item.checks.filter((c) => !c.passed).length;
+  return h('article', { class: 'card review', testid: `review-${item.plugin}-${item.version}` },
+    h('div', { class: 'review-head' },
+      h('h2', {}, item.name, ' ', h('span', { class: 'muted' }, `${item.plugin} ${item.version}`)),
+      badge(failed ? `${failed} check${failed === 1 ? '' : 's'} failed` : 'all checks passed', failed ? 'bad' : 'ok')),
+    h('p', { class: 'muted small' },
+      `${item.department} · uploaded by ${item.uploaded_by} on ${formatTime(item.uploaded_at * 1000)} · ` +
+      `released now: ${item.released ?? 'nothing'}`),
+    h('div', { class: 'review-body' },
+      h('div', {},
+        h('h3', {}, 'Checks'),
+        h('ul', { class: 'checks', testid: 'checks' }, item.checks.map(checkItem)),
+        h('h3', {}, 'Limits asked for'),
+        limitsList(item.limits)),
+      h('div', {},
+        h('h3', {}, 'Grant capabilities'),
+        h('div', { class: 'grants' }, grants.length ? grants : h('p', { class: 'muted' }, 'It asks for none.')),
+        canReview() && h('div', { class: 'actions' },
+          h('button', { type: 'button', testid: 'approve', onclick: approve }, 'Approve with these grants')),
+        canReview() && h('div', { class: 'reject-row' }, reason,
+          h('button', { type: 'button', class: 'danger', testid: 'reject', onclick: reject }, 'Reject')))));
+}
+
+function checkItem(check) {
+  return h('li', { class: check.passed ? 'pass' : 'fail' },
+    h('span', { class: 'mark' }, check.passed ? '✓' : '✗'),
+    h('strong', {}, check.name), ' ', h('span', { class: 'muted' }, check.detail));
+}
+
+function limitsList(limits) {
+  const entries = Object.entries(limits ?? {}).filter(([, value]) => value !== null && value !== undefined);
+  if (!entries.length) return h('p', { class: 'muted' }, 'Platform defaults.');
+  return h('dl', { class: 'facts limits' }, entries.flatMap(([key, value]) => [h('dt', {}, key), h('dd', {}, String(value))]));
+}
+
+// Audit log --------------------------------------------------------------
+
+function renderAudit() {
+  const body = $('audit-body');
+  if (state.audit === null) {
+    body.replaceChildren(h('tr', {}, h('td', { colspan: 5, class: 'muted empty' }, 'The audit log needs the admin, reviewer or operator role.')));
+    return;
+  }
+  const rows = state.audit.map((e) => h('tr', { testid: 'audit-row' },
+    h('td', { class: 'nowrap' }, formatTime(e.at_ms)),
+    h('td', { class: 'nowrap' }, e.actor),
+    h('td', { class: 'nowrap' }, h('code', {}, e.action)),
+    h('td', { class: 'nowrap' }, e.target),
+    h('td', {}, describeChange(e.before, e.after))));
+  if (!rows.length) rows.push(h('tr', {}, h('td', { colspan: 5, class: 'muted empty' }, 'Nothing has happened yet.')));
+  body.replaceChildren(...rows);
+}
+
+function grayLabel(p) {
+  if (!p.gray) return 'none';
+  const testers = p.gray.testers.length ? ` + ${p.gray.testers.join(', ')}` : '';
+  return `${p.gray.version} at ${p.gray.percent}%${testers}`;
+}
+
+/** A one-line summary of what an audit entry changed. */
+function describeChange(before, after) {
+  const b = before && typeof before === 'object' ? before : {};
+  const a = after && typeof after === 'object' ? after : {};
+  if (!('history' in a)) {
+    // A breaker transition: {version, breaker}.
+    if ('breaker' in a) return `${a.version}: breaker ${b.breaker ?? '—'} → ${a.breaker}`;
+    return '—';
+  }
+  const out = [];
+  if (b.version !== a.version) out.push(`released ${b.version ?? 'nothing'} → ${a.version ?? 'nothing'}`);
+  if (grayLabel(b) !== grayLabel(a)) out.push(`gray ${grayLabel(b)} → ${grayLabel(a)}`);
+  if (Boolean(b.taken_down) !== Boolean(a.taken_down)) out.push(a.taken_down ? 'taken down' : 'put back');
+  out.push(...curationChanges(b.curation, a.curation));
+  const previous = new Map((b.history ?? []).map((v) => [v.version, v]));
+  for (const v of a.history ?? []) {
+    const old = previous.get(v.version);
+    if (old?.state === v.state) continue;
+    const granted = v.grants && !old?.grants ? ` (granted ${v.grants.capabilities.join(', ') || 'nothing'})` : '';
+    const reason = v.review?.reason && !old?.review ? ` (${v.review.reason})` : '';
+    out.push(`${v.version}: ${old?.state ?? 'new'} → ${v.state}${granted}${reason}`);
+  }
+  return out.join('; ') || 'no change';
+}
+
+function curationChanges(before, after) {
+  if (!before || !after) return [];
+  return Object.keys(after)
+    .filter((key) => JSON.stringify(before[key] ?? null) !== JSON.stringify(after[key] ?? null))
+    .map((key) => `${key} ${JSON.stringify(before[key] ?? null)} → ${JSON.stringify(after[key] ?? null)}`);
+}
+
+// ---------------------------------------------------------------- routing
+
+/** `#plugins`, `#plugins/<id>`, `#review`, `#audit`. */
+function route() {
+  const [tab, id] = location.hash.replace(/^#/, '').split('/');
+  state.tab = TABS.includes(tab) ? tab : 'plugins';
+  if (state.tab === 'plugins') state.selected = id ? decodeURIComponent(id) : state.selected;
+  render();
+  if (state.tab === 'plugins' && id) $('plugin-detail').scrollIntoView({ block: 'nearest' });
+}
+
+function start() {
+  $('signin-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const token = $('signin-token').value.trim();
+    if (token) signIn(token);
+  });
+  $('signout').addEventListener('click', () => {
+    signOut();
+    clearMessages();
+  });
+  $('refresh').addEventListener('click', () => reload().then(clearMessages, handleError));
+  for (const button of document.querySelectorAll('.tab')) {
+    button.addEventListener('click', () => { location.hash = button.dataset.tab; });
+  }
+  window.addEventListener('hashchange', route);
+  route();
+  const saved = sessionStorage.getItem(TOKEN_KEY);
+  if (saved) signIn(saved);
+}
+
+start();

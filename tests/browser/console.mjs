@@ -1,0 +1,437 @@
+// Drives the admin console (/admin) and the demo app shell (/) of a running
+// Islet host in headless Chromium, and checks through the API that every
+// click really changed what the host serves. A screenshot is saved after
+// each step. Run by tests/tests/e2e/browser.rs, which prepares the host:
+//
+//   hello 0.1.0 and community-report 0.1.0 released, community-report 0.2.0
+//   uploaded and submitted by a developer (in review), a few calls made.
+//
+// Environment:
+//   BASE_URL        http://127.0.0.1:PORT
+//   ADMIN_TOKEN     a token with the admin role (subject admin-1)
+//   CITIZEN_TOKEN   a citizen token (subject citizen-1)
+//   TESTER_TOKEN    a citizen token for subject tester-1
+//   SCREENSHOT_DIR  where the screenshots go
+//   CHROMIUM        the browser (default /usr/bin/chromium)
+//
+// Exits non-zero on the first failed step.
+
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const env = (name) => {
+  const value = process.env[name];
+  if (!value) throw new Error(`set ${name}`);
+  return value;
+};
+const BASE_URL = env('BASE_URL').replace(/\/$/, '');
+const ADMIN_TOKEN = env('ADMIN_TOKEN');
+const CITIZEN_TOKEN = env('CITIZEN_TOKEN');
+const TESTER_TOKEN = env('TESTER_TOKEN');
+const SCREENSHOT_DIR = env('SCREENSHOT_DIR');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const TIMEOUT_MS = 15_000;
+
+// ------------------------------------------------------------ API checks
+
+async function api(path, { token = ADMIN_TOKEN, method = 'GET' } = {}) {
+  const headers = token ? { authorization: `Bearer ${token}` } : {};
+  const response = await fetch(`${BASE_URL}${path}`, { method, headers });
+  const text = await response.text();
+  let body = null;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = text;
+  }
+  return { status: response.status, headers: response.headers, body };
+}
+
+async function plugin(id) {
+  const { status, body } = await api(`/admin/v1/plugins/${id}`);
+  assert.equal(status, 200, JSON.stringify(body));
+  return body;
+}
+
+function versionOf(p, version) {
+  const v = p.history.find((x) => x.version === version);
+  assert.ok(v, `${p.id} has no version ${version}`);
+  return v;
+}
+
+/** The version that serves `path` to the holder of `token`. */
+async function servedVersion(path, token) {
+  const { status, headers, body } = await api(path, { token });
+  assert.equal(status, 200, `${path}: ${JSON.stringify(body)}`);
+  return headers.get('x-islet-plugin-version');
+}
+
+async function catalogIds() {
+  const { body } = await api('/api/v1/catalog', { token: null });
+  return body.plugins.map((p) => p.id);
+}
+
+/** Poll `check` until it stops throwing (UI and API settle asynchronously). */
+async function eventually(check, what) {
+  const deadline = Date.now() + TIMEOUT_MS;
+  for (;;) {
+    try {
+      return await check();
+    } catch (err) {
+      if (Date.now() > deadline) {
+        err.message = `${what}: ${err.message}`;
+        throw err;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+// ----------------------------------------------------------- the browser
+
+let shots = 0;
+async function screenshot(page, name) {
+  shots += 1;
+  const file = join(SCREENSHOT_DIR, `${String(shots).padStart(2, '0')}-${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
+
+/** Fail on uncaught exceptions and on content-security-policy violations. */
+function watchForErrors(page, errors) {
+  page.on('pageerror', (err) => errors.push(`${page.url()}: ${err.message}`));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' && /Content Security Policy|Refused to/i.test(msg.text())) {
+      errors.push(`${page.url()}: ${msg.text()}`);
+    }
+  });
+}
+
+const byTestId = (scope, id) => scope.locator(`[data-testid="${id}"]`);
+
+async function expectNotice(page, text) {
+  const notice = byTestId(page, 'notice');
+  await notice.waitFor({ state: 'visible' });
+  await eventually(async () => assert.match(await notice.textContent(), text), 'notice');
+}
+
+async function openPlugin(page, id) {
+  await byTestId(page, 'tab-plugins').click();
+  await byTestId(page, `plugin-open-${id}`).click();
+  const detail = byTestId(page, 'plugin-detail');
+  await eventually(async () => assert.match(await detail.textContent(), new RegExp(id)), 'detail shown');
+  return detail;
+}
+
+// ----------------------------------------------------------------- steps
+
+const steps = [];
+/** A step on one of the two tabs: `console` (/admin) or `shell` (/). */
+const step = (tab, name, run) => steps.push({ tab, name, run });
+
+step('console', 'the page is served with a strict policy', async (page) => {
+  const response = await page.goto(`${BASE_URL}/admin`);
+  assert.equal(response.status(), 200);
+  const headers = response.headers();
+  assert.match(headers['content-security-policy'], /script-src 'self'/);
+  assert.equal(headers['x-content-type-options'], 'nosniff');
+  assert.equal(headers['cache-control'], 'no-cache');
+  await byTestId(page, 'signin').waitFor({ state: 'visible' });
+  await screenshot(page, 'console-sign-in');
+});
+
+step('console', 'a refused token is reported and not kept', async (page) => {
+  await byTestId(page, 'signin-token').fill('not-a-token');
+  await byTestId(page, 'signin-submit').click();
+  const error = byTestId(page, 'error');
+  await error.waitFor({ state: 'visible' });
+  assert.match(await error.textContent(), /invalid_token/);
+  await byTestId(page, 'signin').waitFor({ state: 'visible' });
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('islet_admin_token')), null);
+});
+
+step('console', 'sign in with a pasted token', async (page) => {
+  await byTestId(page, 'signin-token').fill(ADMIN_TOKEN);
+  await byTestId(page, 'signin-submit').click();
+  await byTestId(page, 'whoami').waitFor({ state: 'visible' });
+  assert.equal(await byTestId(page, 'whoami-sub').textContent(), 'admin-1');
+  assert.match(await byTestId(page, 'whoami-roles').textContent(), /admin/);
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('islet_admin_token')), ADMIN_TOKEN);
+  for (const id of ['hello', 'community-report']) {
+    await byTestId(page, `plugin-row-${id}`).waitFor();
+    assert.equal(await byTestId(byTestId(page, `plugin-row-${id}`), 'released').textContent(), '0.1.0');
+  }
+  // The host counted the calls the test made before the browser started.
+  const calls = Number(await byTestId(byTestId(page, 'plugin-row-hello'), 'calls-today').textContent());
+  assert.ok(calls >= 3, `hello calls today: ${calls}`);
+  assert.equal(await byTestId(page, 'review-count').textContent(), '1');
+  // A reload keeps the session (sessionStorage).
+  await page.reload();
+  await byTestId(page, 'whoami').waitFor({ state: 'visible' });
+  await byTestId(page, 'plugin-row-hello').waitFor();
+  await screenshot(page, 'console-plugins');
+});
+
+step('console', 'the review queue shows the checks; a reject without reason is refused', async (page) => {
+  await byTestId(page, 'tab-review').click();
+  const card = byTestId(page, 'review-community-report-0.2.0');
+  await card.waitFor({ state: 'visible' });
+  const checks = byTestId(card, 'checks').locator('li');
+  assert.ok((await checks.count()) >= 5, 'at least five checks');
+  assert.match(await card.textContent(), /uploaded by dev-1/);
+  await byTestId(card, 'reject').click();
+  const error = byTestId(page, 'error');
+  await error.waitFor({ state: 'visible' });
+  assert.match(await error.textContent(), /a rejection needs a reason/);
+  assert.match(await error.textContent(), /invalid_transition/);
+  assert.equal(versionOf(await plugin('community-report'), '0.2.0').state, 'in-review');
+  await screenshot(page, 'review-queue');
+});
+
+step('console', 'approve, granting only some of the requested capabilities', async (page) => {
+  const card = byTestId(page, 'review-community-report-0.2.0');
+  await byTestId(card, 'grant-log').uncheck();
+  assert.equal(await byTestId(card, 'grant-identity').isChecked(), true);
+  await byTestId(card, 'approve').click();
+  await expectNotice(page, /Approved community-report 0\.2\.0, granting identity, storage/);
+  const v = versionOf(await plugin('community-report'), '0.2.0');
+  assert.equal(v.state, 'approved');
+  assert.deepEqual(v.grants.capabilities, ['identity', 'storage']);
+  assert.equal(v.review.by, 'admin-1');
+  await byTestId(page, 'review-empty').waitFor({ state: 'visible' });
+  assert.equal((await api('/admin/v1/review-queue')).body.queue.length, 0);
+});
+
+step('console', 'release gray to a share and a tester, then move the slider', async (page) => {
+  const detail = await openPlugin(page, 'community-report');
+  assert.equal(await byTestId(byTestId(detail, 'version-row-0.2.0'), 'version-state').textContent(), 'approved');
+  await screenshot(page, 'approved-version');
+  await byTestId(detail, 'release-percent-0.2.0').fill('10');
+  await byTestId(detail, 'release-testers-0.2.0').fill('tester-1');
+  await byTestId(detail, 'release-gray-0.2.0').click();
+  await expectNotice(page, /gray to 10%/);
+  let p = await plugin('community-report');
+  assert.deepEqual(p.gray, { version: '0.2.0', percent: 10, testers: ['tester-1'] });
+  assert.equal(await servedVersion('/p/community-report/', TESTER_TOKEN), '0.2.0');
+  assert.equal(await servedVersion('/p/community-report/', null), '0.1.0');
+
+  const slider = byTestId(page, 'gray-slider');
+  assert.equal(await slider.inputValue(), '10');
+  await slider.fill('40');
+  assert.equal(await byTestId(page, 'gray-percent').textContent(), '40%');
+  await byTestId(page, 'gray-apply').click();
+  await expectNotice(page, /set to 40%/);
+  p = await plugin('community-report');
+  assert.deepEqual(p.gray, { version: '0.2.0', percent: 40, testers: ['tester-1'] });
+  assert.equal(await byTestId(byTestId(page, 'plugin-row-community-report'), 'gray').textContent(),
+    '0.2.0 · 40% + 1 tester');
+  await screenshot(page, 'gray-release');
+});
+
+step('console', 'promote the gray version, then roll back', async (page) => {
+  await byTestId(page, 'gray-promote').click();
+  await expectNotice(page, /Promoted community-report 0\.2\.0/);
+  assert.equal((await plugin('community-report')).version, '0.2.0');
+  assert.equal(await servedVersion('/p/community-report/', null), '0.2.0');
+
+  const rollback = byTestId(page, 'rollback');
+  assert.equal(await rollback.textContent(), 'Roll back to 0.1.0');
+  await rollback.click();
+  await expectNotice(page, /Rolled community-report back to 0\.1\.0/);
+  const p = await plugin('community-report');
+  assert.equal(p.version, '0.1.0');
+  assert.equal(versionOf(p, '0.2.0').state, 'superseded');
+  assert.equal(await servedVersion('/p/community-report/', TESTER_TOKEN), '0.1.0');
+  assert.equal(await byTestId(page, 'released-version').textContent(), '0.1.0');
+  assert.equal(await byTestId(byTestId(page, 'version-row-0.2.0'), 'version-state').textContent(), 'superseded');
+  await screenshot(page, 'rolled-back');
+});
+
+step('console', 'take down and put back', async (page) => {
+  await openPlugin(page, 'hello');
+  await byTestId(page, 'take-down').click();
+  await expectNotice(page, /Took hello down/);
+  const row = byTestId(page, 'plugin-row-hello');
+  assert.equal(await byTestId(row, 'availability').textContent(), 'taken down');
+  const gone = await api('/p/hello/', { token: null });
+  assert.equal(gone.status, 404);
+  assert.equal(gone.body.error.code, 'plugin_disabled');
+  assert.ok(!(await catalogIds()).includes('hello'), 'hello left the catalog');
+  await screenshot(page, 'taken-down');
+
+  await byTestId(page, 'put-back').click();
+  await expectNotice(page, /Put hello back/);
+  assert.equal(await byTestId(row, 'availability').textContent(), 'live');
+  assert.equal(await servedVersion('/p/hello/', null), '0.1.0');
+  assert.ok((await catalogIds()).includes('hello'), 'hello is back in the catalog');
+});
+
+step('console', 'curate the catalog entry', async (page) => {
+  const detail = await openPlugin(page, 'community-report');
+  await byTestId(detail, 'curation-featured').check();
+  await byTestId(detail, 'curation-district').fill('Siming');
+  await byTestId(detail, 'curation-save').click();
+  await expectNotice(page, /Saved the catalog entry of community-report/);
+  const { body } = await api('/api/v1/catalog', { token: null });
+  assert.equal(body.plugins[0].id, 'community-report');
+  assert.equal(body.plugins[0].featured, true);
+  assert.equal(body.plugins[0].district, 'Siming');
+});
+
+step('console', 'per-version traffic and the audit log', async (page) => {
+  await byTestId(page, 'refresh').click();
+  const detail = await openPlugin(page, 'community-report');
+  const calls = Number(await byTestId(byTestId(detail, 'version-row-0.2.0'), 'version-calls').textContent());
+  assert.ok(calls >= 2, `0.2.0 served the tester and the crowd: ${calls} calls`);
+  await screenshot(page, 'versions-traffic');
+
+  await byTestId(page, 'tab-audit').click();
+  const table = byTestId(page, 'audit-table');
+  await eventually(async () => assert.ok((await byTestId(table, 'audit-row').count()) >= 8), 'audit rows');
+  const text = await table.textContent();
+  for (const action of ['plugin.approve', 'plugin.release', 'plugin.gray', 'plugin.promote',
+    'plugin.rollback', 'plugin.take-down', 'plugin.put-back', 'plugin.curate', 'plugin.submit']) {
+    assert.ok(text.includes(action), `${action} in the audit log`);
+  }
+  assert.match(text, /released 0\.2\.0 → 0\.1\.0/);
+  assert.match(text, /gray 0\.2\.0 at 10% \+ tester-1 → 0\.2\.0 at 40% \+ tester-1/);
+  assert.match(text, /0\.2\.0: in-review → approved \(granted identity, storage\)/);
+  assert.match(text, /featured false → true/);
+  const { body } = await api('/admin/v1/audit?limit=50');
+  const mine = body.entries.filter((e) => e.actor === 'admin-1').map((e) => e.action);
+  assert.ok(mine.includes('plugin.approve') && mine.includes('plugin.rollback'), mine.join(', '));
+  await screenshot(page, 'audit-log');
+});
+
+step('console', 'sign out forgets the token', async (page) => {
+  await byTestId(page, 'signout').click();
+  await byTestId(page, 'signin').waitFor({ state: 'visible' });
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('islet_admin_token')), null);
+});
+
+step('shell', 'the home screen lists the catalog, featured first', async (shell) => {
+  const response = await shell.goto(`${BASE_URL}/`);
+  assert.match(response.headers()['content-security-policy'], /frame-src 'self'/);
+  const { body } = await api('/api/v1/catalog', { token: null });
+  assert.deepEqual(body.plugins.map((p) => p.id), ['community-report', 'hello']);
+  const featured = byTestId(shell, 'featured');
+  await byTestId(featured, 'tile-community-report').waitFor();
+  assert.match(await byTestId(featured, 'tile-community-report').textContent(), /Community reports/);
+  await byTestId(byTestId(shell, 'tiles'), 'tile-hello').waitFor();
+  const order = await shell.locator('[data-testid^="tile-"]').evaluateAll(
+    (tiles) => tiles.map((t) => t.dataset.testid.slice('tile-'.length)));
+  assert.deepEqual(order, ['community-report', 'hello']);
+  assert.match(await byTestId(shell, 'greeting').textContent(), /not signed in/);
+  await screenshot(shell, 'shell-home');
+});
+
+step('shell', 'sign in as a demo citizen', async (shell) => {
+  await byTestId(shell, 'nav-me').click();
+  await byTestId(shell, 'me-token').fill(CITIZEN_TOKEN);
+  await screenshot(shell, 'shell-sign-in');
+  await byTestId(shell, 'me-signin').click();
+  await byTestId(shell, 'screen-home').waitFor({ state: 'visible' });
+  assert.equal(await byTestId(shell, 'greeting').textContent(), 'Hello, citizen-1');
+  assert.equal(await shell.evaluate(() => localStorage.getItem('islet_token')), CITIZEN_TOKEN);
+  await byTestId(shell, 'tile-hello').waitFor();
+  await screenshot(shell, 'shell-signed-in');
+});
+
+step('shell', 'open a service from the home screen and use it', async (shell) => {
+  await byTestId(shell, 'tile-community-report').click();
+  await byTestId(shell, 'service').waitFor({ state: 'visible' });
+  assert.equal(await byTestId(shell, 'service-title').textContent(), 'Community reports');
+  const frame = shell.frameLocator('[data-testid="service-frame"]');
+  await frame.locator('h1').waitFor();
+  assert.match(await frame.locator('h1').textContent(), /Community reports/);
+  // The page took the citizen's token from localStorage: no sign-in form.
+  await frame.locator('#signin').waitFor({ state: 'hidden' });
+  await frame.locator('#description').fill('Lamp 12 is out');
+  await frame.locator('#location').fill('Lane 3, Siming');
+  await frame.locator('#report-form button[type=submit]').click();
+  await eventually(async () => assert.match(await frame.locator('#msg').textContent(), /was sent/), 'report sent');
+  await eventually(async () => assert.match(await frame.locator('#mine').textContent(), /Lamp 12 is out/), 'report listed');
+  const { status, body } = await api('/p/community-report/api/reports/mine', { token: CITIZEN_TOKEN });
+  assert.equal(status, 200);
+  assert.ok(body.reports.some((r) => r.description === 'Lamp 12 is out'), JSON.stringify(body));
+  await screenshot(shell, 'shell-service');
+
+  await byTestId(shell, 'back').click();
+  await byTestId(shell, 'service').waitFor({ state: 'hidden' });
+  await byTestId(shell, 'screen-home').waitFor({ state: 'visible' });
+});
+
+step('shell', 'inbox and orders say which feature brings them', async (shell) => {
+  await byTestId(shell, 'nav-inbox').click();
+  assert.match(await byTestId(shell, 'inbox-placeholder').textContent(), /notification feature/);
+  await byTestId(shell, 'nav-orders').click();
+  assert.match(await byTestId(shell, 'orders-placeholder').textContent(), /payment feature/);
+  await byTestId(shell, 'nav-home').click();
+  await byTestId(shell, 'tile-hello').waitFor();
+});
+
+step('shell', 'on a phone the frame fills the screen', async (shell) => {
+  await shell.setViewportSize({ width: 390, height: 844 });
+  const box = await byTestId(shell, 'phone').boundingBox();
+  assert.equal(Math.round(box.width), 390);
+  await screenshot(shell, 'shell-phone');
+});
+
+// ------------------------------------------------------------------ main
+
+async function main() {
+  mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  const profile = mkdtempSync(join(tmpdir(), 'islet-chromium-'));
+  const browser = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1360, height: 900 },
+  });
+  browser.setDefaultTimeout(TIMEOUT_MS);
+  const errors = [];
+  const page = await browser.newPage();
+  watchForErrors(page, errors);
+  page.on('dialog', (dialog) => dialog.accept());
+  const shell = await browser.newPage();
+  watchForErrors(shell, errors);
+  await shell.setViewportSize({ width: 1000, height: 940 });
+
+  let failed = 0;
+  let passed = 0;
+  const started = Date.now();
+  for (const { tab, name, run } of steps) {
+    const t0 = Date.now();
+    const target = tab === 'console' ? page : shell;
+    try {
+      // A background tab gets no animation frames: Playwright's checks stall.
+      await target.bringToFront();
+      await run(target);
+      assert.deepEqual(errors, [], 'no script errors or policy violations');
+      passed += 1;
+      console.log(`ok - ${tab}: ${name} (${Date.now() - t0} ms)`);
+    } catch (err) {
+      failed += 1;
+      console.log(`not ok - ${tab}: ${name}`);
+      console.error(err);
+      for (const [label, p] of [['console', page], ['shell', shell]]) {
+        await p.screenshot({ path: join(SCREENSHOT_DIR, `failed-${label}.png`), fullPage: true }).catch(() => {});
+      }
+      break;
+    }
+  }
+  await browser.close();
+  rmSync(profile, { recursive: true, force: true });
+  console.log(`browser: ${passed} of ${steps.length} steps passed in ${Date.now() - started} ms; ` +
+    `screenshots in ${SCREENSHOT_DIR}`);
+  return failed ? 1 : 0;
+}
+
+main().then((code) => process.exit(code), (err) => {
+  console.error(err);
+  process.exit(1);
+});
