@@ -279,3 +279,56 @@ fn gray_share_is_sticky_and_close_to_the_percentage() {
         "raising keeps earlier citizens in gray"
     );
 }
+
+#[test]
+fn every_version_action_in_every_state() {
+    // A record whose version 2.0.0 is in `state` (1.0.0 is released).
+    let in_state = |state: VersionState| {
+        let mut r = approved("1.0.0", PluginRecord::new("svc", "dept"));
+        r = apply(&r, &full("1.0.0"), "rev").unwrap();
+        r = with_upload(r, "2.0.0");
+        if let Some(v) = r.version_mut(&v("2.0.0")) {
+            v.state = state;
+        }
+        if state == VersionState::Gray {
+            r.gray = Some(crate::registry::GrayRelease {
+                version: v("2.0.0"),
+                percent: 5,
+                testers: vec![],
+            });
+        }
+        r
+    };
+    let actions = [
+        ("submit", Action::Submit(v("2.0.0"))),
+        (
+            "approve",
+            Action::Approve(v("2.0.0"), grants(&[Capability::Identity])),
+        ),
+        ("reject", Action::Reject(v("2.0.0"), "reason".into())),
+        ("release", full("2.0.0")),
+    ];
+    for state in [
+        VersionState::Uploaded,
+        VersionState::InReview,
+        VersionState::Approved,
+        VersionState::Rejected,
+        VersionState::Gray,
+        VersionState::Released,
+        VersionState::Superseded,
+    ] {
+        let allowed = allowed_for_version(state);
+        for (name, action) in &actions {
+            let result = apply(&in_state(state), action, "someone");
+            assert_eq!(
+                result.is_ok(),
+                allowed.contains(name),
+                "{name} on a {} version: {result:?}",
+                state.name()
+            );
+            if let Err(e) = result {
+                assert!(!e.message.is_empty());
+            }
+        }
+    }
+}
