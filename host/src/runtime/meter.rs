@@ -36,8 +36,9 @@ pub fn thread_cpu_time() -> Duration {
 /// short requests: its thread's scheduling priority is lowered until the
 /// call ends (a two-level feedback queue, like an OS scheduler's).
 const DEMOTE_AFTER: Duration = Duration::from_millis(4);
-/// The nice value of a demoted guest thread (CFS weight about 1/10 of 0).
-const DEMOTED_NICE: i32 = 10;
+/// The nice value of a demoted guest thread: the lowest, CFS weight 15
+/// against 1024 for the threads serving short requests.
+const DEMOTED_NICE: i32 = 19;
 
 #[allow(unsafe_code, reason = "libc calls on the current thread only")]
 fn set_thread_nice(nice: i32) -> bool {
@@ -46,6 +47,18 @@ fn set_thread_nice(nice: i32) -> bool {
         let tid = libc::gettid();
         libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice) == 0
     }
+}
+
+/// Whether this process may lower a thread's priority and raise it back
+/// (root or CAP_SYS_NICE). Without it a demoted pool thread would stay slow
+/// for later requests, so demotion is off. Probed once, on a scratch thread.
+fn demotion_supported() -> bool {
+    static SUPPORTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SUPPORTED.get_or_init(|| {
+        std::thread::spawn(|| set_thread_nice(1) && set_thread_nice(0))
+            .join()
+            .unwrap_or(false)
+    })
 }
 
 /// CPU and wall-clock budget of one call.
@@ -99,10 +112,7 @@ impl Meter {
             self.interrupted = Some(Interrupt::Cpu);
             UpdateDeadline::Interrupt
         } else {
-            if !self.demoted && self.cpu_used() >= DEMOTE_AFTER {
-                // Without the right to raise priority back (CAP_SYS_NICE)
-                // a demoted pool thread would stay slow: only demote when
-                // the priority can be restored, i.e. check once per call.
+            if !self.demoted && demotion_supported() && self.cpu_used() >= DEMOTE_AFTER {
                 self.demoted = set_thread_nice(DEMOTED_NICE);
             }
             UpdateDeadline::Continue(1)
