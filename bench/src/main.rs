@@ -12,6 +12,7 @@
 //! ```sh
 //! cargo run --release -p islet-bench                          # writes BENCHMARKS.md
 //! cargo run --release -p islet-bench -- --quick --output b.md # seconds
+//! cargo run --release -p islet-bench -- --part 1 --part 6     # some parts only
 //! ```
 //!
 //! Targets are reported as met or missed, never asserted.
@@ -43,7 +44,8 @@ struct Cli {
     #[arg(long)]
     quick: bool,
     /// Where to write the markdown report [default: BENCHMARKS.md at the
-    /// workspace root; target/BENCHMARKS-quick.md with --quick].
+    /// workspace root; target/BENCHMARKS-quick.md with --quick,
+    /// target/BENCHMARKS-partial.md with --part].
     #[arg(long)]
     output: Option<PathBuf>,
     /// Run only this part (1-6); repeat for several. The report then holds
@@ -102,6 +104,9 @@ fn main() -> anyhow::Result<()> {
         let root = islet_tests::workspace();
         if cli.quick {
             root.join("target").join("BENCHMARKS-quick.md")
+        } else if !cli.parts.is_empty() {
+            // A partial run never replaces the complete report.
+            root.join("target").join("BENCHMARKS-partial.md")
         } else {
             root.join("BENCHMARKS.md")
         }

@@ -115,9 +115,11 @@ pub fn run(bench: &Bench) -> anyhow::Result<Section> {
              at concurrency {c}: every guest call wakes a blocking-pool thread \
              and wakes the async worker again when it is done, two futex wake-ups \
              and context switches per request, which are expensive on this \
-             virtual machine (a profile of the Islet phase shows about half of \
-             the server's CPU time in the scheduler and futex calls, a few \
-             percent in the guest). On top of that Islet pays per request for a \
+             virtual machine. Islet's guest calls take longer, so more blocking \
+             threads are runnable at once and switch more (a perf profile of \
+             the Islet phase at concurrency 32, taken separately on this \
+             machine, put about half of the server threads' CPU time in the \
+             scheduler and futex calls and a few percent in the guest's code). On top of that Islet pays per request for a \
              fresh instance (part 2), reading the guest's thread CPU clock (a \
              system call), quota checks, metrics and usage metering, and the \
              request/response copies into and out of the guest.",
