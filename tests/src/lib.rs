@@ -272,6 +272,45 @@ impl TestHost {
         json_of(self.get(path, token).await).await
     }
 
+    /// POST `path` as `token` with an optional JSON body; status and JSON body.
+    pub async fn post(
+        &self,
+        path: &str,
+        token: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut req = self.http.post(self.url(path)).bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        json_of(req.send().await.expect("POST")).await
+    }
+
+    /// Upload component `name` as `version` of plugin `id` for review, as `token`.
+    pub async fn upload_version(
+        &self,
+        name: &str,
+        id: &str,
+        version: &str,
+        token: &str,
+    ) -> (u16, serde_json::Value) {
+        let form = reqwest::multipart::Form::new()
+            .text("manifest", manifest_as(name, id, Some(version)))
+            .part(
+                "component",
+                reqwest::multipart::Part::bytes(component(name)).file_name("c.wasm"),
+            );
+        let response = self
+            .http
+            .post(self.url(&format!("/admin/v1/plugins/{id}/versions")))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+            .expect("upload request");
+        json_of(response).await
+    }
+
     /// The admin list of plugins.
     pub async fn admin_plugins(&self) -> serde_json::Value {
         let (status, body) = self

@@ -3,7 +3,7 @@
 //! gray release, rollback, take-down and the shell's home screen, checking
 //! each effect through the API. Needs Node.js and Debian's `chromium`.
 
-use islet_tests::{TestHost, component, json_of, manifest_as, output_dir, workspace};
+use islet_tests::{TestHost, json_of, output_dir, workspace};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -194,21 +194,7 @@ fn run_script(dir: &Path, env: &[(&str, String)]) -> ScriptRun {
 
 /// Upload component `name` as `version` of its own plugin with `token`.
 async fn upload_version(host: &TestHost, name: &str, version: &str, token: &str) -> (u16, Value) {
-    let form = reqwest::multipart::Form::new()
-        .text("manifest", manifest_as(name, name, Some(version)))
-        .part(
-            "component",
-            reqwest::multipart::Part::bytes(component(name)).file_name("c.wasm"),
-        );
-    let r = host
-        .http
-        .post(host.url(&format!("/admin/v1/plugins/{name}/versions")))
-        .bearer_auth(token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    json_of(r).await
+    host.upload_version(name, name, version, token).await
 }
 
 async fn post(host: &TestHost, path: &str, token: &str) -> (u16, Value) {

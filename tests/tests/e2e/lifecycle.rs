@@ -6,32 +6,12 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// POST `path` with an optional JSON body as `token`; status and body.
 async fn post(host: &TestHost, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
-    let mut req = host.http.post(host.url(path)).bearer_auth(token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    json_of(req.send().await.unwrap()).await
+    host.post(path, token, body).await
 }
 
-/// Upload `name` as version `version` of plugin `id` with `token`.
 async fn upload(host: &TestHost, name: &str, id: &str, version: &str, token: &str) -> (u16, Value) {
-    let form = reqwest::multipart::Form::new()
-        .text("manifest", manifest_as(name, id, Some(version)))
-        .part(
-            "component",
-            reqwest::multipart::Part::bytes(component(name)).file_name("c.wasm"),
-        );
-    let r = host
-        .http
-        .post(host.url(&format!("/admin/v1/plugins/{id}/versions")))
-        .bearer_auth(token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    json_of(r).await
+    host.upload_version(name, id, version, token).await
 }
 
 async fn served_version(host: &TestHost, path: &str, token: Option<&str>) -> String {

@@ -244,14 +244,12 @@ async fn admin_actions_are_audited() {
     let host = TestHost::start().await;
     host.install("hello").await;
     let admin = host.admin();
-    let r = host
-        .http
-        .post(host.url("/admin/v1/plugins/hello/disable"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(
+        host.post("/admin/v1/plugins/hello/disable", &admin, None)
+            .await
+            .0,
+        200
+    );
     let (status, body) = host.get_json("/admin/v1/audit", Some(&admin)).await;
     assert_eq!(status, 200, "{body}");
     let entries = body["entries"].as_array().unwrap();

@@ -80,14 +80,12 @@ async fn disable_and_enable() {
     let host = TestHost::start().await;
     host.install("hello").await;
     let admin = host.admin();
-    let r = host
-        .http
-        .post(host.url("/admin/v1/plugins/hello/disable"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(
+        host.post("/admin/v1/plugins/hello/disable", &admin, None)
+            .await
+            .0,
+        200
+    );
     let (status, body) = host.get_json("/p/hello/", None).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
