@@ -132,25 +132,9 @@ pub async fn call_plugin(
         citizen,
         request_id: request_id.clone(),
     };
-    // Guest log lines are written on the blocking thread: carry the span.
+    // Guest log lines are written on the guest's thread: carry the span.
     let span = tracing::info_span!("plugin", plugin = %plugin_id, version = %version);
-    let call = tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        let _entered = span.enter();
-        runtime.call(&prepared, input)
-    });
-    // The runtime stops the guest at its own wall-clock limit; this outer
-    // bound also covers time spent waiting for a blocking thread.
-    let outer = limits.timeout() + Duration::from_secs(1);
-    let result = match tokio::time::timeout(outer, call).await {
-        Ok(Ok(result)) => result,
-        Ok(Err(join)) => {
-            return Err(ApiError::internal(format!(
-                "guest call task failed: {join}"
-            )));
-        }
-        Err(_) => Err(GuestFault::Timeout(limits.timeout_ms)),
-    };
+    let result = run_guest(runtime, prepared, input, span, permit, limits.timeout()).await?;
     match result {
         Ok(output) => {
             let status = output.response.status;
@@ -206,6 +190,40 @@ pub async fn call_plugin(
             });
             Err(error)
         }
+    }
+}
+
+/// Run the guest call off the async executor's hot path. On a multi-thread
+/// runtime it runs in place (`block_in_place`: Tokio moves this worker's
+/// other tasks to another thread meanwhile), which costs one thread hand-off
+/// instead of waking a blocking-pool thread and then this task again; a
+/// current-thread runtime uses the blocking pool.
+async fn run_guest(
+    runtime: Arc<crate::runtime::Runtime>,
+    prepared: Arc<crate::runtime::PreparedPlugin>,
+    input: CallInput,
+    span: tracing::Span,
+    permit: tokio::sync::OwnedSemaphorePermit,
+    timeout: Duration,
+) -> Result<Result<crate::runtime::CallOutput, GuestFault>, ApiError> {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    let call = move || {
+        let _permit = permit;
+        let _entered = span.enter();
+        runtime.call(&prepared, input)
+    };
+    if Handle::current().runtime_flavor() == RuntimeFlavor::MultiThread {
+        return Ok(tokio::task::block_in_place(call));
+    }
+    // The runtime stops the guest at its own wall-clock limit; this outer
+    // bound also covers time spent waiting for a blocking thread.
+    let outer = timeout + Duration::from_secs(1);
+    match tokio::time::timeout(outer, tokio::task::spawn_blocking(call)).await {
+        Ok(Ok(result)) => Ok(result),
+        Ok(Err(join)) => Err(ApiError::internal(format!(
+            "guest call task failed: {join}"
+        ))),
+        Err(_) => Ok(Err(GuestFault::Timeout(timeout.as_millis() as u64))),
     }
 }
 
