@@ -113,7 +113,8 @@ pub async fn serve(listen: SocketAddr, state: Arc<AppState>) -> anyhow::Result<R
     let app = http::router(state.clone());
     let usage = state.usage.clone();
     let task = tokio::spawn(async move {
-        let flusher = tokio::spawn(flush_usage_periodically(usage.clone()));
+        let (stop_flusher, flusher_stopped) = oneshot::channel::<()>();
+        let flusher = tokio::spawn(flush_usage_periodically(usage.clone(), flusher_stopped));
         let served = axum::serve(
             listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -122,7 +123,10 @@ pub async fn serve(listen: SocketAddr, state: Arc<AppState>) -> anyhow::Result<R
             let _ = rx.await;
         })
         .await;
-        flusher.abort();
+        // Stop the flusher and wait for it, so nothing holds the store once
+        // this task ends (the data folder can then be opened again).
+        let _ = stop_flusher.send(());
+        let _ = flusher.await;
         if let Err(e) = tokio::task::spawn_blocking(move || usage.flush()).await {
             tracing::error!("cannot flush usage at shutdown: {e}");
         }
@@ -170,10 +174,16 @@ impl RunningServer {
 /// How often usage counters are merged into the store.
 const USAGE_FLUSH_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
-async fn flush_usage_periodically(usage: Arc<crate::usage::UsageMeter>) {
+async fn flush_usage_periodically(
+    usage: Arc<crate::usage::UsageMeter>,
+    mut stop: oneshot::Receiver<()>,
+) {
     let mut tick = tokio::time::interval(USAGE_FLUSH_EVERY);
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = &mut stop => return,
+        }
         let usage = usage.clone();
         match tokio::task::spawn_blocking(move || usage.flush()).await {
             Ok(Err(e)) => tracing::warn!("usage flush failed (kept for the next one): {e}"),

@@ -131,6 +131,10 @@ impl Drop for Meter {
     }
 }
 
+/// Memory growth beyond which a call is demoted like a long one: faulting
+/// in and releasing many pages is kernel CPU time spent for one guest.
+const DEMOTE_ABOVE_BYTES: usize = 8 << 20;
+
 /// Caps the sum of all linear memories (and table elements) of one instance.
 #[derive(Debug)]
 pub struct MemoryLimiter {
@@ -138,6 +142,7 @@ pub struct MemoryLimiter {
     used: usize,
     peak: usize,
     table_elements: usize,
+    demoted: bool,
     /// Set when a growth was refused for lack of budget.
     pub refused: bool,
 }
@@ -153,6 +158,7 @@ impl MemoryLimiter {
             used: 0,
             peak: 0,
             table_elements: 0,
+            demoted: false,
             refused: false,
         }
     }
@@ -160,6 +166,14 @@ impl MemoryLimiter {
     /// Highest total memory seen.
     pub fn peak(&self) -> usize {
         self.peak
+    }
+}
+
+impl Drop for MemoryLimiter {
+    fn drop(&mut self) {
+        if self.demoted {
+            set_thread_nice(0);
+        }
     }
 }
 
@@ -178,6 +192,9 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
         }
         self.used = next;
         self.peak = self.peak.max(next);
+        if !self.demoted && next > DEMOTE_ABOVE_BYTES && demotion_supported() {
+            self.demoted = set_thread_nice(DEMOTED_NICE);
+        }
         Ok(true)
     }
 
