@@ -111,18 +111,22 @@ pub fn run(bench: &Bench) -> anyhow::Result<Section> {
             met: share >= TARGET_SHARE,
         },
         note: format!(
-            "The hop to a blocking thread alone takes native from {} to {} req/s \
-             at concurrency {c}: every guest call wakes a blocking-pool thread \
-             and wakes the async worker again when it is done, two futex wake-ups \
-             and context switches per request, which are expensive on this \
-             virtual machine. Islet's guest calls take longer, so more blocking \
-             threads are runnable at once and switch more (a perf profile of \
-             the Islet phase at concurrency 32, taken separately on this \
-             machine, put about half of the server threads' CPU time in the \
-             scheduler and futex calls and a few percent in the guest's code). On top of that Islet pays per request for a \
-             fresh instance (part 2), reading the guest's thread CPU clock (a \
-             system call), quota checks, metrics and usage metering, and the \
-             request/response copies into and out of the guest.",
+            "A guest call must leave the async worker while it runs, so that a \
+             runaway guest cannot stall other requests; the cost of that alone \
+             shows in the native + spawn_blocking row ({} to {} req/s at \
+             concurrency {c}: a blocking-pool thread is woken per call and the \
+             async worker again after it, two futex wake-ups and context \
+             switches, expensive on this virtual machine). Islet uses \
+             block_in_place instead, which hands the worker's other tasks to \
+             another thread and keeps the request on its own, about one \
+             hand-off per call; profiles still put much of the server's CPU \
+             time in the scheduler and futex calls and a few percent in the \
+             guest's code. On top of that Islet pays per request for a fresh \
+             instance (part 2), reading the guest's thread CPU clock (a system \
+             call), quota checks, metrics and usage metering, and the \
+             request/response copies into and out of the guest. Running guests \
+             as async calls with epoch yields on the workers would remove the \
+             hand-off.",
             fixed(n.throughput(), 0),
             fixed(b.throughput(), 0),
         ),
