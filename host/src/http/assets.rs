@@ -12,6 +12,7 @@ const ADMIN_HTML: &str = include_str!("console/admin.html");
 const SHELL_HTML: &str = include_str!("console/shell.html");
 const ADMIN_JS: &str = include_str!("console/admin.js");
 const SHELL_JS: &str = include_str!("console/shell.js");
+const COMMON_JS: &str = include_str!("console/common.js");
 const STYLE_CSS: &str = include_str!("console/style.css");
 
 /// Only this host's own scripts, styles and API; frames only for the
@@ -60,6 +61,7 @@ pub async fn asset(Path(file): Path<String>) -> Result<Response, ApiError> {
     let (content_type, body) = match file.as_str() {
         "admin.js" => (JS, ADMIN_JS),
         "shell.js" => (JS, SHELL_JS),
+        "common.js" => (JS, COMMON_JS),
         "style.css" => (CSS, STYLE_CSS),
         _ => {
             return Err(ApiError::not_found(

@@ -1,6 +1,7 @@
 // The Islet admin console: plain DOM, fetch and the admin JSON API of this
 // host (/admin/v1). No framework and no build step. The token stays in
 // sessionStorage; every element a test clicks carries a data-testid.
+import { decodeClaims } from './common.js';
 
 const TOKEN_KEY = 'islet_admin_token';
 const TABS = ['plugins', 'review', 'audit'];
@@ -44,19 +45,6 @@ function h(tag, props, ...children) {
   return el;
 }
 
-/** The claims of a JWT, decoded for display only (the host verifies it). */
-function decodeClaims(token) {
-  const payload = token.split('.')[1];
-  if (!payload) return null;
-  try {
-    const base64 = payload.replace(/-/g, '+').replace(/_/g, '/');
-    const padded = base64 + '='.repeat((4 - (base64.length % 4)) % 4);
-    const bytes = Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
-    return JSON.parse(new TextDecoder().decode(bytes));
-  } catch {
-    return null;
-  }
-}
 
 function roles() {
   return Array.isArray(state.claims?.roles) ? state.claims.roles : [];

@@ -2,6 +2,7 @@
 // (/api/v1/catalog) as tiles; a tile opens the mini-service's page
 // (/p/{id}/) in a frame. The citizen token lives in localStorage under
 // `islet_token`, where the services' pages (same origin) read it.
+import { decodeClaims } from './common.js';
 
 const TOKEN_KEY = 'islet_token';
 const SCREENS = ['home', 'inbox', 'orders', 'me'];
@@ -32,19 +33,6 @@ function h(tag, props, ...children) {
   return el;
 }
 
-/** The claims of a JWT, decoded for display only (the host verifies it). */
-function decodeClaims(token) {
-  const payload = token?.split('.')[1];
-  if (!payload) return null;
-  try {
-    const base64 = payload.replace(/-/g, '+').replace(/_/g, '/');
-    const padded = base64 + '='.repeat((4 - (base64.length % 4)) % 4);
-    const bytes = Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
-    return JSON.parse(new TextDecoder().decode(bytes));
-  } catch {
-    return null;
-  }
-}
 
 function token() {
   return localStorage.getItem(TOKEN_KEY) || '';
