@@ -112,6 +112,7 @@ fn print_banner(config: &ServerConfig, addr: std::net::SocketAddr) -> anyhow::Re
          \x20 CITIZEN={citizen}\n\
          \x20 STAFF={staff}\n\
          \x20 ADMIN={admin}\n\n\
+         In a browser: {base}/ (the app; paste CITIZEN) and {base}/admin (the console; paste ADMIN)\n\n\
          Try:\n\
          \x20 curl {base}/api/v1/catalog\n\
          \x20 curl -H \"Authorization: Bearer $CITIZEN\" {base}/p/hello/\n\
