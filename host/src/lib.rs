@@ -22,6 +22,7 @@ pub mod http;
 pub mod limits;
 pub mod manifest;
 pub mod metrics;
+pub mod payment;
 pub mod protect;
 pub mod registry;
 pub mod runtime;

@@ -1,0 +1,309 @@
+//! Orders and refunds as a state machine: created → paid → partially or
+//! fully refunded; created → closed | expired. Amounts are integers in fen.
+//! Every change is a pure function returning the new order and the journal
+//! entry that records it; a repeated change (same notification, same refund
+//! key) returns the order unchanged and no entry.
+
+use serde::{Deserialize, Serialize};
+
+/// Largest amount one order may carry, in fen (1,000,000 yuan).
+pub const MAX_AMOUNT_FEN: u64 = 100_000_000;
+
+/// What is being paid for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "type")]
+pub enum OrderKind {
+    /// A fee for a service.
+    ServiceFee,
+    /// A government non-tax fee with its fee item code.
+    NonTax {
+        /// The finance bureau's item code.
+        item_code: String,
+    },
+}
+
+/// Where an order is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OrderStatus {
+    /// Waiting for the citizen to pay.
+    Created,
+    /// Paid in full.
+    Paid,
+    /// Paid, and part of it refunded.
+    PartiallyRefunded,
+    /// Paid, and all of it refunded.
+    Refunded,
+    /// Closed before payment.
+    Closed,
+    /// Expired before payment.
+    Expired,
+}
+
+/// One refund of an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refund {
+    /// The plugin's refund key (idempotency).
+    pub key: String,
+    /// Amount, fen.
+    pub amount_fen: u64,
+    /// Why.
+    pub reason: String,
+    /// When, seconds since the epoch.
+    pub at: u64,
+}
+
+/// What a plugin asks for when it creates an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewOrder {
+    /// The merchant account to credit.
+    pub merchant: String,
+    /// Amount, fen.
+    pub amount_fen: u64,
+    /// Shown to the citizen.
+    pub description: String,
+    /// Service fee or non-tax fee.
+    pub kind: OrderKind,
+    /// The plugin's own order key: the same key with the same parameters
+    /// returns the same order.
+    pub order_key: String,
+    /// Expiry, seconds since the epoch.
+    pub expires_at: u64,
+}
+
+/// An order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    /// Host order id.
+    pub id: String,
+    /// The plugin that created it (orders are invisible to other plugins).
+    pub plugin: String,
+    /// The citizen who pays (issuer and subject; never shown to plugins).
+    pub citizen: String,
+    /// What the plugin asked for.
+    pub request: NewOrder,
+    /// Its status.
+    pub status: OrderStatus,
+    /// The provider's transaction id once paid.
+    pub provider_txn: Option<String>,
+    /// Refunds so far.
+    pub refunds: Vec<Refund>,
+    /// Created, seconds since the epoch.
+    pub created_at: u64,
+}
+
+/// Why a change was refused. Each is a value the plugin gets back.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OrderError {
+    /// Zero, above the maximum, or a refund above what is left.
+    #[error("invalid amount: {0}")]
+    InvalidAmount(String),
+    /// The order key was used before with other parameters.
+    #[error("order key {0:?} was already used with other parameters")]
+    KeyReused(String),
+    /// The change does not fit the order's status.
+    #[error("the order is {0:?}; {1}")]
+    InvalidState(OrderStatus, &'static str),
+    /// A payment notification does not match the order.
+    #[error("the notification does not match the order: {0}")]
+    Mismatch(String),
+}
+
+/// A journal entry: who changed what, when, with which amounts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalEntry {
+    /// The order.
+    pub order: String,
+    /// What happened: `created`, `paid`, `refunded`, `closed`, `expired`.
+    pub event: String,
+    /// Who: the plugin, the provider or the host.
+    pub by: String,
+    /// When, seconds since the epoch.
+    pub at: u64,
+    /// Amount moved, fen (0 when none).
+    pub amount_fen: u64,
+    /// Status after the change.
+    pub status: OrderStatus,
+}
+
+fn entry(order: &Order, event: &str, by: &str, at: u64, amount_fen: u64) -> JournalEntry {
+    JournalEntry {
+        order: order.id.clone(),
+        event: event.to_string(),
+        by: by.to_string(),
+        at,
+        amount_fen,
+        status: order.status,
+    }
+}
+
+/// Check a new order's parameters.
+pub fn validate(new: &NewOrder, now: u64) -> Result<(), OrderError> {
+    if new.amount_fen == 0 || new.amount_fen > MAX_AMOUNT_FEN {
+        return Err(OrderError::InvalidAmount(format!(
+            "{} fen is not between 1 and {MAX_AMOUNT_FEN}",
+            new.amount_fen
+        )));
+    }
+    if new.expires_at <= now {
+        return Err(OrderError::InvalidState(
+            OrderStatus::Created,
+            "the expiry is in the past",
+        ));
+    }
+    Ok(())
+}
+
+/// Create an order, or return `existing` for a repeated order key with the
+/// same parameters.
+pub fn create(
+    id: &str,
+    plugin: &str,
+    citizen: &str,
+    new: NewOrder,
+    existing: Option<&Order>,
+    now: u64,
+) -> Result<(Order, Option<JournalEntry>), OrderError> {
+    if let Some(order) = existing {
+        return if order.request == new && order.citizen == citizen {
+            Ok((order.clone(), None))
+        } else {
+            Err(OrderError::KeyReused(new.order_key))
+        };
+    }
+    validate(&new, now)?;
+    let order = Order {
+        id: id.to_string(),
+        plugin: plugin.to_string(),
+        citizen: citizen.to_string(),
+        request: new,
+        status: OrderStatus::Created,
+        provider_txn: None,
+        refunds: Vec::new(),
+        created_at: now,
+    };
+    let journal = entry(&order, "created", plugin, now, order.request.amount_fen);
+    Ok((order, Some(journal)))
+}
+
+/// Apply a verified payment notification of `amount_fen` (currency CNY) for
+/// provider transaction `txn`. A repeat of the same notification changes
+/// nothing.
+pub fn mark_paid(
+    order: &Order,
+    txn: &str,
+    amount_fen: u64,
+    currency: &str,
+    now: u64,
+) -> Result<(Order, Option<JournalEntry>), OrderError> {
+    if currency != "CNY" {
+        return Err(OrderError::Mismatch(format!(
+            "currency {currency}, expected CNY"
+        )));
+    }
+    if amount_fen != order.request.amount_fen {
+        return Err(OrderError::Mismatch(format!(
+            "{amount_fen} fen paid for an order of {} fen",
+            order.request.amount_fen
+        )));
+    }
+    match order.status {
+        OrderStatus::Created => {
+            let mut paid = order.clone();
+            paid.status = OrderStatus::Paid;
+            paid.provider_txn = Some(txn.to_string());
+            let journal = entry(&paid, "paid", "provider", now, amount_fen);
+            Ok((paid, Some(journal)))
+        }
+        _ if order.provider_txn.as_deref() == Some(txn) => Ok((order.clone(), None)),
+        status => Err(OrderError::InvalidState(
+            status,
+            "only a created order can be paid",
+        )),
+    }
+}
+
+/// Close an unpaid order.
+pub fn close(
+    order: &Order,
+    by: &str,
+    now: u64,
+) -> Result<(Order, Option<JournalEntry>), OrderError> {
+    match order.status {
+        OrderStatus::Created => {
+            let mut closed = order.clone();
+            closed.status = OrderStatus::Closed;
+            let journal = entry(&closed, "closed", by, now, 0);
+            Ok((closed, Some(journal)))
+        }
+        OrderStatus::Closed => Ok((order.clone(), None)),
+        status => Err(OrderError::InvalidState(
+            status,
+            "only an unpaid order can be closed",
+        )),
+    }
+}
+
+/// Expire an unpaid order whose expiry has passed; other orders are unchanged.
+pub fn expire(order: &Order, now: u64) -> (Order, Option<JournalEntry>) {
+    if order.status == OrderStatus::Created && order.request.expires_at <= now {
+        let mut expired = order.clone();
+        expired.status = OrderStatus::Expired;
+        let journal = entry(&expired, "expired", "host", now, 0);
+        (expired, Some(journal))
+    } else {
+        (order.clone(), None)
+    }
+}
+
+/// Refund `amount_fen` under the plugin's refund `key`: the same key with
+/// the same amount changes nothing; refunds never exceed the paid amount.
+pub fn refund(
+    order: &Order,
+    key: &str,
+    amount_fen: u64,
+    reason: &str,
+    now: u64,
+) -> Result<(Order, Option<JournalEntry>), OrderError> {
+    if let Some(done) = order.refunds.iter().find(|r| r.key == key) {
+        return if done.amount_fen == amount_fen {
+            Ok((order.clone(), None))
+        } else {
+            Err(OrderError::KeyReused(key.to_string()))
+        };
+    }
+    if !matches!(
+        order.status,
+        OrderStatus::Paid | OrderStatus::PartiallyRefunded
+    ) {
+        return Err(OrderError::InvalidState(
+            order.status,
+            "only a paid order can be refunded",
+        ));
+    }
+    let refunded: u64 = order.refunds.iter().map(|r| r.amount_fen).sum();
+    let left = order.request.amount_fen.saturating_sub(refunded);
+    if amount_fen == 0 || amount_fen > left {
+        return Err(OrderError::InvalidAmount(format!(
+            "{amount_fen} fen; {left} fen can still be refunded"
+        )));
+    }
+    let mut next = order.clone();
+    next.refunds.push(Refund {
+        key: key.to_string(),
+        amount_fen,
+        reason: reason.to_string(),
+        at: now,
+    });
+    next.status = if amount_fen == left {
+        OrderStatus::Refunded
+    } else {
+        OrderStatus::PartiallyRefunded
+    };
+    let journal = entry(&next, "refunded", &order.plugin, now, amount_fen);
+    Ok((next, Some(journal)))
+}
+
+#[cfg(test)]
+#[path = "order_tests.rs"]
+mod tests;
