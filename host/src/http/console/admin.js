@@ -1,7 +1,7 @@
 // The Islet admin console: plain DOM, fetch and the admin JSON API of this
 // host (/admin/v1). No framework and no build step. The token stays in
 // sessionStorage; every element a test clicks carries a data-testid.
-import { decodeClaims } from './common.js';
+import { decodeClaims, h } from './common.js';
 
 const TOKEN_KEY = 'islet_admin_token';
 const TABS = ['plugins', 'review', 'audit'];
@@ -27,23 +27,6 @@ const enc = encodeURIComponent;
 
 // ---------------------------------------------------------------- helpers
 
-/** Create an element: props are attributes, `on*` listeners, `testid`. */
-function h(tag, props, ...children) {
-  const el = document.createElement(tag);
-  for (const [key, value] of Object.entries(props ?? {})) {
-    if (value === null || value === undefined || value === false) continue;
-    if (key === 'class') el.className = value;
-    else if (key === 'testid') el.dataset.testid = value;
-    else if (key.startsWith('on')) el.addEventListener(key.slice(2), value);
-    else if (key === 'value' || key === 'checked' || key === 'disabled') el[key] = value;
-    else el.setAttribute(key, value === true ? '' : String(value));
-  }
-  for (const child of children.flat(Infinity)) {
-    if (child === null || child === undefined || child === false) continue;
-    el.append(child instanceof Node ? child : String(child));
-  }
-  return el;
-}
 
 
 function roles() {

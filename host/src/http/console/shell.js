@@ -2,7 +2,7 @@
 // (/api/v1/catalog) as tiles; a tile opens the mini-service's page
 // (/p/{id}/) in a frame. The citizen token lives in localStorage under
 // `islet_token`, where the services' pages (same origin) read it.
-import { decodeClaims } from './common.js';
+import { decodeClaims, h } from './common.js';
 
 const TOKEN_KEY = 'islet_token';
 const SCREENS = ['home', 'inbox', 'orders', 'me'];
@@ -16,22 +16,6 @@ const state = {
 
 const $ = (id) => document.getElementById(id);
 
-/** Create an element: props are attributes, `on*` listeners, `testid`. */
-function h(tag, props, ...children) {
-  const el = document.createElement(tag);
-  for (const [key, value] of Object.entries(props ?? {})) {
-    if (value === null || value === undefined || value === false) continue;
-    if (key === 'class') el.className = value;
-    else if (key === 'testid') el.dataset.testid = value;
-    else if (key.startsWith('on')) el.addEventListener(key.slice(2), value);
-    else el.setAttribute(key, value === true ? '' : String(value));
-  }
-  for (const child of children.flat(Infinity)) {
-    if (child === null || child === undefined || child === false) continue;
-    el.append(child instanceof Node ? child : String(child));
-  }
-  return el;
-}
 
 
 function token() {
