@@ -44,6 +44,23 @@ pub struct ConfigFile {
     /// Plugin limits.
     #[serde(default)]
     pub limits: LimitsFile,
+    /// `[payment]`: the money path's tunables.
+    #[serde(default)]
+    pub payment: PaymentFile,
+}
+
+/// `[payment]` of the config file.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct PaymentFile {
+    /// Shortest order expiry a plugin may ask for, seconds (default 60).
+    pub min_expiry_s: Option<u32>,
+    /// First retry delay of a payment event delivery, ms (default 1000).
+    pub retry_base_ms: Option<u64>,
+    /// Delivery attempts before an event is marked failed (default 15).
+    pub max_attempts: Option<u32>,
+    /// Orders one plugin may create per day (default 100000).
+    pub orders_per_plugin_per_day: Option<u64>,
 }
 
 /// `[auth]`.
@@ -126,6 +143,8 @@ pub struct ServerConfig {
     pub epoch_tick: Duration,
     /// How runaway guests are stopped.
     pub interruption: crate::runtime::Interruption,
+    /// The money path's tunables.
+    pub payment: crate::payment::PaymentConfig,
 }
 
 impl ServerConfig {
@@ -148,6 +167,7 @@ impl ServerConfig {
             max_instances: 256,
             epoch_tick: Duration::from_millis(2),
             interruption: crate::runtime::Interruption::Epoch,
+            payment: crate::payment::PaymentConfig::default(),
         }
     }
 
@@ -181,6 +201,19 @@ impl ServerConfig {
         }
         if let Some(ms) = file.runtime.epoch_tick_ms {
             c.epoch_tick = Duration::from_millis(ms);
+        }
+        let p = &file.payment;
+        if let Some(s) = p.min_expiry_s {
+            c.payment.min_expiry_s = s.max(1);
+        }
+        if let Some(ms) = p.retry_base_ms {
+            c.payment.retry_base = Duration::from_millis(ms.max(10));
+        }
+        if let Some(n) = p.max_attempts {
+            c.payment.max_attempts = n.max(1);
+        }
+        if let Some(n) = p.orders_per_plugin_per_day {
+            c.payment.orders_per_plugin_per_day = n;
         }
         let max = Limits::MAX.with(&file.limits.max);
         let default = Limits::DEFAULT.with(&file.limits.default);

@@ -16,11 +16,18 @@ pub enum Capability {
     Storage,
     /// `islet:platform/log`: leveled log lines.
     Log,
+    /// `islet:platform/payment`: orders through the host's money path.
+    Payment,
 }
 
 impl Capability {
     /// Every capability the host offers.
-    pub const ALL: [Capability; 3] = [Capability::Identity, Capability::Storage, Capability::Log];
+    pub const ALL: [Capability; 4] = [
+        Capability::Identity,
+        Capability::Storage,
+        Capability::Log,
+        Capability::Payment,
+    ];
 
     /// The name used in manifests and in the WIT interface path.
     pub fn name(self) -> &'static str {
@@ -28,6 +35,7 @@ impl Capability {
             Capability::Identity => "identity",
             Capability::Storage => "storage",
             Capability::Log => "log",
+            Capability::Payment => "payment",
         }
     }
 

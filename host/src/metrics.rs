@@ -67,8 +67,8 @@ pub struct CallMetrics<'a> {
     pub cpu: Option<Duration>,
     /// Peak guest memory, if it ran to completion.
     pub peak_memory: Option<usize>,
-    /// Host calls per capability: identity, storage, log.
-    pub capability_calls: [u32; 3],
+    /// Host calls per capability: identity, storage, log, payment.
+    pub capability_calls: [u32; 4],
 }
 
 /// Record a finished plugin call.
@@ -83,7 +83,7 @@ pub fn record_call(m: &CallMetrics<'_>) {
     if let Some(peak) = m.peak_memory {
         metrics::histogram!("islet_guest_memory_peak_bytes", "plugin" => plugin.clone(), "version" => version.clone()).record(peak as f64);
     }
-    for (capability, calls) in ["identity", "storage", "log"]
+    for (capability, calls) in ["identity", "storage", "log", "payment"]
         .iter()
         .zip(m.capability_calls)
     {

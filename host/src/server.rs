@@ -35,6 +35,16 @@ pub fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>> {
         &config.audience,
         &verifier_keys(config)?,
     )?);
+    let sandbox = Arc::new(crate::payment::sandbox::SandboxProvider::new(
+        store.clone(),
+        load_or_create_secret(&config.data_dir.join(crate::payment::sandbox::SECRET_FILE))?,
+        config.payment.retry_base,
+    ));
+    let payments = Arc::new(crate::payment::Payments::new(
+        store.clone(),
+        sandbox,
+        config.payment.clone(),
+    ));
     let runtime = Arc::new(Runtime::new(
         &RuntimeConfig {
             pooling: true,
@@ -47,6 +57,7 @@ pub fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>> {
         HostServices {
             store: store.clone(),
             pairwise,
+            payments: payments.clone(),
         },
     )?);
     let audit = Arc::new(crate::audit::AuditLog::new(store.clone()));
@@ -71,6 +82,7 @@ pub fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>> {
         protection,
         usage,
         audit,
+        payments,
     }))
 }
 
@@ -112,9 +124,25 @@ pub async fn serve(listen: SocketAddr, state: Arc<AppState>) -> anyhow::Result<R
     crate::metrics::handle();
     let app = http::router(state.clone());
     let usage = state.usage.clone();
+    state
+        .payments
+        .sandbox()
+        .set_notify_url(format!("http://{addr}/api/v1/payments/notify/sandbox"));
+    let events = Arc::new(crate::payment::delivery::PluginEventTarget {
+        registry: state.registry.clone(),
+        runtime: state.runtime.clone(),
+        payments: state.payments.clone(),
+    });
+    let payments = state.payments.clone();
     let task = tokio::spawn(async move {
         let (stop_flusher, flusher_stopped) = oneshot::channel::<()>();
         let flusher = tokio::spawn(flush_usage_periodically(usage.clone(), flusher_stopped));
+        let (stop_delivery, delivery_stopped) = oneshot::channel::<()>();
+        let delivery = tokio::spawn(crate::payment::delivery::run(
+            payments,
+            events,
+            delivery_stopped,
+        ));
         let served = axum::serve(
             listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -127,6 +155,8 @@ pub async fn serve(listen: SocketAddr, state: Arc<AppState>) -> anyhow::Result<R
         // this task ends (the data folder can then be opened again).
         let _ = stop_flusher.send(());
         let _ = flusher.await;
+        let _ = stop_delivery.send(());
+        let _ = delivery.await;
         if let Err(e) = tokio::task::spawn_blocking(move || usage.flush()).await {
             tracing::error!("cannot flush usage at shutdown: {e}");
         }

@@ -1,13 +1,16 @@
 //! Write Islet mini-services in Rust.
 //!
-//! A mini-service is a WebAssembly component that exports the
-//! `islet:platform/handler` interface of the `islet:platform@0.1.0` WIT
-//! package and may import the `identity`, `storage` and `log` capabilities
-//! its manifest declares. This crate hides the generated bindings behind:
+//! A mini-service is a WebAssembly component of the `paying-service` world
+//! of the `islet:platform@0.1.0` WIT package: it exports the `handler` and
+//! `payment-events` interfaces and may import the `identity`, `storage`,
+//! `log` and `payment` capabilities its manifest declares. This crate hides
+//! the generated bindings behind:
 //!
 //! - [`Request`], [`Response`] and a [`Router`] with path parameters;
-//! - [`identity`], [`storage`] and [`log`]: typed capability wrappers;
-//! - [`export_service!`]: one line that makes the component answer requests;
+//! - [`identity`], [`storage`], [`log`] and [`payment`]: typed capability
+//!   wrappers;
+//! - [`export_service!`]: one line that makes the component answer requests
+//!   (and, optionally, hear about its payments);
 //! - `testing` (native targets only): a [`TestEnv`](crate::testing::TestEnv)
 //!   that plays the host, so services are tested with plain `cargo test`.
 //!
@@ -61,6 +64,52 @@
 //! assert_eq!(env.logs()[0].message, "alice visited 1 times");
 //! ```
 //!
+//! # Payments
+//!
+//! A service charges the signed-in citizen by creating an order with
+//! [`payment::create_order`] and sending the citizen to its
+//! [`checkout_url`](payment::Order::checkout_url); the host's cashier takes
+//! the money, and the service learns that the order is paid from a
+//! [`payment::PaymentEvent`] delivered to its `on_payment` handler — at
+//! least once, so handle events idempotently by their `id`:
+//!
+//! ```
+//! use islet_sdk::payment::{self, EventKind, NewOrder, PaymentEvent};
+//! use islet_sdk::{storage, Request, Response, Router};
+//!
+//! fn router() -> Router {
+//!     Router::new().post("/pay", |_: &Request| -> Result<Response, Response> {
+//!         let new = NewOrder::new("water-supply", 4268, "Water bill 2026-10", "bill-2026-10-1");
+//!         let order = payment::create_order(&new)?; // same key again → same order
+//!         Ok(Response::json(&serde_json::json!({ "checkout_url": order.checkout_url })))
+//!     })
+//! }
+//!
+//! fn on_payment(event: &PaymentEvent) -> Result<(), String> {
+//!     let seen = format!("event/{}", event.id);
+//!     if storage::get(&seen).map_err(|e| e.to_string())?.is_some() {
+//!         return Ok(()); // a repeated delivery
+//!     }
+//!     if event.kind == EventKind::Paid {
+//!         storage::set(&format!("paid/{}", event.order.order_key), b"1")
+//!             .map_err(|e| e.to_string())?;
+//!     }
+//!     storage::set(&seen, b"").map_err(|e| e.to_string()) // Err → delivered again later
+//! }
+//!
+//! islet_sdk::export_service!(router, on_payment = on_payment);
+//!
+//! // In a test: the env's fake ledger plays the host and the cashier.
+//! let mut env = islet_sdk::testing::TestEnv::new();
+//! env.grant_merchant("water-supply").as_caller("alice");
+//! let r = env.call(&router(), Request::post("/pay", ""));
+//! assert_eq!(r.body_text(), Some(r#"{"checkout_url":"/pay/o1"}"#));
+//! let paid = env.pay("o1");
+//! assert_eq!(env.deliver(on_payment, &paid), Ok(()));
+//! assert_eq!(env.deliver(on_payment, &paid), Ok(())); // idempotent
+//! assert!(env.stored("paid/bill-2026-10-1").is_some());
+//! ```
+//!
 //! Build the component with `cargo build --target wasm32-wasip2 --release`
 //! from a crate with `crate-type = ["cdylib"]` (add `"rlib"` to also run
 //! integration tests); see the README for the manifest.
@@ -75,7 +124,7 @@
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../wit",
-        world: "mini-service",
+        world: "paying-service",
         pub_export_macro: true,
         default_bindings_module: "islet_sdk::bindings",
     });
@@ -83,6 +132,7 @@ pub mod bindings {
 
 pub mod identity;
 pub mod log;
+pub mod payment;
 mod request;
 mod response;
 mod router;
@@ -101,15 +151,40 @@ pub const PLATFORM_VERSION: &str = "0.1.0";
 
 /// Export the mini-service: `islet_sdk::export_service!(router);` where
 /// `router` is a `fn() -> islet_sdk::Router` (or a closure that captures
-/// nothing).
+/// nothing), optionally with a payment event handler:
+/// `islet_sdk::export_service!(router, on_payment = handler);` where
+/// `handler` is a `fn(&islet_sdk::payment::PaymentEvent) -> Result<(), String>`.
 ///
-/// On wasm32 this implements the `islet:platform/handler` export: each
+/// On wasm32 this implements the `islet:platform/handler` export — each
 /// request builds the router, converts the request, dispatches it and
-/// returns the answer. On other targets it only checks the type, so the
-/// crate still builds and tests natively. Use it once per component.
+/// returns the answer — and the `islet:platform/payment-events` export:
+/// each event goes to `handler`, or is acknowledged with `Ok(())` when there
+/// is none. An `Err` (or a panic) has the host deliver the event again
+/// later. On other targets it only checks the types, so the crate still
+/// builds and tests natively (deliver events there with
+/// [`TestEnv::deliver`](crate::testing::TestEnv::deliver)). Use it once per
+/// component.
+///
+/// ```
+/// use islet_sdk::payment::{EventKind, PaymentEvent};
+/// use islet_sdk::{Request, Router};
+///
+/// fn router() -> Router {
+///     Router::new().get("/", |_: &Request| "hi")
+/// }
+///
+/// fn on_payment(event: &PaymentEvent) -> Result<(), String> {
+///     if event.kind == EventKind::Paid {
+///         islet_sdk::info!("order {} paid", event.order.id);
+///     }
+///     Ok(())
+/// }
+///
+/// islet_sdk::export_service!(router, on_payment = on_payment);
+/// ```
 #[macro_export]
 macro_rules! export_service {
-    ($router:expr $(,)?) => {
+    (@export $router:expr, $handler:expr) => {
         #[cfg(target_arch = "wasm32")]
         const _: () = {
             struct IsletService;
@@ -122,11 +197,32 @@ macro_rules! export_service {
                 }
             }
 
-    $crate::bindings::export!(IsletService with_types_in $crate::bindings);
+            impl $crate::bindings::exports::islet::platform::payment_events::Guest
+                for IsletService
+            {
+                fn on_payment(
+                    event: $crate::bindings::exports::islet::platform::payment_events::Event,
+                ) -> ::core::result::Result<(), ::std::string::String> {
+                    $crate::__private::on_payment($handler, event)
+                }
+            }
+
+            $crate::bindings::export!(IsletService with_types_in $crate::bindings);
         };
 
         #[cfg(not(target_arch = "wasm32"))]
-        const _: fn() -> $crate::Router = $router;
+        const _: (
+            fn() -> $crate::Router,
+            fn(
+                &$crate::payment::PaymentEvent,
+            ) -> ::core::result::Result<(), ::std::string::String>,
+        ) = ($router, $handler);
+    };
+    ($router:expr, on_payment = $handler:expr $(,)?) => {
+        $crate::export_service!(@export $router, $handler);
+    };
+    ($router:expr $(,)?) => {
+        $crate::export_service!(@export $router, $crate::__private::acknowledge);
     };
 }
 
@@ -134,7 +230,23 @@ macro_rules! export_service {
 #[doc(hidden)]
 pub mod __private {
     use crate::bindings::islet::platform::types;
+    use crate::payment::PaymentEvent;
     use crate::{Request, Router};
+
+    /// The payment event handler of a service that names none: every event
+    /// is acknowledged.
+    pub fn acknowledge(_event: &PaymentEvent) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Hand one event the host delivered to `handler`.
+    #[cfg(target_arch = "wasm32")]
+    pub fn on_payment(
+        handler: impl FnOnce(&PaymentEvent) -> Result<(), String>,
+        event: crate::bindings::exports::islet::platform::payment_events::Event,
+    ) -> Result<(), String> {
+        handler(&crate::sys::payment_event(event))
+    }
 
     /// Answer one host request with the router `make_router` builds.
     pub fn serve(make_router: impl FnOnce() -> Router, request: types::Request) -> types::Response {

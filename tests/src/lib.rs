@@ -14,8 +14,10 @@ use std::time::Duration;
 pub const COMPONENTS: &[(&str, &str)] = &[
     ("hello", "plugins/hello"),
     ("community-report", "plugins/community-report"),
+    ("water-bill", "plugins/water-bill"),
     ("hostile", "tests/guests/hostile"),
     ("probe", "tests/guests/probe"),
+    ("payment-probe", "tests/guests/payment-probe"),
     ("sockets", "tests/guests/sockets"),
     ("unknown-import", "tests/guests/unknown-import"),
     ("cpu-heavy", "tests/guests/cpu-heavy"),

@@ -7,18 +7,20 @@
 
 pub mod identity;
 pub mod log;
+pub mod payment;
 pub mod storage;
 pub mod wasi;
 
 use wasmtime::component::{Linker, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-/// Host bindings generated from `wit/` (the `mini-service` world).
+/// Host bindings generated from `wit/` (the `paying-service` world: every
+/// import, the handler export and the optional `payment-events` export).
 #[allow(missing_docs, reason = "generated code; the WIT documents it")]
 pub mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit",
-        world: "mini-service",
+        world: "paying-service",
     });
 }
 
@@ -26,7 +28,10 @@ pub use bindings::exports::islet::platform::handler::{
     Request as GuestRequest, Response as GuestResponse,
 };
 pub use bindings::islet::platform::types::Header as GuestHeader;
-pub use bindings::{MiniService, MiniServicePre};
+pub use bindings::exports::islet::platform::handler::GuestIndices as HandlerIndices;
+pub use bindings::exports::islet::platform::payment_events::{
+    Event as GuestEvent, EventKind as GuestEventKind, GuestIndices as PaymentEventsIndices,
+};
 
 /// Everything one request's instance can reach. Built fresh per request and
 /// dropped with the instance.
@@ -41,6 +46,8 @@ pub struct RequestState {
     pub storage: storage::StorageState,
     /// `islet:platform/log`.
     pub log: log::LogState,
+    /// `islet:platform/payment`.
+    pub payment: payment::PaymentState,
     /// Caps the instance's memories and tables together.
     pub limiter: crate::runtime::MemoryLimiter,
     /// CPU and wall-clock budget of the call.
@@ -64,5 +71,6 @@ pub fn link(linker: &mut Linker<RequestState>) -> wasmtime::Result<()> {
     wasi::add_to_linker(linker)?;
     identity::add_to_linker(linker)?;
     storage::add_to_linker(linker)?;
+    payment::add_to_linker(linker)?;
     log::add_to_linker(linker)
 }

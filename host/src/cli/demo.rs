@@ -38,6 +38,23 @@ fn sample_plugins() -> anyhow::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// The water company's merchant account, granted to the `water-bill`
+/// sample (created once; an admin may later revoke it).
+fn open_demo_merchant(payments: &crate::payment::Payments) -> anyhow::Result<()> {
+    let ledger = payments.ledger();
+    if ledger.merchant(DEMO_MERCHANT)?.is_some() {
+        return Ok(());
+    }
+    let now = crate::payment::keys::now_ms() / 1000;
+    ledger.create_merchant(DEMO_MERCHANT, "water", "Islet City Water Supply Co.", now)?;
+    ledger.grant_merchant(DEMO_MERCHANT, "water-bill", true)?;
+    eprintln!("opened merchant account {DEMO_MERCHANT} for water-bill");
+    Ok(())
+}
+
+/// The demo's merchant account.
+const DEMO_MERCHANT: &str = "water-supply";
+
 /// Build, install what changed, serve.
 pub fn run(config: ServerConfig) -> anyhow::Result<()> {
     let plugins = sample_plugins()?;
@@ -87,6 +104,8 @@ pub fn run(config: ServerConfig) -> anyhow::Result<()> {
                 Err(e) => return Err(e).with_context(|| format!("installing {}", wasm.display())),
             }
         }
+        let payments = state.payments.clone();
+        tokio::task::spawn_blocking(move || open_demo_merchant(&payments)).await??;
         let server = crate::server::serve(config.listen, state).await?;
         print_banner(&config, server.addr())?;
         server.run_until_signal().await

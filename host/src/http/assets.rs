@@ -10,6 +10,8 @@ use axum::response::{IntoResponse, Response};
 
 const ADMIN_HTML: &str = include_str!("console/admin.html");
 const SHELL_HTML: &str = include_str!("console/shell.html");
+const CASHIER_HTML: &str = include_str!("console/cashier.html");
+const CASHIER_JS: &str = include_str!("console/cashier.js");
 const ADMIN_JS: &str = include_str!("console/admin.js");
 const SHELL_JS: &str = include_str!("console/shell.js");
 const COMMON_JS: &str = include_str!("console/common.js");
@@ -56,12 +58,19 @@ pub async fn shell_page() -> Response {
     serve(HTML, SHELL_HTML)
 }
 
+/// `GET /pay/{order}`: the sandbox provider's cashier. The page reads the
+/// order through `/api/v1/orders/{id}` with the citizen's token.
+pub async fn cashier_page() -> Response {
+    serve(HTML, CASHIER_HTML)
+}
+
 /// `GET /assets/{file}`: the pages' scripts and stylesheet.
 pub async fn asset(Path(file): Path<String>) -> Result<Response, ApiError> {
     let (content_type, body) = match file.as_str() {
         "admin.js" => (JS, ADMIN_JS),
         "shell.js" => (JS, SHELL_JS),
         "common.js" => (JS, COMMON_JS),
+        "cashier.js" => (JS, CASHIER_JS),
         "style.css" => (CSS, STYLE_CSS),
         _ => {
             return Err(ApiError::not_found(

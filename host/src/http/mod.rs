@@ -6,6 +6,8 @@ mod caller;
 pub mod error;
 mod lifecycle;
 mod operations;
+mod payment_admin;
+pub mod payments;
 mod plugin_route;
 mod public;
 
@@ -41,6 +43,8 @@ pub struct AppState {
     pub usage: Arc<crate::usage::UsageMeter>,
     /// The audit log.
     pub audit: Arc<crate::audit::AuditLog>,
+    /// The money path.
+    pub payments: Arc<crate::payment::Payments>,
 }
 
 /// The request id of the current request (from `X-Request-Id` or generated).
@@ -73,6 +77,21 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/plugins/{id}/resume", post(operations::resume_plugin))
         .route("/plugins/{id}/{action}", post(lifecycle::plugin_action))
         .route("/review-queue", get(lifecycle::review_queue))
+        .route(
+            "/merchants",
+            get(payment_admin::list_merchants).post(payment_admin::create_merchant),
+        )
+        .route(
+            "/merchants/{id}/plugins/{plugin}",
+            axum::routing::put(payment_admin::grant_merchant).delete(payment_admin::grant_merchant),
+        )
+        .route("/orders/{id}", get(payment_admin::order_detail))
+        .route("/payment-events", get(payment_admin::list_events))
+        .route(
+            "/payment-events/{id}/redeliver",
+            post(payment_admin::redeliver),
+        )
+        .route("/reconciliation", get(payment_admin::reconciliation))
         .route("/usage", get(operations::usage))
         .route("/audit", get(operations::audit));
     Router::new()
@@ -84,6 +103,16 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(public::readyz))
         .route("/metrics", get(public::metrics))
         .route("/api/v1/catalog", get(public::catalog))
+        .route("/api/v1/orders", get(payments::my_orders))
+        .route("/api/v1/orders/{id}", get(payments::my_order))
+        .route(
+            "/api/v1/payments/notify/{provider}",
+            post(payments::notify).layer(DefaultBodyLimit::max(64 << 10)),
+        )
+        .route(
+            "/pay/{id}",
+            get(assets::cashier_page).post(payments::cashier_action),
+        )
         .route("/p/{plugin}", any(plugin_route::redirect_to_root))
         .route("/p/{plugin}/", any(plugin_route::call_plugin))
         .route("/p/{plugin}/{*path}", any(plugin_route::call_plugin))

@@ -147,6 +147,7 @@ pub async fn call_plugin(
                 c.identity_calls += u64::from(output.capability_calls[0]);
                 c.storage_calls += u64::from(output.capability_calls[1]);
                 c.log_lines += u64::from(output.capability_calls[2]);
+                c.payment_calls += u64::from(output.capability_calls[3]);
             });
             let response = guest_response(output.response, &version);
             let sent = response
@@ -186,7 +187,7 @@ pub async fn call_plugin(
                 duration: started.elapsed(),
                 cpu: None,
                 peak_memory: None,
-                capability_calls: [0; 3],
+                capability_calls: [0; 4],
             });
             Err(error)
         }

@@ -1,6 +1,31 @@
-//! The host-owned money path (issue 5, in progress): the order state
-//! machine lives here as plain functions so it can be tested without a
-//! guest, a provider or a store. Not yet wired to the WIT contract, the
-//! store or HTTP.
+//! The host-owned money path: merchant accounts, the order ledger with its
+//! journal, the provider behind it, signed notifications, the outbox of
+//! payment events and reconciliation. Plugins reach it only through the
+//! `payment` capability; the app through `/api/v1/orders` and the cashier;
+//! providers through `/api/v1/payments/notify/{provider}`.
+//!
+//! ```text
+//! plugin ──create-order──▶ ledger (created) ──checkout-url──▶ app ──▶ cashier /pay/{id}
+//!                                                                       │ Pay
+//! provider ◀────────────────────────────────────────────────────────────┘
+//!    │ signed notification (async, retried)
+//!    ▼
+//! /api/v1/payments/notify/{provider}: signature, timestamp window, nonce,
+//!    amount + currency, dedup ──▶ ledger (paid) + journal + outbox, one batch
+//!                                        │ at least once, with backoff
+//!                                        ▼
+//!                              plugin payment-events.on-payment(event)
+//! ```
 
+pub mod delivery;
+pub mod events;
+pub mod keys;
+pub mod ledger;
+pub mod merchants;
 pub mod order;
+pub mod provider;
+pub mod reconcile;
+pub mod sandbox;
+mod service;
+
+pub use service::{NoticeFailure, NoticeOutcome, PaymentConfig, PaymentError, Payments};

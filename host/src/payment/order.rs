@@ -8,6 +8,12 @@ use serde::{Deserialize, Serialize};
 
 /// Largest amount one order may carry, in fen (1,000,000 yuan).
 pub const MAX_AMOUNT_FEN: u64 = 100_000_000;
+/// Longest expiry a plugin may ask for, seconds (7 days).
+pub const MAX_EXPIRY_S: u32 = 7 * 24 * 3600;
+/// Longest description, in characters.
+pub const MAX_DESCRIPTION_CHARS: usize = 128;
+/// Longest order or refund key, in bytes.
+pub const MAX_KEY_BYTES: usize = 64;
 
 /// What is being paid for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,8 +73,8 @@ pub struct NewOrder {
     /// The plugin's own order key: the same key with the same parameters
     /// returns the same order.
     pub order_key: String,
-    /// Expiry, seconds since the epoch.
-    pub expires_at: u64,
+    /// Seconds after creation until an unpaid order expires.
+    pub expires_in_s: u32,
 }
 
 /// An order.
@@ -78,8 +84,11 @@ pub struct Order {
     pub id: String,
     /// The plugin that created it (orders are invisible to other plugins).
     pub plugin: String,
-    /// The citizen who pays (issuer and subject; never shown to plugins).
+    /// The citizen who pays: a host-side key derived from issuer and
+    /// subject, never shown to plugins.
     pub citizen: String,
+    /// The payer's pairwise subject in the plugin.
+    pub payer: String,
     /// What the plugin asked for.
     pub request: NewOrder,
     /// Its status.
@@ -90,6 +99,17 @@ pub struct Order {
     pub refunds: Vec<Refund>,
     /// Created, seconds since the epoch.
     pub created_at: u64,
+    /// When an unpaid order expires, seconds since the epoch.
+    pub expires_at: u64,
+    /// When the payment was confirmed, seconds since the epoch.
+    pub paid_at: Option<u64>,
+}
+
+impl Order {
+    /// Fen refunded so far.
+    pub fn refunded_fen(&self) -> u64 {
+        self.refunds.iter().map(|r| r.amount_fen).sum()
+    }
 }
 
 /// Why a change was refused. Each is a value the plugin gets back.
@@ -107,6 +127,9 @@ pub enum OrderError {
     /// A payment notification does not match the order.
     #[error("the notification does not match the order: {0}")]
     Mismatch(String),
+    /// A field is malformed.
+    #[error("{0}")]
+    InvalidArgument(String),
 }
 
 /// A journal entry: who changed what, when, with which amounts.
@@ -137,52 +160,97 @@ fn entry(order: &Order, event: &str, by: &str, at: u64, amount_fen: u64) -> Jour
     }
 }
 
-/// Check a new order's parameters.
-pub fn validate(new: &NewOrder, now: u64) -> Result<(), OrderError> {
+/// Whether `key` is a valid order or refund key: 1 to 64 bytes of
+/// `A-Z a-z 0-9 - _ . :`.
+pub fn is_valid_key(key: &str) -> bool {
+    (1..=MAX_KEY_BYTES).contains(&key.len())
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
+/// Check a new order's parameters; `min_expiry_s` is the platform's
+/// shortest expiry.
+pub fn validate(new: &NewOrder, min_expiry_s: u32) -> Result<(), OrderError> {
     if new.amount_fen == 0 || new.amount_fen > MAX_AMOUNT_FEN {
         return Err(OrderError::InvalidAmount(format!(
             "{} fen is not between 1 and {MAX_AMOUNT_FEN}",
             new.amount_fen
         )));
     }
-    if new.expires_at <= now {
-        return Err(OrderError::InvalidState(
-            OrderStatus::Created,
-            "the expiry is in the past",
+    let chars = new.description.trim().chars().count();
+    if chars == 0 || new.description.chars().count() > MAX_DESCRIPTION_CHARS {
+        return Err(OrderError::InvalidArgument(format!(
+            "the description must have 1 to {MAX_DESCRIPTION_CHARS} characters"
+        )));
+    }
+    if !is_valid_key(&new.order_key) {
+        return Err(OrderError::InvalidArgument(
+            "the order key must be 1 to 64 characters of A-Z a-z 0-9 - _ . :".into(),
         ));
+    }
+    if let OrderKind::NonTax { item_code } = &new.kind
+        && !is_valid_key(item_code)
+    {
+        return Err(OrderError::InvalidArgument(
+            "the non-tax fee item code must be 1 to 64 characters of A-Z a-z 0-9 - _ . :".into(),
+        ));
+    }
+    if new.expires_in_s < min_expiry_s || new.expires_in_s > MAX_EXPIRY_S {
+        return Err(OrderError::InvalidArgument(format!(
+            "the expiry must be {min_expiry_s} to {MAX_EXPIRY_S} seconds"
+        )));
     }
     Ok(())
 }
 
+/// Who creates an order and when.
+#[derive(Debug, Clone)]
+pub struct Creation<'a> {
+    /// The host's id for the new order.
+    pub id: &'a str,
+    /// The creating plugin.
+    pub plugin: &'a str,
+    /// The paying citizen's host-side key.
+    pub citizen: &'a str,
+    /// The payer's pairwise subject in the plugin.
+    pub payer: &'a str,
+    /// Now, seconds since the epoch.
+    pub now: u64,
+    /// The platform's shortest expiry, seconds.
+    pub min_expiry_s: u32,
+}
+
 /// Create an order, or return `existing` for a repeated order key with the
-/// same parameters.
+/// same parameters and payer.
 pub fn create(
-    id: &str,
-    plugin: &str,
-    citizen: &str,
+    by: &Creation<'_>,
     new: NewOrder,
     existing: Option<&Order>,
-    now: u64,
 ) -> Result<(Order, Option<JournalEntry>), OrderError> {
     if let Some(order) = existing {
-        return if order.request == new && order.citizen == citizen {
+        return if order.request == new && order.citizen == by.citizen {
             Ok((order.clone(), None))
         } else {
             Err(OrderError::KeyReused(new.order_key))
         };
     }
-    validate(&new, now)?;
+    validate(&new, by.min_expiry_s)?;
+    let now = by.now;
     let order = Order {
-        id: id.to_string(),
-        plugin: plugin.to_string(),
-        citizen: citizen.to_string(),
+        id: by.id.to_string(),
+        plugin: by.plugin.to_string(),
+        citizen: by.citizen.to_string(),
+        payer: by.payer.to_string(),
+        expires_at: now + u64::from(new.expires_in_s),
         request: new,
         status: OrderStatus::Created,
         provider_txn: None,
         refunds: Vec::new(),
         created_at: now,
+        paid_at: None,
     };
-    let journal = entry(&order, "created", plugin, now, order.request.amount_fen);
+    let journal = entry(&order, "created", by.plugin, now, order.request.amount_fen);
     Ok((order, Some(journal)))
 }
 
@@ -212,6 +280,7 @@ pub fn mark_paid(
             let mut paid = order.clone();
             paid.status = OrderStatus::Paid;
             paid.provider_txn = Some(txn.to_string());
+            paid.paid_at = Some(now);
             let journal = entry(&paid, "paid", "provider", now, amount_fen);
             Ok((paid, Some(journal)))
         }
@@ -246,7 +315,7 @@ pub fn close(
 
 /// Expire an unpaid order whose expiry has passed; other orders are unchanged.
 pub fn expire(order: &Order, now: u64) -> (Order, Option<JournalEntry>) {
-    if order.status == OrderStatus::Created && order.request.expires_at <= now {
+    if order.status == OrderStatus::Created && order.expires_at <= now {
         let mut expired = order.clone();
         expired.status = OrderStatus::Expired;
         let journal = entry(&expired, "expired", "host", now, 0);
@@ -281,7 +350,12 @@ pub fn refund(
             "only a paid order can be refunded",
         ));
     }
-    let refunded: u64 = order.refunds.iter().map(|r| r.amount_fen).sum();
+    if !is_valid_key(key) {
+        return Err(OrderError::InvalidArgument(
+            "the refund key must be 1 to 64 characters of A-Z a-z 0-9 - _ . :".into(),
+        ));
+    }
+    let refunded = order.refunded_fen();
     let left = order.request.amount_fen.saturating_sub(refunded);
     if amount_fen == 0 || amount_fen > left {
         return Err(OrderError::InvalidAmount(format!(

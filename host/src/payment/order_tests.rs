@@ -11,63 +11,65 @@ fn new_order(amount: u64) -> NewOrder {
             item_code: "W-001".into(),
         },
         order_key: "bill-42".into(),
-        expires_at: 1_000,
+        expires_in_s: 990,
+    }
+}
+
+fn by<'a>(id: &'a str, citizen: &'a str, now: u64) -> Creation<'a> {
+    Creation {
+        id,
+        plugin: "water-bill",
+        citizen,
+        payer: "pairwise-alice",
+        now,
+        min_expiry_s: 60,
     }
 }
 
 fn created(amount: u64) -> Order {
-    create(
-        "ord-1",
-        "water-bill",
-        "idp:alice",
-        new_order(amount),
-        None,
-        10,
-    )
-    .unwrap()
-    .0
+    create(&by("ord-1", "idp:alice", 10), new_order(amount), None)
+        .unwrap()
+        .0
 }
 
 #[test]
 fn amounts_at_the_edges() {
     for bad in [0, MAX_AMOUNT_FEN + 1, u64::MAX] {
         assert!(matches!(
-            create("o", "p", "c", new_order(bad), None, 10),
+            create(&by("o", "c", 10), new_order(bad), None),
             Err(OrderError::InvalidAmount(_))
         ));
     }
     for good in [1, MAX_AMOUNT_FEN] {
-        assert!(create("o", "p", "c", new_order(good), None, 10).is_ok());
+        assert!(create(&by("o", "c", 10), new_order(good), None).is_ok());
     }
-    let mut stale = new_order(100);
-    stale.expires_at = 5;
-    assert!(create("o", "p", "c", stale, None, 10).is_err());
+    for (expiry, ok) in [(59, false), (60, true), (MAX_EXPIRY_S, true), (MAX_EXPIRY_S + 1, false)] {
+        let mut order = new_order(100);
+        order.expires_in_s = expiry;
+        assert_eq!(create(&by("o", "c", 10), order, None).is_ok(), ok, "{expiry}");
+    }
+    for key in ["", "has space", &"k".repeat(65)] {
+        let mut order = new_order(100);
+        order.order_key = key.to_string();
+        assert!(matches!(
+            create(&by("o", "c", 10), order, None),
+            Err(OrderError::InvalidArgument(_))
+        ));
+    }
 }
 
 #[test]
 fn creation_is_idempotent_on_the_order_key() {
-    let (order, journal) =
-        create("ord-1", "water-bill", "idp:alice", new_order(500), None, 10).unwrap();
+    let (order, journal) = create(&by("ord-1", "idp:alice", 10), new_order(500), None).unwrap();
     assert!(journal.is_some());
-    let (again, journal) = create(
-        "ord-2",
-        "water-bill",
-        "idp:alice",
-        new_order(500),
-        Some(&order),
-        11,
-    )
-    .unwrap();
+    assert_eq!(order.expires_at, 1_000);
+    let (again, journal) =
+        create(&by("ord-2", "idp:alice", 11), new_order(500), Some(&order)).unwrap();
     assert_eq!((again.id.as_str(), journal), ("ord-1", None));
-    let other = create(
-        "ord-3",
-        "water-bill",
-        "idp:alice",
-        new_order(600),
-        Some(&order),
-        12,
-    );
+    let other = create(&by("ord-3", "idp:alice", 12), new_order(600), Some(&order));
     assert_eq!(other, Err(OrderError::KeyReused("bill-42".into())));
+    let someone_else = create(&by("ord-4", "idp:bob", 12), new_order(500), Some(&order));
+    assert_eq!(someone_else, Err(OrderError::KeyReused("bill-42".into())));
 }
 
 #[test]

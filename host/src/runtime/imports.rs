@@ -5,6 +5,7 @@ use crate::capabilities::wasi::ALLOWED_INTERFACES;
 use crate::manifest::{Capability, Manifest};
 use wasmtime::Engine;
 use wasmtime::component::Component;
+use wasmtime::component::types::ComponentItem;
 
 /// Why a component's imports were refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,10 +38,25 @@ pub fn check_imports(
     component: &Component,
     manifest: &Manifest,
 ) -> Result<(), ImportError> {
-    for (name, _) in component.component_type().imports(engine) {
+    for (name, item) in component.component_type().imports(engine) {
+        if name.starts_with("islet:platform/") && !has_functions(engine, &item.ty) {
+            // Type definitions only (e.g. `payment`'s order record used by
+            // the `payment-events` export): nothing callable, nothing to grant.
+            continue;
+        }
         check_import(name, manifest)?;
     }
     Ok(())
+}
+
+fn has_functions(engine: &Engine, item: &ComponentItem) -> bool {
+    match item {
+        ComponentItem::ComponentInstance(instance) => instance
+            .exports(engine)
+            .any(|(_, export)| has_functions(engine, &export.ty)),
+        ComponentItem::ComponentFunc(_) | ComponentItem::CoreFunc(_) => true,
+        _ => false,
+    }
 }
 
 fn check_import(name: &str, manifest: &Manifest) -> Result<(), ImportError> {

@@ -8,11 +8,12 @@ use crate::capabilities::identity::IdentityState;
 use crate::capabilities::log::LogState;
 use crate::capabilities::storage::StorageState;
 use crate::capabilities::wasi::{CapturedOutput, empty_ctx};
-use crate::capabilities::{GuestRequest, GuestResponse, RequestState};
+use crate::capabilities::payment::PaymentState;
+use crate::capabilities::{GuestEvent, GuestRequest, GuestResponse, RequestState};
 use crate::manifest::Capability;
 use std::sync::Arc;
 use std::time::Duration;
-use wasmtime::component::ResourceTable;
+use wasmtime::component::{Instance, ResourceTable};
 use wasmtime::{Store, Trap};
 
 /// Bytes of guest stdout/stderr kept for the log.
@@ -39,8 +40,8 @@ pub struct CallOutput {
     pub wall: Duration,
     /// Peak linear memory of the instance.
     pub peak_memory: usize,
-    /// Host calls made, per capability: identity, storage, log.
-    pub capability_calls: [u32; 3],
+    /// Host calls made, per capability: identity, storage, log, payment.
+    pub capability_calls: [u32; 4],
 }
 
 /// A guest failure, confined to its own request.
@@ -96,6 +97,14 @@ impl GuestFault {
     }
 }
 
+/// What a finished call cost.
+struct Costs {
+    cpu: Duration,
+    wall: Duration,
+    peak_memory: usize,
+    capability_calls: [u32; 4],
+}
+
 impl Runtime {
     /// Run one request on a fresh instance of `plugin`. Blocking: call it
     /// from a blocking thread. Nothing of the instance outlives the call.
@@ -105,28 +114,92 @@ impl Runtime {
         input: CallInput,
     ) -> Result<CallOutput, GuestFault> {
         let limits = plugin.limits;
+        let request = input.request;
+        let (response, costs) = self.run(
+            plugin,
+            input.citizen,
+            input.request_id,
+            |store, instance| {
+                plugin
+                    .handler
+                    .load(&mut *store, instance)?
+                    .call_handle(&mut *store, &request)
+            },
+        )?;
+        if response.body.len() > limits.response_body_bytes() {
+            return Err(GuestFault::ResponseTooLarge {
+                size: response.body.len(),
+                limit: limits.response_body_bytes(),
+            });
+        }
+        Ok(CallOutput {
+            response,
+            cpu: costs.cpu,
+            wall: costs.wall,
+            peak_memory: costs.peak_memory,
+            capability_calls: costs.capability_calls,
+        })
+    }
+
+    /// Deliver a payment event to `plugin` on a fresh instance, with the
+    /// same limits as a request and no caller. `Ok(None)` when the plugin
+    /// does not export `payment-events`; `Ok(Some(Err(why)))` when its
+    /// handler refused the event.
+    pub fn deliver_event(
+        &self,
+        plugin: &PreparedPlugin,
+        event: &GuestEvent,
+        request_id: Arc<str>,
+    ) -> Result<Option<Result<(), String>>, GuestFault> {
+        let Some(events) = &plugin.events else {
+            return Ok(None);
+        };
+        let (answer, _) = self.run(plugin, None, request_id, |store, instance| {
+            events
+                .load(&mut *store, instance)?
+                .call_on_payment(&mut *store, event)
+        })?;
+        Ok(Some(answer))
+    }
+
+    fn run<R>(
+        &self,
+        plugin: &PreparedPlugin,
+        citizen: Option<Arc<Citizen>>,
+        request_id: Arc<str>,
+        call: impl FnOnce(&mut Store<RequestState>, &Instance) -> wasmtime::Result<R>,
+    ) -> Result<(R, Costs), GuestFault> {
+        let limits = plugin.limits;
         let output = CapturedOutput::new(OUTPUT_CAPTURE_BYTES);
+        let granted = |c| plugin.granted.contains(&c);
         let state = RequestState {
             wasi: empty_ctx(&output),
             table: ResourceTable::new(),
             identity: IdentityState::new(
-                input.citizen,
+                citizen.clone(),
                 plugin.id.clone(),
                 plugin.department.clone(),
                 self.services.pairwise.clone(),
-                plugin.granted.contains(&Capability::Identity),
+                granted(Capability::Identity),
             ),
             storage: StorageState::new(
                 self.services.store.clone(),
                 plugin.namespace.clone(),
                 limits.storage_bytes(),
-                plugin.granted.contains(&Capability::Storage),
+                granted(Capability::Storage),
             ),
             log: LogState::new(
                 plugin.id.clone(),
                 plugin.version.clone(),
-                input.request_id,
-                plugin.granted.contains(&Capability::Log),
+                request_id,
+                granted(Capability::Log),
+            ),
+            payment: PaymentState::new(
+                self.services.payments.clone(),
+                plugin.id.clone(),
+                citizen,
+                self.services.pairwise.clone(),
+                granted(Capability::Payment),
             ),
             limiter: MemoryLimiter::new(limits.memory_bytes()),
             meter: Meter::start(limits.cpu(), limits.timeout()),
@@ -152,14 +225,11 @@ impl Runtime {
             .pre
             .instantiate(&mut store)
             .map_err(|e| classify_instantiate(&store, e, &limits))
-            .and_then(|service| {
-                service
-                    .islet_platform_handler()
-                    .call_handle(&mut store, &input.request)
-                    .map_err(|e| classify_trap(&store, e, &output, &limits))
+            .and_then(|instance| {
+                call(&mut store, &instance).map_err(|e| classify_trap(&store, e, &output, &limits))
             });
         let state = store.data();
-        let response = result?;
+        let answer = result?;
         // A write the guest saw succeed must survive a crash once the
         // citizen has the answer.
         if state.storage.writes > 0
@@ -167,19 +237,20 @@ impl Runtime {
         {
             return Err(GuestFault::StoreUnavailable(e.to_string()));
         }
-        if response.body.len() > limits.response_body_bytes() {
-            return Err(GuestFault::ResponseTooLarge {
-                size: response.body.len(),
-                limit: limits.response_body_bytes(),
-            });
-        }
-        Ok(CallOutput {
-            response,
-            cpu: state.meter.cpu_used(),
-            wall: state.meter.wall_used(),
-            peak_memory: state.limiter.peak(),
-            capability_calls: [state.identity.calls, state.storage.calls, state.log.lines],
-        })
+        Ok((
+            answer,
+            Costs {
+                cpu: state.meter.cpu_used(),
+                wall: state.meter.wall_used(),
+                peak_memory: state.limiter.peak(),
+                capability_calls: [
+                    state.identity.calls,
+                    state.storage.calls,
+                    state.log.lines,
+                    state.payment.calls,
+                ],
+            },
+        ))
     }
 }
 

@@ -66,6 +66,8 @@ pub struct HostServices {
     pub store: Arc<dyn KvStore>,
     /// Pairwise subject derivation for `identity`.
     pub pairwise: Arc<PairwiseSubjects>,
+    /// The money path behind `payment`.
+    pub payments: Arc<crate::payment::Payments>,
 }
 
 /// The engine and everything shared by all plugins.

@@ -4,13 +4,13 @@
 use super::Runtime;
 use super::cache::Origin;
 use super::imports::{ImportError, check_imports};
-use crate::capabilities::{self, MiniServicePre, RequestState};
+use crate::capabilities::{self, HandlerIndices, PaymentEventsIndices, RequestState};
 use crate::limits::Limits;
 use crate::manifest::{Capability, Manifest};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wasmtime::component::Linker;
+use wasmtime::component::{InstancePre, Linker};
 
 /// Why a component cannot be activated. Each names the problem for the uploader.
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +49,9 @@ pub struct PreparedPlugin {
     pub activation: Duration,
     /// Capabilities that answer.
     pub granted: BTreeSet<Capability>,
-    pub(super) pre: MiniServicePre<RequestState>,
+    pub(super) pre: InstancePre<RequestState>,
+    pub(super) handler: HandlerIndices,
+    pub(super) events: Option<PaymentEventsIndices>,
     pub(super) id: Arc<str>,
     pub(super) department: Arc<str>,
     pub(super) version: Arc<str>,
@@ -89,8 +91,12 @@ impl Runtime {
         capabilities::link(&mut linker).map_err(|e| PrepareError::Link(format!("{e:#}")))?;
         let pre = linker
             .instantiate_pre(&component)
-            .and_then(MiniServicePre::new)
             .map_err(|e| PrepareError::Link(format!("{e:#}")))?;
+        let handler =
+            HandlerIndices::new(&pre).map_err(|e| PrepareError::Link(format!("{e:#}")))?;
+        // `payment-events` is optional: without it the plugin polls its
+        // orders instead of hearing about them.
+        let events = PaymentEventsIndices::new(&pre).ok();
         Ok(PreparedPlugin {
             id: manifest.id.as_str().into(),
             department: manifest.department.as_str().into(),
@@ -103,9 +109,21 @@ impl Runtime {
             activation: started.elapsed(),
             granted,
             pre,
+            handler,
+            events,
         })
     }
 
+}
+
+impl PreparedPlugin {
+    /// Whether the component exports `payment-events`.
+    pub fn hears_payments(&self) -> bool {
+        self.events.is_some()
+    }
+}
+
+impl Runtime {
     /// Bytes plugin `plugin_id` holds in storage.
     pub fn storage_usage(&self, plugin_id: &str) -> Option<u64> {
         self.services

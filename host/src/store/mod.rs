@@ -9,6 +9,7 @@ mod sled_store;
 
 pub use sled_store::SledStore;
 
+
 /// A failure of the backend itself (I/O, corruption); retrying may help.
 #[derive(Debug, thiserror::Error)]
 #[error("store unavailable: {0}")]
@@ -35,6 +36,42 @@ pub enum WriteError {
     /// The backend failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Several writes to one namespace that happen together or not at all,
+/// each guarded by what the batch expects to find.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Batch {
+    /// Keys and the value each must hold (`None` = absent) for the batch to
+    /// apply.
+    pub expects: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    /// Keys and their new values (`None` deletes).
+    pub writes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+}
+
+impl Batch {
+    /// An empty batch.
+    pub fn new() -> Self {
+        Batch::default()
+    }
+
+    /// Apply only if `key` holds `expected` (`None` = absent).
+    pub fn expect(mut self, key: impl Into<Vec<u8>>, expected: Option<Vec<u8>>) -> Self {
+        self.expects.push((key.into(), expected));
+        self
+    }
+
+    /// Set `key` to `value`.
+    pub fn put(mut self, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) -> Self {
+        self.writes.push((key.into(), Some(value.into())));
+        self
+    }
+
+    /// Remove `key`.
+    pub fn delete(mut self, key: impl Into<Vec<u8>>) -> Self {
+        self.writes.push((key.into(), None));
+        self
+    }
 }
 
 /// One entry returned by a scan.
@@ -67,6 +104,11 @@ pub trait KvStore: Send + Sync + 'static {
         value: Option<&[u8]>,
         quota: Option<u64>,
     ) -> Result<(), WriteError>;
+
+    /// Apply `batch` to `namespace` atomically: every expectation is
+    /// checked and every write made as one step, or nothing changes
+    /// ([`WriteError::Conflict`] when an expectation fails). No quota.
+    fn commit(&self, namespace: &str, batch: &Batch) -> Result<(), WriteError>;
 
     /// Bytes (keys plus values) held by `namespace`.
     fn usage(&self, namespace: &str) -> Result<u64, StoreError>;

@@ -3,7 +3,7 @@
 //! Data keys are stored under `d` + key and the namespace's byte usage under
 //! the reserved key `u`, so a single-tree transaction updates both.
 
-use super::{Entry, Expect, KvStore, StoreError, WriteError};
+use super::{Batch, Entry, Expect, KvStore, StoreError, WriteError};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use std::path::Path;
 
@@ -128,6 +128,36 @@ impl KvStore for SledStore {
         }
     }
 
+    fn commit(&self, namespace: &str, batch: &Batch) -> Result<(), WriteError> {
+        let tree = self.tree(namespace)?;
+        let result = tree.transaction(|tx| {
+            for (key, expected) in &batch.expects {
+                if tx.get(data_key(key))?.as_deref() != expected.as_deref() {
+                    return Err(ConflictableTransactionError::Abort(WriteError::Conflict));
+                }
+            }
+            let mut usage = decode_usage(tx.get(USAGE)?.as_deref());
+            for (key, value) in &batch.writes {
+                let dkey = data_key(key);
+                let size = |v: Option<&[u8]>| v.map_or(0, |v| (key.len() + v.len()) as u64);
+                let old = match value {
+                    Some(v) => tx.insert(dkey, v.as_slice())?,
+                    None => tx.remove(dkey)?,
+                };
+                usage = usage
+                    .saturating_sub(size(old.as_deref()))
+                    .saturating_add(size(value.as_deref()));
+            }
+            tx.insert(USAGE, &usage.to_be_bytes())?;
+            Ok(())
+        });
+        match result {
+            Ok(()) => Ok(()),
+            Err(TransactionError::Abort(e)) => Err(e),
+            Err(TransactionError::Storage(e)) => Err(WriteError::Store(store_error(e))),
+        }
+    }
+
     fn usage(&self, namespace: &str) -> Result<u64, StoreError> {
         let tree = self.tree(namespace)?;
         Ok(decode_usage(
@@ -190,5 +220,33 @@ mod tests {
         s.write("a", b"k1", Expect::Anything, None, Some(0))
             .unwrap();
         assert_eq!(s.get("a", b"k1").unwrap(), None);
+    }
+
+    #[test]
+    fn batches_apply_whole_or_not_at_all() {
+        let (_dir, s) = store();
+        let first = Batch::new()
+            .expect(b"order".to_vec(), None)
+            .put(b"order".to_vec(), b"v1".to_vec())
+            .put(b"journal/1".to_vec(), b"created".to_vec());
+        s.commit("p", &first).unwrap();
+        assert!(
+            matches!(s.commit("p", &first), Err(WriteError::Conflict)),
+            "the expectation no longer holds"
+        );
+        let stale = Batch::new()
+            .expect(b"order".to_vec(), Some(b"v0".to_vec()))
+            .put(b"order".to_vec(), b"v2".to_vec())
+            .put(b"journal/2".to_vec(), b"paid".to_vec());
+        assert!(matches!(s.commit("p", &stale), Err(WriteError::Conflict)));
+        assert_eq!(s.get("p", b"journal/2").unwrap(), None, "nothing half-written");
+        let next = Batch::new()
+            .expect(b"order".to_vec(), Some(b"v1".to_vec()))
+            .put(b"order".to_vec(), b"v2".to_vec())
+            .delete(b"journal/1".to_vec());
+        s.commit("p", &next).unwrap();
+        assert_eq!(s.get("p", b"order").unwrap().as_deref(), Some(&b"v2"[..]));
+        assert_eq!(s.get("p", b"journal/1").unwrap(), None);
+        assert_eq!(s.usage("p").unwrap(), 7, "usage follows batch writes");
     }
 }

@@ -65,6 +65,9 @@ pub struct UsageCounters {
     pub storage_calls: u64,
     /// `log` lines.
     pub log_lines: u64,
+    /// `payment` host calls.
+    #[serde(default)]
+    pub payment_calls: u64,
 }
 
 impl UsageCounters {
@@ -78,6 +81,7 @@ impl UsageCounters {
         self.identity_calls += other.identity_calls;
         self.storage_calls += other.storage_calls;
         self.log_lines += other.log_lines;
+        self.payment_calls += other.payment_calls;
     }
 }
 

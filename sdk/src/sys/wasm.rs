@@ -1,8 +1,12 @@
 //! Capability calls through the component's WIT imports.
 
-use crate::bindings::islet::platform::{identity, log, storage};
+use crate::bindings::exports::islet::platform::payment_events;
+use crate::bindings::islet::platform::{identity, log, payment, storage};
 use crate::identity::Caller;
 use crate::log::Level;
+use crate::payment::{
+    EventKind, NewOrder, Order, OrderKind, OrderStatus, PaymentError, PaymentEvent,
+};
 use crate::storage::{KeyPage, StorageError};
 
 pub(crate) fn current_caller() -> Option<Caller> {
@@ -70,4 +74,111 @@ pub(crate) fn log_write(level: Level, message: &str) {
         Level::Error => log::Level::Error,
     };
     log::write(level, message);
+}
+
+fn payment_error(e: payment::Error) -> PaymentError {
+    match e {
+        payment::Error::InvalidAmount(why) => PaymentError::InvalidAmount(why),
+        payment::Error::MerchantNotGranted(why) => PaymentError::MerchantNotGranted(why),
+        payment::Error::KeyReused(why) => PaymentError::KeyReused(why),
+        payment::Error::NotFound => PaymentError::NotFound,
+        payment::Error::InvalidState(why) => PaymentError::InvalidState(why),
+        payment::Error::ProviderUnavailable(why) => PaymentError::ProviderUnavailable(why),
+        payment::Error::QuotaExceeded => PaymentError::QuotaExceeded,
+        payment::Error::NoCitizen => PaymentError::NoCitizen,
+        payment::Error::InvalidArgument(why) => PaymentError::InvalidArgument(why),
+    }
+}
+
+fn order_kind(kind: payment::OrderKind) -> OrderKind {
+    match kind {
+        payment::OrderKind::ServiceFee => OrderKind::ServiceFee,
+        payment::OrderKind::NonTax(code) => OrderKind::NonTax(code),
+    }
+}
+
+fn order_status(status: payment::OrderStatus) -> OrderStatus {
+    match status {
+        payment::OrderStatus::Created => OrderStatus::Created,
+        payment::OrderStatus::Paid => OrderStatus::Paid,
+        payment::OrderStatus::PartiallyRefunded => OrderStatus::PartiallyRefunded,
+        payment::OrderStatus::Refunded => OrderStatus::Refunded,
+        payment::OrderStatus::Closed => OrderStatus::Closed,
+        payment::OrderStatus::Expired => OrderStatus::Expired,
+    }
+}
+
+fn order(o: payment::Order) -> Order {
+    Order {
+        id: o.id,
+        order_key: o.order_key,
+        merchant: o.merchant,
+        amount_fen: o.amount_fen,
+        refunded_fen: o.refunded_fen,
+        description: o.description,
+        kind: order_kind(o.kind),
+        status: order_status(o.status),
+        payer: o.payer,
+        checkout_url: o.checkout_url,
+        created_at: o.created_at,
+        expires_at: o.expires_at,
+        paid_at: o.paid_at,
+    }
+}
+
+fn reply(result: Result<payment::Order, payment::Error>) -> Result<Order, PaymentError> {
+    result.map(order).map_err(payment_error)
+}
+
+pub(crate) fn payment_create_order(new: &NewOrder) -> Result<Order, PaymentError> {
+    let new = payment::NewOrder {
+        merchant: new.merchant.clone(),
+        amount_fen: new.amount_fen,
+        description: new.description.clone(),
+        kind: match &new.kind {
+            OrderKind::ServiceFee => payment::OrderKind::ServiceFee,
+            OrderKind::NonTax(code) => payment::OrderKind::NonTax(code.clone()),
+        },
+        order_key: new.order_key.clone(),
+        expires_in_s: new.expires_in_s,
+    };
+    reply(payment::create_order(&new))
+}
+
+pub(crate) fn payment_get_order(id: &str) -> Result<Order, PaymentError> {
+    reply(payment::get_order(id))
+}
+
+pub(crate) fn payment_find_order(order_key: &str) -> Result<Order, PaymentError> {
+    reply(payment::find_order(order_key))
+}
+
+pub(crate) fn payment_close_order(id: &str) -> Result<Order, PaymentError> {
+    reply(payment::close_order(id))
+}
+
+pub(crate) fn payment_refund(
+    id: &str,
+    amount_fen: u64,
+    reason: &str,
+    refund_key: &str,
+) -> Result<Order, PaymentError> {
+    reply(payment::refund(id, amount_fen, reason, refund_key))
+}
+
+/// The SDK's view of an event the host delivered to `on-payment`.
+pub(crate) fn payment_event(event: payment_events::Event) -> PaymentEvent {
+    PaymentEvent {
+        id: event.id,
+        kind: match event.kind {
+            payment_events::EventKind::Paid => EventKind::Paid,
+            payment_events::EventKind::Closed => EventKind::Closed,
+            payment_events::EventKind::Expired => EventKind::Expired,
+            payment_events::EventKind::Refunded => EventKind::Refunded,
+        },
+        order: order(event.order),
+        amount_fen: event.amount_fen,
+        refund_key: event.refund_key,
+        attempt: event.attempt,
+    }
 }

@@ -4,6 +4,7 @@
 use super::{LogLine, State};
 use crate::identity::Caller;
 use crate::log::Level;
+use crate::payment::{NewOrder, Order, PaymentError};
 use crate::storage::{KeyPage, StorageError};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -83,4 +84,49 @@ pub(crate) fn log_write(level: Level, message: &str) {
             message: message.to_owned(),
         })
     });
+}
+
+/// Seconds since the Unix epoch, as the fake ledger's clock.
+pub(super) fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn no_env_payment() -> PaymentError {
+    PaymentError::ProviderUnavailable(
+        "no islet_sdk::testing::TestEnv on this thread: create one before calling payment".into(),
+    )
+}
+
+fn payment<T>(f: impl FnOnce(&mut State) -> Result<T, PaymentError>) -> Result<T, PaymentError> {
+    with_state(f).unwrap_or_else(|| Err(no_env_payment()))
+}
+
+pub(crate) fn payment_create_order(new: &NewOrder) -> Result<Order, PaymentError> {
+    payment(|s| {
+        let payer = s.caller.as_ref().map(|c| c.subject.clone());
+        s.ledger.create(payer.as_deref(), new, now())
+    })
+}
+
+pub(crate) fn payment_get_order(id: &str) -> Result<Order, PaymentError> {
+    payment(|s| s.ledger.get(id))
+}
+
+pub(crate) fn payment_find_order(order_key: &str) -> Result<Order, PaymentError> {
+    payment(|s| s.ledger.find(order_key))
+}
+
+pub(crate) fn payment_close_order(id: &str) -> Result<Order, PaymentError> {
+    payment(|s| s.ledger.close(id))
+}
+
+pub(crate) fn payment_refund(
+    id: &str,
+    amount_fen: u64,
+    reason: &str,
+    refund_key: &str,
+) -> Result<Order, PaymentError> {
+    payment(|s| s.ledger.refund(id, amount_fen, reason, refund_key))
 }

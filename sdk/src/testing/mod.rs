@@ -2,8 +2,10 @@
 //!
 //! Only on non-wasm32 targets. A [`TestEnv`] plays the host: it says who is
 //! calling, keeps storage in memory with the host's limits and semantics,
-//! captures log lines, and calls the router the way the host does (header
-//! names lower-cased, `authorization` and `cookie` removed).
+//! captures log lines, keeps a fake payment ledger with the host's rules
+//! (see [`TestEnv::grant_merchant`], [`TestEnv::pay`], [`TestEnv::deliver`]),
+//! and calls the router the way the host does (header names lower-cased,
+//! `authorization` and `cookie` removed).
 //!
 //! ```
 //! use islet_sdk::testing::TestEnv;
@@ -35,6 +37,8 @@
 //! duration of the call.
 
 pub(crate) mod backend;
+mod ledger;
+mod payments;
 mod store;
 
 pub use store::DEFAULT_QUOTA_BYTES;
@@ -63,6 +67,7 @@ pub(crate) struct State {
     pub(crate) caller: Option<Caller>,
     pub(crate) store: MemoryStore,
     pub(crate) logs: Vec<LogLine>,
+    pub(crate) ledger: ledger::Ledger,
 }
 
 /// A stand-in for the host in native tests. See the [module docs](self).

@@ -1,0 +1,1 @@
+// The sandbox cashier (filled in below).

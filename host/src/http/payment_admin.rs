@@ -1,0 +1,267 @@
+//! The money path for platform staff: merchant accounts and their grants,
+//! an order's journal and events, event deliveries, and the daily
+//! reconciliation statement.
+
+use super::error::ApiError;
+use super::{AppState, caller};
+use crate::payment::events::DeliveryStatus;
+use crate::payment::keys::now_ms;
+use crate::payment::ledger::LedgerError;
+use crate::payment::merchants::MerchantError;
+use crate::usage::{parse_day, today};
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(format!("payment task failed: {e}")))?
+}
+
+fn merchant_error(e: MerchantError) -> ApiError {
+    match e {
+        MerchantError::Invalid(m) => ApiError::bad_request("invalid_merchant", m),
+        MerchantError::Exists(_) => {
+            ApiError::new(StatusCode::CONFLICT, "merchant_exists", e.to_string())
+        }
+        MerchantError::NotFound(_) => ApiError::not_found("merchant_not_found", e.to_string()),
+        MerchantError::Ledger(e) => ApiError::internal(e),
+    }
+}
+
+fn ledger_error(e: LedgerError, what: &str) -> ApiError {
+    match e {
+        LedgerError::NotFound => ApiError::not_found("not_found", format!("no {what}")),
+        e => ApiError::internal(e),
+    }
+}
+
+/// `GET /admin/v1/merchants`.
+pub async fn list_merchants(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let who = caller::staff(&state, &headers)?;
+    blocking(move || {
+        let merchants = state
+            .payments
+            .ledger()
+            .merchants()
+            .map_err(ApiError::internal)?;
+        let visible: Vec<_> = merchants
+            .into_iter()
+            .filter(|m| who.can_read(&m.department))
+            .collect();
+        Ok(Json(json!({ "merchants": visible })))
+    })
+    .await
+}
+
+/// Body of `POST /admin/v1/merchants`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewMerchant {
+    id: String,
+    department: String,
+    name: String,
+}
+
+/// `POST /admin/v1/merchants`: open a merchant account (admins only).
+pub async fn create_merchant(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let admin = caller::admin(&state, &headers)?;
+    let new: NewMerchant = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_body",
+            format!("expected {{\"id\", \"department\", \"name\"}}: {e}"),
+        )
+    })?;
+    blocking(move || {
+        let merchant = state
+            .payments
+            .ledger()
+            .create_merchant(&new.id, &new.department, &new.name, now_ms() / 1000)
+            .map_err(merchant_error)?;
+        let after = json!(merchant);
+        state
+            .audit
+            .record(&admin.subject, "merchant.create", &merchant.id, Value::Null, after.clone())
+            .map_err(ApiError::internal)?;
+        Ok((StatusCode::CREATED, Json(after)))
+    })
+    .await
+}
+
+/// `PUT` / `DELETE /admin/v1/merchants/{id}/plugins/{plugin}`: allow or
+/// stop a plugin charging to the merchant (admins only).
+pub async fn grant_merchant(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    method: axum::http::Method,
+    Path((id, plugin)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let admin = caller::admin(&state, &headers)?;
+    let allow = method == axum::http::Method::PUT;
+    blocking(move || {
+        if allow && state.registry.get(&plugin).is_none() {
+            return Err(ApiError::not_found(
+                "plugin_not_found",
+                format!("no plugin {plugin:?} is installed"),
+            ));
+        }
+        let (before, after) = state
+            .payments
+            .ledger()
+            .grant_merchant(&id, &plugin, allow)
+            .map_err(merchant_error)?;
+        let action = if allow { "merchant.grant" } else { "merchant.revoke" };
+        state
+            .audit
+            .record(
+                &admin.subject,
+                action,
+                &format!("{id}/{plugin}"),
+                json!(before.plugins),
+                json!(after.plugins),
+            )
+            .map_err(ApiError::internal)?;
+        Ok(Json(json!(after)))
+    })
+    .await
+}
+
+/// `GET /admin/v1/orders/{id}`: an order with its journal and events.
+pub async fn order_detail(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let who = caller::staff(&state, &headers)?;
+    blocking(move || {
+        let payments = &state.payments;
+        let order = payments
+            .ledger()
+            .get(&id, None)
+            .map_err(|e| ledger_error(e, "such order"))?;
+        let department = state
+            .registry
+            .get(&order.plugin)
+            .map(|p| p.record.department.clone());
+        who.require(
+            who.can_read_all() || department.is_some_and(|d| who.can_read(&d)),
+            "reading this plugin's orders",
+        )?;
+        let journal = payments.ledger().journal(&id).map_err(ApiError::internal)?;
+        let events = payments.events_of(&id).map_err(ApiError::internal)?;
+        Ok(Json(json!({ "order": order, "journal": journal, "events": events })))
+    })
+    .await
+}
+
+/// Query of `GET /admin/v1/payment-events`.
+#[derive(Debug, Deserialize)]
+pub struct EventsQuery {
+    plugin: Option<String>,
+    status: Option<String>,
+    limit: Option<usize>,
+}
+
+/// `GET /admin/v1/payment-events?plugin=&status=&limit=`: deliveries,
+/// newest first.
+pub async fn list_events(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(query): Query<EventsQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let who = caller::staff(&state, &headers)?;
+    let status = match query.status.as_deref() {
+        None => None,
+        Some(s) => Some(
+            serde_json::from_value::<DeliveryStatus>(json!(s)).map_err(|_| {
+                ApiError::bad_request(
+                    "invalid_query",
+                    "status must be pending, delivered, failed or no-handler",
+                )
+            })?,
+        ),
+    };
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    blocking(move || {
+        let events = state
+            .payments
+            .events(query.plugin.as_deref(), status, usize::MAX)
+            .map_err(ApiError::internal)?;
+        let visible: Vec<_> = events
+            .into_iter()
+            .filter(|e| {
+                who.can_read_all()
+                    || state
+                        .registry
+                        .get(&e.plugin)
+                        .is_some_and(|p| who.can_read(&p.record.department))
+            })
+            .take(limit)
+            .collect();
+        Ok(Json(json!({ "events": visible })))
+    })
+    .await
+}
+
+/// `POST /admin/v1/payment-events/{id}/redeliver`: queue an event again.
+pub async fn redeliver(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let who = caller::staff(&state, &headers)?;
+    who.require(who.can_review(), "redelivering payment events")?;
+    blocking(move || {
+        let event = state
+            .payments
+            .redeliver(&id)
+            .map_err(|e| ledger_error(e, "such event"))?;
+        state
+            .audit
+            .record(who.actor(), "payment-event.redeliver", &id, Value::Null, json!(event))
+            .map_err(ApiError::internal)?;
+        Ok(Json(json!(event)))
+    })
+    .await
+}
+
+/// Query of `GET /admin/v1/reconciliation`.
+#[derive(Debug, Deserialize)]
+pub struct ReconciliationQuery {
+    /// `YYYY-MM-DD` (default today, UTC).
+    date: Option<String>,
+}
+
+/// `GET /admin/v1/reconciliation?date=YYYY-MM-DD`: the day's statement per
+/// merchant and every mismatch with the provider.
+pub async fn reconciliation(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(query): Query<ReconciliationQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let who = caller::staff(&state, &headers)?;
+    who.require(who.can_read_all(), "reading the reconciliation statement")?;
+    let date = query.date.unwrap_or_else(today);
+    parse_day(&date).map_err(|e| ApiError::bad_request("invalid_query", format!("date: {e}")))?;
+    blocking(move || {
+        let statement = state
+            .payments
+            .reconcile(&date)
+            .map_err(ApiError::internal)?;
+        Ok(Json(json!(statement)))
+    })
+    .await
+}

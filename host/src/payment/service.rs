@@ -1,0 +1,479 @@
+//! [`Payments`]: the one way into the money path for the capability, the
+//! HTTP handlers and the background workers.
+
+use super::events::{DeliveryStatus, EventRecord, backoff_ms};
+use super::keys::{self, NAMESPACE, date_of, now_ms};
+use super::ledger::{Changed, Extra, Ledger, LedgerError, encode};
+use super::order::{self, Creation, NewOrder, Order, OrderError, OrderStatus};
+use super::provider::{HeaderLookup, NoticeError, PaymentProvider, ProviderError};
+use super::sandbox::SandboxProvider;
+use crate::store::{Batch, Expect, KvStore};
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Tunables of the money path.
+#[derive(Debug, Clone)]
+pub struct PaymentConfig {
+    /// Shortest expiry a plugin may ask for, seconds (default 60).
+    pub min_expiry_s: u32,
+    /// First retry delay of an event delivery; doubles per attempt.
+    pub retry_base: Duration,
+    /// Delivery attempts before an event is marked failed.
+    pub max_attempts: u32,
+    /// Orders one plugin may create per day (UTC).
+    pub orders_per_plugin_per_day: u64,
+}
+
+impl Default for PaymentConfig {
+    fn default() -> Self {
+        PaymentConfig {
+            min_expiry_s: 60,
+            retry_base: Duration::from_secs(1),
+            max_attempts: 15,
+            orders_per_plugin_per_day: 100_000,
+        }
+    }
+}
+
+/// Why a plugin's payment call failed: the WIT `payment.error` cases.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PaymentError {
+    /// Zero, above the maximum, or a refund above what is left.
+    #[error("invalid amount: {0}")]
+    InvalidAmount(String),
+    /// The merchant is unknown or not granted to the plugin.
+    #[error("merchant {0:?} is not granted to this mini-service")]
+    MerchantNotGranted(String),
+    /// A key reused with other parameters.
+    #[error("key {0:?} was already used with other parameters")]
+    KeyReused(String),
+    /// No such order of this plugin.
+    #[error("no such order")]
+    NotFound,
+    /// The change does not fit the order's status.
+    #[error("{0}")]
+    InvalidState(String),
+    /// The provider or the ledger is unavailable.
+    #[error("{0}")]
+    ProviderUnavailable(String),
+    /// Daily order quota reached.
+    #[error("daily order quota exceeded")]
+    QuotaExceeded,
+    /// No signed-in citizen to pay.
+    #[error("creating an order needs a signed-in citizen")]
+    NoCitizen,
+    /// A malformed field.
+    #[error("{0}")]
+    InvalidArgument(String),
+}
+
+impl From<LedgerError> for PaymentError {
+    fn from(e: LedgerError) -> Self {
+        match e {
+            LedgerError::Order(OrderError::InvalidAmount(m)) => PaymentError::InvalidAmount(m),
+            LedgerError::Order(OrderError::KeyReused(k)) => PaymentError::KeyReused(k),
+            LedgerError::Order(e @ OrderError::InvalidState(..)) => {
+                PaymentError::InvalidState(e.to_string())
+            }
+            LedgerError::Order(OrderError::Mismatch(m)) => PaymentError::InvalidState(m),
+            LedgerError::Order(OrderError::InvalidArgument(m)) => PaymentError::InvalidArgument(m),
+            LedgerError::NotFound => PaymentError::NotFound,
+            LedgerError::QuotaExceeded(_) => PaymentError::QuotaExceeded,
+            LedgerError::Store(m) => PaymentError::ProviderUnavailable(m),
+        }
+    }
+}
+
+impl From<ProviderError> for PaymentError {
+    fn from(e: ProviderError) -> Self {
+        match e {
+            ProviderError::Unavailable(m) => PaymentError::ProviderUnavailable(m),
+            ProviderError::Refused(m) => PaymentError::InvalidState(m),
+        }
+    }
+}
+
+/// What a valid notification did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoticeOutcome {
+    /// The order became paid (and its event was queued).
+    Applied(String),
+    /// The order was already paid by this transaction: nothing changed.
+    Duplicate(String),
+}
+
+/// Why a notification was refused; nothing changed.
+#[derive(Debug, thiserror::Error)]
+pub enum NoticeFailure {
+    /// No provider of that name.
+    #[error("no payment provider named {0:?}")]
+    UnknownProvider(String),
+    /// Signature, timestamp or format.
+    #[error(transparent)]
+    Notice(#[from] NoticeError),
+    /// The nonce was seen before.
+    #[error("the notification's nonce was already used")]
+    Replayed,
+    /// No such order.
+    #[error("no order {0:?}")]
+    UnknownOrder(String),
+    /// Amount, currency or status do not match the order.
+    #[error("{0}")]
+    Mismatch(String),
+    /// The ledger failed; the provider should retry.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// A verified notification as logged for reconciliation.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct NoticeLog {
+    /// When it arrived, ms since the epoch.
+    pub at_ms: u64,
+    /// The provider.
+    pub provider: String,
+    /// What it said.
+    pub notification: super::provider::Notification,
+    /// `applied`, `duplicate`, `unknown-order` or `refused: <why>`.
+    pub outcome: String,
+}
+
+/// The money path.
+pub struct Payments {
+    ledger: Ledger,
+    sandbox: Arc<SandboxProvider>,
+    config: PaymentConfig,
+    wake: tokio::sync::Notify,
+}
+
+fn now_s() -> u64 {
+    now_ms() / 1000
+}
+
+impl Payments {
+    /// The money path on `store`, with the sandbox provider.
+    pub fn new(store: Arc<dyn KvStore>, sandbox: Arc<SandboxProvider>, config: PaymentConfig) -> Self {
+        Payments {
+            ledger: Ledger::new(store),
+            sandbox,
+            config,
+            wake: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// The ledger (read access for reports and admin views).
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// The sandbox provider (its cashier).
+    pub fn sandbox(&self) -> &Arc<SandboxProvider> {
+        &self.sandbox
+    }
+
+    /// The provider orders go through.
+    pub fn provider(&self) -> &dyn PaymentProvider {
+        self.sandbox.as_ref()
+    }
+
+    /// Tunables.
+    pub fn config(&self) -> &PaymentConfig {
+        &self.config
+    }
+
+    /// Resolves when an event may be due (or after `wait`).
+    pub async fn wait_for_events(&self, wait: Duration) {
+        let _ = tokio::time::timeout(wait, self.wake.notified()).await;
+    }
+
+    fn changed(&self, changed: &Changed) {
+        if changed.event.is_some() {
+            self.wake.notify_one();
+        }
+    }
+
+    /// Create an order for `plugin`, paid by `citizen` (host key) who is
+    /// `payer` in the plugin.
+    pub fn create_order(
+        &self,
+        plugin: &str,
+        citizen: &str,
+        payer: &str,
+        new: NewOrder,
+    ) -> Result<Order, PaymentError> {
+        if !self.ledger.may_charge(plugin, &new.merchant)? {
+            return Err(PaymentError::MerchantNotGranted(new.merchant));
+        }
+        let creation = Creation {
+            id: "",
+            plugin,
+            citizen,
+            payer,
+            now: now_s(),
+            min_expiry_s: self.config.min_expiry_s,
+        };
+        Ok(self
+            .ledger
+            .create(&creation, new, self.config.orders_per_plugin_per_day)?)
+    }
+
+    /// `plugin`'s order `id`.
+    pub fn get_order(&self, plugin: &str, id: &str) -> Result<Order, PaymentError> {
+        Ok(self.ledger.get(id, Some(plugin))?)
+    }
+
+    /// `plugin`'s order with `order_key`.
+    pub fn find_order(&self, plugin: &str, order_key: &str) -> Result<Order, PaymentError> {
+        Ok(self.ledger.find(plugin, order_key)?)
+    }
+
+    /// Close an unpaid order (`plugin`'s when given) on behalf of `by`.
+    pub fn close_order(&self, plugin: Option<&str>, id: &str, by: &str) -> Result<Order, PaymentError> {
+        let order = self.ledger.get(id, plugin)?;
+        if order.status == OrderStatus::Created {
+            self.provider().close(&order)?;
+        }
+        let changed = self
+            .ledger
+            .change(id, plugin, &Extra::default(), |o| order::close(o, by, now_s()))?;
+        self.changed(&changed);
+        Ok(changed.order)
+    }
+
+    /// Refund part or all of `plugin`'s paid order.
+    pub fn refund(
+        &self,
+        plugin: &str,
+        id: &str,
+        amount_fen: u64,
+        reason: &str,
+        refund_key: &str,
+    ) -> Result<Order, PaymentError> {
+        let chars = reason.trim().chars().count();
+        if chars == 0 || reason.chars().count() > 80 {
+            return Err(PaymentError::InvalidArgument(
+                "the refund reason must have 1 to 80 characters".into(),
+            ));
+        }
+        let order = self.ledger.get(id, Some(plugin))?;
+        let (_, entry) = order::refund(&order, refund_key, amount_fen, reason, now_s())
+            .map_err(LedgerError::from)?;
+        if entry.is_none() {
+            return Ok(order);
+        }
+        self.provider().refund(&order, refund_key, amount_fen)?;
+        let changed = self.ledger.change(id, Some(plugin), &Extra::default(), |o| {
+            order::refund(o, refund_key, amount_fen, reason, now_s())
+        })?;
+        self.changed(&changed);
+        Ok(changed.order)
+    }
+
+    /// Handle a provider's notification: verify, deduplicate, apply.
+    pub fn handle_notice(
+        &self,
+        provider: &str,
+        headers: HeaderLookup<'_>,
+        body: &[u8],
+    ) -> Result<NoticeOutcome, NoticeFailure> {
+        if provider != self.provider().name() {
+            return Err(NoticeFailure::UnknownProvider(provider.to_string()));
+        }
+        let now = now_s();
+        let notice = self.provider().verify_notice(headers, body, now)?;
+        let nonce_key = keys::nonce(provider, &notice.nonce);
+        let store = self.ledger.store();
+        let seen = store
+            .get(NAMESPACE, nonce_key.as_bytes())
+            .map_err(|e| NoticeFailure::Unavailable(e.to_string()))?;
+        if seen.is_some() {
+            return Err(NoticeFailure::Replayed);
+        }
+        let n = &notice.notification;
+        let log = |outcome: &str| NoticeLog {
+            at_ms: now_ms(),
+            provider: provider.to_string(),
+            notification: n.clone(),
+            outcome: outcome.to_string(),
+        };
+        let date = date_of(now);
+        let encode_log = |outcome: &str| {
+            encode(&log(outcome)).map_err(|e| NoticeFailure::Unavailable(e.to_string()))
+        };
+        let extra = Extra {
+            batch: Batch::new()
+                .expect(nonce_key.clone(), None)
+                .put(nonce_key, notice.timestamp.to_string())
+                .put(keys::notice(&date, now_ms()), encode_log("accepted")?),
+        };
+        let result = self.ledger.change(&n.order_id, None, &extra, |o| {
+            order::mark_paid(o, &n.txn_id, n.amount_fen, &n.currency, now)
+        });
+        let refused = |outcome: String| -> Result<(), NoticeFailure> {
+            let bytes = encode_log(&outcome)?;
+            store
+                .write(NAMESPACE, keys::notice(&date, now_ms()).as_bytes(), Expect::Anything, Some(&bytes), None)
+                .map_err(|e| NoticeFailure::Unavailable(e.to_string()))
+        };
+        match result {
+            Ok(changed) => {
+                self.changed(&changed);
+                Ok(if changed.entry.is_some() {
+                    NoticeOutcome::Applied(changed.order.id)
+                } else {
+                    NoticeOutcome::Duplicate(changed.order.id)
+                })
+            }
+            Err(LedgerError::NotFound) => {
+                refused("unknown-order".into())?;
+                Err(NoticeFailure::UnknownOrder(n.order_id.clone()))
+            }
+            Err(LedgerError::Order(e)) => {
+                refused(format!("refused: {e}"))?;
+                Err(NoticeFailure::Mismatch(e.to_string()))
+            }
+            Err(e) => Err(NoticeFailure::Unavailable(e.to_string())),
+        }
+    }
+
+    /// Expire every unpaid order past its expiry; returns how many.
+    pub fn expire_due(&self) -> Result<usize, LedgerError> {
+        let now = now_s();
+        let mut expired = 0;
+        for id in self.ledger.due_for_expiry(now)? {
+            let changed = match self.ledger.change(&id, None, &Extra::default(), |o| {
+                Ok(order::expire(o, now))
+            }) {
+                Ok(c) => c,
+                Err(LedgerError::NotFound) => continue,
+                Err(e) => return Err(e),
+            };
+            if changed.entry.is_some() {
+                expired += 1;
+                self.changed(&changed);
+            } else if changed.order.status != OrderStatus::Created {
+                self.ledger.drop_expiry(&changed.order)?;
+            }
+        }
+        Ok(expired)
+    }
+
+    /// Events whose next attempt is due.
+    pub fn due_events(&self, limit: usize) -> Result<Vec<EventRecord>, LedgerError> {
+        let now = now_ms();
+        let mut due = Vec::new();
+        for (key, _) in self.ledger.store().scan(NAMESPACE, b"q/", None, usize::MAX)? {
+            let id = String::from_utf8_lossy(&key[2..]).to_string();
+            if let Some(event) = self.ledger.read::<EventRecord>(&keys::event(&id))?
+                && event.next_attempt_ms <= now
+            {
+                due.push(event);
+                if due.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(due)
+    }
+
+    /// Record one delivery attempt of `event`: `Ok(Some(version))` when a
+    /// version acknowledged it, `Ok(None)` when no version handles events,
+    /// `Err(why)` when it failed (retried with backoff until
+    /// `max_attempts`).
+    pub fn record_attempt(
+        &self,
+        event: &EventRecord,
+        result: Result<Option<String>, String>,
+    ) -> Result<EventRecord, LedgerError> {
+        let mut next = event.clone();
+        next.attempts += 1;
+        let now = now_ms();
+        let mut batch = Batch::new();
+        match result {
+            Ok(version) => {
+                next.status = if version.is_some() {
+                    DeliveryStatus::Delivered
+                } else {
+                    DeliveryStatus::NoHandler
+                };
+                next.delivered_ms = Some(now);
+                next.delivered_to = version;
+                next.last_error = None;
+                batch = batch.delete(keys::pending(&event.id));
+            }
+            Err(why) => {
+                next.last_error = Some(why);
+                if next.attempts >= self.config.max_attempts {
+                    next.status = DeliveryStatus::Failed;
+                    batch = batch.delete(keys::pending(&event.id));
+                } else {
+                    let base = self.config.retry_base.as_millis() as u64;
+                    next.next_attempt_ms = now + backoff_ms(base, next.attempts);
+                }
+            }
+        }
+        batch = batch.put(keys::event(&event.id), encode(&next)?);
+        self.ledger
+            .store()
+            .commit(NAMESPACE, &batch)
+            .map_err(|e| LedgerError::Store(e.to_string()))?;
+        self.ledger.store().flush()?;
+        Ok(next)
+    }
+
+    /// Queue a failed (or any) event for delivery again now.
+    pub fn redeliver(&self, event_id: &str) -> Result<EventRecord, LedgerError> {
+        let mut event: EventRecord = self
+            .ledger
+            .read(&keys::event(event_id))?
+            .ok_or(LedgerError::NotFound)?;
+        event.status = DeliveryStatus::Pending;
+        event.next_attempt_ms = 0;
+        let batch = Batch::new()
+            .put(keys::event(event_id), encode(&event)?)
+            .put(keys::pending(event_id), Vec::new());
+        self.ledger
+            .store()
+            .commit(NAMESPACE, &batch)
+            .map_err(|e| LedgerError::Store(e.to_string()))?;
+        self.ledger.store().flush()?;
+        self.wake.notify_one();
+        Ok(event)
+    }
+
+    /// Events of order `id`, oldest first.
+    pub fn events_of(&self, order_id: &str) -> Result<Vec<EventRecord>, LedgerError> {
+        let prefix = format!("e/evt-{order_id}-");
+        let mut events: Vec<EventRecord> = self
+            .ledger
+            .store()
+            .scan(NAMESPACE, prefix.as_bytes(), None, usize::MAX)?
+            .iter()
+            .map(|(_, v)| super::ledger::decode(v))
+            .collect::<Result<_, _>>()?;
+        events.sort_by_key(|e| e.created_ms);
+        Ok(events)
+    }
+
+    /// Up to `limit` events, filtered by plugin and status.
+    pub fn events(
+        &self,
+        plugin: Option<&str>,
+        status: Option<DeliveryStatus>,
+        limit: usize,
+    ) -> Result<Vec<EventRecord>, LedgerError> {
+        let mut out = Vec::new();
+        for (_, value) in self.ledger.store().scan(NAMESPACE, b"e/", None, usize::MAX)? {
+            let event: EventRecord = super::ledger::decode(&value)?;
+            if plugin.is_some_and(|p| p != event.plugin) || status.is_some_and(|s| s != event.status)
+            {
+                continue;
+            }
+            out.push(event);
+        }
+        out.sort_by(|a, b| b.created_ms.cmp(&a.created_ms));
+        out.truncate(limit);
+        Ok(out)
+    }
+}

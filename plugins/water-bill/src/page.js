@@ -1,0 +1,135 @@
+(function () {
+  'use strict';
+  // API paths are relative to this page, wherever the host mounts the service
+  // (normally /p/water-bill/).
+  var base = location.pathname.replace(/index\.html$/, '');
+  if (base.slice(-1) !== '/') base += '/';
+  var POLL_MS = 2000;
+  var MAX_POLLS = 10;
+  var LABEL = { unpaid: 'unpaid', pending: 'waiting for payment', paid: 'paid', refunded: 'refunded' };
+  var $ = function (id) { return document.getElementById(id); };
+
+  var params = new URLSearchParams(location.search);
+  var token = params.get('token') || localStorage.getItem('islet_token') || '';
+  if (params.get('token')) localStorage.setItem('islet_token', token);
+  $('token').value = token;
+
+  var polls = 0;
+  var wasPending = {};
+
+  function say(text, kind) { var m = $('msg'); m.textContent = text; m.className = kind || ''; }
+
+  function api(method, path) {
+    var headers = { 'accept': 'application/json' };
+    if (token) headers['authorization'] = 'Bearer ' + token;
+    return fetch(base + path, { method: method, headers: headers }).then(function (res) {
+      return res.text().then(function (text) {
+        var data = null;
+        try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
+        if (!res.ok) {
+          var why = data && data.error ? data.error.message : res.status + ' ' + res.statusText;
+          var err = new Error(why); err.status = res.status; throw err;
+        }
+        return data;
+      });
+    });
+  }
+
+  function el(tag, text, cls) {
+    var e = document.createElement(tag);
+    if (text !== undefined) e.textContent = text;
+    if (cls) e.className = cls;
+    return e;
+  }
+
+  // Amounts are integer fen: format them without floating point.
+  function yuan(fen) {
+    var cents = String(fen % 100);
+    return '¥' + Math.floor(fen / 100) + '.' + (cents.length < 2 ? '0' + cents : cents);
+  }
+
+  function when(secs) { return secs ? new Date(secs * 1000).toLocaleString() : ''; }
+
+  function pay(bill, button) {
+    button.disabled = true;
+    say('Creating the payment…');
+    api('POST', 'api/bills/' + encodeURIComponent(bill.period) + '/pay').then(function (r) {
+      var sep = r.checkout_url.indexOf('?') < 0 ? '?' : '&';
+      location.href = r.checkout_url + sep + 'return=' + encodeURIComponent(base);
+    }).catch(function (e) {
+      button.disabled = false;
+      say(e.message, 'error');
+      if (e.status === 409) refresh();
+    });
+  }
+
+  function item(bill) {
+    var li = el('li');
+    var head = el('div', undefined, 'row');
+    head.appendChild(el('strong', bill.period));
+    head.appendChild(el('span', yuan(bill.amount_fen), 'amount'));
+    li.appendChild(head);
+    var status = el('div', undefined, 'row');
+    status.appendChild(el('span', 'Due ' + bill.due_date, 'meta'));
+    status.appendChild(el('span', LABEL[bill.status] || bill.status, 'badge ' + bill.status));
+    li.appendChild(status);
+    if (bill.paid_at) li.appendChild(el('div', 'Paid ' + when(bill.paid_at), 'meta'));
+    if (bill.status === 'unpaid' || bill.status === 'pending') {
+      var b = el('button', bill.status === 'pending' ? 'Continue payment' : 'Pay ' + yuan(bill.amount_fen));
+      b.onclick = function () { pay(bill, b); };
+      li.appendChild(b);
+    }
+    return li;
+  }
+
+  function render(account) {
+    $('number').textContent = account.number;
+    $('address').textContent = account.address;
+    var list = $('bills');
+    list.textContent = '';
+    var pending = false;
+    account.bills.slice().reverse().forEach(function (bill) {
+      if (bill.status === 'pending') pending = true;
+      if (wasPending[bill.period] && bill.status === 'paid') say('Thank you! ' + bill.period + ' is paid.', 'ok');
+      wasPending[bill.period] = bill.status === 'pending';
+      list.appendChild(item(bill));
+    });
+    $('account').classList.remove('hidden');
+    $('bills-section').classList.remove('hidden');
+    return pending;
+  }
+
+  // After the cashier the payment event may still be on its way: look again
+  // every 2 s for a while as long as a bill waits for payment.
+  function load() {
+    return api('GET', 'api/account').then(function (account) {
+      $('signin').classList.add('hidden');
+      var pending = render(account);
+      if (pending && polls < MAX_POLLS) {
+        polls += 1;
+        setTimeout(refresh, POLL_MS);
+      }
+    });
+  }
+
+  function refresh() {
+    return load().catch(function (e) { say(e.message, 'error'); });
+  }
+
+  function start() {
+    if (!token) { $('signin').classList.remove('hidden'); say('Sign in to see your water bills.'); return; }
+    load().catch(function (e) {
+      $('signin').classList.remove('hidden');
+      say(e.status === 401 ? 'Your token was not accepted; sign in again.' : e.message, 'error');
+    });
+  }
+
+  $('save-token').onclick = function () {
+    token = $('token').value.trim();
+    localStorage.setItem('islet_token', token);
+    polls = 0;
+    say('');
+    start();
+  };
+  start();
+})();
