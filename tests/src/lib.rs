@@ -10,6 +10,8 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+pub mod payments;
+
 /// Components the tests use: the sample plugins and the test guests.
 pub const COMPONENTS: &[(&str, &str)] = &[
     ("hello", "plugins/hello"),

@@ -134,7 +134,8 @@ impl Ledger {
                 Some(id) => Some(self.get(&String::from_utf8_lossy(&id), None)?),
                 None => None,
             };
-            let id = keys::new_order_id(now_ms());
+            let created_ms = now_ms();
+            let id = keys::new_order_id(created_ms);
             let by = Creation {
                 id: &id,
                 ..creation.clone()
@@ -160,7 +161,7 @@ impl Ledger {
                 .put(daily_key, (created_today + 1).to_string())
                 .put(keys::order(&id), encode(&order)?)
                 .put(
-                    keys::citizen_order(&order.citizen, creation.now * 1000, &id),
+                    keys::citizen_order(&order.citizen, created_ms, &id),
                     Vec::new(),
                 )
                 .put(keys::journal(&id, 1), encode(&entry)?)

@@ -6,6 +6,8 @@ mod isolation;
 mod jwt;
 mod lifecycle;
 mod metering;
+mod payment;
+mod payment_orders;
 mod protection;
 mod registry;
 mod routing;
