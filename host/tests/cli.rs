@@ -4,114 +4,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::io::{BufRead as _, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+mod support;
 
-/// An `islet` command; nested cargo builds use their own target folder so
-/// they never wait on the cargo running this test.
-fn islet() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_islet"));
-    cmd.current_dir(workspace())
-        .env(
-            "CARGO_TARGET_DIR",
-            workspace().join("target").join("e2e-guests"),
-        )
-        .env_remove("ISLET_TOKEN")
-        .env_remove("ISLET_SERVER")
-        .env_remove("ISLET_DATA_DIR")
-        .env("RUST_LOG", "warn");
-    cmd
-}
-
-fn run(args: &[&str]) -> Output {
-    islet().args(args).output().expect("islet runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// A child process stopped on drop: SIGTERM (a graceful shutdown, as a
-/// service manager would), then SIGKILL if it lingers.
-struct Running(Child);
-
-impl Running {
-    /// Kill the process without warning, as a crash or power cut would.
-    fn crash(mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Ok(Some(_)) = self.0.try_wait() {
-            return;
-        }
-        #[allow(unsafe_code, reason = "sending a signal to our own child")]
-        // SAFETY: kill(2) on our child's pid has no memory effects.
-        unsafe {
-            libc::kill(self.0.id() as i32, libc::SIGTERM);
-        }
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Start `islet args...` and wait for the line starting with `marker` that
-/// holds the URL; returns the process and the base URL.
-fn spawn_until(args: &[&str], marker: &str, wait: Duration) -> (Running, String) {
-    let mut child = islet()
-        .args(args)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("islet starts");
-    let out = child.stdout.take().unwrap();
-    let child = Running(child);
-    let (tx, rx) = std::sync::mpsc::channel();
-    let marker = marker.to_string();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if let Some(pos) = line.find(&marker) {
-                let rest = &line[pos + marker.len()..];
-                let url = rest.split_whitespace().next().unwrap_or("").to_string();
-                let _ = tx.send(url);
-            }
-        }
-    });
-    let url = rx.recv_timeout(wait).expect("islet prints its URL");
-    (child, url)
-}
-
-fn get(url: &str, token: Option<&str>) -> (u16, serde_json::Value) {
-    let client = reqwest::blocking::Client::new();
-    let mut req = client.get(url);
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    let r = req.send().unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().unwrap_or(serde_json::Value::Null))
-}
+use support::*;
 
 #[test]
 fn serve_token_and_plugin_commands() {
@@ -448,7 +346,7 @@ fn demo_serves_the_samples_and_keeps_data_across_crashes_and_restarts() {
         .iter()
         .map(|p| p["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, vec!["community-report", "hello"]);
+    assert_eq!(ids, vec!["community-report", "hello", "water-bill"]);
 
     let token = stdout(&run(&[
         "token",
