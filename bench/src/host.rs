@@ -149,6 +149,15 @@ impl DirectRuntime {
                 cache_dir: cache.to_path_buf(),
             },
             HostServices {
+                payments: Arc::new(islet_host::payment::Payments::new(
+                    store.clone(),
+                    Arc::new(islet_host::payment::sandbox::SandboxProvider::new(
+                        store.clone(),
+                        vec![9; 32],
+                        Duration::from_secs(1),
+                    )),
+                    islet_host::payment::PaymentConfig::default(),
+                )),
                 store,
                 pairwise: Arc::new(PairwiseSubjects::new(vec![7; 32])),
             },

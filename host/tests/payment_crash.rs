@@ -42,7 +42,10 @@ fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
         if let Some(v) = probe() {
             return v;
         }
-        assert!(started.elapsed() < Duration::from_secs(30), "timed out waiting for {what}");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "timed out waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -59,7 +62,16 @@ fn token(data_dir: &str, sub: &str, roles: &[&str]) -> String {
 
 fn serve(config: &str, data_dir: &str) -> (Running, String) {
     spawn_until(
-        &["--config", config, "serve", "--dev", "--listen", "127.0.0.1:0", "--data-dir", data_dir],
+        &[
+            "--config",
+            config,
+            "serve",
+            "--dev",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            data_dir,
+        ],
         "islet listening on ",
         Duration::from_secs(60),
     )
@@ -93,7 +105,15 @@ fn a_killed_host_loses_no_payment_and_still_delivers_the_event() {
     let (server, base) = serve(config, data_dir);
     let admin = token(data_dir, "ops-1", &["admin"]);
     let citizen = token(data_dir, "resident-9", &[]);
-    let out = run(&["plugin", "install", "tests/guests/payment-probe", "--server", &base, "--token", &admin]);
+    let out = run(&[
+        "plugin",
+        "install",
+        "tests/guests/payment-probe",
+        "--server",
+        &base,
+        "--token",
+        &admin,
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let (status, body) = post(
         &format!("{base}/admin/v1/merchants"),
@@ -102,15 +122,29 @@ fn a_killed_host_loses_no_payment_and_still_delivers_the_event() {
     );
     assert_eq!(status, 201, "{body}");
     let grant = format!("{base}/admin/v1/merchants/city-fees/plugins/payment-probe");
-    assert_eq!(send(reqwest::Method::PUT, &grant, &admin, None, None).0, 200);
+    assert_eq!(
+        send(reqwest::Method::PUT, &grant, &admin, None, None).0,
+        200
+    );
     let fail = format!("{base}/p/payment-probe/fail-events");
-    assert_eq!(send(reqwest::Method::POST, &fail, &citizen, None, Some("error")).0, 200);
+    assert_eq!(
+        send(reqwest::Method::POST, &fail, &citizen, None, Some("error")).0,
+        200
+    );
 
     // 1. Notified and applied, event not yet acknowledged: kill -9.
-    let (status, order) = post(&format!("{base}/p/payment-probe/orders"), &citizen, new_order("crash-1"));
+    let (status, order) = post(
+        &format!("{base}/p/payment-probe/orders"),
+        &citizen,
+        new_order("crash-1"),
+    );
     assert_eq!(status, 200, "{order}");
     let id = order["id"].as_str().unwrap().to_string();
-    let (status, body) = post(&format!("{base}/pay/{id}"), &citizen, json!({"action": "pay"}));
+    let (status, body) = post(
+        &format!("{base}/pay/{id}"),
+        &citizen,
+        json!({"action": "pay"}),
+    );
     assert_eq!(status, 200, "{body}");
     wait_for("a refused delivery of the paid event", || {
         let (_, detail) = get(&format!("{base}/admin/v1/orders/{id}"), Some(&admin));
@@ -118,31 +152,58 @@ fn a_killed_host_loses_no_payment_and_still_delivers_the_event() {
         (detail["order"]["status"] == "paid" && event["attempts"].as_u64() >= Some(1)).then_some(())
     });
     // 2. Paid in the cashier, notification still on its way: kill -9.
-    let (_, second) = post(&format!("{base}/p/payment-probe/orders"), &citizen, new_order("crash-2"));
+    let (_, second) = post(
+        &format!("{base}/p/payment-probe/orders"),
+        &citizen,
+        new_order("crash-2"),
+    );
     let second_id = second["id"].as_str().unwrap().to_string();
-    let (status, _) = post(&format!("{base}/pay/{second_id}"), &citizen, json!({"action": "pay", "delay_ms": 60000}));
+    let (status, _) = post(
+        &format!("{base}/pay/{second_id}"),
+        &citizen,
+        json!({"action": "pay", "delay_ms": 60000}),
+    );
     assert_eq!(status, 200);
     server.crash();
 
     let (_server, base) = serve(config, data_dir);
-    assert_eq!(journal(&base, &admin, &id), ["created", "paid"], "paid once after the crash");
+    assert_eq!(
+        journal(&base, &admin, &id),
+        ["created", "paid"],
+        "paid once after the crash"
+    );
     let (_, detail) = get(&format!("{base}/admin/v1/orders/{id}"), Some(&admin));
     assert_eq!(detail["events"][0]["status"], "pending", "{detail}");
     let fail = format!("{base}/p/payment-probe/fail-events");
-    assert_eq!(send(reqwest::Method::POST, &fail, &citizen, None, Some("")).0, 200);
+    assert_eq!(
+        send(reqwest::Method::POST, &fail, &citizen, None, Some("")).0,
+        200
+    );
     let events = wait_for("both events at the plugin", || {
         let (_, events) = get(&format!("{base}/p/payment-probe/events"), Some(&citizen));
         (events["events"].as_array().map_or(0, Vec::len) >= 2).then_some(events)
     });
-    let mut ids: Vec<&str> = events["events"].as_array().unwrap().iter().filter_map(|e| e["id"].as_str()).collect();
+    let mut ids: Vec<&str> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["id"].as_str())
+        .collect();
     ids.sort();
     let mut expected = vec![format!("evt-{id}-2"), format!("evt-{second_id}-2")];
     expected.sort();
     assert_eq!(ids, expected, "{events}");
     assert_eq!(journal(&base, &admin, &id), ["created", "paid"]);
-    assert_eq!(journal(&base, &admin, &second_id), ["created", "paid"], "the provider's retry after the restart");
+    assert_eq!(
+        journal(&base, &admin, &second_id),
+        ["created", "paid"],
+        "the provider's retry after the restart"
+    );
     let (status, statement) = get(&format!("{base}/admin/v1/reconciliation"), Some(&admin));
     assert_eq!(status, 200);
     assert_eq!(statement["mismatches"], json!([]), "{statement}");
-    assert_eq!(statement["merchants"]["city-fees"]["paid_count"], 2, "{statement}");
+    assert_eq!(
+        statement["merchants"]["city-fees"]["paid_count"], 2,
+        "{statement}"
+    );
 }

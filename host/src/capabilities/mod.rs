@@ -24,14 +24,14 @@ pub mod bindings {
     });
 }
 
+pub use bindings::exports::islet::platform::handler::GuestIndices as HandlerIndices;
 pub use bindings::exports::islet::platform::handler::{
     Request as GuestRequest, Response as GuestResponse,
 };
-pub use bindings::islet::platform::types::Header as GuestHeader;
-pub use bindings::exports::islet::platform::handler::GuestIndices as HandlerIndices;
 pub use bindings::exports::islet::platform::payment_events::{
     Event as GuestEvent, EventKind as GuestEventKind, GuestIndices as PaymentEventsIndices,
 };
+pub use bindings::islet::platform::types::Header as GuestHeader;
 
 /// Everything one request's instance can reach. Built fresh per request and
 /// dropped with the instance.

@@ -171,9 +171,9 @@ impl payment::Host for PaymentState {
         refund_key: String,
     ) -> Result<WitOrder, Error> {
         self.check()?;
-        let result =
-            self.payments
-                .refund(&self.plugin_id, &id, amount_fen, &reason, &refund_key);
+        let result = self
+            .payments
+            .refund(&self.plugin_id, &id, amount_fen, &reason, &refund_key);
         self.answer(result)
     }
 }

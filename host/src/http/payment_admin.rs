@@ -94,7 +94,13 @@ pub async fn create_merchant(
         let after = json!(merchant);
         state
             .audit
-            .record(&admin.subject, "merchant.create", &merchant.id, Value::Null, after.clone())
+            .record(
+                &admin.subject,
+                "merchant.create",
+                &merchant.id,
+                Value::Null,
+                after.clone(),
+            )
             .map_err(ApiError::internal)?;
         Ok((StatusCode::CREATED, Json(after)))
     })
@@ -123,7 +129,11 @@ pub async fn grant_merchant(
             .ledger()
             .grant_merchant(&id, &plugin, allow)
             .map_err(merchant_error)?;
-        let action = if allow { "merchant.grant" } else { "merchant.revoke" };
+        let action = if allow {
+            "merchant.grant"
+        } else {
+            "merchant.revoke"
+        };
         state
             .audit
             .record(
@@ -162,7 +172,9 @@ pub async fn order_detail(
         )?;
         let journal = payments.ledger().journal(&id).map_err(ApiError::internal)?;
         let events = payments.events_of(&id).map_err(ApiError::internal)?;
-        Ok(Json(json!({ "order": order, "journal": journal, "events": events })))
+        Ok(Json(
+            json!({ "order": order, "journal": journal, "events": events }),
+        ))
     })
     .await
 }
@@ -231,7 +243,13 @@ pub async fn redeliver(
             .map_err(|e| ledger_error(e, "such event"))?;
         state
             .audit
-            .record(who.actor(), "payment-event.redeliver", &id, Value::Null, json!(event))
+            .record(
+                who.actor(),
+                "payment-event.redeliver",
+                &id,
+                Value::Null,
+                json!(event),
+            )
             .map_err(ApiError::internal)?;
         Ok(Json(json!(event)))
     })

@@ -6,9 +6,9 @@ use super::{AppState, caller};
 use crate::auth::Citizen;
 use crate::capabilities::payment::citizen_key;
 use crate::payment::order::Order;
+use crate::payment::provider::NoticeError;
 use crate::payment::sandbox::PayOptions;
 use crate::payment::{NoticeFailure, NoticeOutcome, PaymentError};
-use crate::payment::provider::NoticeError;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -68,9 +68,8 @@ pub(super) fn payment_error(e: PaymentError) -> ApiError {
 }
 
 fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Arc<Citizen>, ApiError> {
-    caller::caller(state, headers)?.ok_or_else(|| {
-        ApiError::unauthorized("unauthenticated", "sign in to see your orders")
-    })
+    caller::caller(state, headers)?
+        .ok_or_else(|| ApiError::unauthorized("unauthenticated", "sign in to see your orders"))
 }
 
 /// The citizen's own order `id`: someone else's is 404, as if absent.
@@ -171,7 +170,10 @@ pub async fn cashier_action(
 ) -> Result<Json<Value>, ApiError> {
     let citizen = signed_in(&state, &headers)?;
     let action: CashierAction = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::bad_request("invalid_body", format!("expected {{\"action\": \"pay\" | \"cancel\"}}: {e}"))
+        ApiError::bad_request(
+            "invalid_body",
+            format!("expected {{\"action\": \"pay\" | \"cancel\"}}: {e}"),
+        )
     })?;
     let handle = tokio::runtime::Handle::current();
     blocking(move || {
@@ -232,12 +234,18 @@ pub async fn notify(
     .map_err(|e| ApiError::internal(format!("notification task failed: {e}")))?;
     let failure = match outcome {
         Ok(NoticeOutcome::Applied(id)) => {
-            metrics::counter!("islet_payment_notifications_total", "outcome" => "applied").increment(1);
-            return Ok(Json(json!({ "code": "SUCCESS", "order_id": id, "outcome": "applied" })));
+            metrics::counter!("islet_payment_notifications_total", "outcome" => "applied")
+                .increment(1);
+            return Ok(Json(
+                json!({ "code": "SUCCESS", "order_id": id, "outcome": "applied" }),
+            ));
         }
         Ok(NoticeOutcome::Duplicate(id)) => {
-            metrics::counter!("islet_payment_notifications_total", "outcome" => "duplicate").increment(1);
-            return Ok(Json(json!({ "code": "SUCCESS", "order_id": id, "outcome": "duplicate" })));
+            metrics::counter!("islet_payment_notifications_total", "outcome" => "duplicate")
+                .increment(1);
+            return Ok(Json(
+                json!({ "code": "SUCCESS", "order_id": id, "outcome": "duplicate" }),
+            ));
         }
         Err(failure) => failure,
     };
@@ -246,7 +254,9 @@ pub async fn notify(
         NoticeFailure::Notice(NoticeError::BadSignature) => {
             (StatusCode::UNAUTHORIZED, "invalid_signature")
         }
-        NoticeFailure::Notice(NoticeError::Stale(_)) => (StatusCode::UNAUTHORIZED, "stale_timestamp"),
+        NoticeFailure::Notice(NoticeError::Stale(_)) => {
+            (StatusCode::UNAUTHORIZED, "stale_timestamp")
+        }
         NoticeFailure::Notice(NoticeError::Malformed(_)) => {
             (StatusCode::BAD_REQUEST, "malformed_notification")
         }

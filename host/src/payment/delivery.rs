@@ -42,7 +42,10 @@ impl EventTarget for PluginEventTarget {
             .registry
             .get(&event.plugin)
             .ok_or_else(|| format!("plugin {} is not installed", event.plugin))?;
-        let prepared = match active.released().or_else(|| active.route(None).map(|r| r.1)) {
+        let prepared = match active
+            .released()
+            .or_else(|| active.route(None).map(|r| r.1))
+        {
             Some(Ok(p)) => p.clone(),
             Some(Err(why)) => return Err(format!("the serving version cannot run: {why}")),
             None => return Err("no version of the plugin is serving".into()),
@@ -62,7 +65,10 @@ impl EventTarget for PluginEventTarget {
         };
         let request_id: Arc<str> = format!("{}-{}", event.id, event.attempts + 1).into();
         let version = prepared.manifest.version.to_string();
-        match self.runtime.deliver_event(&prepared, &guest_event, request_id) {
+        match self
+            .runtime
+            .deliver_event(&prepared, &guest_event, request_id)
+        {
             Ok(None) => Ok(None),
             Ok(Some(Ok(()))) => Ok(Some(version)),
             Ok(Some(Err(why))) => Err(format!("version {version} refused the event: {why}")),
@@ -75,7 +81,11 @@ impl EventTarget for PluginEventTarget {
 }
 
 /// Run until `stop` fires: expire due orders, deliver due events.
-pub async fn run(payments: Arc<Payments>, target: Arc<dyn EventTarget>, mut stop: oneshot::Receiver<()>) {
+pub async fn run(
+    payments: Arc<Payments>,
+    target: Arc<dyn EventTarget>,
+    mut stop: oneshot::Receiver<()>,
+) {
     loop {
         tokio::select! {
             _ = &mut stop => return,

@@ -97,8 +97,5 @@ pub fn date_of(secs: u64) -> String {
 
 /// A new order id: time-ordered and unguessable, e.g. `o19ab3c4d5e6f7a8b9c`.
 pub fn new_order_id(now_ms: u64) -> String {
-    format!(
-        "o{now_ms:011x}{}",
-        hex::encode(rand::random::<[u8; 5]>())
-    )
+    format!("o{now_ms:011x}{}", hex::encode(rand::random::<[u8; 5]>()))
 }

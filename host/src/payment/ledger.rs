@@ -113,7 +113,10 @@ impl Ledger {
 
     /// The order `plugin` created with `order_key`.
     pub fn find(&self, plugin: &str, order_key: &str) -> Result<Order, LedgerError> {
-        let id: String = match self.store.get(NAMESPACE, keys::order_key(plugin, order_key).as_bytes())? {
+        let id: String = match self
+            .store
+            .get(NAMESPACE, keys::order_key(plugin, order_key).as_bytes())?
+        {
             Some(bytes) => String::from_utf8(bytes).map_err(|_| LedgerError::NotFound)?,
             None => return Err(LedgerError::NotFound),
         };
@@ -171,7 +174,9 @@ impl Ledger {
                 return Ok(order);
             }
         }
-        Err(LedgerError::Store("the order key is contended; retry".into()))
+        Err(LedgerError::Store(
+            "the order key is contended; retry".into(),
+        ))
     }
 
     /// Apply `change` to order `id` (only `plugin`'s, when given) and
@@ -200,7 +205,12 @@ impl Ledger {
             if let Some(entry) = &entry {
                 let seq = self
                     .store
-                    .scan(NAMESPACE, keys::journal_prefix(id).as_bytes(), None, usize::MAX)?
+                    .scan(
+                        NAMESPACE,
+                        keys::journal_prefix(id).as_bytes(),
+                        None,
+                        usize::MAX,
+                    )?
                     .len()
                     + 1;
                 batch = batch
@@ -248,7 +258,12 @@ impl Ledger {
     /// The journal of order `id`, oldest first.
     pub fn journal(&self, id: &str) -> Result<Vec<JournalEntry>, LedgerError> {
         self.store
-            .scan(NAMESPACE, keys::journal_prefix(id).as_bytes(), None, usize::MAX)?
+            .scan(
+                NAMESPACE,
+                keys::journal_prefix(id).as_bytes(),
+                None,
+                usize::MAX,
+            )?
             .iter()
             .map(|(_, v)| decode(v))
             .collect()

@@ -108,7 +108,9 @@ impl Ledger {
         allow: bool,
     ) -> Result<(Merchant, Merchant), MerchantError> {
         if !is_valid_id(plugin) {
-            return Err(MerchantError::Invalid(format!("{plugin:?} is not a plugin id")));
+            return Err(MerchantError::Invalid(format!(
+                "{plugin:?} is not a plugin id"
+            )));
         }
         let key = keys::merchant(id);
         loop {

@@ -43,10 +43,19 @@ fn amounts_at_the_edges() {
     for good in [1, MAX_AMOUNT_FEN] {
         assert!(create(&by("o", "c", 10), new_order(good), None).is_ok());
     }
-    for (expiry, ok) in [(59, false), (60, true), (MAX_EXPIRY_S, true), (MAX_EXPIRY_S + 1, false)] {
+    for (expiry, ok) in [
+        (59, false),
+        (60, true),
+        (MAX_EXPIRY_S, true),
+        (MAX_EXPIRY_S + 1, false),
+    ] {
         let mut order = new_order(100);
         order.expires_in_s = expiry;
-        assert_eq!(create(&by("o", "c", 10), order, None).is_ok(), ok, "{expiry}");
+        assert_eq!(
+            create(&by("o", "c", 10), order, None).is_ok(),
+            ok,
+            "{expiry}"
+        );
     }
     for key in ["", "has space", &"k".repeat(65)] {
         let mut order = new_order(100);

@@ -106,8 +106,12 @@ pub trait PaymentProvider: Send + Sync + 'static {
 
     /// Refund `amount_fen` of `order` under the plugin's `refund_key`
     /// (idempotent at the provider). Returns the provider's refund id.
-    fn refund(&self, order: &Order, refund_key: &str, amount_fen: u64)
-    -> Result<String, ProviderError>;
+    fn refund(
+        &self,
+        order: &Order,
+        refund_key: &str,
+        amount_fen: u64,
+    ) -> Result<String, ProviderError>;
 
     /// The provider's record of payments and refunds on `date`
     /// (`YYYY-MM-DD`, UTC) for reconciliation.

@@ -77,7 +77,9 @@ impl Payments {
             if !orders.contains_key(id) {
                 orders.insert(id.to_string(), self.ledger().get(id, None)?);
             }
-            let Some(order) = orders.get(id) else { continue };
+            let Some(order) = orders.get(id) else {
+                continue;
+            };
             let day = merchants.entry(order.request.merchant.clone()).or_default();
             match entry.event.as_str() {
                 "created" => day.orders += 1,
@@ -138,12 +140,16 @@ impl Payments {
                 mismatches.push(Mismatch {
                     order_id: id.clone(),
                     txn_id: txn,
-                    problem: format!("{fen} fen paid in the ledger but not in the provider's statement"),
+                    problem: format!(
+                        "{fen} fen paid in the ledger but not in the provider's statement"
+                    ),
                 });
             }
         }
-        let refund_orders: std::collections::BTreeSet<&String> =
-            ledger_refunded.keys().chain(provider_refunded.keys()).collect();
+        let refund_orders: std::collections::BTreeSet<&String> = ledger_refunded
+            .keys()
+            .chain(provider_refunded.keys())
+            .collect();
         for id in refund_orders {
             let (here, there) = (
                 ledger_refunded.get(id).copied().unwrap_or(0),
@@ -153,11 +159,18 @@ impl Payments {
                 mismatches.push(Mismatch {
                     order_id: id.clone(),
                     txn_id: None,
-                    problem: format!("refunded {here} fen in the ledger, {there} fen at the provider"),
+                    problem: format!(
+                        "refunded {here} fen in the ledger, {there} fen at the provider"
+                    ),
                 });
             }
         }
-        for (_, value) in store.scan(NAMESPACE, format!("nl/{date}/").as_bytes(), None, usize::MAX)? {
+        for (_, value) in store.scan(
+            NAMESPACE,
+            format!("nl/{date}/").as_bytes(),
+            None,
+            usize::MAX,
+        )? {
             let notice: NoticeLog = decode(&value)?;
             if notice.outcome != "accepted" {
                 mismatches.push(Mismatch {

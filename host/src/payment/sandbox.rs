@@ -136,7 +136,11 @@ impl SandboxProvider {
     /// The citizen pays `order` in the cashier: take the money once (a
     /// second Pay reuses the transaction) and notify the host. Must run
     /// inside a Tokio runtime.
-    pub fn pay(&self, order: &Order, options: &PayOptions) -> Result<SandboxPayment, ProviderError> {
+    pub fn pay(
+        &self,
+        order: &Order,
+        options: &PayOptions,
+    ) -> Result<SandboxPayment, ProviderError> {
         if order.status != OrderStatus::Created {
             return Err(ProviderError::Refused(format!(
                 "the order is {:?}, not awaiting payment",
@@ -147,7 +151,9 @@ impl SandboxProvider {
             return Err(ProviderError::Refused("the order was closed".into()));
         }
         if options.fail {
-            return Err(ProviderError::Refused("the payment failed (sandbox)".into()));
+            return Err(ProviderError::Refused(
+                "the payment failed (sandbox)".into(),
+            ));
         }
         let times = options.notify_times.unwrap_or(1).clamp(1, 25);
         let at = now_ms() / 1000;
@@ -187,7 +193,13 @@ impl SandboxProvider {
     fn put<T: Serialize>(&self, key: &str, value: &T) -> Result<(), ProviderError> {
         let bytes = encode(value).map_err(unavailable)?;
         self.store
-            .write(NAMESPACE, key.as_bytes(), Expect::Anything, Some(&bytes), None)
+            .write(
+                NAMESPACE,
+                key.as_bytes(),
+                Expect::Anything,
+                Some(&bytes),
+                None,
+            )
             .map_err(unavailable)
     }
 
@@ -224,7 +236,10 @@ impl SandboxProvider {
                     .post(&url)
                     .header(TIMESTAMP_HEADER, timestamp.to_string())
                     .header(NONCE_HEADER, &nonce)
-                    .header(SIGNATURE_HEADER, signature(&secret, timestamp, &nonce, &body))
+                    .header(
+                        SIGNATURE_HEADER,
+                        signature(&secret, timestamp, &nonce, &body),
+                    )
                     .header("content-type", "application/json")
                     .timeout(Duration::from_secs(5))
                     .body(body.clone())
@@ -240,7 +255,9 @@ impl SandboxProvider {
                         }
                         return;
                     }
-                    Ok(r) => tracing::warn!(status = r.status().as_u16(), "sandbox notification refused"),
+                    Ok(r) => {
+                        tracing::warn!(status = r.status().as_u16(), "sandbox notification refused")
+                    }
                     Err(e) => tracing::warn!(error = %e, "sandbox notification not delivered"),
                 }
                 tokio::time::sleep(base.saturating_mul(1 << attempt.min(10))).await;
@@ -283,8 +300,8 @@ impl PaymentProvider for SandboxProvider {
         if timestamp.abs_diff(now) > WINDOW_S {
             return Err(NoticeError::Stale(WINDOW_S));
         }
-        let notification: Notification = serde_json::from_slice(body)
-            .map_err(|e| NoticeError::Malformed(e.to_string()))?;
+        let notification: Notification =
+            serde_json::from_slice(body).map_err(|e| NoticeError::Malformed(e.to_string()))?;
         Ok(VerifiedNotice {
             nonce,
             timestamp,
@@ -309,7 +326,11 @@ impl PaymentProvider for SandboxProvider {
         amount_fen: u64,
     ) -> Result<String, ProviderError> {
         let key = format!("refund/{}/{refund_key}", order.id);
-        if let Some(done) = self.store.get(NAMESPACE, key.as_bytes()).map_err(unavailable)? {
+        if let Some(done) = self
+            .store
+            .get(NAMESPACE, key.as_bytes())
+            .map_err(unavailable)?
+        {
             let line: StatementLine = decode(&done).map_err(unavailable)?;
             return Ok(line.txn_id);
         }
@@ -320,7 +341,10 @@ impl PaymentProvider for SandboxProvider {
             amount_fen,
         };
         self.put(&key, &line)?;
-        self.put(&format!("day/{}/{}", date_of(now_ms() / 1000), line.txn_id), &line)?;
+        self.put(
+            &format!("day/{}/{}", date_of(now_ms() / 1000), line.txn_id),
+            &line,
+        )?;
         self.store.flush().map_err(unavailable)?;
         Ok(line.txn_id)
     }
@@ -328,7 +352,12 @@ impl PaymentProvider for SandboxProvider {
     fn statement(&self, date: &str) -> Result<Vec<StatementLine>, ProviderError> {
         let rows = self
             .store
-            .scan(NAMESPACE, format!("day/{date}/").as_bytes(), None, usize::MAX)
+            .scan(
+                NAMESPACE,
+                format!("day/{date}/").as_bytes(),
+                None,
+                usize::MAX,
+            )
             .map_err(unavailable)?;
         let mut lines = Vec::new();
         for (_, value) in rows {

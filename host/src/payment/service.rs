@@ -153,7 +153,11 @@ fn now_s() -> u64 {
 
 impl Payments {
     /// The money path on `store`, with the sandbox provider.
-    pub fn new(store: Arc<dyn KvStore>, sandbox: Arc<SandboxProvider>, config: PaymentConfig) -> Self {
+    pub fn new(
+        store: Arc<dyn KvStore>,
+        sandbox: Arc<SandboxProvider>,
+        config: PaymentConfig,
+    ) -> Self {
         Payments {
             ledger: Ledger::new(store),
             sandbox,
@@ -229,14 +233,19 @@ impl Payments {
     }
 
     /// Close an unpaid order (`plugin`'s when given) on behalf of `by`.
-    pub fn close_order(&self, plugin: Option<&str>, id: &str, by: &str) -> Result<Order, PaymentError> {
+    pub fn close_order(
+        &self,
+        plugin: Option<&str>,
+        id: &str,
+        by: &str,
+    ) -> Result<Order, PaymentError> {
         let order = self.ledger.get(id, plugin)?;
         if order.status == OrderStatus::Created {
             self.provider().close(&order)?;
         }
-        let changed = self
-            .ledger
-            .change(id, plugin, &Extra::default(), |o| order::close(o, by, now_s()))?;
+        let changed = self.ledger.change(id, plugin, &Extra::default(), |o| {
+            order::close(o, by, now_s())
+        })?;
         self.changed(&changed);
         Ok(changed.order)
     }
@@ -263,9 +272,11 @@ impl Payments {
             return Ok(order);
         }
         self.provider().refund(&order, refund_key, amount_fen)?;
-        let changed = self.ledger.change(id, Some(plugin), &Extra::default(), |o| {
-            order::refund(o, refund_key, amount_fen, reason, now_s())
-        })?;
+        let changed = self
+            .ledger
+            .change(id, Some(plugin), &Extra::default(), |o| {
+                order::refund(o, refund_key, amount_fen, reason, now_s())
+            })?;
         self.changed(&changed);
         Ok(changed.order)
     }
@@ -313,7 +324,13 @@ impl Payments {
         let refused = |outcome: String| -> Result<(), NoticeFailure> {
             let bytes = encode_log(&outcome)?;
             store
-                .write(NAMESPACE, keys::notice(&date, now_ms()).as_bytes(), Expect::Anything, Some(&bytes), None)
+                .write(
+                    NAMESPACE,
+                    keys::notice(&date, now_ms()).as_bytes(),
+                    Expect::Anything,
+                    Some(&bytes),
+                    None,
+                )
                 .map_err(|e| NoticeFailure::Unavailable(e.to_string()))
         };
         match result {
@@ -342,9 +359,10 @@ impl Payments {
         let now = now_s();
         let mut expired = 0;
         for id in self.ledger.due_for_expiry(now)? {
-            let changed = match self.ledger.change(&id, None, &Extra::default(), |o| {
-                Ok(order::expire(o, now))
-            }) {
+            let changed = match self
+                .ledger
+                .change(&id, None, &Extra::default(), |o| Ok(order::expire(o, now)))
+            {
                 Ok(c) => c,
                 Err(LedgerError::NotFound) => continue,
                 Err(e) => return Err(e),
@@ -363,7 +381,11 @@ impl Payments {
     pub fn due_events(&self, limit: usize) -> Result<Vec<EventRecord>, LedgerError> {
         let now = now_ms();
         let mut due = Vec::new();
-        for (key, _) in self.ledger.store().scan(NAMESPACE, b"q/", None, usize::MAX)? {
+        for (key, _) in self
+            .ledger
+            .store()
+            .scan(NAMESPACE, b"q/", None, usize::MAX)?
+        {
             let id = String::from_utf8_lossy(&key[2..]).to_string();
             if let Some(event) = self.ledger.read::<EventRecord>(&keys::event(&id))?
                 && event.next_attempt_ms <= now
@@ -464,15 +486,20 @@ impl Payments {
         limit: usize,
     ) -> Result<Vec<EventRecord>, LedgerError> {
         let mut out = Vec::new();
-        for (_, value) in self.ledger.store().scan(NAMESPACE, b"e/", None, usize::MAX)? {
+        for (_, value) in self
+            .ledger
+            .store()
+            .scan(NAMESPACE, b"e/", None, usize::MAX)?
+        {
             let event: EventRecord = super::ledger::decode(&value)?;
-            if plugin.is_some_and(|p| p != event.plugin) || status.is_some_and(|s| s != event.status)
+            if plugin.is_some_and(|p| p != event.plugin)
+                || status.is_some_and(|s| s != event.status)
             {
                 continue;
             }
             out.push(event);
         }
-        out.sort_by(|a, b| b.created_ms.cmp(&a.created_ms));
+        out.sort_by_key(|e| std::cmp::Reverse(e.created_ms));
         out.truncate(limit);
         Ok(out)
     }

@@ -113,7 +113,6 @@ impl Runtime {
             events,
         })
     }
-
 }
 
 impl PreparedPlugin {

@@ -9,7 +9,6 @@ mod sled_store;
 
 pub use sled_store::SledStore;
 
-
 /// A failure of the backend itself (I/O, corruption); retrying may help.
 #[derive(Debug, thiserror::Error)]
 #[error("store unavailable: {0}")]

@@ -239,7 +239,11 @@ mod tests {
             .put(b"order".to_vec(), b"v2".to_vec())
             .put(b"journal/2".to_vec(), b"paid".to_vec());
         assert!(matches!(s.commit("p", &stale), Err(WriteError::Conflict)));
-        assert_eq!(s.get("p", b"journal/2").unwrap(), None, "nothing half-written");
+        assert_eq!(
+            s.get("p", b"journal/2").unwrap(),
+            None,
+            "nothing half-written"
+        );
         let next = Batch::new()
             .expect(b"order".to_vec(), Some(b"v1".to_vec()))
             .put(b"order".to_vec(), b"v2".to_vec())

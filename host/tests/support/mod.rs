@@ -111,4 +111,3 @@ pub fn get(url: &str, token: Option<&str>) -> (u16, serde_json::Value) {
     let status = r.status().as_u16();
     (status, r.json().unwrap_or(serde_json::Value::Null))
 }
-

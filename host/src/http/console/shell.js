@@ -1,22 +1,33 @@
 // The demo app shell: a phone-like home screen listing the catalog
 // (/api/v1/catalog) as tiles; a tile opens the mini-service's page
 // (/p/{id}/) in a frame. The citizen token lives in localStorage under
-// `islet_token`, where the services' pages (same origin) read it.
+// `islet_token`, where the services' pages (same origin) read it. The
+// Orders tab lists the citizen's orders (/api/v1/orders). Checkout pages
+// (the sandbox cashier at /pay/{id}) refuse to be framed, so the shell
+// opens them full screen and has them come back to the service.
 import { decodeClaims, h } from './common.js';
 
 const TOKEN_KEY = 'islet_token';
 const SCREENS = ['home', 'inbox', 'orders', 'me'];
+const ORDERS_PAGE = 20;
+const STATUS_TEXT = {
+  created: 'Unpaid',
+  paid: 'Paid',
+  'partially-refunded': 'Partly refunded',
+  refunded: 'Refunded',
+  closed: 'Closed',
+  expired: 'Expired',
+};
 const PALETTE = ['#0a7d5a', '#2563eb', '#c2410c', '#7c3aed', '#0e7490', '#b45309', '#be123c', '#4d7c0f'];
 
 const state = {
   screen: 'home',
   catalog: [],
   open: null, // the catalog entry shown in the frame
+  orders: { list: [], next: null, loading: false, generation: 0 },
 };
 
 const $ = (id) => document.getElementById(id);
-
-
 
 function token() {
   return localStorage.getItem(TOKEN_KEY) || '';
@@ -33,6 +44,31 @@ function initial(name) {
   return Array.from((name ?? '?').trim())[0]?.toUpperCase() ?? '?';
 }
 
+/** Integer fen as yuan, without floating point: 4268 → "¥42.68". */
+function yuan(fen) {
+  if (!Number.isSafeInteger(fen) || fen < 0) return '—';
+  const whole = String(Math.floor(fen / 100)).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  return `¥${whole}.${String(fen % 100).padStart(2, '0')}`;
+}
+
+function when(secs) {
+  if (!secs) return '';
+  const d = new Date(secs * 1000);
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+/** A path on this host (`/…`, never `//host` or a backslash trick), or null. */
+function sameOriginPath(value) {
+  if (typeof value !== 'string' || !value.startsWith('/') || value.startsWith('//')) return null;
+  if (value.includes('\\') || /[\u0000-\u0020\u007f]/.test(value)) return null;
+  try {
+    return new URL(value, location.origin).origin === location.origin ? value : null;
+  } catch {
+    return null;
+  }
+}
+
 // ---------------------------------------------------------------- catalog
 
 async function loadCatalog() {
@@ -47,6 +83,10 @@ async function loadCatalog() {
     say(`The service list could not be loaded: ${err.message}`);
   }
   renderHome();
+  if (state.open) {
+    const entry = state.catalog.find((e) => e.id === state.open.id);
+    if (entry) $('service-title').textContent = entry.name;
+  }
 }
 
 function say(text) {
@@ -97,16 +137,23 @@ function openService(id) {
   location.hash = `open/${encodeURIComponent(id)}`;
 }
 
-function showService(id) {
-  const entry = state.catalog.find((e) => e.id === id) ?? { id, name: id, url: `/p/${encodeURIComponent(id)}/` };
+/** The service's own URL prefix, `/p/{id}/`. */
+const serviceRoot = (id) => `/p/${encodeURIComponent(id)}/`;
+
+/** Show service `id` in the frame, at `path` when it is one of its pages. */
+function showService(id, path) {
+  const entry = state.catalog.find((e) => e.id === id) ?? { id, name: id, url: serviceRoot(id) };
   state.open = entry;
   $('service-title').textContent = entry.name;
+  const inside = sameOriginPath(path);
+  const url = inside && inside.startsWith(serviceRoot(id)) ? inside : entry.url;
   const frame = $('service-frame');
-  if (frame.dataset.src !== entry.url) {
-    frame.dataset.src = entry.url;
-    frame.src = entry.url;
+  if (frame.dataset.src !== url) {
+    frame.dataset.src = url;
+    frame.src = url;
   }
   $('service').hidden = false;
+  if (!state.catalog.length) loadCatalog();
 }
 
 function closeService() {
@@ -115,6 +162,172 @@ function closeService() {
   const frame = $('service-frame');
   delete frame.dataset.src;
   frame.src = 'about:blank';
+}
+
+/**
+ * Open a checkout page full screen, coming back to `back` (a shell address
+ * such as `/#orders`) afterwards. Checkouts on this host get `return`; one
+ * elsewhere (a real provider) is opened as it is.
+ */
+function openCheckout(checkoutUrl, back) {
+  let url;
+  try {
+    url = new URL(checkoutUrl, location.origin);
+  } catch {
+    return false;
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return false;
+  if (url.origin === location.origin) url.searchParams.set('return', back);
+  location.assign(url.origin === location.origin ? url.pathname + url.search : url.href);
+  return true;
+}
+
+const isCashier = (url) => url.origin === location.origin && url.pathname.startsWith('/pay/');
+
+/**
+ * A service page sends the citizen to the cashier by navigating its frame,
+ * but the cashier may not be framed: take such navigations over (Navigation
+ * API) and open the cashier full screen, returning to the page the service
+ * asked for inside the shell.
+ */
+function watchFrame() {
+  const frame = $('service-frame');
+  frame.addEventListener('load', () => {
+    let navigation;
+    try {
+      navigation = frame.contentWindow?.navigation;
+    } catch {
+      return; // not a page of this host
+    }
+    if (!navigation || navigation.isletWatched) return;
+    navigation.isletWatched = true;
+    navigation.addEventListener('navigate', (event) => {
+      const open = state.open;
+      if (!open || !event.cancelable || event.hashChange || event.downloadRequest) return;
+      let url;
+      try {
+        url = new URL(event.destination.url);
+      } catch {
+        return;
+      }
+      if (!isCashier(url)) return;
+      event.preventDefault();
+      const asked = sameOriginPath(url.searchParams.get('return'));
+      const inside = asked && asked.startsWith(serviceRoot(open.id)) ? `/${encodeURIComponent(asked)}` : '';
+      openCheckout(url.href, `/#open/${encodeURIComponent(open.id)}${inside}`);
+    });
+  });
+}
+
+// ----------------------------------------------------------------- orders
+
+class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+async function getJson(path) {
+  const headers = { accept: 'application/json' };
+  if (token()) headers.authorization = `Bearer ${token()}`;
+  const response = await fetch(path, { headers });
+  let data = null;
+  try {
+    data = await response.json();
+  } catch {
+    data = null;
+  }
+  if (!response.ok) {
+    throw new ApiError(response.status, data?.error?.code,
+      data?.error?.message ?? `${response.status} ${response.statusText}`);
+  }
+  return data;
+}
+
+function ordersSay(text) {
+  const el = $('orders-message');
+  el.textContent = text;
+  el.hidden = !text;
+}
+
+function kindText(kind) {
+  if (kind && typeof kind === 'object' && kind['non-tax']) return `non-tax ${kind['non-tax']}`;
+  return '';
+}
+
+function orderRow(order) {
+  const unpaid = order.status === 'created';
+  const content = [
+    h('span', { class: 'order-top' },
+      h('span', { class: 'order-service', testid: 'order-service' }, order.service_name ?? order.plugin),
+      h('span', { class: 'order-amount', testid: 'order-amount' }, yuan(order.amount_fen))),
+    h('span', { class: 'order-desc', testid: 'order-description' }, order.description),
+    h('span', { class: 'order-bottom' },
+      h('span', { class: 'order-date', testid: 'order-date' },
+        order.paid_at ? `Paid ${when(order.paid_at)}` : when(order.created_at),
+        order.merchant_name ? ` · ${order.merchant_name}` : '',
+        kindText(order.kind) ? ` · ${kindText(order.kind)}` : ''),
+      h('span', { class: `badge status-${order.status}`, testid: 'order-status' }, STATUS_TEXT[order.status] ?? order.status)),
+    order.refunded_fen > 0
+      ? h('span', { class: 'order-refund', testid: 'order-refunded' }, `Refunded ${yuan(order.refunded_fen)}`)
+      : null,
+  ];
+  const card = unpaid
+    ? h('button', {
+      type: 'button', class: 'order-card', testid: 'order-open',
+      onclick: () => openCheckout(order.checkout_url, '/#orders'),
+    }, content, h('span', { class: 'order-cta' }, `Pay ${yuan(order.amount_fen)} ›`))
+    : h('div', { class: 'order-card' }, content);
+  return h('li', { testid: 'order-row', 'data-order': order.id, 'data-status': order.status }, card);
+}
+
+function renderOrders() {
+  const { list, next, loading } = state.orders;
+  const signedIn = Boolean(token());
+  $('orders-signin').hidden = signedIn;
+  $('orders-empty').hidden = !signedIn || loading || list.length > 0 || !$('orders-message').hidden;
+  $('orders-list').replaceChildren(...list.map(orderRow));
+  const more = $('orders-more');
+  more.hidden = !signedIn || !next;
+  more.disabled = loading;
+  more.textContent = loading && list.length ? 'Loading…' : 'Load more';
+}
+
+/** Load the first page again (`more`: the next page after the list). */
+async function loadOrders(more = false) {
+  const orders = state.orders;
+  const generation = more ? orders.generation : ++orders.generation;
+  if (!more) {
+    orders.list = [];
+    orders.next = null;
+  }
+  if (!token()) {
+    orders.loading = false;
+    ordersSay('');
+    renderOrders();
+    return;
+  }
+  orders.loading = true;
+  ordersSay(more ? '' : 'Loading your orders…');
+  renderOrders();
+  const query = new URLSearchParams({ limit: String(ORDERS_PAGE) });
+  if (more && orders.next) query.set('cursor', orders.next);
+  try {
+    const page = await getJson(`/api/v1/orders?${query}`);
+    if (generation !== orders.generation) return;
+    orders.list = orders.list.concat(page.orders);
+    orders.next = page.next_cursor ?? null;
+    ordersSay('');
+  } catch (err) {
+    if (generation !== orders.generation) return;
+    ordersSay(err.status === 401
+      ? `Your sign-in was not accepted (${err.message}). Sign in again in Me.`
+      : `Your orders could not be loaded: ${err.message}`);
+  }
+  orders.loading = false;
+  renderOrders();
 }
 
 // -------------------------------------------------------------- identity
@@ -144,16 +357,25 @@ function signIn(value) {
 
 function signOut() {
   localStorage.removeItem(TOKEN_KEY);
+  state.orders = { list: [], next: null, loading: false, generation: state.orders.generation + 1 };
   renderIdentity();
 }
 
 // ---------------------------------------------------------------- routing
 
-/** `#home`, `#inbox`, `#orders`, `#me`, `#open/<id>`. */
+const decode = (part) => {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return '';
+  }
+};
+
+/** `#home`, `#inbox`, `#orders`, `#me`, `#open/<id>[/<encoded page path>]`. */
 function route() {
-  const [screen, id] = location.hash.replace(/^#/, '').split('/');
+  const [screen, id, path] = location.hash.replace(/^#/, '').split('/');
   if (screen === 'open' && id) {
-    showService(decodeURIComponent(id));
+    showService(decode(id), path ? decode(path) : null);
     return;
   }
   closeService();
@@ -163,6 +385,7 @@ function route() {
     button.classList.toggle('active', button.dataset.screen === state.screen);
   }
   if (state.screen === 'home') loadCatalog();
+  if (state.screen === 'orders') loadOrders();
 }
 
 function tick() {
@@ -182,6 +405,9 @@ function start() {
     if (value) signIn(value);
   });
   $('me-signout').addEventListener('click', signOut);
+  $('orders-more').addEventListener('click', () => loadOrders(true));
+  $('orders-signin-go').addEventListener('click', () => { location.hash = 'me'; });
+  watchFrame();
   window.addEventListener('hashchange', route);
   window.addEventListener('storage', renderIdentity);
   tick();
