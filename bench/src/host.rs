@@ -122,10 +122,15 @@ impl IsletServer {
     }
 }
 
+/// The sandbox provider's signing secret in a [`DirectRuntime`].
+pub const SANDBOX_SECRET: &[u8; 32] = b"bench-sandbox-secret-0123456789a";
+
 /// The runtime alone, with its own store in a temporary folder.
 pub struct DirectRuntime {
     /// The runtime.
     pub runtime: Runtime,
+    /// The money path behind its `payment` capability.
+    pub payments: Arc<islet_host::payment::Payments>,
     _data: tempfile::TempDir,
 }
 
@@ -139,6 +144,15 @@ impl DirectRuntime {
     ) -> anyhow::Result<DirectRuntime> {
         let data = tempfile::tempdir().context("cannot create a data folder")?;
         let store: Arc<dyn KvStore> = Arc::new(SledStore::open(&data.path().join("db"))?);
+        let payments = Arc::new(islet_host::payment::Payments::new(
+            store.clone(),
+            Arc::new(islet_host::payment::sandbox::SandboxProvider::new(
+                store.clone(),
+                SANDBOX_SECRET.to_vec(),
+                Duration::from_secs(1),
+            )),
+            islet_host::payment::PaymentConfig::default(),
+        ));
         let runtime = Runtime::new(
             &RuntimeConfig {
                 pooling,
@@ -149,15 +163,7 @@ impl DirectRuntime {
                 cache_dir: cache.to_path_buf(),
             },
             HostServices {
-                payments: Arc::new(islet_host::payment::Payments::new(
-                    store.clone(),
-                    Arc::new(islet_host::payment::sandbox::SandboxProvider::new(
-                        store.clone(),
-                        vec![9; 32],
-                        Duration::from_secs(1),
-                    )),
-                    islet_host::payment::PaymentConfig::default(),
-                )),
+                payments: payments.clone(),
                 store,
                 pairwise: Arc::new(PairwiseSubjects::new(vec![7; 32])),
             },
@@ -165,6 +171,7 @@ impl DirectRuntime {
         .context("cannot build the runtime")?;
         Ok(DirectRuntime {
             runtime,
+            payments,
             _data: data,
         })
     }
@@ -187,11 +194,21 @@ impl DirectRuntime {
         plugin: &PreparedPlugin,
         request: GuestRequest,
     ) -> anyhow::Result<CallOutput> {
+        self.call_as(plugin, request, None)
+    }
+
+    /// Run one request of `citizen` (none: anonymous) on a fresh instance.
+    pub fn call_as(
+        &self,
+        plugin: &PreparedPlugin,
+        request: GuestRequest,
+        citizen: Option<Arc<islet_host::auth::Citizen>>,
+    ) -> anyhow::Result<CallOutput> {
         let output = self.runtime.call(
             plugin,
             CallInput {
                 request,
-                citizen: None,
+                citizen,
                 request_id: Arc::from("bench"),
             },
         )?;

@@ -48,6 +48,8 @@ pub struct Profile {
     pub spinners: usize,
     /// Part 6: callers looping on `hostile`'s `/hog`.
     pub hoggers: usize,
+    /// Part 7: orders created, paid and delivered.
+    pub payment_orders: usize,
 }
 
 impl Profile {
@@ -75,6 +77,7 @@ impl Profile {
             memory_target_plugins: 1_000,
             spinners: 2,
             hoggers: 2,
+            payment_orders: 500,
         }
     }
 
@@ -102,6 +105,7 @@ impl Profile {
             memory_target_plugins: 1_000,
             spinners: 1,
             hoggers: 1,
+            payment_orders: 20,
         }
     }
 }

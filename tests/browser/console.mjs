@@ -4,7 +4,9 @@
 // each step. Run by tests/tests/e2e/browser.rs, which prepares the host:
 //
 //   hello 0.1.0 and community-report 0.1.0 released, community-report 0.2.0
-//   uploaded and submitted by a developer (in review), a few calls made.
+//   uploaded and submitted by a developer (in review), a few calls made;
+//   water-bill 0.1.0 released and allowed to charge to the merchant
+//   `water-supply` (Islet City Water Supply Co.).
 //
 // Environment:
 //   BASE_URL        http://127.0.0.1:PORT
@@ -316,16 +318,38 @@ step('shell', 'the home screen lists the catalog, featured first', async (shell)
   const response = await shell.goto(`${BASE_URL}/`);
   assert.match(response.headers()['content-security-policy'], /frame-src 'self'/);
   const { body } = await api('/api/v1/catalog', { token: null });
-  assert.deepEqual(body.plugins.map((p) => p.id), ['community-report', 'hello']);
+  assert.deepEqual(body.plugins.map((p) => p.id), ['community-report', 'hello', 'water-bill']);
   const featured = byTestId(shell, 'featured');
   await byTestId(featured, 'tile-community-report').waitFor();
   assert.match(await byTestId(featured, 'tile-community-report').textContent(), /Community reports/);
   await byTestId(byTestId(shell, 'tiles'), 'tile-hello').waitFor();
   const order = await shell.locator('[data-testid^="tile-"]').evaluateAll(
     (tiles) => tiles.map((t) => t.dataset.testid.slice('tile-'.length)));
-  assert.deepEqual(order, ['community-report', 'hello']);
+  assert.deepEqual(order, ['community-report', 'hello', 'water-bill']);
   assert.match(await byTestId(shell, 'greeting').textContent(), /not signed in/);
   await screenshot(shell, 'shell-home');
+});
+
+step('shell', 'signed out, the cashier asks to sign in and ignores a foreign return', async (shell) => {
+  const response = await shell.goto(`${BASE_URL}/pay/o-nobody?return=${encodeURIComponent('//evil.example/')}`);
+  assert.equal(response.status(), 200);
+  assert.match(response.headers()['content-security-policy'], /form-action 'none'/);
+  await eventually(async () => assert.equal(await byTestId(shell, 'cashier-status').textContent(), 'Not signed in'),
+    'cashier without a token');
+  assert.match(await byTestId(shell, 'cashier-error').textContent(), /not signed in.*sign in/i);
+  assert.equal(await byTestId(shell, 'cashier-return').count(), 0, 'no way back to another site');
+  assert.equal(await byTestId(shell, 'cashier-pay').count(), 0);
+  await screenshot(shell, 'cashier-signed-out');
+  await shell.goto(`${BASE_URL}/`);
+  await byTestId(shell, 'tile-hello').waitFor();
+});
+
+step('shell', 'signed out, the Orders tab asks the citizen to sign in', async (shell) => {
+  await byTestId(shell, 'nav-orders').click();
+  await byTestId(shell, 'orders-signin').waitFor({ state: 'visible' });
+  assert.equal(await byTestId(shell, 'order-row').count(), 0);
+  await byTestId(shell, 'orders-signin-go').click();
+  await byTestId(shell, 'screen-me').waitFor({ state: 'visible' });
 });
 
 step('shell', 'sign in as a demo citizen', async (shell) => {
@@ -364,11 +388,182 @@ step('shell', 'open a service from the home screen and use it', async (shell) =>
   await byTestId(shell, 'screen-home').waitFor({ state: 'visible' });
 });
 
-step('shell', 'inbox and orders say which feature brings them', async (shell) => {
+step('shell', 'the inbox says which feature brings it; no orders yet', async (shell) => {
   await byTestId(shell, 'nav-inbox').click();
   assert.match(await byTestId(shell, 'inbox-placeholder').textContent(), /notification feature/);
   await byTestId(shell, 'nav-orders').click();
-  assert.match(await byTestId(shell, 'orders-placeholder').textContent(), /payment feature/);
+  await byTestId(shell, 'orders-empty').waitFor({ state: 'visible' });
+  assert.equal(await byTestId(shell, 'order-row').count(), 0);
+  await screenshot(shell, 'shell-orders-empty');
+  await byTestId(shell, 'nav-home').click();
+  await byTestId(shell, 'tile-hello').waitFor();
+});
+
+// ---------------------------------------------------------------- payment
+
+const WATER_MERCHANT = 'Islet City Water Supply Co.';
+
+/** The citizen's orders through the API, newest first. */
+async function myOrders() {
+  const { status, body } = await api('/api/v1/orders', { token: CITIZEN_TOKEN });
+  assert.equal(status, 200, JSON.stringify(body));
+  return body.orders;
+}
+
+async function orderFor(period) {
+  const order = (await myOrders()).find((o) => o.description.includes(period));
+  assert.ok(order, `an order for ${period}`);
+  return order;
+}
+
+/** The water-bill page in the service frame, once its bills are listed. */
+async function waterBill(shell) {
+  await byTestId(shell, 'service').waitFor({ state: 'visible' });
+  await eventually(async () => assert.equal(await byTestId(shell, 'service-title').textContent(), 'Water bill'),
+    'service title');
+  const frame = shell.frameLocator('[data-testid="service-frame"]');
+  await byTestId(frame, 'bill-2026-10').waitFor();
+  return frame;
+}
+
+async function billStatus(frame, period) {
+  return byTestId(byTestId(frame, `bill-${period}`), 'bill-status').textContent();
+}
+
+/** Wait for the cashier of the order for `period` to show it. */
+async function cashier(shell, period) {
+  await shell.waitForURL((url) => url.pathname.startsWith('/pay/'));
+  const order = await orderFor(period);
+  assert.equal(new URL(shell.url()).pathname, order.checkout_url);
+  assert.match(await byTestId(shell, 'cashier-sandbox').textContent(), /no real money moves/);
+  await eventually(async () => assert.equal(await byTestId(shell, 'cashier-status').textContent(), 'Awaiting payment'),
+    'cashier shows the order');
+  assert.equal(await byTestId(shell, 'cashier-merchant').textContent(), WATER_MERCHANT);
+  assert.equal(await byTestId(shell, 'cashier-service').textContent(), 'Water bill');
+  assert.match(await byTestId(shell, 'cashier-description').textContent(), new RegExp(`Water bill ${period}`));
+  // The token stays out of the address; only the way back is kept.
+  assert.ok(!shell.url().includes('token='), shell.url());
+  return order;
+}
+
+step('shell', 'pay a water bill in the sandbox cashier and come back to the service', async (shell) => {
+  await byTestId(shell, 'tile-water-bill').click();
+  const frame = await waterBill(shell);
+  assert.equal(await billStatus(frame, '2026-10'), 'unpaid');
+  assert.equal(await billStatus(frame, '2026-09'), 'paid');
+  assert.equal(await byTestId(byTestId(frame, 'bill-2026-10'), 'bill-pay').textContent(), 'Pay ¥42.68');
+  await screenshot(shell, 'water-bill-unpaid');
+
+  // The service sends its frame to the checkout URL; the shell opens the
+  // cashier full screen instead (it may not be framed).
+  await byTestId(byTestId(frame, 'bill-2026-10'), 'bill-pay').click();
+  const order = await cashier(shell, '2026-10');
+  assert.equal(order.status, 'created');
+  assert.equal(order.amount_fen, 4268);
+  assert.equal(await byTestId(shell, 'cashier-amount').textContent(), '¥42.68');
+  assert.equal(await byTestId(shell, 'cashier-kind').textContent(), 'Service fee');
+  const back = await byTestId(shell, 'cashier-return').getAttribute('href');
+  assert.match(back, /^\/#open\/water-bill/);
+  await screenshot(shell, 'cashier');
+
+  await byTestId(shell, 'cashier-pay').click();
+  await eventually(async () => assert.equal(await byTestId(shell, 'cashier-status').textContent(), 'Paid'),
+    'the cashier sees the order paid');
+  await screenshot(shell, 'cashier-paid');
+  assert.equal((await orderFor('2026-10')).status, 'paid');
+
+  // Back to the service by itself after a moment; the bill is paid once
+  // the host has delivered the paid event to the service.
+  await shell.waitForURL((url) => url.pathname === '/' && url.hash.startsWith('#open/water-bill'));
+  const again = await waterBill(shell);
+  await eventually(async () => assert.equal(await billStatus(again, '2026-10'), 'paid'), 'bill 2026-10 paid');
+  assert.equal(await byTestId(byTestId(again, 'bill-2026-10'), 'bill-pay').count(), 0);
+  const { status, body } = await api('/p/water-bill/api/account', { token: CITIZEN_TOKEN });
+  assert.equal(status, 200);
+  const bill = body.bills.find((b) => b.period === '2026-10');
+  assert.equal(bill.status, 'paid', JSON.stringify(body));
+  assert.equal(bill.order_id, order.id);
+  await screenshot(shell, 'water-bill-paid');
+});
+
+step('shell', 'leave the cashier without paying, then cancel from the Orders tab', async (shell) => {
+  const frame = shell.frameLocator('[data-testid="service-frame"]');
+  await byTestId(byTestId(frame, 'bill-2026-11'), 'bill-pay').click();
+  const order = await cashier(shell, '2026-11');
+  await byTestId(shell, 'cashier-return').click();
+  await shell.waitForURL((url) => url.pathname === '/' && url.hash.startsWith('#open/water-bill'));
+  const again = await waterBill(shell);
+  assert.equal(await billStatus(again, '2026-11'), 'waiting for payment');
+
+  await byTestId(shell, 'back').click();
+  await byTestId(shell, 'nav-orders').click();
+  const list = byTestId(shell, 'orders-list');
+  await eventually(async () => assert.equal(await byTestId(list, 'order-row').count(), 2), 'two orders');
+  // Newest first: the open November order, then the paid October one.
+  const rows = byTestId(list, 'order-row');
+  assert.equal(await rows.nth(0).getAttribute('data-order'), order.id);
+  assert.equal(await byTestId(rows.nth(0), 'order-status').textContent(), 'Unpaid');
+  assert.equal(await byTestId(rows.nth(0), 'order-amount').textContent(), '¥39.15');
+  await screenshot(shell, 'shell-orders-unpaid');
+
+  await byTestId(rows.nth(0), 'order-open').click();
+  await cashier(shell, '2026-11');
+  assert.equal(await byTestId(shell, 'cashier-return').getAttribute('href'), '/#orders');
+  await byTestId(shell, 'cashier-cancel').click();
+  await eventually(async () => assert.equal(await byTestId(shell, 'cashier-status').textContent(), 'Cancelled'),
+    'the cashier cancelled the order');
+  assert.equal(await byTestId(shell, 'cashier-pay').count(), 0);
+  assert.equal((await orderFor('2026-11')).status, 'closed');
+  await screenshot(shell, 'cashier-cancelled');
+  await byTestId(shell, 'cashier-return').click();
+  await shell.waitForURL((url) => url.pathname === '/' && url.hash === '#orders');
+});
+
+step('shell', 'the Orders tab lists the paid order', async (shell) => {
+  await byTestId(shell, 'screen-orders').waitFor({ state: 'visible' });
+  const list = byTestId(shell, 'orders-list');
+  await eventually(async () => assert.equal(await byTestId(list, 'order-row').count(), 2), 'two orders');
+  const paid = list.locator('[data-testid="order-row"][data-status="paid"]');
+  assert.equal(await paid.count(), 1);
+  assert.equal(await paid.getAttribute('data-order'), (await orderFor('2026-10')).id);
+  assert.equal(await byTestId(paid, 'order-service').textContent(), 'Water bill');
+  assert.equal(await byTestId(paid, 'order-amount').textContent(), '¥42.68');
+  assert.equal(await byTestId(paid, 'order-status').textContent(), 'Paid');
+  assert.match(await byTestId(paid, 'order-description').textContent(), /Water bill 2026-10/);
+  assert.match(await byTestId(paid, 'order-date').textContent(), /^Paid \d{4}-\d{2}-\d{2} \d{2}:\d{2}/);
+  assert.equal(await byTestId(paid, 'order-open').count(), 0, 'a paid order is not opened again');
+  const closed = list.locator('[data-testid="order-row"][data-status="closed"]');
+  assert.equal(await byTestId(closed, 'order-status').textContent(), 'Closed');
+  await byTestId(shell, 'orders-more').waitFor({ state: 'hidden' });
+  await screenshot(shell, 'shell-orders');
+
+  // Pages of one order (the shell asks for 20): "Load more" follows the cursor.
+  const onePerPage = (route) => {
+    const url = new URL(route.request().url());
+    url.searchParams.set('limit', '1');
+    return route.continue({ url: url.href });
+  };
+  await shell.route('**/api/v1/orders?*', onePerPage);
+  try {
+    await byTestId(shell, 'nav-home').click();
+    await byTestId(shell, 'nav-orders').click();
+    await eventually(async () => assert.equal(await byTestId(list, 'order-row').count(), 1), 'a page of one');
+    const more = byTestId(shell, 'orders-more');
+    await more.waitFor({ state: 'visible' });
+    await more.click();
+    await eventually(async () => assert.equal(await byTestId(list, 'order-row').count(), 2), 'the next page');
+    await more.waitFor({ state: 'hidden' });
+    const ids = await byTestId(list, 'order-row').evaluateAll((rows) => rows.map((r) => r.dataset.order));
+    assert.deepEqual(ids, (await myOrders()).map((o) => o.id), 'newest first, each once');
+  } finally {
+    await shell.unroute('**/api/v1/orders?*', onePerPage);
+  }
+
+  // The November bill is open again once the service heard of the close.
+  await eventually(async () => {
+    const { body } = await api('/p/water-bill/api/account', { token: CITIZEN_TOKEN });
+    assert.equal(body.bills.find((b) => b.period === '2026-11').status, 'unpaid');
+  }, 'bill 2026-11 unpaid again');
   await byTestId(shell, 'nav-home').click();
   await byTestId(shell, 'tile-hello').waitFor();
 });

@@ -63,12 +63,14 @@ pub fn new_order(key: &str, amount_fen: u64) -> Value {
 
 /// `POST /p/{plugin}/orders` as `token`.
 pub async fn create_order(host: &TestHost, plugin: &str, token: &str, body: Value) -> (u16, Value) {
-    host.post(&format!("/p/{plugin}/orders"), token, Some(body)).await
+    host.post(&format!("/p/{plugin}/orders"), token, Some(body))
+        .await
 }
 
 /// Create an order through the probe and assert success.
 pub async fn created(host: &TestHost, token: &str, key: &str, amount_fen: u64) -> Value {
-    let (status, order) = create_order(host, "payment-probe", token, new_order(key, amount_fen)).await;
+    let (status, order) =
+        create_order(host, "payment-probe", token, new_order(key, amount_fen)).await;
     assert_eq!(status, 200, "{order}");
     order
 }
@@ -80,7 +82,8 @@ pub async fn pay(host: &TestHost, token: &str, order_id: &str, options: Value) -
     if let (Some(b), Some(o)) = (body.as_object_mut(), options.as_object()) {
         b.extend(o.clone());
     }
-    host.post(&format!("/pay/{order_id}"), token, Some(body)).await
+    host.post(&format!("/pay/{order_id}"), token, Some(body))
+        .await
 }
 
 /// The admin view of an order: `{order, journal, events}`.
@@ -124,11 +127,20 @@ where
 /// Wait until the probe recorded the events; returns `GET /events`.
 pub async fn probe_events(host: &TestHost, plugin: &str, at_least: usize) -> Value {
     let token = host.token("probe-reader", &[]);
-    wait_for("events recorded by the probe", Duration::from_secs(20), || async {
-        let (status, body) = host.get_json(&format!("/p/{plugin}/events"), Some(&token)).await;
-        (status == 200 && body["events"].as_array().is_some_and(|e| e.len() >= at_least))
+    wait_for(
+        "events recorded by the probe",
+        Duration::from_secs(20),
+        || async {
+            let (status, body) = host
+                .get_json(&format!("/p/{plugin}/events"), Some(&token))
+                .await;
+            (status == 200
+                && body["events"]
+                    .as_array()
+                    .is_some_and(|e| e.len() >= at_least))
             .then_some(body)
-    })
+        },
+    )
     .await
 }
 

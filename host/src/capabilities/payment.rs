@@ -78,7 +78,7 @@ pub fn to_wit(order: &Order, checkout_url: String) -> WitOrder {
         description: order.request.description.clone(),
         kind: match &order.request.kind {
             OrderKind::ServiceFee => WitKind::ServiceFee,
-            OrderKind::NonTax { item_code } => WitKind::NonTax(item_code.clone()),
+            OrderKind::NonTax(item_code) => WitKind::NonTax(item_code.clone()),
         },
         status: match order.status {
             OrderStatus::Created => WitStatus::Created,
@@ -133,7 +133,7 @@ impl payment::Host for PaymentState {
             description: order.description,
             kind: match order.kind {
                 WitKind::ServiceFee => OrderKind::ServiceFee,
-                WitKind::NonTax(item_code) => OrderKind::NonTax { item_code },
+                WitKind::NonTax(item_code) => OrderKind::NonTax(item_code),
             },
             order_key: order.order_key,
             expires_in_s: order.expires_in_s,

@@ -20,7 +20,7 @@ const BATCH: usize = 32;
 const IDLE: Duration = Duration::from_millis(250);
 
 /// Where events go.
-pub trait EventTarget: Send + Sync + 'static {
+pub trait EventTarget: Send + Sync {
     /// Deliver `event` of `order`: `Ok(Some(version))` when acknowledged,
     /// `Ok(None)` when the plugin does not take events, `Err(why)` to retry.
     fn deliver(&self, event: &EventRecord, order: &Order) -> Result<Option<String>, String>;

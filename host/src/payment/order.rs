@@ -17,15 +17,13 @@ pub const MAX_KEY_BYTES: usize = 64;
 
 /// What is being paid for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", tag = "type")]
+#[serde(rename_all = "kebab-case")]
 pub enum OrderKind {
-    /// A fee for a service.
+    /// A fee for a service (`"service-fee"` in JSON).
     ServiceFee,
-    /// A government non-tax fee with its fee item code.
-    NonTax {
-        /// The finance bureau's item code.
-        item_code: String,
-    },
+    /// A government non-tax fee with the finance bureau's fee item code
+    /// (`{"non-tax": "<code>"}` in JSON).
+    NonTax(String),
 }
 
 /// Where an order is.
@@ -189,7 +187,7 @@ pub fn validate(new: &NewOrder, min_expiry_s: u32) -> Result<(), OrderError> {
             "the order key must be 1 to 64 characters of A-Z a-z 0-9 - _ . :".into(),
         ));
     }
-    if let OrderKind::NonTax { item_code } = &new.kind
+    if let OrderKind::NonTax(item_code) = &new.kind
         && !is_valid_key(item_code)
     {
         return Err(OrderError::InvalidArgument(

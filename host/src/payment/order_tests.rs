@@ -7,9 +7,7 @@ fn new_order(amount: u64) -> NewOrder {
         merchant: "water-bureau".into(),
         amount_fen: amount,
         description: "Water bill, October".into(),
-        kind: OrderKind::NonTax {
-            item_code: "W-001".into(),
-        },
+        kind: OrderKind::NonTax("W-001".into()),
         order_key: "bill-42".into(),
         expires_in_s: 990,
     }

@@ -65,17 +65,22 @@
 
   function item(bill) {
     var li = el('li');
+    li.setAttribute('data-testid', 'bill-' + bill.period);
+    li.setAttribute('data-status', bill.status);
     var head = el('div', undefined, 'row');
     head.appendChild(el('strong', bill.period));
     head.appendChild(el('span', yuan(bill.amount_fen), 'amount'));
     li.appendChild(head);
     var status = el('div', undefined, 'row');
     status.appendChild(el('span', 'Due ' + bill.due_date, 'meta'));
-    status.appendChild(el('span', LABEL[bill.status] || bill.status, 'badge ' + bill.status));
+    var badge = el('span', LABEL[bill.status] || bill.status, 'badge ' + bill.status);
+    badge.setAttribute('data-testid', 'bill-status');
+    status.appendChild(badge);
     li.appendChild(status);
     if (bill.paid_at) li.appendChild(el('div', 'Paid ' + when(bill.paid_at), 'meta'));
     if (bill.status === 'unpaid' || bill.status === 'pending') {
       var b = el('button', bill.status === 'pending' ? 'Continue payment' : 'Pay ' + yuan(bill.amount_fen));
+      b.setAttribute('data-testid', 'bill-pay');
       b.onclick = function () { pay(bill, b); };
       li.appendChild(b);
     }

@@ -1,10 +1,11 @@
 //! The admin console (`/admin`) and the demo app shell (`/`) in headless
 //! Chromium: `tests/browser/console.mjs` (Playwright) clicks through review,
-//! gray release, rollback, take-down and the shell's home screen, checking
-//! each effect through the API. Needs Node.js and Debian's `chromium`.
+//! gray release, rollback, take-down, the shell's home screen, and paying a
+//! water bill in the sandbox cashier from the shell, checking each effect
+//! through the API. Needs Node.js and Debian's `chromium`.
 
 use islet_tests::{TestHost, json_of, output_dir, workspace};
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -22,7 +23,10 @@ async fn console_pages_are_served_with_security_headers() {
         ("/admin/", "text/html"),
         ("/assets/admin.js", "text/javascript"),
         ("/assets/shell.js", "text/javascript"),
+        ("/assets/cashier.js", "text/javascript"),
+        ("/assets/common.js", "text/javascript"),
         ("/assets/style.css", "text/css"),
+        ("/pay/some-order", "text/html"),
     ] {
         let r = host.get(path, None).await;
         assert_eq!(r.status(), 200, "{path}");
@@ -88,13 +92,36 @@ async fn console_and_app_shell_in_chromium() {
         assert_eq!(host.get("/p/hello/", None).await.status(), 200);
     }
     assert_eq!(host.get("/p/community-report/", None).await.status(), 200);
+    // The water company's service, allowed to charge to its merchant.
+    host.install("water-bill").await;
+    let admin = host.admin();
+    let merchant = host
+        .post(
+            "/admin/v1/merchants",
+            &admin,
+            Some(json!({
+                "id": "water-supply",
+                "department": "water",
+                "name": "Islet City Water Supply Co.",
+            })),
+        )
+        .await;
+    assert_eq!(merchant.0, 201, "{}", merchant.1);
+    let grant = put(
+        &host,
+        "/admin/v1/merchants/water-supply/plugins/water-bill",
+        &admin,
+    )
+    .await;
+    assert_eq!(grant.0, 200, "{}", grant.1);
+    let citizen = host.token("citizen-1", &[]);
 
     let screenshots = output_dir().join("screenshots");
     let _ = std::fs::remove_dir_all(&screenshots);
     let env = [
         ("BASE_URL", host.base.clone()),
         ("ADMIN_TOKEN", host.admin()),
-        ("CITIZEN_TOKEN", host.token("citizen-1", &[])),
+        ("CITIZEN_TOKEN", citizen.clone()),
         ("TESTER_TOKEN", host.token("tester-1", &[])),
         ("SCREENSHOT_DIR", screenshots.display().to_string()),
         ("CHROMIUM", CHROMIUM.to_string()),
@@ -121,6 +148,36 @@ async fn console_and_app_shell_in_chromium() {
     assert_eq!(report["version"], "0.1.0", "rolled back");
     assert_eq!(report["curation"]["featured"], true);
     assert_eq!(find(&plugins, "hello")["taken_down"], false, "put back");
+    // The citizen paid the October water bill and cancelled November's.
+    let (status, orders) = host.get_json("/api/v1/orders", Some(&citizen)).await;
+    assert_eq!(status, 200, "{orders}");
+    let list = orders["orders"].as_array().expect("orders");
+    assert_eq!(list.len(), 2, "{orders}");
+    let of = |period: &str| {
+        list.iter()
+            .find(|o| {
+                o["description"]
+                    .as_str()
+                    .is_some_and(|d| d.contains(period))
+            })
+            .unwrap_or_else(|| panic!("no order for {period}: {orders}"))
+    };
+    let paid = of("2026-10");
+    assert_eq!(paid["status"], "paid", "{paid}");
+    assert_eq!(paid["amount_fen"], 4268);
+    assert_eq!(paid["merchant"], "water-supply");
+    assert!(paid["paid_at"].is_u64(), "{paid}");
+    assert_eq!(of("2026-11")["status"], "closed");
+    let (status, account) = host
+        .get_json("/p/water-bill/api/account", Some(&citizen))
+        .await;
+    assert_eq!(status, 200, "{account}");
+    let bill = account["bills"]
+        .as_array()
+        .and_then(|bills| bills.iter().find(|b| b["period"] == "2026-10"))
+        .unwrap_or_else(|| panic!("no bill 2026-10: {account}"));
+    assert_eq!(bill["status"], "paid", "{account}");
+    assert_eq!(bill["order_id"], paid["id"]);
     host.stop().await;
 }
 
@@ -195,6 +252,18 @@ fn run_script(dir: &Path, env: &[(&str, String)]) -> ScriptRun {
 /// Upload component `name` as `version` of its own plugin with `token`.
 async fn upload_version(host: &TestHost, name: &str, version: &str, token: &str) -> (u16, Value) {
     host.upload_version(name, name, version, token).await
+}
+
+async fn put(host: &TestHost, path: &str, token: &str) -> (u16, Value) {
+    json_of(
+        host.http
+            .put(host.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
 }
 
 async fn post(host: &TestHost, path: &str, token: &str) -> (u16, Value) {

@@ -12,13 +12,17 @@ use std::time::Duration;
 const WAIT: Duration = Duration::from_secs(20);
 
 async fn order_status(host: &TestHost, token: &str, id: &str) -> String {
-    let (status, body) = host.get_json(&format!("/api/v1/orders/{id}"), Some(token)).await;
+    let (status, body) = host
+        .get_json(&format!("/api/v1/orders/{id}"), Some(token))
+        .await;
     assert_eq!(status, 200, "{body}");
     body["status"].as_str().unwrap_or_default().to_string()
 }
 
 async fn bill(host: &TestHost, token: &str, period: &str) -> Value {
-    let (status, account) = host.get_json("/p/water-bill/api/account", Some(token)).await;
+    let (status, account) = host
+        .get_json("/p/water-bill/api/account", Some(token))
+        .await;
     assert_eq!(status, 200, "{account}");
     account["bills"]
         .as_array()
@@ -46,10 +50,18 @@ async fn water_bill_is_paid_through_the_cashier_and_the_plugin_hears_of_it() {
     // The cashier page is served by the host, and the order is the citizen's.
     let page = host.get(&format!("/pay/{order_id}"), None).await;
     assert_eq!(page.status(), 200);
-    let (status, view) = host.get_json(&format!("/api/v1/orders/{order_id}"), Some(&alice)).await;
+    let (status, view) = host
+        .get_json(&format!("/api/v1/orders/{order_id}"), Some(&alice))
+        .await;
     assert_eq!(status, 200, "{view}");
-    assert_eq!((view["status"].as_str(), view["merchant_name"].as_str()), (Some("created"), Some("water-supply account")));
-    assert!(view.get("citizen").is_none() && view.get("payer").is_none(), "{view}");
+    assert_eq!(
+        (view["status"].as_str(), view["merchant_name"].as_str()),
+        (Some("created"), Some("water-supply account"))
+    );
+    assert!(
+        view.get("citizen").is_none() && view.get("payer").is_none(),
+        "{view}"
+    );
 
     // Pay: the order becomes paid only once the signed notification arrived.
     let (status, paid) = pay(&host, &alice, &order_id, json!({})).await;
@@ -71,23 +83,39 @@ async fn water_bill_is_paid_through_the_cashier_and_the_plugin_hears_of_it() {
     let events = detail["events"].as_array().unwrap();
     assert_eq!(events.len(), 1, "{detail}");
     assert_eq!(
-        (events[0]["kind"].as_str(), events[0]["status"].as_str(), events[0]["delivered_to"].as_str()),
+        (
+            events[0]["kind"].as_str(),
+            events[0]["status"].as_str(),
+            events[0]["delivered_to"].as_str()
+        ),
         (Some("paid"), Some("delivered"), Some("0.1.0"))
     );
-    assert!(detail["order"]["provider_txn"].as_str().is_some_and(|t| t.starts_with("sbx")));
+    assert!(
+        detail["order"]["provider_txn"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("sbx"))
+    );
 
     // The citizen's order list shows it; paying again is refused.
     let (_, mine) = host.get_json("/api/v1/orders", Some(&alice)).await;
     assert_eq!(mine["orders"][0]["id"], order_id.as_str());
     assert_eq!(mine["orders"][0]["status"], "paid");
     let (status, again) = pay(&host, &alice, &order_id, json!({})).await;
-    assert_eq!((status, again["error"]["code"].as_str()), (409, Some("invalid_order_state")));
+    assert_eq!(
+        (status, again["error"]["code"].as_str()),
+        (409, Some("invalid_order_state"))
+    );
 
     // The day's statement agrees with the provider.
-    let (status, statement) = host.get_json("/admin/v1/reconciliation", Some(&host.admin())).await;
+    let (status, statement) = host
+        .get_json("/admin/v1/reconciliation", Some(&host.admin()))
+        .await;
     assert_eq!(status, 200, "{statement}");
     let water = &statement["merchants"]["water-supply"];
-    assert_eq!((water["paid_count"].as_u64(), water["paid_fen"].clone()), (Some(1), unpaid["amount_fen"].clone()));
+    assert_eq!(
+        (water["paid_count"].as_u64(), water["paid_fen"].clone()),
+        (Some(1), unpaid["amount_fen"].clone())
+    );
     assert_eq!(statement["mismatches"], json!([]), "{statement}");
 }
 
@@ -104,30 +132,51 @@ async fn twenty_concurrent_duplicate_notifications_make_one_transition_and_one_e
         .collect();
     let mut tasks = tokio::task::JoinSet::new();
     for notice in notices {
-        let (client, url) = (host.http.clone(), host.url("/api/v1/payments/notify/sandbox"));
+        let (client, url) = (
+            host.http.clone(),
+            host.url("/api/v1/payments/notify/sandbox"),
+        );
         tasks.spawn(async move { notice.send_to(&client, &url).await });
     }
     let answers: Vec<(u16, Value)> = tasks.join_all().await;
-    let applied = answers.iter().filter(|(s, b)| *s == 200 && b["outcome"] == "applied").count();
-    let duplicate = answers.iter().filter(|(s, b)| *s == 200 && b["outcome"] == "duplicate").count();
+    let applied = answers
+        .iter()
+        .filter(|(s, b)| *s == 200 && b["outcome"] == "applied")
+        .count();
+    let duplicate = answers
+        .iter()
+        .filter(|(s, b)| *s == 200 && b["outcome"] == "duplicate")
+        .count();
     assert_eq!((applied, duplicate), (1, 19), "{answers:?}");
 
     assert_eq!(journal(&host, &id).await, ["created", "paid"]);
     let recorded = probe_events(&host, "payment-probe", 1).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let (_, recorded_later) = host
-        .get_json("/p/payment-probe/events", Some(&bob))
-        .await;
-    assert_eq!(recorded["events"].as_array().unwrap().len(), 1, "{recorded}");
-    assert_eq!(recorded_later["deliveries"], 1, "one event id, delivered once: {recorded_later}");
+    let (_, recorded_later) = host.get_json("/p/payment-probe/events", Some(&bob)).await;
+    assert_eq!(
+        recorded["events"].as_array().unwrap().len(),
+        1,
+        "{recorded}"
+    );
+    assert_eq!(
+        recorded_later["deliveries"], 1,
+        "one event id, delivered once: {recorded_later}"
+    );
     assert_eq!(recorded_later["events"][0]["id"], format!("evt-{id}-2"));
 
     // The same notification once more, later: still one transition.
-    let (status, body) = Notice::paid(&secret, &id, "txn-dup-1", 2500).send(&host).await;
+    let (status, body) = Notice::paid(&secret, &id, "txn-dup-1", 2500)
+        .send(&host)
+        .await;
     assert_eq!((status, body["outcome"].as_str()), (200, Some("duplicate")));
     // Another transaction for a paid order is refused.
-    let (status, body) = Notice::paid(&secret, &id, "txn-other", 2500).send(&host).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("notification_mismatch")));
+    let (status, body) = Notice::paid(&secret, &id, "txn-other", 2500)
+        .send(&host)
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("notification_mismatch"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -140,7 +189,10 @@ async fn forged_stale_replayed_and_wrong_notifications_change_nothing() {
 
     let forged = Notice::paid(b"not-the-secret-not-the-secret-xx", &id, "t1", 1000);
     let mut tampered = Notice::paid(&secret, &id, "t1", 1000);
-    tampered.body = serde_json::to_vec(&json!({"order_id": id, "txn_id": "t1", "amount_fen": 1, "currency": "CNY"})).unwrap();
+    tampered.body = serde_json::to_vec(
+        &json!({"order_id": id, "txn_id": "t1", "amount_fen": 1, "currency": "CNY"}),
+    )
+    .unwrap();
     let stale = Notice::signed(
         &secret,
         json!({"order_id": id, "txn_id": "t1", "amount_fen": 1000, "currency": "CNY"}),
@@ -162,7 +214,11 @@ async fn forged_stale_replayed_and_wrong_notifications_change_nothing() {
         (&unknown_order, 404, "unknown_order"),
     ] {
         let (got, body) = notice.send(&host).await;
-        assert_eq!((got, body["error"]["code"].as_str()), (status, Some(code)), "{body}");
+        assert_eq!(
+            (got, body["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{body}"
+        );
     }
     let missing_headers = host
         .http
@@ -173,36 +229,78 @@ async fn forged_stale_replayed_and_wrong_notifications_change_nothing() {
         .unwrap();
     assert_eq!(json_of(missing_headers).await.0, 401);
     let (status, _) = {
-        let r = host.http.post(host.url("/api/v1/payments/notify/alipay")).body("{}").send().await.unwrap();
+        let r = host
+            .http
+            .post(host.url("/api/v1/payments/notify/alipay"))
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
         json_of(r).await
     };
     assert_eq!(status, 404, "unknown provider");
-    assert_eq!(order_status(&host, &carol, &id).await, "created", "nothing changed");
+    assert_eq!(
+        order_status(&host, &carol, &id).await,
+        "created",
+        "nothing changed"
+    );
     assert_eq!(journal(&host, &id).await, ["created"]);
 
     // A genuine notification works once; its replay (same nonce) is refused.
     let genuine = Notice::paid(&secret, &id, "t1", 1000);
     assert_eq!(genuine.send(&host).await.0, 200);
     let (status, body) = genuine.send(&host).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("replayed_nonce")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("replayed_nonce"))
+    );
     assert_eq!(journal(&host, &id).await, ["created", "paid"]);
 
     // Reconciliation lists the refused notifications that were genuine
     // (wrong amount, wrong currency, unknown order) and the paid order the
     // sandbox never took money for (the test played the provider).
-    let (_, statement) = host.get_json("/admin/v1/reconciliation", Some(&host.admin())).await;
+    let (_, statement) = host
+        .get_json("/admin/v1/reconciliation", Some(&host.admin()))
+        .await;
     let problems: Vec<String> = statement["mismatches"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|m| format!("{} {}", m["order_id"].as_str().unwrap_or(""), m["problem"].as_str().unwrap_or("")))
+        .map(|m| {
+            format!(
+                "{} {}",
+                m["order_id"].as_str().unwrap_or(""),
+                m["problem"].as_str().unwrap_or("")
+            )
+        })
         .collect();
-    assert!(problems.iter().any(|p| p.contains("999 CNY") && p.contains("refused")), "{problems:?}");
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("999 CNY") && p.contains("refused")),
+        "{problems:?}"
+    );
     assert!(problems.iter().any(|p| p.contains("USD")), "{problems:?}");
-    assert!(problems.iter().any(|p| p.contains("unknown-order")), "{problems:?}");
-    assert!(problems.iter().any(|p| p.contains("not in the provider's statement")), "{problems:?}");
-    let (status, body) = host.get_json("/admin/v1/reconciliation?date=2026-13-01", Some(&host.admin())).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_query")));
+    assert!(
+        problems.iter().any(|p| p.contains("unknown-order")),
+        "{problems:?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("not in the provider's statement")),
+        "{problems:?}"
+    );
+    let (status, body) = host
+        .get_json(
+            "/admin/v1/reconciliation?date=2026-13-01",
+            Some(&host.admin()),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid_query"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -211,20 +309,38 @@ async fn the_sandbox_notifies_repeatedly_and_late_and_can_fail() {
     let dan = host.token("dan", &[]);
     let late = created(&host, &dan, "late-1", 300).await;
     let late_id = late["id"].as_str().unwrap().to_string();
-    let (status, body) = pay(&host, &dan, &late_id, json!({"notify_times": 3, "delay_ms": 600})).await;
+    let (status, body) = pay(
+        &host,
+        &dan,
+        &late_id,
+        json!({"notify_times": 3, "delay_ms": 600}),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(order_status(&host, &dan, &late_id).await, "created", "not paid before the notification");
+    assert_eq!(
+        order_status(&host, &dan, &late_id).await,
+        "created",
+        "not paid before the notification"
+    );
     wait_for("the late notification", WAIT, || async {
         (order_status(&host, &dan, &late_id).await == "paid").then_some(())
     })
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(journal(&host, &late_id).await, ["created", "paid"], "three notifications, one transition");
+    assert_eq!(
+        journal(&host, &late_id).await,
+        ["created", "paid"],
+        "three notifications, one transition"
+    );
 
     let failing = created(&host, &dan, "fail-1", 300).await;
     let failing_id = failing["id"].as_str().unwrap();
     let (status, body) = pay(&host, &dan, failing_id, json!({"fail": true})).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("invalid_order_state")), "{body}");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("invalid_order_state")),
+        "{body}"
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(order_status(&host, &dan, failing_id).await, "created");
 }

@@ -2,11 +2,11 @@
 //! amounts at the edges, refunds, close and expiry, isolation between
 //! plugins and citizens, and at-least-once event delivery.
 
+use islet_tests::TestHost;
 use islet_tests::payments::{
     MERCHANT, Notice, admin_order, create_order, created, journal, new_order, pay, payment_host,
     probe_events, sandbox_secret, wait_for,
 };
-use islet_tests::TestHost;
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -18,7 +18,9 @@ async fn paid(host: &TestHost, token: &str, key: &str, amount: u64) -> String {
     let (status, body) = pay(host, token, &id, json!({})).await;
     assert_eq!(status, 200, "{body}");
     wait_for("payment", WAIT, || async {
-        let (_, o) = host.get_json(&format!("/p/payment-probe/orders/{id}"), Some(token)).await;
+        let (_, o) = host
+            .get_json(&format!("/p/payment-probe/orders/{id}"), Some(token))
+            .await;
         (o["status"] == "paid").then_some(())
     })
     .await;
@@ -34,16 +36,44 @@ async fn creation_is_idempotent_and_amounts_are_checked_at_the_edges() {
     let host = payment_host().await;
     let eve = host.token("eve", &[]);
     let first = created(&host, &eve, "k-1", 1234).await;
-    assert_eq!((first["status"].as_str(), first["kind"].clone()), (Some("created"), json!({"non-tax": "FEE-0101"})));
-    assert_eq!(first["checkout_url"], format!("/pay/{}", first["id"].as_str().unwrap()));
+    assert_eq!(
+        (first["status"].as_str(), first["kind"].clone()),
+        (Some("created"), json!({"non-tax": "FEE-0101"}))
+    );
+    assert_eq!(
+        first["checkout_url"],
+        format!("/pay/{}", first["id"].as_str().unwrap())
+    );
+    let (status, view) = host
+        .get_json(
+            &format!("/api/v1/orders/{}", first["id"].as_str().unwrap()),
+            Some(&eve),
+        )
+        .await;
+    assert_eq!(
+        (status, &view["kind"]),
+        (200, &json!({"non-tax": "FEE-0101"})),
+        "{view}"
+    );
+    assert_eq!(view["service_name"], "Payment probe test guest");
     let again = created(&host, &eve, "k-1", 1234).await;
-    assert_eq!(again["id"], first["id"], "same key, same parameters: same order");
+    assert_eq!(
+        again["id"], first["id"],
+        "same key, same parameters: same order"
+    );
     let (status, body) = create_order(&host, "payment-probe", &eve, new_order("k-1", 1235)).await;
     assert_eq!((status, code(&body)), (422, "key-reused"), "{body}");
     let mallory = host.token("mallory", &[]);
-    let (status, body) = create_order(&host, "payment-probe", &mallory, new_order("k-1", 1234)).await;
-    assert_eq!((status, code(&body)), (422, "key-reused"), "another payer: {body}");
-    let (status, body) = host.get_json("/p/payment-probe/orders/by-key/k-1", Some(&eve)).await;
+    let (status, body) =
+        create_order(&host, "payment-probe", &mallory, new_order("k-1", 1234)).await;
+    assert_eq!(
+        (status, code(&body)),
+        (422, "key-reused"),
+        "another payer: {body}"
+    );
+    let (status, body) = host
+        .get_json("/p/payment-probe/orders/by-key/k-1", Some(&eve))
+        .await;
     assert_eq!((status, &body["id"]), (200, &first["id"]));
 
     for (amount, expected) in [
@@ -57,7 +87,11 @@ async fn creation_is_idempotent_and_amounts_are_checked_at_the_edges() {
         body["amount_fen"] = amount.clone();
         let (status, answer) = create_order(&host, "payment-probe", &eve, body).await;
         match expected {
-            None => assert_eq!((status, answer["amount_fen"].clone()), (200, amount), "{answer}"),
+            None => assert_eq!(
+                (status, answer["amount_fen"].clone()),
+                (200, amount),
+                "{answer}"
+            ),
             Some(c) => assert_eq!((status, code(&answer)), (422, c), "{amount}: {answer}"),
         }
     }
@@ -85,7 +119,11 @@ async fn creation_is_idempotent_and_amounts_are_checked_at_the_edges() {
         let mut body = new_order("arg", 5);
         body[field] = value;
         let (status, answer) = create_order(&host, "payment-probe", &eve, body).await;
-        assert_eq!((status, code(&answer)), (422, "invalid-argument"), "{field}: {answer}");
+        assert_eq!(
+            (status, code(&answer)),
+            (422, "invalid-argument"),
+            "{field}: {answer}"
+        );
     }
     let anonymous = host
         .http
@@ -110,20 +148,45 @@ async fn refunds_are_partial_full_idempotent_and_bounded() {
         async move { host.post(&path, &token, Some(body)).await }
     };
     let (status, part) = refund(300, "rf-1").await;
-    assert_eq!((status, part["status"].as_str(), part["refunded_fen"].as_u64()), (200, Some("partially-refunded"), Some(300)));
+    assert_eq!(
+        (
+            status,
+            part["status"].as_str(),
+            part["refunded_fen"].as_u64()
+        ),
+        (200, Some("partially-refunded"), Some(300))
+    );
     let (status, same) = refund(300, "rf-1").await;
-    assert_eq!((status, same["refunded_fen"].as_u64()), (200, Some(300)), "same key: nothing more");
+    assert_eq!(
+        (status, same["refunded_fen"].as_u64()),
+        (200, Some(300)),
+        "same key: nothing more"
+    );
     let (status, body) = refund(200, "rf-1").await;
     assert_eq!((status, code(&body)), (422, "key-reused"));
     let (status, body) = refund(701, "rf-2").await;
-    assert_eq!((status, code(&body)), (422, "invalid-amount"), "over-refund refused");
+    assert_eq!(
+        (status, code(&body)),
+        (422, "invalid-amount"),
+        "over-refund refused"
+    );
     let (status, body) = refund(0, "rf-2").await;
     assert_eq!((status, code(&body)), (422, "invalid-amount"));
     let (status, full) = refund(700, "rf-2").await;
-    assert_eq!((status, full["status"].as_str(), full["refunded_fen"].as_u64()), (200, Some("refunded"), Some(1000)));
+    assert_eq!(
+        (
+            status,
+            full["status"].as_str(),
+            full["refunded_fen"].as_u64()
+        ),
+        (200, Some("refunded"), Some(1000))
+    );
     let (status, body) = refund(1, "rf-3").await;
     assert_eq!((status, code(&body)), (422, "invalid-state"));
-    assert_eq!(journal(&host, &id).await, ["created", "paid", "refunded", "refunded"]);
+    assert_eq!(
+        journal(&host, &id).await,
+        ["created", "paid", "refunded", "refunded"]
+    );
 
     let events = probe_events(&host, "payment-probe", 3).await;
     let mut kinds: Vec<String> = events["events"]
@@ -136,13 +199,36 @@ async fn refunds_are_partial_full_idempotent_and_bounded() {
     assert_eq!(kinds, ["paid:1000", "refunded:300", "refunded:700"]);
 
     let unpaid = created(&host, &fay, "r-2", 50).await;
-    let path = format!("/p/payment-probe/orders/{}/refund", unpaid["id"].as_str().unwrap());
-    let (status, body) = host.post(&path, &fay, Some(json!({"amount_fen": 1, "reason": "x", "refund_key": "k"}))).await;
-    assert_eq!((status, code(&body)), (422, "invalid-state"), "an unpaid order cannot be refunded");
+    let path = format!(
+        "/p/payment-probe/orders/{}/refund",
+        unpaid["id"].as_str().unwrap()
+    );
+    let (status, body) = host
+        .post(
+            &path,
+            &fay,
+            Some(json!({"amount_fen": 1, "reason": "x", "refund_key": "k"})),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (422, "invalid-state"),
+        "an unpaid order cannot be refunded"
+    );
 
-    let (_, statement) = host.get_json("/admin/v1/reconciliation", Some(&host.admin())).await;
+    let (_, statement) = host
+        .get_json("/admin/v1/reconciliation", Some(&host.admin()))
+        .await;
     let day = &statement["merchants"][MERCHANT];
-    assert_eq!((day["paid_fen"].as_u64(), day["refunded_fen"].as_u64(), day["net_fen"].as_i64()), (Some(1000), Some(1000), Some(0)), "{statement}");
+    assert_eq!(
+        (
+            day["paid_fen"].as_u64(),
+            day["refunded_fen"].as_u64(),
+            day["net_fen"].as_i64()
+        ),
+        (Some(1000), Some(1000), Some(0)),
+        "{statement}"
+    );
     assert_eq!(statement["mismatches"], json!([]), "{statement}");
 }
 
@@ -152,12 +238,23 @@ async fn orders_close_and_expire_and_cannot_be_paid_after() {
     let gus = host.token("gus", &[]);
     let open = created(&host, &gus, "c-1", 80).await;
     let id = open["id"].as_str().unwrap();
-    let (status, closed) = host.post(&format!("/p/payment-probe/orders/{id}/close"), &gus, None).await;
+    let (status, closed) = host
+        .post(&format!("/p/payment-probe/orders/{id}/close"), &gus, None)
+        .await;
     assert_eq!((status, closed["status"].as_str()), (200, Some("closed")));
-    let (status, again) = host.post(&format!("/p/payment-probe/orders/{id}/close"), &gus, None).await;
-    assert_eq!((status, again["status"].as_str()), (200, Some("closed")), "closing twice is fine");
+    let (status, again) = host
+        .post(&format!("/p/payment-probe/orders/{id}/close"), &gus, None)
+        .await;
+    assert_eq!(
+        (status, again["status"].as_str()),
+        (200, Some("closed")),
+        "closing twice is fine"
+    );
     let (status, body) = pay(&host, &gus, id, json!({})).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("invalid_order_state")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("invalid_order_state"))
+    );
     let secret = sandbox_secret(&host);
     let (status, _) = Notice::paid(&secret, id, "late-txn", 80).send(&host).await;
     assert_eq!(status, 400, "a payment for a closed order is a mismatch");
@@ -168,7 +265,9 @@ async fn orders_close_and_expire_and_cannot_be_paid_after() {
     assert_eq!(status, 200, "{expiring}");
     let expiring_id = expiring["id"].as_str().unwrap().to_string();
     wait_for("expiry", WAIT, || async {
-        let (_, o) = host.get_json(&format!("/api/v1/orders/{expiring_id}"), Some(&gus)).await;
+        let (_, o) = host
+            .get_json(&format!("/api/v1/orders/{expiring_id}"), Some(&gus))
+            .await;
         (o["status"] == "expired").then_some(())
     })
     .await;
@@ -178,14 +277,39 @@ async fn orders_close_and_expire_and_cannot_be_paid_after() {
     // Cancel from the cashier closes the order too.
     let cancelled = created(&host, &gus, "c-2", 70).await;
     let cancelled_id = cancelled["id"].as_str().unwrap();
-    let (status, body) = host.post(&format!("/pay/{cancelled_id}"), &gus, Some(json!({"action": "cancel"}))).await;
-    assert_eq!((status, body["order"]["status"].as_str()), (200, Some("closed")), "{body}");
+    let (status, body) = host
+        .post(
+            &format!("/pay/{cancelled_id}"),
+            &gus,
+            Some(json!({"action": "cancel"})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["order"]["status"].as_str()),
+        (200, Some("closed")),
+        "{body}"
+    );
     let paid_id = paid(&host, &gus, "c-3", 60).await;
-    let (status, body) = host.post(&format!("/p/payment-probe/orders/{paid_id}/close"), &gus, None).await;
-    assert_eq!((status, code(&body)), (422, "invalid-state"), "a paid order cannot be closed");
+    let (status, body) = host
+        .post(
+            &format!("/p/payment-probe/orders/{paid_id}/close"),
+            &gus,
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (422, "invalid-state"),
+        "a paid order cannot be closed"
+    );
 
     let events = probe_events(&host, "payment-probe", 4).await;
-    let mut kinds: Vec<&str> = events["events"].as_array().unwrap().iter().filter_map(|e| e["kind"].as_str()).collect();
+    let mut kinds: Vec<&str> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
     kinds.sort();
     assert_eq!(kinds, ["closed", "closed", "expired", "paid"]);
 }
@@ -205,27 +329,43 @@ async fn plugins_and_citizens_see_only_their_own_orders() {
         ("POST", format!("/p/other-probe/orders/{id}/close")),
         ("GET", "/p/other-probe/orders/by-key/iso-1".to_string()),
     ] {
-        let request = if method == "GET" { host.http.get(host.url(&path)) } else { host.http.post(host.url(&path)) };
-        let (status, body) = islet_tests::json_of(request.bearer_auth(&hal).send().await.unwrap()).await;
+        let request = if method == "GET" {
+            host.http.get(host.url(&path))
+        } else {
+            host.http.post(host.url(&path))
+        };
+        let (status, body) =
+            islet_tests::json_of(request.bearer_auth(&hal).send().await.unwrap()).await;
         assert_eq!((status, code(&body)), (422, "not-found"), "{path}: {body}");
     }
     let (status, body) = create_order(&host, "other-probe", &hal, new_order("iso-2", 5)).await;
-    assert_eq!((status, code(&body)), (422, "merchant-not-granted"), "{body}");
+    assert_eq!(
+        (status, code(&body)),
+        (422, "merchant-not-granted"),
+        "{body}"
+    );
     let mut unknown = new_order("iso-3", 5);
     unknown["merchant"] = json!("no-such-merchant");
     let (status, body) = create_order(&host, "payment-probe", &hal, unknown).await;
     assert_eq!((status, code(&body)), (422, "merchant-not-granted"));
 
     // Another citizen cannot see it in the app API or pay it.
-    let (status, body) = host.get_json(&format!("/api/v1/orders/{id}"), Some(&ivy)).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("order_not_found")));
+    let (status, body) = host
+        .get_json(&format!("/api/v1/orders/{id}"), Some(&ivy))
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("order_not_found"))
+    );
     let (status, _) = pay(&host, &ivy, id, json!({})).await;
     assert_eq!(status, 404);
     let (_, list) = host.get_json("/api/v1/orders", Some(&ivy)).await;
     assert_eq!(list["orders"], json!([]));
     let (status, _) = host.get_json("/api/v1/orders", None).await;
     assert_eq!(status, 401);
-    let (status, _) = host.get_json(&format!("/admin/v1/orders/{id}"), Some(&hal)).await;
+    let (status, _) = host
+        .get_json(&format!("/admin/v1/orders/{id}"), Some(&hal))
+        .await;
     assert_eq!(status, 403, "a citizen is not staff");
 
     // The owner pages through their orders, newest first.
@@ -233,9 +373,23 @@ async fn plugins_and_citizens_see_only_their_own_orders() {
         created(&host, &hal, &format!("page-{n}"), 10 * n).await;
     }
     let (_, page1) = host.get_json("/api/v1/orders?limit=3", Some(&hal)).await;
-    let cursor = page1["next_cursor"].as_str().expect("a next page").to_string();
-    let (_, page2) = host.get_json(&format!("/api/v1/orders?limit=3&cursor={cursor}"), Some(&hal)).await;
-    let ids: Vec<&str> = page1["orders"].as_array().unwrap().iter().chain(page2["orders"].as_array().unwrap()).filter_map(|o| o["id"].as_str()).collect();
+    let cursor = page1["next_cursor"]
+        .as_str()
+        .expect("a next page")
+        .to_string();
+    let (_, page2) = host
+        .get_json(
+            &format!("/api/v1/orders?limit=3&cursor={cursor}"),
+            Some(&hal),
+        )
+        .await;
+    let ids: Vec<&str> = page1["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(page2["orders"].as_array().unwrap())
+        .filter_map(|o| o["id"].as_str())
+        .collect();
     assert_eq!(ids.len(), 5);
     assert_eq!(ids[4], id, "oldest last");
     assert!(page2["next_cursor"].is_null());
@@ -245,7 +399,9 @@ async fn plugins_and_citizens_see_only_their_own_orders() {
     // Revoking the grant stops new orders at once.
     let response = host
         .http
-        .delete(host.url(&format!("/admin/v1/merchants/{MERCHANT}/plugins/payment-probe")))
+        .delete(host.url(&format!(
+            "/admin/v1/merchants/{MERCHANT}/plugins/payment-probe"
+        )))
         .bearer_auth(host.admin())
         .send()
         .await
@@ -284,8 +440,18 @@ async fn a_failing_event_handler_gets_the_event_again_later() {
     })
     .await;
     assert_eq!(failed["status"], "pending", "{failed}");
-    assert!(failed["last_error"].as_str().is_some_and(|e| e.contains("panicked")), "{failed}");
-    let (_, listed) = host.get_json("/admin/v1/payment-events?plugin=payment-probe&status=pending", Some(&host.admin())).await;
+    assert!(
+        failed["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("panicked")),
+        "{failed}"
+    );
+    let (_, listed) = host
+        .get_json(
+            "/admin/v1/payment-events?plugin=payment-probe&status=pending",
+            Some(&host.admin()),
+        )
+        .await;
     assert_eq!(listed["events"][0]["id"], failed["id"]);
 
     let response = host
@@ -299,7 +465,10 @@ async fn a_failing_event_handler_gets_the_event_again_later() {
     assert_eq!(response.status(), 200);
     let events = probe_events(&host, "payment-probe", 1).await;
     assert_eq!(events["events"][0]["id"], failed["id"], "the same event id");
-    assert!(events["events"][0]["attempt"].as_u64() >= Some(3), "{events}");
+    assert!(
+        events["events"][0]["attempt"].as_u64() >= Some(3),
+        "{events}"
+    );
     let delivered = wait_for("delivered status", WAIT, || async {
         let detail = admin_order(&host, &id).await;
         (detail["events"][0]["status"] == "delivered").then_some(detail)
@@ -308,7 +477,10 @@ async fn a_failing_event_handler_gets_the_event_again_later() {
     assert!(delivered["events"][0]["last_error"].is_null());
 
     // Admins may redeliver; the plugin sees the same id again.
-    let path = format!("/admin/v1/payment-events/{}/redeliver", failed["id"].as_str().unwrap());
+    let path = format!(
+        "/admin/v1/payment-events/{}/redeliver",
+        failed["id"].as_str().unwrap()
+    );
     let (status, body) = host.post(&path, &host.admin(), None).await;
     assert_eq!(status, 200, "{body}");
     wait_for("redelivery", WAIT, || async {
@@ -316,6 +488,15 @@ async fn a_failing_event_handler_gets_the_event_again_later() {
         (e["deliveries"].as_u64() == Some(2)).then_some(())
     })
     .await;
-    let (status, body) = host.post("/admin/v1/payment-events/evt-nope-1/redeliver", &host.admin(), None).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")));
+    let (status, body) = host
+        .post(
+            "/admin/v1/payment-events/evt-nope-1/redeliver",
+            &host.admin(),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
 }

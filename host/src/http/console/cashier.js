@@ -61,9 +61,18 @@ function orderIdFromPath() {
   }
 }
 
+/**
+ * What is paid for: `"service-fee"` or `{"non-tax": code}`, also accepting
+ * the ledger's tagged form `{"type": "non-tax", "item_code": code}`.
+ */
 function kindText(kind) {
-  if (kind && typeof kind === 'object' && kind['non-tax']) return `Non-tax revenue · ${kind['non-tax']}`;
-  return kind === 'service-fee' ? 'Service fee' : String(kind ?? '');
+  const tagged = kind !== null && typeof kind === 'object';
+  const type = typeof kind === 'string' ? kind : tagged ? kind.type ?? ('non-tax' in kind ? 'non-tax' : '') : '';
+  if (type === 'non-tax') {
+    const code = (tagged && (kind['non-tax'] ?? kind.item_code)) || '';
+    return `Non-tax revenue · ${code}`;
+  }
+  return type === 'service-fee' ? 'Service fee' : String(type);
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -140,13 +140,20 @@ function openService(id) {
 /** The service's own URL prefix, `/p/{id}/`. */
 const serviceRoot = (id) => `/p/${encodeURIComponent(id)}/`;
 
+/** `path` when it is a page of service `id` (after resolving `..`), or null. */
+function servicePath(id, path) {
+  const inside = sameOriginPath(path);
+  if (!inside) return null;
+  const url = new URL(inside, location.origin);
+  return url.pathname.startsWith(serviceRoot(id)) ? url.pathname + url.search + url.hash : null;
+}
+
 /** Show service `id` in the frame, at `path` when it is one of its pages. */
 function showService(id, path) {
   const entry = state.catalog.find((e) => e.id === id) ?? { id, name: id, url: serviceRoot(id) };
   state.open = entry;
   $('service-title').textContent = entry.name;
-  const inside = sameOriginPath(path);
-  const url = inside && inside.startsWith(serviceRoot(id)) ? inside : entry.url;
+  const url = servicePath(id, path) ?? entry.url;
   const frame = $('service-frame');
   if (frame.dataset.src !== url) {
     frame.dataset.src = url;
@@ -212,8 +219,8 @@ function watchFrame() {
       }
       if (!isCashier(url)) return;
       event.preventDefault();
-      const asked = sameOriginPath(url.searchParams.get('return'));
-      const inside = asked && asked.startsWith(serviceRoot(open.id)) ? `/${encodeURIComponent(asked)}` : '';
+      const asked = servicePath(open.id, url.searchParams.get('return'));
+      const inside = asked ? `/${encodeURIComponent(asked)}` : '';
       openCheckout(url.href, `/#open/${encodeURIComponent(open.id)}${inside}`);
     });
   });
@@ -252,9 +259,18 @@ function ordersSay(text) {
   el.hidden = !text;
 }
 
+/**
+ * What is paid for: `"service-fee"` or `{"non-tax": code}`, also accepting
+ * the ledger's tagged form `{"type": "non-tax", "item_code": code}`.
+ */
 function kindText(kind) {
-  if (kind && typeof kind === 'object' && kind['non-tax']) return `non-tax ${kind['non-tax']}`;
-  return '';
+  const tagged = kind !== null && typeof kind === 'object';
+  const type = typeof kind === 'string' ? kind : tagged ? kind.type ?? ('non-tax' in kind ? 'non-tax' : '') : '';
+  if (type === 'non-tax') {
+    const code = (tagged && (kind['non-tax'] ?? kind.item_code)) || '';
+    return `non-tax ${code}`;
+  }
+  return type === 'service-fee' ? '' : String(type);
 }
 
 function orderRow(order) {
