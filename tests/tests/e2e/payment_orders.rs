@@ -500,3 +500,49 @@ async fn a_failing_event_handler_gets_the_event_again_later() {
         (404, Some("not_found"))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payment_needs_the_capability_grant_and_stays_within_the_daily_quota() {
+    let host = TestHost::start_with(|c| c.payment.orders_per_plugin_per_day = 3).await;
+    let admin = host.admin();
+    let release = |version: &'static str, capabilities: Value| {
+        let (host, admin) = (&host, admin.clone());
+        async move {
+            let (status, body) = host
+                .upload_version("payment-probe", "payment-probe", version, &admin)
+                .await;
+            assert_eq!(status, 201, "{body}");
+            let base = format!("/admin/v1/plugins/payment-probe/versions/{version}");
+            for (action, body) in [
+                ("submit", None),
+                ("approve", Some(json!({ "capabilities": capabilities }))),
+                ("release", Some(json!({"percent": 100}))),
+            ] {
+                let (status, answer) = host
+                    .post(&format!("{base}/{action}"), &admin, body.clone())
+                    .await;
+                assert_eq!(status, 200, "{action}: {answer}");
+            }
+        }
+    };
+    // Reviewed without the payment capability: the merchant grant alone is not enough.
+    release("0.1.0", json!(["identity", "storage", "log"])).await;
+    islet_tests::payments::open_merchant(&host, MERCHANT, "probe", "payment-probe").await;
+    let kim = host.token("kim", &[]);
+    let (status, body) = create_order(&host, "payment-probe", &kim, new_order("q-0", 5)).await;
+    assert_eq!(
+        (status, code(&body)),
+        (422, "merchant-not-granted"),
+        "{body}"
+    );
+
+    // Granted: three orders a day, then quota-exceeded; a repeat of an
+    // existing key is not a new order.
+    release("0.2.0", json!(["identity", "storage", "log", "payment"])).await;
+    for n in 1..=3 {
+        created(&host, &kim, &format!("q-{n}"), 5).await;
+    }
+    let (status, body) = create_order(&host, "payment-probe", &kim, new_order("q-4", 5)).await;
+    assert_eq!((status, code(&body)), (422, "quota-exceeded"), "{body}");
+    created(&host, &kim, "q-2", 5).await;
+}
