@@ -47,6 +47,15 @@ pub struct AppState {
     pub payments: Arc<crate::payment::Payments>,
 }
 
+/// Run store work off the async executor; a panic in it is a 500.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(format!("a store task failed: {e}")))?
+}
+
 /// The request id of the current request (from `X-Request-Id` or generated).
 #[derive(Debug, Clone)]
 pub struct RequestId(pub Arc<str>);

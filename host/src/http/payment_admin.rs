@@ -3,7 +3,7 @@
 //! reconciliation statement.
 
 use super::error::ApiError;
-use super::{AppState, caller};
+use super::{AppState, blocking, caller};
 use crate::payment::events::DeliveryStatus;
 use crate::payment::keys::now_ms;
 use crate::payment::ledger::LedgerError;
@@ -15,14 +15,6 @@ use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ApiError::internal(format!("payment task failed: {e}")))?
-}
 
 fn merchant_error(e: MerchantError) -> ApiError {
     match e {

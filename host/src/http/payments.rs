@@ -2,7 +2,7 @@
 //! citizen's orders, the sandbox cashier, and provider notifications.
 
 use super::error::ApiError;
-use super::{AppState, caller};
+use super::{AppState, blocking, caller};
 use crate::auth::Citizen;
 use crate::capabilities::payment::citizen_key;
 use crate::payment::order::Order;
@@ -82,14 +82,6 @@ fn own_order(state: &AppState, citizen: &Citizen, id: &str) -> Result<Order, Api
         )),
         Err(e) => Err(ApiError::internal(e)),
     }
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ApiError::internal(format!("payment task failed: {e}")))?
 }
 
 /// Query of `GET /api/v1/orders`.

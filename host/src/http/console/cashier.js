@@ -5,7 +5,7 @@
 // then. The citizen token comes from `?token=` or localStorage
 // (`islet_token`, kept by the app shell); `?return=` is where "Back to the
 // service" leads (a path on this host only).
-import { h } from './common.js';
+import { h, kindText, sameOriginPath, when, yuan } from './common.js';
 
 const TOKEN_KEY = 'islet_token';
 const POLL_MS = 500;
@@ -25,32 +25,6 @@ const $ = (id) => document.getElementById(id);
 
 // ---------------------------------------------------------------- helpers
 
-/** Integer fen as yuan, without floating point: 4268 → "¥42.68". */
-function yuan(fen) {
-  if (!Number.isSafeInteger(fen) || fen < 0) return '—';
-  const whole = String(Math.floor(fen / 100)).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
-  return `¥${whole}.${String(fen % 100).padStart(2, '0')}`;
-}
-
-function when(secs) {
-  if (!secs) return '—';
-  const d = new Date(secs * 1000);
-  const pad = (n) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
-}
-
-/** A path on this host (`/…`, never `//host` or a backslash trick), or null. */
-function sameOriginPath(value) {
-  if (typeof value !== 'string' || !value.startsWith('/') || value.startsWith('//')) return null;
-  // Browsers drop tabs and newlines from URLs ("/\t/evil" → "//evil").
-  if (value.includes('\\') || /[\u0000-\u0020\u007f]/.test(value)) return null;
-  try {
-    return new URL(value, location.origin).origin === location.origin ? value : null;
-  } catch {
-    return null;
-  }
-}
-
 function orderIdFromPath() {
   const match = /^\/pay\/([^/]+)\/?$/.exec(location.pathname);
   if (!match) return '';
@@ -59,20 +33,6 @@ function orderIdFromPath() {
   } catch {
     return '';
   }
-}
-
-/**
- * What is paid for: `"service-fee"` or `{"non-tax": code}`, also accepting
- * the ledger's tagged form `{"type": "non-tax", "item_code": code}`.
- */
-function kindText(kind) {
-  const tagged = kind !== null && typeof kind === 'object';
-  const type = typeof kind === 'string' ? kind : tagged ? kind.type ?? ('non-tax' in kind ? 'non-tax' : '') : '';
-  if (type === 'non-tax') {
-    const code = (tagged && (kind['non-tax'] ?? kind.item_code)) || '';
-    return `Non-tax revenue · ${code}`;
-  }
-  return type === 'service-fee' ? 'Service fee' : String(type);
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -31,3 +31,37 @@ export function h(tag, props, ...children) {
   }
   return el;
 }
+
+/** Integer fen as yuan, without floating point: 4268 → "¥42.68". */
+export function yuan(fen) {
+  if (!Number.isSafeInteger(fen) || fen < 0) return '—';
+  const whole = String(Math.floor(fen / 100)).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  return `¥${whole}.${String(fen % 100).padStart(2, '0')}`;
+}
+
+/** Seconds since the epoch as local `YYYY-MM-DD hh:mm` ('' for none). */
+export function when(secs) {
+  if (!secs) return '';
+  const d = new Date(secs * 1000);
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+/** A path on this host (`/…`, never `//host` or a backslash trick), or null. */
+export function sameOriginPath(value) {
+  if (typeof value !== 'string' || !value.startsWith('/') || value.startsWith('//')) return null;
+  // Browsers drop tabs and newlines from URLs ("/\t/evil" → "//evil").
+  if (value.includes('\\') || /[\u0000-\u0020\u007f]/.test(value)) return null;
+  try {
+    return new URL(value, location.origin).origin === location.origin ? value : null;
+  } catch {
+    return null;
+  }
+}
+
+/** What an order is for: `"service-fee"` or `{"non-tax": code}`. */
+export function kindText(kind) {
+  if (kind === 'service-fee') return 'Service fee';
+  if (kind && typeof kind === 'object' && 'non-tax' in kind) return `Non-tax revenue · ${kind['non-tax']}`;
+  return '';
+}

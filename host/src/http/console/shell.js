@@ -5,7 +5,7 @@
 // Orders tab lists the citizen's orders (/api/v1/orders). Checkout pages
 // (the sandbox cashier at /pay/{id}) refuse to be framed, so the shell
 // opens them full screen and has them come back to the service.
-import { decodeClaims, h } from './common.js';
+import { decodeClaims, h, kindText, sameOriginPath, when, yuan } from './common.js';
 
 const TOKEN_KEY = 'islet_token';
 const SCREENS = ['home', 'inbox', 'orders', 'me'];
@@ -42,31 +42,6 @@ function colour(category) {
 
 function initial(name) {
   return Array.from((name ?? '?').trim())[0]?.toUpperCase() ?? '?';
-}
-
-/** Integer fen as yuan, without floating point: 4268 → "¥42.68". */
-function yuan(fen) {
-  if (!Number.isSafeInteger(fen) || fen < 0) return '—';
-  const whole = String(Math.floor(fen / 100)).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
-  return `¥${whole}.${String(fen % 100).padStart(2, '0')}`;
-}
-
-function when(secs) {
-  if (!secs) return '';
-  const d = new Date(secs * 1000);
-  const pad = (n) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
-}
-
-/** A path on this host (`/…`, never `//host` or a backslash trick), or null. */
-function sameOriginPath(value) {
-  if (typeof value !== 'string' || !value.startsWith('/') || value.startsWith('//')) return null;
-  if (value.includes('\\') || /[\u0000-\u0020\u007f]/.test(value)) return null;
-  try {
-    return new URL(value, location.origin).origin === location.origin ? value : null;
-  } catch {
-    return null;
-  }
 }
 
 // ---------------------------------------------------------------- catalog
@@ -257,20 +232,6 @@ function ordersSay(text) {
   const el = $('orders-message');
   el.textContent = text;
   el.hidden = !text;
-}
-
-/**
- * What is paid for: `"service-fee"` or `{"non-tax": code}`, also accepting
- * the ledger's tagged form `{"type": "non-tax", "item_code": code}`.
- */
-function kindText(kind) {
-  const tagged = kind !== null && typeof kind === 'object';
-  const type = typeof kind === 'string' ? kind : tagged ? kind.type ?? ('non-tax' in kind ? 'non-tax' : '') : '';
-  if (type === 'non-tax') {
-    const code = (tagged && (kind['non-tax'] ?? kind.item_code)) || '';
-    return `non-tax ${code}`;
-  }
-  return type === 'service-fee' ? '' : String(type);
 }
 
 function orderRow(order) {
