@@ -164,6 +164,7 @@ impl DirectRuntime {
             },
             HostServices {
                 payments: payments.clone(),
+                consents: Arc::new(islet_host::consent::Consents::new(store.clone())),
                 store,
                 pairwise: Arc::new(PairwiseSubjects::new(vec![7; 32])),
             },
@@ -182,7 +183,7 @@ impl DirectRuntime {
         let limits = LimitPolicy::default()
             .resolve(&manifest.limits)
             .map_err(|e| anyhow!("{e}"))?;
-        let granted = manifest.capabilities.clone();
+        let granted = islet_host::manifest::Grants::everything_requested(&manifest);
         Ok(self
             .runtime
             .prepare(manifest, limits, component, &sha256_hex(component), granted)?)

@@ -18,6 +18,7 @@ pub mod auth;
 pub mod capabilities;
 pub mod cli;
 pub mod config;
+pub mod consent;
 pub mod http;
 pub mod limits;
 pub mod manifest;

@@ -45,6 +45,7 @@ pub fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>> {
         sandbox,
         config.payment.clone(),
     ));
+    let consents = Arc::new(crate::consent::Consents::new(store.clone()));
     let runtime = Arc::new(Runtime::new(
         &RuntimeConfig {
             pooling: true,
@@ -58,6 +59,7 @@ pub fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>> {
             store: store.clone(),
             pairwise,
             payments: payments.clone(),
+            consents: consents.clone(),
         },
     )?);
     let audit = Arc::new(crate::audit::AuditLog::new(store.clone()));
@@ -83,6 +85,7 @@ pub fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>> {
         usage,
         audit,
         payments,
+        consents,
     }))
 }
 

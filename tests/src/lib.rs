@@ -201,6 +201,7 @@ impl TestHost {
             iat: Some(now),
             roles: roles.iter().map(|r| r.to_string()).collect(),
             assurance_level: 3,
+            ..Claims::default()
         }
     }
 

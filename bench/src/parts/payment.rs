@@ -69,6 +69,7 @@ pub fn run(bench: &Bench) -> anyhow::Result<Section> {
         issuer: "islet-dev".into(),
         roles: Vec::new(),
         assurance_level: 3,
+        personal_data: Default::default(),
     });
 
     let mut plain = Vec::with_capacity(n);

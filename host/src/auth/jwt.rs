@@ -5,11 +5,13 @@
 //! secret (algorithm confusion), `alg: none` never parses, and algorithms
 //! without configured keys are refused.
 
+use crate::manifest::DataItem;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, errors::ErrorKind};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// The claims Islet reads from a citizen's token.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Claims {
     /// The citizen's id at the identity provider.
     pub sub: String,
@@ -31,6 +33,42 @@ pub struct Claims {
     /// Real-name assurance level, 0 (unknown) to 5 (certificate or in person).
     #[serde(default)]
     pub assurance_level: u8,
+    /// Real (legal) name, when the identity provider vouches for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// National ID number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub national_id: Option<String>,
+    /// Mobile phone number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_number: Option<String>,
+    /// E-mail address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Unified social credit code of the legal person acted for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legal_person: Option<String>,
+}
+
+impl Claims {
+    /// The personal data items the token carries.
+    pub fn personal_data(&self) -> BTreeMap<DataItem, String> {
+        [
+            (DataItem::RealName, &self.name),
+            (DataItem::NationalId, &self.national_id),
+            (DataItem::Phone, &self.phone_number),
+            (DataItem::Email, &self.email),
+            (DataItem::LegalPerson, &self.legal_person),
+        ]
+        .into_iter()
+        .filter_map(|(item, value)| {
+            value
+                .as_ref()
+                .filter(|v| !v.trim().is_empty() && v.len() <= 200)
+                .map(|v| (item, v.clone()))
+        })
+        .collect()
+    }
 }
 
 /// A verified caller.
@@ -44,6 +82,9 @@ pub struct Citizen {
     pub roles: Vec<String>,
     /// Real-name assurance level, 0 to 5.
     pub assurance_level: u8,
+    /// Personal data items from the token; released to a plugin only with
+    /// grant and consent.
+    pub personal_data: BTreeMap<DataItem, String>,
 }
 
 impl Citizen {
@@ -187,6 +228,7 @@ impl TokenVerifier {
                         return Err(AuthError::MissingClaim("sub".into()));
                     }
                     return Ok(Citizen {
+                        personal_data: c.personal_data(),
                         subject: c.sub,
                         issuer: c.iss,
                         roles: c.roles,
@@ -235,6 +277,7 @@ mod tests {
 
     fn citizen(roles: &[&str]) -> Citizen {
         Citizen {
+            personal_data: Default::default(),
             subject: "s".into(),
             issuer: "i".into(),
             roles: roles.iter().map(|r| r.to_string()).collect(),

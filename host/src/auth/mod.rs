@@ -11,3 +11,16 @@ pub use secrets::{load_or_create_secret, read_secret};
 
 /// The role that grants access to the admin API.
 pub const ADMIN_ROLE: &str = "admin";
+
+/// The host-side key of a citizen (never shown to plugins): 32 hex
+/// characters derived from issuer and subject. Orders, consents, inboxes
+/// and data-access trails are kept under it.
+pub fn citizen_key(citizen: &Citizen) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    for part in ["islet-citizen-v1", &citizen.issuer, &citizen.subject] {
+        hash.update((part.len() as u64).to_be_bytes());
+        hash.update(part.as_bytes());
+    }
+    hex::encode(&hash.finalize()[..16])
+}

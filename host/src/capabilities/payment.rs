@@ -55,17 +55,7 @@ impl PaymentState {
     }
 }
 
-/// The host-side key of a citizen in the ledger (never shown to plugins):
-/// 32 hex characters derived from issuer and subject.
-pub fn citizen_key(citizen: &Citizen) -> String {
-    use sha2::{Digest, Sha256};
-    let mut hash = Sha256::new();
-    for part in ["islet-citizen-v1", &citizen.issuer, &citizen.subject] {
-        hash.update((part.len() as u64).to_be_bytes());
-        hash.update(part.as_bytes());
-    }
-    hex::encode(&hash.finalize()[..16])
-}
+pub use crate::auth::citizen_key;
 
 /// An order as its plugin sees it.
 pub fn to_wit(order: &Order, checkout_url: String) -> WitOrder {

@@ -206,31 +206,27 @@ pub fn approve(
     grants: &[String],
     requested: bool,
 ) -> anyhow::Result<()> {
-    let grants: Vec<String> = if requested {
-        let plugin = send(
-            server,
-            client()?.get(url(server, &format!("/admin/v1/plugins/{id}"))),
-        )?;
-        plugin["history"]
-            .as_array()
-            .and_then(|vs| vs.iter().find(|v| v["version"] == version))
-            .and_then(|v| v["capabilities"].as_array())
-            .map(|caps| {
-                caps.iter()
-                    .filter_map(|c| c.as_str().map(str::to_string))
-                    .collect()
-            })
-            .with_context(|| format!("{id} has no version {version}"))?
+    let body = if requested {
+        serde_json::json!({ "all_requested": true })
     } else {
-        grants.to_vec()
+        let (mut capabilities, mut personal_data, mut templates) = (vec![], vec![], vec![]);
+        let mut long_term_messages = false;
+        for grant in grants {
+            match grant.split_once(':') {
+                Some(("data", item)) => personal_data.push(item.to_string()),
+                Some(("template", t)) => templates.push(t.to_string()),
+                None if grant == "long-term-messages" => long_term_messages = true,
+                _ => capabilities.push(grant.clone()),
+            }
+        }
+        serde_json::json!({
+            "capabilities": capabilities,
+            "personal_data": personal_data,
+            "templates": templates,
+            "long_term_messages": long_term_messages,
+        })
     };
-    version_action(
-        server,
-        id,
-        version,
-        "approve",
-        serde_json::json!({ "capabilities": grants }),
-    )
+    version_action(server, id, version, "approve", body)
 }
 
 /// `gray`, `promote`, `revert`, `rollback`, `take-down`, `put-back`.

@@ -116,10 +116,12 @@ fn print_banner(config: &ServerConfig, addr: std::net::SocketAddr) -> anyhow::Re
     let secret = read_secret(&config.data_dir.join(DEV_KEY_FILE))?;
     let token = |sub: &str, roles: &[&str]| {
         let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
-        sign_hs256(
-            &dev_claims(sub, &roles, 3, 24 * 3600, &config.issuer, &config.audience),
-            &secret,
-        )
+        let mut claims = dev_claims(sub, &roles, 3, 24 * 3600, &config.issuer, &config.audience);
+        // A demo identity with the personal data a real-name check yields
+        // (released to a service only with grant and consent).
+        claims.name = Some(format!("Demo Citizen {sub}"));
+        claims.phone_number = Some("13800000000".into());
+        sign_hs256(&claims, &secret)
     };
     let citizen = token("citizen-1", &[])?;
     let staff = token("staff-1", &["staff:community"])?;

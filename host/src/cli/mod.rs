@@ -113,7 +113,9 @@ pub enum PluginCommand {
         id: String,
         /// Version.
         version: String,
-        /// A capability to grant (identity, storage, log); repeatable.
+        /// What to grant, repeatable: a capability (identity, storage, log,
+        /// payment, notification), `data:<item>` (e.g. `data:real-name`),
+        /// `template:<id>`, or `long-term-messages`.
         #[arg(long = "grant")]
         grants: Vec<String>,
         /// Grant every capability the version requested.

@@ -24,6 +24,18 @@ pub struct TokenArgs {
     /// Lifetime in hours.
     #[arg(long, default_value_t = 24)]
     pub ttl_hours: u64,
+    /// Real name claim (`name`).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// National ID number claim (`national_id`).
+    #[arg(long)]
+    pub national_id: Option<String>,
+    /// Phone number claim (`phone_number`).
+    #[arg(long)]
+    pub phone: Option<String>,
+    /// E-mail claim (`email`).
+    #[arg(long)]
+    pub email: Option<String>,
 }
 
 /// Print a token.
@@ -49,7 +61,7 @@ pub fn run(config: Option<&PathBuf>, args: &TokenArgs) -> anyhow::Result<()> {
         anyhow::bail!("--level must be between 0 and 5");
     }
     let secret = read_secret(&key_path)?;
-    let claims = dev_claims(
+    let mut claims = dev_claims(
         &args.sub,
         &args.roles,
         args.level,
@@ -57,6 +69,10 @@ pub fn run(config: Option<&PathBuf>, args: &TokenArgs) -> anyhow::Result<()> {
         file.auth.issuer.as_deref().unwrap_or(DEV_ISSUER),
         file.auth.audience.as_deref().unwrap_or(DEFAULT_AUDIENCE),
     );
+    claims.name = args.name.clone();
+    claims.national_id = args.national_id.clone();
+    claims.phone_number = args.phone.clone();
+    claims.email = args.email.clone();
     let token = sign_hs256(&claims, &secret).context("cannot sign the token")?;
     println!("{token}");
     Ok(())
@@ -81,5 +97,6 @@ pub fn dev_claims(
         iat: Some(now),
         roles: roles.to_vec(),
         assurance_level: level,
+        ..Claims::default()
     }
 }

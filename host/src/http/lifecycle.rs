@@ -139,6 +139,19 @@ pub struct ApproveBody {
     /// Capabilities granted (default: none).
     #[serde(default)]
     capabilities: BTreeSet<Capability>,
+    /// Personal data items granted (default: none).
+    #[serde(default)]
+    personal_data: BTreeSet<crate::manifest::DataItem>,
+    /// Templates approved (default: none).
+    #[serde(default)]
+    templates: BTreeSet<String>,
+    /// Allow long-term message consent (default: no).
+    #[serde(default)]
+    long_term_messages: bool,
+    /// Grant everything the version requested (the other fields must then
+    /// be absent).
+    #[serde(default)]
+    all_requested: bool,
 }
 
 /// Body of `reject`.
@@ -197,12 +210,28 @@ pub async fn version_action(
         "approve" => {
             who.require(who.can_review(), "reviewing")?;
             let body: ApproveBody = parse_body(&body)?;
-            Action::Approve(
-                version,
+            let grants = if body.all_requested {
+                let plugin = plugin(&state, &id)?;
+                let manifest = plugin
+                    .record
+                    .version(&version)
+                    .map(|v| v.manifest.clone())
+                    .ok_or_else(|| {
+                        ApiError::not_found(
+                            "version_not_found",
+                            format!("{id} has no version {version}"),
+                        )
+                    })?;
+                Grants::everything_requested(&manifest)
+            } else {
                 Grants {
                     capabilities: body.capabilities,
-                },
-            )
+                    personal_data: body.personal_data,
+                    templates: body.templates,
+                    long_term_messages: body.long_term_messages,
+                }
+            };
+            Action::Approve(version, grants)
         }
         "reject" => {
             who.require(who.can_review(), "reviewing")?;

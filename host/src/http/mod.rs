@@ -3,6 +3,7 @@
 mod admin;
 mod assets;
 mod caller;
+mod consents;
 pub mod error;
 mod lifecycle;
 mod operations;
@@ -45,6 +46,8 @@ pub struct AppState {
     pub audit: Arc<crate::audit::AuditLog>,
     /// The money path.
     pub payments: Arc<crate::payment::Payments>,
+    /// Citizens' consents and data-access trails.
+    pub consents: Arc<crate::consent::Consents>,
 }
 
 /// Run store work off the async executor; a panic in it is a 500.
@@ -95,6 +98,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             axum::routing::put(payment_admin::grant_merchant).delete(payment_admin::grant_merchant),
         )
         .route("/orders/{id}", get(payment_admin::order_detail))
+        .route(
+            "/plugins/{id}/data-access",
+            get(consents::plugin_data_access),
+        )
         .route("/payment-events", get(payment_admin::list_events))
         .route(
             "/payment-events/{id}/redeliver",
@@ -112,6 +119,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(public::readyz))
         .route("/metrics", get(public::metrics))
         .route("/api/v1/catalog", get(public::catalog))
+        .route("/api/v1/consents", get(consents::list).post(consents::give))
+        .route(
+            "/api/v1/consents/{id}",
+            axum::routing::delete(consents::revoke),
+        )
+        .route("/api/v1/me/data-access", get(consents::my_data_access))
         .route("/api/v1/orders", get(payments::my_orders))
         .route("/api/v1/orders/{id}", get(payments::my_order))
         .route(

@@ -145,8 +145,7 @@ pub fn apply(
         }
         Action::Approve(version, grants) => {
             let v = version_in(&mut r, version, VersionState::InReview, "approve")?;
-            let requested = &v.manifest.capabilities;
-            if let Some(extra) = grants.capabilities.iter().find(|c| !requested.contains(c)) {
+            if let Some(extra) = grants.beyond(&v.manifest) {
                 return refuse(
                     format!("cannot grant {extra}: version {version} did not request it"),
                     vec!["approve", "reject"],

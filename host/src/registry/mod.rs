@@ -177,11 +177,7 @@ impl Registry {
         let bytes = std::fs::read(&path)
             .map_err(|e| RegistryError::Store(format!("cannot read {}: {e}", path.display())))?;
         let limits = self.limits_for(&v.manifest)?;
-        let granted = v
-            .grants
-            .as_ref()
-            .map(|g| g.capabilities.clone())
-            .unwrap_or_default();
+        let granted = v.grants.clone().unwrap_or_default();
         let prepared =
             self.runtime
                 .prepare(v.manifest.clone(), limits, &bytes, &v.sha256, granted)?;
@@ -266,7 +262,7 @@ impl Registry {
             limits,
             component,
             &sha256,
-            BTreeSet::new(),
+            Grants::default(),
         )?;
         let checks = checks::passed(
             &manifest,
@@ -362,12 +358,7 @@ impl Registry {
         let id = manifest.id.as_str();
         let steps = [
             Action::Submit(version.clone()),
-            Action::Approve(
-                version.clone(),
-                Grants {
-                    capabilities: manifest.capabilities.clone(),
-                },
-            ),
+            Action::Approve(version.clone(), Grants::everything_requested(&manifest)),
             Action::Release {
                 version,
                 percent: 100,

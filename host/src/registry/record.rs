@@ -1,10 +1,9 @@
 //! What the registry persists about a plugin: its versions, each with a
 //! state, checks and grants, and which versions serve whom.
 
-use crate::manifest::{Capability, Manifest};
+use crate::manifest::Manifest;
 use semver::Version;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
 
 /// Versions kept per plugin; older superseded or rejected ones are pruned.
 pub const HISTORY_LEN: usize = 20;
@@ -44,13 +43,7 @@ impl VersionState {
     }
 }
 
-/// What a reviewer granted a version: the host links and allows only this.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Grants {
-    /// Capabilities the version may use.
-    #[serde(default)]
-    pub capabilities: BTreeSet<Capability>,
-}
+pub use crate::manifest::Grants;
 
 /// One automated check run at upload, shown to the reviewer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -177,9 +177,10 @@ impl Runtime {
             table: ResourceTable::new(),
             identity: IdentityState::new(
                 citizen.clone(),
-                plugin.id.clone(),
-                plugin.department.clone(),
+                plugin.scope.clone(),
                 self.services.pairwise.clone(),
+                self.services.consents.clone(),
+                request_id.clone(),
                 granted(Capability::Identity),
             ),
             storage: StorageState::new(

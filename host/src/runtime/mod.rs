@@ -68,6 +68,8 @@ pub struct HostServices {
     pub pairwise: Arc<PairwiseSubjects>,
     /// The money path behind `payment`.
     pub payments: Arc<crate::payment::Payments>,
+    /// Consents, subjects and the data-access trail behind `identity`.
+    pub consents: Arc<crate::consent::Consents>,
 }
 
 /// The engine and everything shared by all plugins.

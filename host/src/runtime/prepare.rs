@@ -6,7 +6,7 @@ use super::cache::Origin;
 use super::imports::{ImportError, check_imports};
 use crate::capabilities::{self, HandlerIndices, PaymentEventsIndices, RequestState};
 use crate::limits::Limits;
-use crate::manifest::{Capability, Manifest};
+use crate::manifest::{Capability, Grants, Manifest};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -49,12 +49,15 @@ pub struct PreparedPlugin {
     pub activation: Duration,
     /// Capabilities that answer.
     pub granted: BTreeSet<Capability>,
+    /// Everything the reviewer granted (capabilities, personal data,
+    /// templates).
+    pub grants: Arc<Grants>,
     pub(super) pre: InstancePre<RequestState>,
     pub(super) handler: HandlerIndices,
     pub(super) events: Option<PaymentEventsIndices>,
     pub(super) id: Arc<str>,
-    pub(super) department: Arc<str>,
     pub(super) version: Arc<str>,
+    pub(super) scope: crate::capabilities::identity::PluginScope,
     pub(super) namespace: Arc<str>,
 }
 
@@ -72,8 +75,9 @@ impl Runtime {
         limits: Limits,
         bytes: &[u8],
         sha256: &str,
-        granted: BTreeSet<Capability>,
+        grants: Grants,
     ) -> Result<PreparedPlugin, PrepareError> {
+        let granted = grants.capabilities.clone();
         let started = Instant::now();
         if bytes.len() < 8 || &bytes[..4] != WASM_MAGIC {
             return Err(PrepareError::NotWasm);
@@ -97,17 +101,27 @@ impl Runtime {
         // `payment-events` is optional: without it the plugin polls its
         // orders instead of hearing about them.
         let events = PaymentEventsIndices::new(&pre).ok();
-        Ok(PreparedPlugin {
+        let grants = Arc::new(grants);
+        let manifest = Arc::new(manifest);
+        let scope = crate::capabilities::identity::PluginScope {
             id: manifest.id.as_str().into(),
             department: manifest.department.as_str().into(),
             version: manifest.version.to_string().into(),
+            manifest: manifest.clone(),
+            grants: grants.clone(),
+        };
+        Ok(PreparedPlugin {
+            scope,
+            id: manifest.id.as_str().into(),
+            version: manifest.version.to_string().into(),
             namespace: capabilities::storage::namespace_for(&manifest.id).into(),
-            manifest: Arc::new(manifest),
+            manifest,
             limits,
             sha256: sha256.to_string(),
             from_cache: origin == Origin::Cached,
             activation: started.elapsed(),
             granted,
+            grants,
             pre,
             handler,
             events,

@@ -1,8 +1,14 @@
 //! The plugin manifest, `islet.toml`: who a mini-service is, what it asks for.
 
+mod grants;
+mod personal;
+
+pub use grants::Grants;
+pub use personal::{DataItem, MAX_PURPOSE_CHARS, Template, TemplateKind};
+
 use crate::limits::LimitOverrides;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
 
@@ -18,15 +24,18 @@ pub enum Capability {
     Log,
     /// `islet:platform/payment`: orders through the host's money path.
     Payment,
+    /// `islet:platform/notification`: consented messages to the inbox.
+    Notification,
 }
 
 impl Capability {
     /// Every capability the host offers.
-    pub const ALL: [Capability; 4] = [
+    pub const ALL: [Capability; 5] = [
         Capability::Identity,
         Capability::Storage,
         Capability::Log,
         Capability::Payment,
+        Capability::Notification,
     ];
 
     /// The name used in manifests and in the WIT interface path.
@@ -36,6 +45,7 @@ impl Capability {
             Capability::Storage => "storage",
             Capability::Log => "log",
             Capability::Payment => "payment",
+            Capability::Notification => "notification",
         }
     }
 
@@ -73,6 +83,13 @@ pub struct Manifest {
     /// Requested limits; missing values take platform defaults.
     #[serde(default)]
     pub limits: LimitOverrides,
+    /// `[personal-data]`: the items `identity.claim` may ask for, each with
+    /// the purpose shown to the citizen.
+    #[serde(default)]
+    pub personal_data: BTreeMap<DataItem, String>,
+    /// `[[templates]]`: the messages `notification.send` may send.
+    #[serde(default)]
+    pub templates: Vec<Template>,
 }
 
 /// Why a manifest was refused.
@@ -156,7 +173,36 @@ impl Manifest {
                 return invalid(field, &format!("must be at most {max} characters"));
             }
         }
+        for (item, purpose) in &self.personal_data {
+            if purpose.trim().is_empty() || purpose.chars().count() > MAX_PURPOSE_CHARS {
+                return invalid(
+                    "personal-data",
+                    &format!("{item}: the purpose must have 1 to {MAX_PURPOSE_CHARS} characters"),
+                );
+            }
+        }
+        if !self.personal_data.is_empty() && !self.declares(Capability::Identity) {
+            return invalid("personal-data", "needs the \"identity\" capability");
+        }
+        let mut ids = BTreeSet::new();
+        for template in &self.templates {
+            template.check().or_else(|e| invalid("templates", &e))?;
+            if !ids.insert(template.id.as_str()) {
+                return invalid(
+                    "templates",
+                    &format!("template id {:?} is declared twice", template.id),
+                );
+            }
+        }
+        if !self.templates.is_empty() && !self.declares(Capability::Notification) {
+            return invalid("templates", "needs the \"notification\" capability");
+        }
         Ok(())
+    }
+
+    /// The declared template `id`.
+    pub fn template(&self, id: &str) -> Option<&Template> {
+        self.templates.iter().find(|t| t.id == id)
     }
 
     /// Whether the manifest declares `capability`.
