@@ -1,9 +1,13 @@
 //! Who is calling: the `islet:platform/identity` capability.
 //!
-//! Needs `identity` in the manifest's `capabilities`.
+//! Needs `identity` in the manifest's `capabilities`. Personal data items
+//! ([`claim`]) also need a purpose per item under the manifest's
+//! `[personal-data]`, an admin's grant and the citizen's consent.
 
-use crate::response::Response;
+use crate::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
 
 /// The role the host gives callers who work for the mini-service's department.
 pub const STAFF: &str = "staff";
@@ -85,5 +89,292 @@ pub fn require_role(role: &str) -> Result<Caller, Response> {
         Ok(caller)
     } else {
         Err(Response::forbidden(&format!("this needs the {role} role")))
+    }
+}
+
+/// A personal data item the citizen's identity token may carry, released to
+/// a mini-service by [`claim`]. Serialises in kebab case, e.g. `"real-name"`,
+/// as in the WIT and in the manifest's `[personal-data]` table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DataItem {
+    /// The citizen's real (legal) name.
+    RealName,
+    /// The national ID number (居民身份证号).
+    NationalId,
+    /// The mobile phone number.
+    Phone,
+    /// The e-mail address.
+    Email,
+    /// The unified social credit code of the legal person the citizen acts
+    /// for, if any.
+    LegalPerson,
+}
+
+impl DataItem {
+    /// Every data item, in the WIT's order.
+    pub const ALL: [DataItem; 5] = [
+        DataItem::RealName,
+        DataItem::NationalId,
+        DataItem::Phone,
+        DataItem::Email,
+        DataItem::LegalPerson,
+    ];
+
+    /// The kebab-case name, as in the WIT and the manifest, e.g. `real-name`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DataItem::RealName => "real-name",
+            DataItem::NationalId => "national-id",
+            DataItem::Phone => "phone",
+            DataItem::Email => "email",
+            DataItem::LegalPerson => "legal-person",
+        }
+    }
+}
+
+impl fmt::Display for DataItem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A name that is not the kebab-case name of a [`DataItem`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownDataItem(pub String);
+
+impl fmt::Display for UnknownDataItem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "no such personal data item: {:?}", self.0)
+    }
+}
+
+impl std::error::Error for UnknownDataItem {}
+
+impl FromStr for DataItem {
+    type Err = UnknownDataItem;
+
+    /// Parse the kebab-case name, e.g. `"real-name"`.
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        DataItem::ALL
+            .into_iter()
+            .find(|item| item.as_str() == name)
+            .ok_or_else(|| UnknownDataItem(name.to_owned()))
+    }
+}
+
+/// What the app should ask the citizen before a [`claim`] can succeed: the
+/// item and the purpose the manifest gives for it. After the citizen agreed
+/// the app records the consent with the platform and retries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentRequest {
+    /// The data item asked for.
+    pub item: DataItem,
+    /// The purpose from the manifest's `[personal-data]`, shown to the citizen.
+    pub purpose: String,
+}
+
+/// Why [`claim`] did not release a data item: one variant per case of the
+/// WIT `identity.claim-error` variant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClaimError {
+    /// Anonymous request: nobody to ask.
+    NoCaller,
+    /// The manifest does not declare the item with a purpose under
+    /// `[personal-data]`: a bug in the mini-service.
+    NotDeclared,
+    /// An admin did not grant the item to this mini-service.
+    NotGranted,
+    /// The citizen has not consented (or revoked consent). The app should
+    /// show a consent prompt for `item` and `purpose`, then retry.
+    NoConsent {
+        /// The data item asked for.
+        item: DataItem,
+        /// The purpose from the manifest, shown to the citizen.
+        purpose: String,
+    },
+    /// The citizen's identity provider did not supply the item.
+    NotAvailable,
+}
+
+impl ClaimError {
+    /// The kebab-case name of the variant, as in the WIT, e.g. `no-consent`.
+    /// Error responses use it in snake case after `claim_`, e.g.
+    /// `claim_no_consent`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ClaimError::NoCaller => "no-caller",
+            ClaimError::NotDeclared => "not-declared",
+            ClaimError::NotGranted => "not-granted",
+            ClaimError::NoConsent { .. } => "no-consent",
+            ClaimError::NotAvailable => "not-available",
+        }
+    }
+
+    /// The HTTP status a handler answers with when it gives up on this
+    /// error: 401 without a caller, 500 for an undeclared item (a bug in the
+    /// service), 403 when not granted or not consented, 404 when the
+    /// identity provider did not supply the item.
+    pub fn status(&self) -> u16 {
+        match self {
+            ClaimError::NoCaller => 401,
+            ClaimError::NotDeclared => 500,
+            ClaimError::NotGranted | ClaimError::NoConsent { .. } => 403,
+            ClaimError::NotAvailable => 404,
+        }
+    }
+
+    /// What to ask the citizen, for [`ClaimError::NoConsent`].
+    pub fn consent_request(&self) -> Option<ConsentRequest> {
+        match self {
+            ClaimError::NoConsent { item, purpose } => Some(ConsentRequest {
+                item: *item,
+                purpose: purpose.clone(),
+            }),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ClaimError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClaimError::NoCaller => f.write_str("this needs a signed-in citizen"),
+            ClaimError::NotDeclared => f.write_str(
+                "the mini-service does not declare this data item under [personal-data]",
+            ),
+            ClaimError::NotGranted => {
+                f.write_str("this data item was not granted to the mini-service")
+            }
+            ClaimError::NoConsent { item, purpose } => write!(
+                f,
+                "the citizen has not consented to share {item} (purpose: {purpose})"
+            ),
+            ClaimError::NotAvailable => {
+                f.write_str("the identity provider did not supply this data item")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ClaimError {}
+
+impl IntoResponse for ClaimError {
+    /// The platform's error shape with code `claim_<variant>`; for
+    /// [`ClaimError::NoConsent`] the error also carries
+    /// `"consent": {"item", "purpose"}` so the app can prompt the citizen.
+    fn into_response(self) -> Response {
+        let code = format!("claim_{}", self.code().replace('-', "_"));
+        let mut error = serde_json::json!({ "code": code, "message": self.to_string() });
+        if let Some(consent) = self.consent_request() {
+            error["consent"] = serde_json::json!(consent);
+        }
+        Response::new(self.status())
+            .with_header("content-type", "application/json")
+            .with_body(serde_json::json!({ "error": error }).to_string())
+    }
+}
+
+/// Lets `?` turn a refused claim into an error response in a handler
+/// returning `Result<_, Response>`.
+impl From<ClaimError> for Response {
+    fn from(error: ClaimError) -> Response {
+        error.into_response()
+    }
+}
+
+/// The value of personal data item `item` of the current caller, released
+/// only when the manifest declares it with a purpose under
+/// `[personal-data]`, an admin granted it and the citizen consented. Every
+/// release is recorded in the citizen's data-access trail.
+///
+/// On [`ClaimError::NoConsent`] return the error (`?` makes it a `403` whose
+/// body carries `"consent": {"item", "purpose"}`): the app shows the citizen
+/// a consent prompt and retries the request.
+///
+/// ```no_run
+/// use islet_sdk::identity::{self, DataItem};
+/// use islet_sdk::{Request, Response};
+///
+/// fn permit(_req: &Request) -> Result<Response, Response> {
+///     let name = identity::claim(DataItem::RealName)?;
+///     Ok(Response::json(&serde_json::json!({ "holder": name })))
+/// }
+/// ```
+///
+/// On a native target (tests) the [`TestEnv`](crate::testing::TestEnv)
+/// answers: see [`TestEnv::allow_claim`](crate::testing::TestEnv::allow_claim).
+pub fn claim(item: DataItem) -> Result<String, ClaimError> {
+    crate::sys::identity_claim(item)
+}
+
+/// A subject for the current caller shared by all mini-services of this
+/// department (like a WeChat `unionid`), or `None` for an anonymous request.
+///
+/// On a native target (tests) this is `dept-` followed by the
+/// [`TestEnv`](crate::testing::TestEnv) caller's subject.
+pub fn department_subject() -> Option<String> {
+    crate::sys::department_subject()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "a failing unwrap is a failing test")]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn data_items_use_kebab_case_names() {
+        for item in DataItem::ALL {
+            assert_eq!(serde_json::to_value(item).unwrap(), item.as_str());
+            assert_eq!(item.as_str().parse::<DataItem>(), Ok(item));
+            assert_eq!(item.to_string(), item.as_str());
+        }
+        assert_eq!(
+            serde_json::to_value(DataItem::LegalPerson).unwrap(),
+            "legal-person"
+        );
+        assert_eq!(
+            "RealName".parse::<DataItem>(),
+            Err(UnknownDataItem("RealName".into()))
+        );
+    }
+
+    #[test]
+    fn claim_errors_become_responses() {
+        let no_consent = ClaimError::NoConsent {
+            item: DataItem::RealName,
+            purpose: "Shown on your permit".into(),
+        };
+        let cases = [
+            (ClaimError::NoCaller, 401, "no-caller"),
+            (ClaimError::NotDeclared, 500, "not-declared"),
+            (ClaimError::NotGranted, 403, "not-granted"),
+            (no_consent.clone(), 403, "no-consent"),
+            (ClaimError::NotAvailable, 404, "not-available"),
+        ];
+        for (error, status, code) in cases {
+            assert_eq!(error.code(), code);
+            let r: Response = error.clone().into();
+            assert_eq!(r.status(), status, "{error}");
+            let expected = format!("claim_{}", code.replace('-', "_"));
+            assert_eq!(r.error_code().as_deref(), Some(expected.as_str()));
+            let body: serde_json::Value = r.body_json().unwrap();
+            assert_eq!(body["error"].get("consent").is_some(), code == "no-consent");
+        }
+        let body: serde_json::Value = Response::from(no_consent.clone()).body_json().unwrap();
+        assert_eq!(
+            body["error"]["consent"],
+            json!({"item": "real-name", "purpose": "Shown on your permit"})
+        );
+        assert_eq!(
+            no_consent.consent_request(),
+            Some(ConsentRequest {
+                item: DataItem::RealName,
+                purpose: "Shown on your permit".into()
+            })
+        );
+        assert_eq!(ClaimError::NotGranted.consent_request(), None);
     }
 }

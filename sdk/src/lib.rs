@@ -3,12 +3,12 @@
 //! A mini-service is a WebAssembly component of the `paying-service` world
 //! of the `islet:platform@0.1.0` WIT package: it exports the `handler` and
 //! `payment-events` interfaces and may import the `identity`, `storage`,
-//! `log` and `payment` capabilities its manifest declares. This crate hides
-//! the generated bindings behind:
+//! `log`, `payment` and `notification` capabilities its manifest declares.
+//! This crate hides the generated bindings behind:
 //!
 //! - [`Request`], [`Response`] and a [`Router`] with path parameters;
-//! - [`identity`], [`storage`], [`log`] and [`payment`]: typed capability
-//!   wrappers;
+//! - [`identity`], [`storage`], [`log`], [`payment`] and [`notification`]:
+//!   typed capability wrappers;
 //! - [`export_service!`]: one line that makes the component answer requests
 //!   (and, optionally, hear about its payments);
 //! - `testing` (native targets only): a [`TestEnv`](crate::testing::TestEnv)
@@ -110,6 +110,53 @@
 //! assert!(env.stored("paid/bill-2026-10-1").is_some());
 //! ```
 //!
+//! # Personal data and notifications
+//!
+//! A service sees a citizen only as a pairwise subject. To use a personal
+//! data item (real name, phone, ...) it declares the item with a purpose
+//! under the manifest's `[personal-data]`, an admin grants it, and the
+//! citizen consents. [`identity::claim`] returns the value, or an
+//! [`identity::ClaimError`]: on `NoConsent` return it (`?` makes it a `403`
+//! whose error carries `"consent": {"item", "purpose"}`) — the app shows
+//! the citizen a consent prompt and retries the request.
+//!
+//! Messages to a citizen's inbox use a template declared under
+//! `[[templates]]` and approved by an admin; [`notification::send`] uses up
+//! one of the recipient's consents to that template (a `one-time` consent
+//! allows one message, a `long-term` one many):
+//!
+//! ```
+//! use islet_sdk::identity::{self, DataItem};
+//! use islet_sdk::{notification, Request, Response, Router};
+//!
+//! fn router() -> Router {
+//!     Router::new()
+//!         .get("/permit", |_: &Request| -> Result<Response, Response> {
+//!             let name = identity::claim(DataItem::RealName)?; // 403 + consent to ask
+//!             Ok(Response::json(&serde_json::json!({ "holder": name })))
+//!         })
+//!         .post("/ready", |_: &Request| -> Result<Response, Response> {
+//!             let caller = identity::require_caller()?;
+//!             let params = [("case", "12"), ("status", "ready")];
+//!             let id = notification::send(&caller.subject, "status", &params, Some("/permit"))?;
+//!             Ok(Response::json(&serde_json::json!({ "message": id })))
+//!         })
+//! }
+//!
+//! // In a test: the env releases only the items you allow.
+//! let mut env = islet_sdk::testing::TestEnv::new();
+//! env.as_caller("alice");
+//! let r = env.call(&router(), Request::get("/permit"));
+//! assert_eq!(r.status(), 403); // the app would prompt for consent
+//! env.allow_claim(DataItem::RealName).set_claim(DataItem::RealName, "Li Lei");
+//! assert_eq!(env.call(&router(), Request::get("/permit")).status(), 200);
+//!
+//! assert_eq!(env.call(&router(), Request::post("/ready", "")).status(), 409); // no consent
+//! env.consent_messages("alice", "status", 1);
+//! assert_eq!(env.call(&router(), Request::post("/ready", "")).status(), 200);
+//! assert_eq!(env.sent()[0].params[1], ("status".into(), "ready".into()));
+//! ```
+//!
 //! Build the component with `cargo build --target wasm32-wasip2 --release`
 //! from a crate with `crate-type = ["cdylib"]` (add `"rlib"` to also run
 //! integration tests); see the README for the manifest.
@@ -132,6 +179,7 @@ pub mod bindings {
 
 pub mod identity;
 pub mod log;
+pub mod notification;
 pub mod payment;
 mod request;
 mod response;

@@ -20,6 +20,7 @@ pub const COMPONENTS: &[(&str, &str)] = &[
     ("hostile", "tests/guests/hostile"),
     ("probe", "tests/guests/probe"),
     ("payment-probe", "tests/guests/payment-probe"),
+    ("people-probe", "tests/guests/people-probe"),
     ("sockets", "tests/guests/sockets"),
     ("unknown-import", "tests/guests/unknown-import"),
     ("cpu-heavy", "tests/guests/cpu-heavy"),
@@ -87,12 +88,18 @@ pub fn manifest(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
 
-/// `manifest` with its `id` (and optionally version) replaced.
+/// `manifest` with its top-level `id` (and optionally version) replaced;
+/// tables (`[limits]`, `[[templates]]`, ...) are left alone.
 pub fn manifest_as(name: &str, id: &str, version: Option<&str>) -> String {
     let mut out = String::new();
+    let mut top_level = true;
     for line in manifest(name).lines() {
+        top_level &= !line.trim_start().starts_with('[');
         let key = line.split('=').next().unwrap_or("").trim();
-        if key == "id" {
+        if !top_level {
+            out.push_str(line);
+            out.push('\n');
+        } else if key == "id" {
             out.push_str(&format!("id = \"{id}\"\n"));
         } else if key == "version"
             && let Some(v) = version

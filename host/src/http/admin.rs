@@ -44,6 +44,8 @@ pub fn plugin_json(state: &AppState, plugin: &ActivePlugin) -> Value {
                 "uploaded_at": v.uploaded_at,
                 "uploaded_by": v.uploaded_by,
                 "capabilities": v.manifest.capabilities,
+                "personal_data": v.manifest.personal_data,
+                "templates": v.manifest.templates,
                 "checks": v.checks,
                 "grants": v.grants,
                 "review": v.review,

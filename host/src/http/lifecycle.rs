@@ -343,6 +343,8 @@ pub async fn review_queue(
                         "name": v.manifest.name,
                         "version": v.manifest.version.to_string(),
                         "requested": v.manifest.capabilities,
+                        "personal_data": v.manifest.personal_data,
+                        "templates": v.manifest.templates,
                         "limits": v.manifest.limits,
                         "checks": v.checks,
                         "uploaded_by": v.uploaded_by,

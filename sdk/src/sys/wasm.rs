@@ -1,9 +1,10 @@
 //! Capability calls through the component's WIT imports.
 
 use crate::bindings::exports::islet::platform::payment_events;
-use crate::bindings::islet::platform::{identity, log, payment, storage};
-use crate::identity::Caller;
+use crate::bindings::islet::platform::{identity, log, notification, payment, storage};
+use crate::identity::{Caller, ClaimError, DataItem};
 use crate::log::Level;
+use crate::notification::NotifyError;
 use crate::payment::{
     EventKind, NewOrder, Order, OrderKind, OrderStatus, PaymentError, PaymentEvent,
 };
@@ -14,6 +15,66 @@ pub(crate) fn current_caller() -> Option<Caller> {
         subject: c.subject,
         assurance_level: c.assurance_level,
         roles: c.roles,
+    })
+}
+
+fn data_item_to_wit(item: DataItem) -> identity::DataItem {
+    match item {
+        DataItem::RealName => identity::DataItem::RealName,
+        DataItem::NationalId => identity::DataItem::NationalId,
+        DataItem::Phone => identity::DataItem::Phone,
+        DataItem::Email => identity::DataItem::Email,
+        DataItem::LegalPerson => identity::DataItem::LegalPerson,
+    }
+}
+
+fn data_item_from_wit(item: identity::DataItem) -> DataItem {
+    match item {
+        identity::DataItem::RealName => DataItem::RealName,
+        identity::DataItem::NationalId => DataItem::NationalId,
+        identity::DataItem::Phone => DataItem::Phone,
+        identity::DataItem::Email => DataItem::Email,
+        identity::DataItem::LegalPerson => DataItem::LegalPerson,
+    }
+}
+
+pub(crate) fn identity_claim(item: DataItem) -> Result<String, ClaimError> {
+    identity::claim(data_item_to_wit(item)).map_err(|e| match e {
+        identity::ClaimError::NoCaller => ClaimError::NoCaller,
+        identity::ClaimError::NotDeclared => ClaimError::NotDeclared,
+        identity::ClaimError::NotGranted => ClaimError::NotGranted,
+        identity::ClaimError::NoConsent(request) => ClaimError::NoConsent {
+            item: data_item_from_wit(request.item),
+            purpose: request.purpose,
+        },
+        identity::ClaimError::NotAvailable => ClaimError::NotAvailable,
+    })
+}
+
+pub(crate) fn department_subject() -> Option<String> {
+    identity::department_subject()
+}
+
+pub(crate) fn notification_send(
+    recipient: &str,
+    template: &str,
+    params: &[(&str, &str)],
+    link: Option<&str>,
+) -> Result<String, NotifyError> {
+    let params: Vec<notification::Param> = params
+        .iter()
+        .map(|(name, value)| notification::Param {
+            name: (*name).to_owned(),
+            value: (*value).to_owned(),
+        })
+        .collect();
+    notification::send(recipient, template, &params, link).map_err(|e| match e {
+        notification::Error::NoConsent => NotifyError::NoConsent,
+        notification::Error::TemplateNotApproved(t) => NotifyError::TemplateNotApproved(t),
+        notification::Error::QuotaExceeded => NotifyError::QuotaExceeded,
+        notification::Error::BadParameters(why) => NotifyError::BadParameters(why),
+        notification::Error::UnknownRecipient => NotifyError::UnknownRecipient,
+        notification::Error::Unavailable(why) => NotifyError::Unavailable(why),
     })
 }
 

@@ -2,8 +2,9 @@
 //! [`TestEnv`](super::TestEnv) installed on the current thread.
 
 use super::{LogLine, State};
-use crate::identity::Caller;
+use crate::identity::{Caller, ClaimError, DataItem};
 use crate::log::Level;
+use crate::notification::NotifyError;
 use crate::payment::{NewOrder, Order, PaymentError};
 use crate::storage::{KeyPage, StorageError};
 use std::cell::RefCell;
@@ -41,6 +42,29 @@ fn no_env() -> StorageError {
 
 pub(crate) fn current_caller() -> Option<Caller> {
     with_state(|s| s.caller.clone()).flatten()
+}
+
+pub(crate) fn identity_claim(item: DataItem) -> Result<String, ClaimError> {
+    with_state(|s| s.people.claim(s.caller.as_ref(), item)).unwrap_or(Err(ClaimError::NoCaller))
+}
+
+/// `dept-` followed by the caller's subject: deterministic, and different
+/// from the pairwise subject.
+pub(crate) fn department_subject() -> Option<String> {
+    current_caller().map(|c| format!("dept-{}", c.subject))
+}
+
+pub(crate) fn notification_send(
+    recipient: &str,
+    template: &str,
+    params: &[(&str, &str)],
+    link: Option<&str>,
+) -> Result<String, NotifyError> {
+    with_state(|s| s.people.send(recipient, template, params, link)).unwrap_or_else(|| {
+        Err(NotifyError::Unavailable(
+            "no islet_sdk::testing::TestEnv on this thread: create one before sending".into(),
+        ))
+    })
 }
 
 pub(crate) fn storage_get(key: &str) -> Result<Option<Vec<u8>>, StorageError> {

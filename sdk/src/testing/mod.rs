@@ -4,6 +4,9 @@
 //! calling, keeps storage in memory with the host's limits and semantics,
 //! captures log lines, keeps a fake payment ledger with the host's rules
 //! (see [`TestEnv::grant_merchant`], [`TestEnv::pay`], [`TestEnv::deliver`]),
+//! releases personal data items you allow ([`TestEnv::set_claim`],
+//! [`TestEnv::allow_claim`]), keeps a fake inbox with per-template message
+//! consents ([`TestEnv::consent_messages`], [`TestEnv::sent`]),
 //! and calls the router the way the host does (header names lower-cased,
 //! `authorization` and `cookie` removed).
 //!
@@ -39,8 +42,10 @@
 pub(crate) mod backend;
 mod ledger;
 mod payments;
+mod people;
 mod store;
 
+pub use people::{SentMessage, TEST_PURPOSE};
 pub use store::DEFAULT_QUOTA_BYTES;
 
 use crate::identity::{Caller, STAFF};
@@ -68,6 +73,7 @@ pub(crate) struct State {
     pub(crate) store: MemoryStore,
     pub(crate) logs: Vec<LogLine>,
     pub(crate) ledger: ledger::Ledger,
+    pub(crate) people: people::People,
 }
 
 /// A stand-in for the host in native tests. See the [module docs](self).

@@ -2,6 +2,7 @@
 //! `tests/guests/`, real hosts on random ports, real sled, real HTTP.
 
 mod browser;
+mod consent;
 mod isolation;
 mod jwt;
 mod lifecycle;
