@@ -153,6 +153,7 @@ impl DirectRuntime {
             )),
             islet_host::payment::PaymentConfig::default(),
         ));
+        let consents = Arc::new(islet_host::consent::Consents::new(store.clone()));
         let runtime = Runtime::new(
             &RuntimeConfig {
                 pooling,
@@ -164,7 +165,12 @@ impl DirectRuntime {
             },
             HostServices {
                 payments: payments.clone(),
-                consents: Arc::new(islet_host::consent::Consents::new(store.clone())),
+                consents: consents.clone(),
+                notifications: Arc::new(islet_host::notify::Notifications::new(
+                    consents,
+                    islet_host::notify::NotificationConfig::default(),
+                    Vec::new(),
+                )),
                 store,
                 pairwise: Arc::new(PairwiseSubjects::new(vec![7; 32])),
             },

@@ -47,6 +47,28 @@ pub struct ConfigFile {
     /// `[payment]`: the money path's tunables.
     #[serde(default)]
     pub payment: PaymentFile,
+    /// `[notification]`: quotas and the outbound webhook.
+    #[serde(default)]
+    pub notification: NotificationFile,
+}
+
+/// `[notification]` of the config file.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct NotificationFile {
+    /// Messages one plugin may send per day, all citizens together
+    /// (default 10000).
+    pub plugin_daily_quota: Option<u64>,
+    /// Messages one plugin may send one citizen per day (default 20).
+    pub citizen_daily_cap: Option<u64>,
+    /// Where every message is also POSTed, signed (default: no webhook).
+    pub webhook_url: Option<String>,
+    /// File holding the webhook signing secret (default: `webhook-secret`
+    /// in the data folder, generated on first start).
+    pub webhook_secret_file: Option<PathBuf>,
+    /// First retry delay of a webhook delivery, ms; doubles per attempt
+    /// (default 1000).
+    pub webhook_retry_base_ms: Option<u64>,
 }
 
 /// `[payment]` of the config file.
@@ -145,6 +167,8 @@ pub struct ServerConfig {
     pub interruption: crate::runtime::Interruption,
     /// The money path's tunables.
     pub payment: crate::payment::PaymentConfig,
+    /// Notification quotas and the outbound webhook.
+    pub notification: crate::notify::NotificationConfig,
 }
 
 impl ServerConfig {
@@ -168,6 +192,7 @@ impl ServerConfig {
             epoch_tick: Duration::from_millis(2),
             interruption: crate::runtime::Interruption::Epoch,
             payment: crate::payment::PaymentConfig::default(),
+            notification: crate::notify::NotificationConfig::default(),
         }
     }
 
@@ -215,6 +240,7 @@ impl ServerConfig {
         if let Some(n) = p.orders_per_plugin_per_day {
             c.payment.orders_per_plugin_per_day = n;
         }
+        apply_notification(&mut c.notification, &file.notification)?;
         let max = Limits::MAX.with(&file.limits.max);
         let default = Limits::DEFAULT.with(&file.limits.default);
         default
@@ -222,5 +248,62 @@ impl ServerConfig {
             .map_err(|e| anyhow::anyhow!("config [limits.default]: {e}"))?;
         c.limits = LimitPolicy { default, max };
         Ok(c)
+    }
+}
+
+fn apply_notification(
+    c: &mut crate::notify::NotificationConfig,
+    file: &NotificationFile,
+) -> anyhow::Result<()> {
+    if let Some(n) = file.plugin_daily_quota {
+        c.plugin_daily_quota = n;
+    }
+    if let Some(n) = file.citizen_daily_cap {
+        c.citizen_daily_cap = n;
+    }
+    if let Some(url) = &file.webhook_url {
+        crate::notify::check_webhook_url(url)
+            .map_err(|e| anyhow::anyhow!("config [notification] webhook-url: {e}"))?;
+        c.webhook_url = Some(url.clone());
+    }
+    c.webhook_secret_file = file.webhook_secret_file.clone();
+    if let Some(ms) = file.webhook_retry_base_ms {
+        c.webhook_retry_base = Duration::from_millis(ms.max(10));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_notification_section_is_read_and_checked() {
+        let file: ConfigFile = toml::from_str(
+            r#"
+[notification]
+plugin-daily-quota = 5
+citizen-daily-cap = 2
+webhook-url = "https://push.example/islet"
+webhook-retry-base-ms = 50
+"#,
+        )
+        .unwrap();
+        let c = ServerConfig::from_file(&file, Some(PathBuf::from("/tmp/x"))).unwrap();
+        let n = &c.notification;
+        assert_eq!((n.plugin_daily_quota, n.citizen_daily_cap), (5, 2));
+        assert_eq!(n.webhook_url.as_deref(), Some("https://push.example/islet"));
+        assert_eq!(n.webhook_retry_base, Duration::from_millis(50));
+        assert_eq!(
+            ServerConfig::new(PathBuf::from("x"))
+                .notification
+                .citizen_daily_cap,
+            20
+        );
+
+        let bad: ConfigFile = toml::from_str("[notification]\nwebhook-url = \"ftp://x\"").unwrap();
+        let err = ServerConfig::from_file(&bad, None).unwrap_err().to_string();
+        assert!(err.contains("webhook-url"), "{err}");
+        assert!(toml::from_str::<ConfigFile>("[notification]\nquota = 1").is_err());
     }
 }

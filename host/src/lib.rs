@@ -3,10 +3,13 @@
 //!
 //! - [`runtime`] loads, checks, caches and runs components under limits;
 //! - [`capabilities`] are what a component may import (`identity`,
-//!   `storage`, `log`, plus a WASI subset with an empty context);
+//!   `storage`, `log`, `payment`, `notification`, plus a WASI subset with
+//!   an empty context);
 //! - [`registry`] keeps installed plugins and swaps versions without downtime;
 //! - [`http`] routes the app's calls, the catalog and the admin API;
 //! - [`auth`] verifies citizens' tokens and derives pairwise subjects;
+//! - [`consent`] keeps citizens' consents and data-access trails,
+//!   [`payment`] the money path, [`notify`] inboxes and outbound channels;
 //! - [`store`] is the storage trait and its embedded sled backend;
 //! - [`protect`] holds quotas, rate limits and circuit breakers, [`usage`]
 //!   meters what each plugin costs, [`audit`] records admin actions and
@@ -23,6 +26,7 @@ pub mod http;
 pub mod limits;
 pub mod manifest;
 pub mod metrics;
+pub mod notify;
 pub mod payment;
 pub mod protect;
 pub mod registry;

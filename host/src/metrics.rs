@@ -67,8 +67,9 @@ pub struct CallMetrics<'a> {
     pub cpu: Option<Duration>,
     /// Peak guest memory, if it ran to completion.
     pub peak_memory: Option<usize>,
-    /// Host calls per capability: identity, storage, log, payment.
-    pub capability_calls: [u32; 4],
+    /// Host calls per capability: identity, storage, log, payment,
+    /// notification.
+    pub capability_calls: [u32; 5],
 }
 
 /// Record a finished plugin call.
@@ -83,7 +84,7 @@ pub fn record_call(m: &CallMetrics<'_>) {
     if let Some(peak) = m.peak_memory {
         metrics::histogram!("islet_guest_memory_peak_bytes", "plugin" => plugin.clone(), "version" => version.clone()).record(peak as f64);
     }
-    for (capability, calls) in ["identity", "storage", "log", "payment"]
+    for (capability, calls) in ["identity", "storage", "log", "payment", "notification"]
         .iter()
         .zip(m.capability_calls)
     {

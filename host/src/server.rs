@@ -46,6 +46,11 @@ pub fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>> {
         config.payment.clone(),
     ));
     let consents = Arc::new(crate::consent::Consents::new(store.clone()));
+    let notifications = Arc::new(crate::notify::Notifications::new(
+        consents.clone(),
+        config.notification.clone(),
+        crate::notify::channels_from_config(&config.notification, &config.data_dir)?,
+    ));
     let runtime = Arc::new(Runtime::new(
         &RuntimeConfig {
             pooling: true,
@@ -60,6 +65,7 @@ pub fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>> {
             pairwise,
             payments: payments.clone(),
             consents: consents.clone(),
+            notifications: notifications.clone(),
         },
     )?);
     let audit = Arc::new(crate::audit::AuditLog::new(store.clone()));
@@ -86,6 +92,7 @@ pub fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>> {
         audit,
         payments,
         consents,
+        notifications,
     }))
 }
 
@@ -137,6 +144,7 @@ pub async fn serve(listen: SocketAddr, state: Arc<AppState>) -> anyhow::Result<R
         payments: state.payments.clone(),
     });
     let payments = state.payments.clone();
+    let notifications = state.notifications.clone();
     let task = tokio::spawn(async move {
         let (stop_flusher, flusher_stopped) = oneshot::channel::<()>();
         let flusher = tokio::spawn(flush_usage_periodically(usage.clone(), flusher_stopped));
@@ -146,12 +154,16 @@ pub async fn serve(listen: SocketAddr, state: Arc<AppState>) -> anyhow::Result<R
             events,
             delivery_stopped,
         ));
+        let (stop_outbox, outbox_stopped) = oneshot::channel::<()>();
+        let outbox = tokio::spawn(crate::notify::run(notifications.clone(), outbox_stopped));
         let served = axum::serve(
             listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(async {
+        .with_graceful_shutdown(async move {
             let _ = rx.await;
+            // Live inbox streams never end by themselves.
+            notifications.close();
         })
         .await;
         // Stop the flusher and wait for it, so nothing holds the store once
@@ -160,6 +172,8 @@ pub async fn serve(listen: SocketAddr, state: Arc<AppState>) -> anyhow::Result<R
         let _ = flusher.await;
         let _ = stop_delivery.send(());
         let _ = delivery.await;
+        let _ = stop_outbox.send(());
+        let _ = outbox.await;
         if let Err(e) = tokio::task::spawn_blocking(move || usage.flush()).await {
             tracing::error!("cannot flush usage at shutdown: {e}");
         }

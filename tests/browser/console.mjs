@@ -6,7 +6,14 @@
 //   hello 0.1.0 and community-report 0.1.0 released, community-report 0.2.0
 //   uploaded and submitted by a developer (in review), a few calls made;
 //   water-bill 0.1.0 released and allowed to charge to the merchant
-//   `water-supply` (Islet City Water Supply Co.).
+//   `water-supply` (Islet City Water Supply Co.); water-bill 0.2.0 (asks
+//   for the real name) and city-alerts 0.1.0 (personal data, a one-time and
+//   a long-term template) in review too. The citizen's token carries the
+//   real name "Li Lei".
+//
+// Staff change reports from the Rust side: the script prints
+// `@@rust {"do": "set-status", ...}` and reads the answer, one JSON line
+// `{"status", "body"}`, from its stdin.
 //
 // Environment:
 //   BASE_URL        http://127.0.0.1:PORT
@@ -22,6 +29,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
 
 const env = (name) => {
@@ -36,20 +44,28 @@ const TESTER_TOKEN = env('TESTER_TOKEN');
 const SCREENSHOT_DIR = env('SCREENSHOT_DIR');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const TIMEOUT_MS = 15_000;
+const CITIZEN_NAME = 'Li Lei';
+/** How soon a message must reach the open app (the issue asks for a second). */
+const LIVE_MS = 3_000;
 
 // ------------------------------------------------------------ API checks
 
-async function api(path, { token = ADMIN_TOKEN, method = 'GET' } = {}) {
+async function api(path, { token = ADMIN_TOKEN, method = 'GET', body } = {}) {
   const headers = token ? { authorization: `Bearer ${token}` } : {};
-  const response = await fetch(`${BASE_URL}${path}`, { method, headers });
-  const text = await response.text();
-  let body = null;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = text;
+  const init = { method, headers };
+  if (body !== undefined) {
+    headers['content-type'] = 'application/json';
+    init.body = JSON.stringify(body);
   }
-  return { status: response.status, headers: response.headers, body };
+  const response = await fetch(`${BASE_URL}${path}`, init);
+  const text = await response.text();
+  let parsed = null;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = text;
+  }
+  return { status: response.status, headers: response.headers, body: parsed };
 }
 
 async function plugin(id) {
@@ -90,6 +106,22 @@ async function eventually(check, what) {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
+}
+
+/** Ask the Rust side (the test) to act, e.g. staff moving a report on. */
+const answers = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+async function rust(request) {
+  console.log(`@@rust ${JSON.stringify(request)}`);
+  const { value, done } = await answers.next();
+  if (done) throw new Error('the Rust side did not answer');
+  return JSON.parse(value);
+}
+
+/** The citizen's consents, inbox and data-access trail through the API. */
+async function mine(path) {
+  const { status, body } = await api(path, { token: CITIZEN_TOKEN });
+  assert.equal(status, 200, `${path}: ${JSON.stringify(body)}`);
+  return body;
 }
 
 // ----------------------------------------------------------- the browser
@@ -169,7 +201,7 @@ step('console', 'sign in with a pasted token', async (page) => {
   // The host counted the calls the test made before the browser started.
   const calls = Number(await byTestId(byTestId(page, 'plugin-row-hello'), 'calls-today').textContent());
   assert.ok(calls >= 3, `hello calls today: ${calls}`);
-  assert.equal(await byTestId(page, 'review-count').textContent(), '1');
+  assert.equal(await byTestId(page, 'review-count').textContent(), '3');
   // A reload keeps the session (sessionStorage).
   await page.reload();
   await byTestId(page, 'whoami').waitFor({ state: 'visible' });
@@ -193,15 +225,65 @@ step('console', 'the review queue shows the checks; a reject without reason is r
   await screenshot(page, 'review-queue');
 });
 
+step('console', 'review personal data: approve water-bill 0.2.0 without the real name', async (page) => {
+  const card = byTestId(page, 'review-water-bill-0.2.0');
+  await card.waitFor({ state: 'visible' });
+  const item = byTestId(card, 'grant-data-real-name');
+  assert.equal(await item.isChecked(), true);
+  assert.equal(await byTestId(card, 'purpose-real-name').textContent(), 'Purpose: Printed on your payment receipt');
+  assert.match(await byTestId(card, 'grants-templates').textContent(), /sends no messages/);
+  assert.equal(await byTestId(card, 'grant-long-term').count(), 0, 'no long-term template, no long-term box');
+  await card.scrollIntoViewIfNeeded();
+  await screenshot(page, 'review-personal-data');
+  await item.uncheck();
+  await byTestId(card, 'approve').click();
+  await expectNotice(page, /^Approved water-bill 0\.2\.0, granting identity, storage, log, payment$/);
+  const v = versionOf(await plugin('water-bill'), '0.2.0');
+  assert.equal(v.state, 'approved');
+  assert.deepEqual(v.grants.personal_data, []);
+  assert.deepEqual(v.grants.capabilities, ['identity', 'storage', 'log', 'payment']);
+  assert.deepEqual(v.personal_data, { 'real-name': 'Printed on your payment receipt' });
+});
+
+step('console', 'review templates: allow long-term messages, leave out the phone number', async (page) => {
+  const card = byTestId(page, 'review-city-alerts-0.1.0');
+  await card.waitFor({ state: 'visible' });
+  for (const id of ['grant-data-real-name', 'grant-data-phone', 'grant-template-status', 'grant-template-alerts']) {
+    assert.equal(await byTestId(card, id).isChecked(), true, id);
+  }
+  assert.equal(await byTestId(card, 'template-kind-status').textContent(), 'one-time');
+  assert.equal(await byTestId(card, 'template-kind-alerts').textContent(), 'long-term');
+  assert.match(await byTestId(card, 'grants-templates').textContent(), /Your case \{case\} is now \{status\}\./);
+  const longTerm = byTestId(card, 'grant-long-term');
+  assert.equal(await longTerm.isChecked(), false, 'long-term messages are opt-in');
+  await byTestId(card, 'grant-data-phone').uncheck();
+  await longTerm.check();
+  await card.scrollIntoViewIfNeeded();
+  await screenshot(page, 'review-templates');
+  await byTestId(card, 'approve').click();
+  await expectNotice(page, /granting identity, storage, log, notification; data real-name; templates status, alerts; long-term messages$/);
+  const v = versionOf(await plugin('city-alerts'), '0.1.0');
+  assert.equal(v.state, 'approved');
+  assert.deepEqual(v.grants, {
+    capabilities: ['identity', 'storage', 'log', 'notification'],
+    personal_data: ['real-name'],
+    templates: ['alerts', 'status'],
+    long_term_messages: true,
+  });
+});
+
 step('console', 'approve, granting only some of the requested capabilities', async (page) => {
   const card = byTestId(page, 'review-community-report-0.2.0');
   await byTestId(card, 'grant-log').uncheck();
   assert.equal(await byTestId(card, 'grant-identity').isChecked(), true);
+  assert.equal(await byTestId(card, 'grant-template-report-status').isChecked(), true);
+  assert.match(await byTestId(card, 'grants-data').textContent(), /asks for none/);
   await byTestId(card, 'approve').click();
-  await expectNotice(page, /Approved community-report 0\.2\.0, granting identity, storage/);
+  await expectNotice(page, /Approved community-report 0\.2\.0, granting identity, storage, notification; templates report-status$/);
   const v = versionOf(await plugin('community-report'), '0.2.0');
   assert.equal(v.state, 'approved');
-  assert.deepEqual(v.grants.capabilities, ['identity', 'storage']);
+  assert.deepEqual(v.grants.capabilities, ['identity', 'storage', 'notification']);
+  assert.deepEqual(v.grants.templates, ['report-status']);
   assert.equal(v.review.by, 'admin-1');
   await byTestId(page, 'review-empty').waitFor({ state: 'visible' });
   assert.equal((await api('/admin/v1/review-queue')).body.queue.length, 0);
@@ -300,7 +382,7 @@ step('console', 'per-version traffic and the audit log', async (page) => {
   }
   assert.match(text, /released 0\.2\.0 → 0\.1\.0/);
   assert.match(text, /gray 0\.2\.0 at 10% \+ tester-1 → 0\.2\.0 at 40% \+ tester-1/);
-  assert.match(text, /0\.2\.0: in-review → approved \(granted identity, storage\)/);
+  assert.match(text, /0\.2\.0: in-review → approved \(granted identity, storage, notification; templates report-status\)/);
   assert.match(text, /featured false → true/);
   const { body } = await api('/admin/v1/audit?limit=50');
   const mine = body.entries.filter((e) => e.actor === 'admin-1').map((e) => e.action);
@@ -381,16 +463,37 @@ step('shell', 'open a service from the home screen and use it', async (shell) =>
   const { status, body } = await api('/p/community-report/api/reports/mine', { token: CITIZEN_TOKEN });
   assert.equal(status, 200);
   assert.ok(body.reports.some((r) => r.description === 'Lamp 12 is out'), JSON.stringify(body));
+  assert.equal(body.reports[0].id, 1);
+  // The service asks whether to tell the citizen when the report moves on.
+  const ask = byTestId(frame, 'notify-prompt');
+  await ask.waitFor({ state: 'visible' });
+  assert.match(await ask.textContent(), /report #1 \(Lane 3, Siming\)/);
   await screenshot(shell, 'shell-service');
+  assert.deepEqual((await mine('/api/v1/consents')).consents, []);
+  await byTestId(frame, 'notify-yes').click();
+  await ask.waitFor({ state: 'hidden' });
+  await eventually(async () => assert.match(await frame.locator('#msg').textContent(), /tell you in your Inbox/),
+    'consent acknowledged');
+  const [consent] = (await mine('/api/v1/consents')).consents;
+  assert.equal(consent.plugin, 'community-report');
+  assert.equal(consent.type, 'template');
+  assert.equal(consent.template, 'report-status');
+  assert.equal(consent.mode, 'one-time');
+  assert.equal(consent.remaining, 1);
+  await screenshot(shell, 'shell-service-notify-yes');
 
   await byTestId(shell, 'back').click();
   await byTestId(shell, 'service').waitFor({ state: 'hidden' });
   await byTestId(shell, 'screen-home').waitFor({ state: 'visible' });
 });
 
-step('shell', 'the inbox says which feature brings it; no orders yet', async (shell) => {
+step('shell', 'the inbox is empty and live; no orders yet', async (shell) => {
   await byTestId(shell, 'nav-inbox').click();
-  assert.match(await byTestId(shell, 'inbox-placeholder').textContent(), /notification feature/);
+  await byTestId(shell, 'inbox-empty').waitFor({ state: 'visible' });
+  await byTestId(shell, 'inbox-live').waitFor({ state: 'visible' });
+  assert.equal(await byTestId(shell, 'inbox-row').count(), 0);
+  assert.equal(await byTestId(shell, 'inbox-badge').isHidden(), true);
+  await screenshot(shell, 'shell-inbox-empty');
   await byTestId(shell, 'nav-orders').click();
   await byTestId(shell, 'orders-empty').waitFor({ state: 'visible' });
   assert.equal(await byTestId(shell, 'order-row').count(), 0);
@@ -568,11 +671,253 @@ step('shell', 'the Orders tab lists the paid order', async (shell) => {
   await byTestId(shell, 'tile-hello').waitFor();
 });
 
+// ------------------------------------------------- inbox, consent, privacy
+
+/** The stream of the shell is connected (its "live" mark is not hidden). */
+async function streamOpen(shell) {
+  await eventually(async () => assert.equal(await byTestId(shell, 'inbox-live').getAttribute('hidden'), null),
+    'inbox stream connected');
+}
+
+/** Staff move `report` to `status`; the reporter must have been told. */
+async function staffSets(report, status, comment) {
+  const started = Date.now();
+  const answer = await rust({ do: 'set-status', report, status, comment });
+  assert.equal(answer.status, 200, JSON.stringify(answer.body));
+  assert.equal(answer.body.status, status);
+  assert.equal(answer.body.notification.sent, true, JSON.stringify(answer.body));
+  return started;
+}
+
+step('shell', 'staff accept the report: the Inbox badge shows 1 at once (live)', async (shell) => {
+  await byTestId(shell, 'nav-home').click();
+  await byTestId(shell, 'tile-hello').waitFor();
+  await streamOpen(shell);
+  const badge = byTestId(shell, 'inbox-badge');
+  assert.equal(await badge.isHidden(), true);
+  const started = await staffSets(1, 'accepted', 'Crew booked for Tuesday');
+  await badge.waitFor({ state: 'visible', timeout: LIVE_MS });
+  const took = Date.now() - started;
+  assert.equal(await badge.textContent(), '1');
+  assert.ok(took < LIVE_MS, `the badge took ${took} ms`);
+  console.log(`# the message reached the open app ${took} ms after the staff change was asked for`);
+  assert.equal(await byTestId(shell, 'nav-inbox').getAttribute('aria-label'), 'Inbox, 1 unread');
+  const inbox = await mine('/api/v1/inbox');
+  assert.equal(inbox.unread, 1);
+  await screenshot(shell, 'inbox-badge');
+});
+
+step('shell', 'open the inbox and tap the message: read, and the report opens', async (shell) => {
+  await byTestId(shell, 'nav-inbox').click();
+  const list = byTestId(shell, 'inbox-list');
+  await eventually(async () => assert.equal(await byTestId(list, 'inbox-row').count(), 1), 'one message');
+  const row = byTestId(list, 'inbox-row').first();
+  const [message] = (await mine('/api/v1/inbox')).messages;
+  assert.equal(await row.getAttribute('data-message'), message.id);
+  assert.equal(await row.getAttribute('data-read'), 'false');
+  assert.equal(await byTestId(row, 'inbox-service').textContent(), 'Community reports');
+  assert.equal(await byTestId(row, 'inbox-title').textContent(), 'Your report has news');
+  assert.equal(await byTestId(row, 'inbox-body').textContent(),
+    'Report #1 (Lane 3, Siming) is now accepted. “Crew booked for Tuesday”');
+  assert.equal(await byTestId(row, 'inbox-time').textContent(), 'just now');
+  assert.equal(message.link, '/p/community-report/reports/1');
+  await screenshot(shell, 'inbox');
+
+  await byTestId(row, 'inbox-open').click();
+  await byTestId(shell, 'service').waitFor({ state: 'visible' });
+  assert.equal(await byTestId(shell, 'service-title').textContent(), 'Community reports');
+  const frame = shell.frameLocator('[data-testid="service-frame"]');
+  const detail = byTestId(frame, 'report-detail');
+  await detail.waitFor({ state: 'visible' });
+  assert.match(await detail.textContent(), /Report #1/);
+  assert.match(await byTestId(detail, 'report-history').textContent(), /accepted.*“Crew booked for Tuesday”.*submitted/s);
+  assert.equal(await shell.locator('[data-testid="service-frame"]').getAttribute('data-src'), message.link);
+  await eventually(async () => {
+    const inbox = await mine('/api/v1/inbox');
+    assert.equal(inbox.unread, 0);
+    assert.equal(inbox.messages[0].read, true);
+  }, 'marked read');
+  assert.equal(await byTestId(shell, 'inbox-badge').isHidden(), true);
+  await screenshot(shell, 'inbox-message-opened');
+
+  await byTestId(shell, 'back').click();
+  await byTestId(shell, 'screen-inbox').waitFor({ state: 'visible' });
+  await eventually(async () => assert.equal(await byTestId(list, 'inbox-row').first().getAttribute('data-read'), 'true'),
+    'shown read');
+});
+
+step('shell', 'a second message arrives in the open inbox; "Load more" pages', async (shell) => {
+  // Another report, filed and consented through the API this time.
+  const filed = await api('/p/community-report/api/reports', {
+    token: CITIZEN_TOKEN, method: 'POST',
+    body: { category: 'road', description: 'Pothole at the bus stop', location: 'Lane 5' },
+  });
+  assert.equal(filed.status, 201, JSON.stringify(filed.body));
+  assert.equal(filed.body.id, 2);
+  const consent = await api('/api/v1/consents', {
+    token: CITIZEN_TOKEN, method: 'POST', body: { plugin: 'community-report', template: 'report-status' },
+  });
+  assert.equal(consent.status, 201, JSON.stringify(consent.body));
+  assert.equal(consent.body.remaining, 1);
+  await streamOpen(shell);
+  const list = byTestId(shell, 'inbox-list');
+  const started = await staffSets(2, 'rejected', 'Duplicate of a report by a neighbour');
+  await eventually(async () => assert.equal(await byTestId(list, 'inbox-row').count(), 2), 'the new message');
+  const took = Date.now() - started;
+  assert.ok(took < LIVE_MS, `the message took ${took} ms`);
+  const first = byTestId(list, 'inbox-row').first();
+  assert.equal(await first.getAttribute('data-read'), 'false');
+  assert.match(await byTestId(first, 'inbox-body').textContent(), /^Report #2 \(Lane 5\) is now rejected\./);
+  await eventually(async () => assert.equal(await byTestId(shell, 'inbox-badge').textContent(), '1'), 'badge 1');
+  await screenshot(shell, 'inbox-live-message');
+
+  // Pages of one message: "Load more" follows the cursor.
+  const onePerPage = (route) => {
+    const url = new URL(route.request().url());
+    url.searchParams.set('limit', '1');
+    return route.continue({ url: url.href });
+  };
+  await shell.route('**/api/v1/inbox?*', onePerPage);
+  try {
+    await byTestId(shell, 'nav-home').click();
+    await byTestId(shell, 'nav-inbox').click();
+    await eventually(async () => assert.equal(await byTestId(list, 'inbox-row').count(), 1), 'a page of one');
+    const more = byTestId(shell, 'inbox-more');
+    await more.waitFor({ state: 'visible' });
+    await more.click();
+    await eventually(async () => assert.equal(await byTestId(list, 'inbox-row').count(), 2), 'the next page');
+    await more.waitFor({ state: 'hidden' });
+    const ids = await byTestId(list, 'inbox-row').evaluateAll((rows) => rows.map((r) => r.dataset.message));
+    assert.deepEqual(ids, (await mine('/api/v1/inbox')).messages.map((m) => m.id), 'newest first, each once');
+  } finally {
+    await shell.unroute('**/api/v1/inbox?*', onePerPage);
+  }
+  await byTestId(shell, 'nav-home').click();
+  await byTestId(shell, 'tile-hello').waitFor();
+});
+
+/** The receipt of `period` in the water-bill page of the shell. */
+async function openReceipt(shell, period) {
+  await byTestId(shell, 'nav-home').click();
+  await byTestId(shell, 'tile-water-bill').click();
+  const frame = await waterBill(shell);
+  await byTestId(byTestId(frame, `bill-${period}`), 'bill-receipt').click();
+  await byTestId(frame, 'receipt').waitFor({ state: 'visible' });
+  return frame;
+}
+
+step('shell', 'the water-bill receipt asks for the real name, then shows it', async (shell) => {
+  const frame = await openReceipt(shell, '2026-10');
+  const name = byTestId(frame, 'receipt-name');
+  assert.equal(await name.textContent(), 'Name not shown');
+  assert.equal(await byTestId(frame, 'receipt-amount').textContent(), '¥42.68');
+  const ask = byTestId(frame, 'receipt-name-prompt');
+  await ask.waitFor({ state: 'visible' });
+  assert.match(await ask.textContent(), /Printed on your payment receipt/);
+  assert.deepEqual((await mine('/api/v1/me/data-access')).entries, [], 'nothing read yet');
+  await screenshot(shell, 'receipt-asks-for-name');
+
+  await byTestId(frame, 'receipt-consent').click();
+  await eventually(async () => assert.equal(await name.textContent(), CITIZEN_NAME), 'the name on the receipt');
+  await ask.waitFor({ state: 'hidden' });
+  const consents = (await mine('/api/v1/consents')).consents;
+  const nameConsent = consents.find((c) => c.item === 'real-name');
+  assert.ok(nameConsent, JSON.stringify(consents));
+  assert.equal(nameConsent.plugin, 'water-bill');
+  assert.equal(nameConsent.purpose, 'Printed on your payment receipt');
+  const [entry] = (await mine('/api/v1/me/data-access')).entries;
+  assert.equal(entry.plugin, 'water-bill');
+  assert.equal(entry.item, 'real-name');
+  assert.equal(entry.consent_id, nameConsent.id);
+  await screenshot(shell, 'receipt-with-name');
+  await byTestId(shell, 'back').click();
+  await byTestId(shell, 'tile-hello').waitFor();
+});
+
+step('shell', 'Me → Privacy: the consents by service and the data-access trail', async (shell) => {
+  await byTestId(shell, 'nav-me').click();
+  const privacy = byTestId(shell, 'privacy');
+  await privacy.waitFor({ state: 'visible' });
+  const group = (plugin) => privacy.locator(`[data-testid="consent-group"][data-plugin="${plugin}"]`);
+  await eventually(async () => assert.equal(await byTestId(privacy, 'consent-group').count(), 2), 'two services');
+  const water = group('water-bill');
+  assert.match(await water.textContent(), /^.?Water bill/);
+  const nameRow = water.locator('[data-testid="consent-row"][data-item="real-name"]');
+  assert.equal(await byTestId(nameRow, 'consent-what').textContent(), 'Your real name');
+  assert.equal(await byTestId(nameRow, 'consent-detail').textContent(), 'Used for: Printed on your payment receipt');
+  const reports = group('community-report');
+  const messages = reports.locator('[data-testid="consent-row"][data-template="report-status"]');
+  assert.equal(await byTestId(messages, 'consent-what').textContent(), 'Messages: Your report has news');
+  assert.equal(await byTestId(messages, 'consent-detail').textContent(), 'One-time · used');
+
+  const rows = byTestId(privacy, 'access-row');
+  await eventually(async () => assert.ok((await rows.count()) >= 1), 'the trail');
+  const trail = (await mine('/api/v1/me/data-access')).entries;
+  assert.equal(await rows.count(), trail.length);
+  const row = rows.first();
+  assert.equal(await byTestId(row, 'access-service').textContent(), 'Water bill');
+  assert.equal(await byTestId(row, 'access-what').textContent(), 'Read your real name');
+  assert.equal(await byTestId(row, 'access-purpose').textContent(), 'Why: Printed on your payment receipt');
+  assert.match(await row.textContent(), new RegExp(`request ${trail[0].request_id}`));
+  await privacy.scrollIntoViewIfNeeded();
+  await screenshot(shell, 'privacy');
+});
+
+step('shell', 'withdraw the name: the receipt asks again and works without it', async (shell) => {
+  const privacy = byTestId(shell, 'privacy');
+  const nameRow = privacy.locator('[data-testid="consent-row"][data-item="real-name"]');
+  await byTestId(nameRow, 'consent-withdraw').click();
+  await eventually(async () => assert.match(await byTestId(shell, 'privacy-message').textContent(),
+    /Withdrawn: Water bill can no longer read your real name/), 'withdrawn');
+  assert.equal(await nameRow.count(), 0);
+  assert.ok(!(await mine('/api/v1/consents')).consents.some((c) => c.item === 'real-name'), 'gone from the ledger');
+  // Revocation holds for the very next call.
+  const { body } = await api('/p/water-bill/api/bills/2026-10/receipt', { token: CITIZEN_TOKEN });
+  assert.equal(body.payer_name, null);
+  assert.equal(body.consent.item, 'real-name');
+  // The trail keeps what was read.
+  assert.ok((await byTestId(privacy, 'access-row').count()) >= 1);
+  await screenshot(shell, 'privacy-withdrawn');
+
+  const frame = await openReceipt(shell, '2026-10');
+  await byTestId(frame, 'receipt-name-prompt').waitFor({ state: 'visible' });
+  await byTestId(frame, 'receipt-decline').click();
+  await byTestId(frame, 'receipt-name-prompt').waitFor({ state: 'hidden' });
+  assert.equal(await byTestId(frame, 'receipt-name').textContent(), 'Name not shown');
+  assert.equal(await byTestId(frame, 'receipt-amount').textContent(), '¥42.68');
+  await screenshot(shell, 'receipt-without-name');
+  await byTestId(shell, 'back').click();
+  await byTestId(shell, 'tile-hello').waitFor();
+});
+
 step('shell', 'on a phone the frame fills the screen', async (shell) => {
   await shell.setViewportSize({ width: 390, height: 844 });
   const box = await byTestId(shell, 'phone').boundingBox();
   assert.equal(Math.round(box.width), 390);
   await screenshot(shell, 'shell-phone');
+});
+
+step('console', 'the plugin detail shows what personal data it was given', async (page) => {
+  await byTestId(page, 'signin-token').fill(ADMIN_TOKEN);
+  await byTestId(page, 'signin-submit').click();
+  await byTestId(page, 'whoami').waitFor({ state: 'visible' });
+  const detail = await openPlugin(page, 'water-bill');
+  const table = byTestId(detail, 'data-access-table');
+  const { body } = await api('/admin/v1/plugins/water-bill/data-access');
+  assert.ok(body.entries.length >= 1, JSON.stringify(body));
+  await eventually(async () => assert.equal(await byTestId(table, 'data-access-row').count(), body.entries.length),
+    'the trail rows');
+  const text = await byTestId(table, 'data-access-row').first().textContent();
+  assert.match(text, /real name/);
+  assert.match(text, /Printed on your payment receipt/);
+  assert.match(text, new RegExp(body.entries[0].request_id));
+  assert.match(await byTestId(detail, 'released-grants').textContent(), /data real-name/);
+  await byTestId(page, 'data-access').scrollIntoViewIfNeeded();
+  await screenshot(page, 'console-data-access');
+  // A plugin that read nothing says so.
+  const hello = await openPlugin(page, 'hello');
+  await eventually(async () => assert.match(await byTestId(hello, 'data-access-empty').textContent(),
+    /No personal data was released/), 'empty trail');
 });
 
 // ------------------------------------------------------------------ main

@@ -7,6 +7,7 @@
 
 pub mod identity;
 pub mod log;
+pub mod notification;
 pub mod payment;
 pub mod storage;
 pub mod wasi;
@@ -48,6 +49,8 @@ pub struct RequestState {
     pub log: log::LogState,
     /// `islet:platform/payment`.
     pub payment: payment::PaymentState,
+    /// `islet:platform/notification`.
+    pub notification: notification::NotificationState,
     /// Caps the instance's memories and tables together.
     pub limiter: crate::runtime::MemoryLimiter,
     /// CPU and wall-clock budget of the call.
@@ -72,5 +75,6 @@ pub fn link(linker: &mut Linker<RequestState>) -> wasmtime::Result<()> {
     identity::add_to_linker(linker)?;
     storage::add_to_linker(linker)?;
     payment::add_to_linker(linker)?;
+    notification::add_to_linker(linker)?;
     log::add_to_linker(linker)
 }

@@ -11,7 +11,7 @@ mod ledger;
 mod subjects;
 mod trail;
 
-pub use ledger::{Consent, ConsentError, ConsentFor, Consents};
+pub use ledger::{Consent, ConsentError, ConsentFor, Consents, template_key};
 pub use trail::AccessRecord;
 
 /// The store namespace of consents, the data-access trail, subjects and

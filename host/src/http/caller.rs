@@ -26,17 +26,19 @@ pub fn caller(state: &AppState, headers: &HeaderMap) -> Result<Option<Arc<Citize
                 "the Authorization header must be `Bearer <token>`",
             )
         })?;
-    state
-        .verifier
-        .verify(token)
-        .map(|c| Some(Arc::new(c)))
-        .map_err(|e| {
-            let code = match e {
-                AuthError::Expired => "token_expired",
-                _ => "invalid_token",
-            };
-            ApiError::unauthorized(code, e.to_string())
-        })
+    verify(state, token).map(Some)
+}
+
+/// The citizen `token` (a bare JWT, e.g. from a query string) stands for,
+/// verified exactly like the `Authorization` header.
+pub fn verify(state: &AppState, token: &str) -> Result<Arc<Citizen>, ApiError> {
+    state.verifier.verify(token).map(Arc::new).map_err(|e| {
+        let code = match e {
+            AuthError::Expired => "token_expired",
+            _ => "invalid_token",
+        };
+        ApiError::unauthorized(code, e.to_string())
+    })
 }
 
 /// The caller, who must be a signed-in admin.

@@ -5,6 +5,7 @@ mod assets;
 mod caller;
 mod consents;
 pub mod error;
+mod inbox;
 mod lifecycle;
 mod operations;
 mod payment_admin;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub payments: Arc<crate::payment::Payments>,
     /// Citizens' consents and data-access trails.
     pub consents: Arc<crate::consent::Consents>,
+    /// Inboxes, live inbox streams and outbound channels.
+    pub notifications: Arc<crate::notify::Notifications>,
 }
 
 /// Run store work off the async executor; a panic in it is a 500.
@@ -102,6 +105,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/plugins/{id}/data-access",
             get(consents::plugin_data_access),
         )
+        .route("/notification-deliveries", get(inbox::deliveries))
         .route("/payment-events", get(payment_admin::list_events))
         .route(
             "/payment-events/{id}/redeliver",
@@ -125,6 +129,9 @@ pub fn router(state: Arc<AppState>) -> Router {
             axum::routing::delete(consents::revoke),
         )
         .route("/api/v1/me/data-access", get(consents::my_data_access))
+        .route("/api/v1/inbox", get(inbox::list))
+        .route("/api/v1/inbox/stream", get(inbox::stream))
+        .route("/api/v1/inbox/{id}/read", post(inbox::mark_read))
         .route("/api/v1/orders", get(payments::my_orders))
         .route("/api/v1/orders/{id}", get(payments::my_order))
         .route(

@@ -148,6 +148,7 @@ pub async fn call_plugin(
                 c.storage_calls += u64::from(output.capability_calls[1]);
                 c.log_lines += u64::from(output.capability_calls[2]);
                 c.payment_calls += u64::from(output.capability_calls[3]);
+                c.notification_calls += u64::from(output.capability_calls[4]);
             });
             let response = guest_response(output.response, &version);
             let sent = response
@@ -187,7 +188,7 @@ pub async fn call_plugin(
                 duration: started.elapsed(),
                 cpu: None,
                 peak_memory: None,
-                capability_calls: [0; 4],
+                capability_calls: [0; 5],
             });
             Err(error)
         }

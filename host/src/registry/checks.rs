@@ -54,7 +54,7 @@ pub fn passed(
         Check {
             name: "purposes".into(),
             passed: true,
-            detail: "declares no personal-data items or message templates".into(),
+            detail: purposes(manifest),
         },
         Check {
             name: "compiled".into(),
@@ -65,6 +65,28 @@ pub fn passed(
             ),
         },
     ]
+}
+
+/// What the manifest asks about people, for the reviewer: every personal
+/// data item with its purpose and every template with its kind.
+fn purposes(manifest: &Manifest) -> String {
+    let mut parts: Vec<String> = manifest
+        .personal_data
+        .iter()
+        .map(|(item, purpose)| format!("{item}: \"{purpose}\""))
+        .collect();
+    parts.extend(manifest.templates.iter().map(|t| {
+        let kind = match t.kind {
+            crate::manifest::TemplateKind::OneTime => "one-time",
+            crate::manifest::TemplateKind::LongTerm => "long-term",
+        };
+        format!("template {} ({kind}): \"{}\"", t.id, t.title)
+    }));
+    if parts.is_empty() {
+        "declares no personal-data items or message templates".into()
+    } else {
+        format!("every item states a purpose; {}", parts.join("; "))
+    }
 }
 
 /// Whether `manifest` may be uploaded to `record`: same department, a new

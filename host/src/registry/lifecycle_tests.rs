@@ -38,6 +38,7 @@ fn with_upload(mut r: PluginRecord, version: &str) -> PluginRecord {
 fn grants(caps: &[Capability]) -> Grants {
     Grants {
         capabilities: caps.iter().copied().collect(),
+        ..Grants::default()
     }
 }
 

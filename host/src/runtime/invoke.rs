@@ -6,6 +6,7 @@ use super::{FUEL_PER_CPU_MS, Interruption, PreparedPlugin, Runtime};
 use crate::auth::Citizen;
 use crate::capabilities::identity::IdentityState;
 use crate::capabilities::log::LogState;
+use crate::capabilities::notification::NotificationState;
 use crate::capabilities::payment::PaymentState;
 use crate::capabilities::storage::StorageState;
 use crate::capabilities::wasi::{CapturedOutput, empty_ctx};
@@ -40,8 +41,9 @@ pub struct CallOutput {
     pub wall: Duration,
     /// Peak linear memory of the instance.
     pub peak_memory: usize,
-    /// Host calls made, per capability: identity, storage, log, payment.
-    pub capability_calls: [u32; 4],
+    /// Host calls made, per capability: identity, storage, log, payment,
+    /// notification.
+    pub capability_calls: [u32; 5],
 }
 
 /// A guest failure, confined to its own request.
@@ -102,7 +104,7 @@ struct Costs {
     cpu: Duration,
     wall: Duration,
     peak_memory: usize,
-    capability_calls: [u32; 4],
+    capability_calls: [u32; 5],
 }
 
 impl Runtime {
@@ -202,6 +204,10 @@ impl Runtime {
                 self.services.pairwise.clone(),
                 granted(Capability::Payment),
             ),
+            notification: NotificationState::new(
+                self.services.notifications.clone(),
+                plugin.scope.clone(),
+            ),
             limiter: MemoryLimiter::new(limits.memory_bytes()),
             meter: Meter::start(limits.cpu(), limits.timeout()),
         };
@@ -249,6 +255,7 @@ impl Runtime {
                     state.storage.calls,
                     state.log.lines,
                     state.payment.calls,
+                    state.notification.calls,
                 ],
             },
         ))

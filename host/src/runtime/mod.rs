@@ -70,6 +70,8 @@ pub struct HostServices {
     pub payments: Arc<crate::payment::Payments>,
     /// Consents, subjects and the data-access trail behind `identity`.
     pub consents: Arc<crate::consent::Consents>,
+    /// Inboxes and outbound channels behind `notification`.
+    pub notifications: Arc<crate::notify::Notifications>,
 }
 
 /// The engine and everything shared by all plugins.

@@ -68,6 +68,9 @@ pub struct UsageCounters {
     /// `payment` host calls.
     #[serde(default)]
     pub payment_calls: u64,
+    /// `notification` host calls.
+    #[serde(default)]
+    pub notification_calls: u64,
 }
 
 impl UsageCounters {
@@ -82,6 +85,7 @@ impl UsageCounters {
         self.storage_calls += other.storage_calls;
         self.log_lines += other.log_lines;
         self.payment_calls += other.payment_calls;
+        self.notification_calls += other.notification_calls;
     }
 }
 

@@ -1,6 +1,7 @@
 //! The JSON API under `/api`.
 
 use crate::model::{NewReport, Report, Status, StatusChange};
+use crate::notify::{self, Notified};
 use crate::store::{self, Page};
 use islet_sdk::identity::{self, Caller};
 use islet_sdk::{Request, Response};
@@ -89,9 +90,20 @@ pub fn show(req: &Request) -> Reply {
     Ok(Response::json(&report))
 }
 
+/// The answer to a status change: the report, and whether its reporter was
+/// told.
+#[derive(Serialize)]
+struct Changed {
+    #[serde(flatten)]
+    report: Report,
+    notification: Notified,
+}
+
 /// `POST /api/reports/{id}/status`: staff move a report along its life
 /// cycle. Compare-and-swap makes concurrent changes serialise instead of
-/// overwriting each other; an impossible transition is a `409`.
+/// overwriting each other; an impossible transition is a `409`. The
+/// reporter gets a message if they asked for one; if not, the change
+/// stands and the answer says so.
 pub fn change_status(req: &Request) -> Reply {
     identity::require_role(identity::STAFF)?;
     let id = report_id(req).ok_or_else(Response::not_found)?;
@@ -109,7 +121,11 @@ pub fn change_status(req: &Request) -> Reply {
     })?
     .ok_or_else(Response::not_found)?;
     islet_sdk::info!("report {id} is now {status}");
-    Ok(Response::json(&updated))
+    let notification = notify::tell_reporter(&updated);
+    Ok(Response::json(&Changed {
+        report: updated,
+        notification,
+    }))
 }
 
 fn may_see(caller: &Caller, report: &Report) -> bool {

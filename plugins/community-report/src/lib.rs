@@ -6,15 +6,23 @@
 //! staff see every report and move it along its life cycle:
 //! submitted → accepted → in-progress → resolved, or rejected.
 //!
+//! When a resident files a report the page asks whether to be told when it
+//! moves on; a "yes" is the resident's consent, given to the platform
+//! (`POST /api/v1/consents`), to one message of the one-time template
+//! `report-status`. When staff change the status the service sends that
+//! message to the reporter's pairwise subject, linking to `/reports/{id}`.
+//! Without a consent nobody is told, and the staff change still succeeds:
+//! its answer says whether the reporter was notified.
+//!
 //! | Route | Who | What |
 //! | --- | --- | --- |
-//! | `GET /`, `GET /index.html` | anyone | the mobile page |
+//! | `GET /`, `GET /index.html`, `GET /reports/{id}` | anyone | the mobile page (`page.js`, `page.css` beside it); at `/reports/{id}` it shows that report first |
 //! | `GET /api/me` | signed in | `{subject, staff}` |
 //! | `POST /api/reports` | signed in | file `{category, description, location}` → `201` report |
 //! | `GET /api/reports/mine` | signed in | own reports, newest first, `?cursor=&limit=` |
 //! | `GET /api/reports/{id}` | owner or staff | one report with its history (else `404`) |
 //! | `GET /api/reports` | staff | all reports, newest first, `?status=&cursor=&limit=` |
-//! | `POST /api/reports/{id}/status` | staff | `{status, comment}` → report, `409` if not allowed |
+//! | `POST /api/reports/{id}/status` | staff | `{status, comment}` → report with `notification: {sent, message?, reason?, note?}`, `409` if not allowed |
 //!
 //! Anonymous callers get `401`, signed-in non-staff `403` on staff routes;
 //! malformed JSON is `400`, invalid content `422`. Lists answer
@@ -22,6 +30,7 @@
 
 mod api;
 pub mod model;
+pub mod notify;
 mod store;
 
 use islet_sdk::{Request, Response, Router};
@@ -31,6 +40,9 @@ pub fn router() -> Router {
     Router::new()
         .get("/", page)
         .get("/index.html", page)
+        .get("/reports/{id}", report_page)
+        .get("/page.js", script)
+        .get("/page.css", style)
         .get("/api/me", api::me)
         .post("/api/reports", api::file)
         .get("/api/reports", api::list)
@@ -39,10 +51,43 @@ pub fn router() -> Router {
         .post("/api/reports/{id}/status", api::change_status)
 }
 
-fn page(_req: &Request) -> Response {
-    Response::html(include_str!("page.html"))
+/// The page loads its script and style from this service, never inline,
+/// so it works under a `script-src 'self'` policy; `connect-src 'self'`
+/// covers both this service's API and the platform's consent API.
+const PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+     connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; \
+     frame-ancestors 'self'";
+
+fn asset(content_type: &str, body: impl Into<Vec<u8>>) -> Response {
+    Response::bytes(content_type, body)
         .with_header("cache-control", "no-cache")
         .with_header("x-content-type-options", "nosniff")
+}
+
+/// The page, with its script and style `root` away (`""` or `"../"`).
+fn page_at(root: &str) -> Response {
+    asset(
+        "text/html; charset=utf-8",
+        include_str!("page.html").replace("{{root}}", root),
+    )
+    .with_header("content-security-policy", PAGE_POLICY)
+}
+
+fn page(_req: &Request) -> Response {
+    page_at("")
+}
+
+/// `/reports/{id}`: what a status message opens; the page shows the report.
+fn report_page(_req: &Request) -> Response {
+    page_at("../")
+}
+
+fn script(_req: &Request) -> Response {
+    asset("text/javascript; charset=utf-8", include_str!("page.js"))
+}
+
+fn style(_req: &Request) -> Response {
+    asset("text/css; charset=utf-8", include_str!("page.css"))
 }
 
 islet_sdk::export_service!(router);

@@ -132,9 +132,137 @@ fn anonymous_callers_get_401() {
         page.header("content-type"),
         Some("text/html; charset=utf-8")
     );
-    let html = page.body_text().unwrap();
-    assert!(html.contains("islet_token") && html.contains("api/reports"));
     assert_eq!(call(&env, Request::get("/index.html")).body(), page.body());
+}
+
+#[test]
+fn the_page_and_its_assets_are_served_under_a_strict_policy() {
+    let env = TestEnv::new();
+    let page = call(&env, Request::get("/"));
+    let policy = page.header("content-security-policy").unwrap();
+    assert!(policy.contains("script-src 'self'") && !policy.contains("unsafe"));
+    let html = page.body_text().unwrap();
+    assert!(html.contains("<script src=\"page.js\">") && !html.contains("<script>"));
+    assert!(!html.contains("<style>") && html.contains("href=\"page.css\""));
+    assert!(html.contains("data-testid=\"notify-prompt\""));
+    // What a status message opens: the same page, assets one level up.
+    let linked = call(&env, Request::get("/reports/12"));
+    assert_eq!(linked.status(), 200);
+    assert!(linked.header("content-security-policy").is_some());
+    let html = linked.body_text().unwrap();
+    assert!(html.contains("<script src=\"../page.js\">"), "{html}");
+    let js = call(&env, Request::get("/page.js"));
+    assert_eq!(
+        js.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    let js = js.body_text().unwrap();
+    assert!(js.contains("islet_token") && js.contains("api/reports"));
+    assert!(js.contains("/api/v1/consents") && js.contains("report-status"));
+    assert_eq!(
+        call(&env, Request::get("/page.css")).header("content-type"),
+        Some("text/css; charset=utf-8")
+    );
+}
+
+/// Alice files report 1; she consents to `n` status messages.
+fn filed_with_consents(n: u32) -> TestEnv {
+    let mut env = TestEnv::new();
+    env.as_caller("pw-alice");
+    assert_eq!(file(&env, "Lamp 12 is out"), 1);
+    if n > 0 {
+        env.consent_messages("pw-alice", "report-status", n);
+    }
+    env.as_staff("clerk");
+    env
+}
+
+#[test]
+fn a_status_change_tells_the_reporter_who_asked() {
+    let env = filed_with_consents(1);
+    let r = set_status(&env, 1, "accepted");
+    assert_eq!(r.status(), 200, "{:?}", r.body_text());
+    let answer = body(&r);
+    assert_eq!(answer["status"], "accepted");
+    assert_eq!(answer["id"], 1, "the report, as before");
+    assert_eq!(
+        answer["notification"],
+        json!({"sent": true, "message": "m1"})
+    );
+    let sent = env.sent();
+    assert_eq!(sent.len(), 1);
+    let message = &sent[0];
+    assert_eq!(
+        message.recipient, "pw-alice",
+        "the reporter's pairwise subject"
+    );
+    assert_eq!(message.template, "report-status");
+    assert_eq!(message.link.as_deref(), Some("/reports/1"));
+    let params: Vec<(&str, &str)> = message
+        .params
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        params,
+        [
+            ("report", "1"),
+            ("location", "Zhongshan Rd 12"),
+            ("status", "accepted"),
+            ("note", "“now accepted”"),
+        ]
+    );
+    assert_eq!(env.consents_left("pw-alice", "report-status"), 0);
+
+    // The one message is used up: the next change stands, nobody is told.
+    let r = set_status(&env, 1, "in-progress");
+    assert_eq!(r.status(), 200);
+    let answer = body(&r);
+    assert_eq!(answer["status"], "in-progress");
+    assert_eq!(answer["notification"]["sent"], false);
+    assert_eq!(answer["notification"]["reason"], "no-consent");
+    assert!(
+        answer["notification"]["note"]
+            .as_str()
+            .unwrap()
+            .starts_with("reporter not notified")
+    );
+    assert_eq!(env.sent().len(), 1);
+}
+
+#[test]
+fn without_consent_or_platform_the_change_still_stands() {
+    let mut env = filed_with_consents(0);
+    let r = set_status(&env, 1, "accepted");
+    assert_eq!(r.status(), 200);
+    assert_eq!(body(&r)["notification"]["reason"], "no-consent");
+    assert!(env.sent().is_empty());
+    assert!(
+        env.logs()
+            .iter()
+            .any(|l| l.message.contains("reporter not notified"))
+    );
+
+    env.consent_messages("pw-alice", "report-status", 1)
+        .set_notification_unavailable(Some("inbox down"));
+    let r = set_status(&env, 1, "in-progress");
+    assert_eq!(r.status(), 200);
+    let answer = body(&r);
+    assert_eq!(answer["status"], "in-progress");
+    assert_eq!(answer["notification"]["reason"], "unavailable");
+    assert_eq!(
+        env.consents_left("pw-alice", "report-status"),
+        1,
+        "not used up"
+    );
+    env.set_notification_unavailable(None);
+    let r = set_status(&env, 1, "resolved");
+    assert_eq!(body(&r)["notification"]["sent"], true);
+    assert_eq!(env.sent()[0].params[2].1, "resolved");
+    // A refused change sends nothing.
+    env.consent_messages("pw-alice", "report-status", 1);
+    assert_eq!(set_status(&env, 1, "rejected").status(), 409);
+    assert_eq!(env.sent().len(), 1);
 }
 
 #[test]

@@ -13,19 +13,28 @@
 //! | `GET /`, `GET /index.html` | anyone | the mobile page (`page.js`, `page.css` beside it) |
 //! | `GET /api/account` | signed in | `{number, address, bills: [{period, amount_fen, due_date, status, order_id, attempt, paid_at}]}` |
 //! | `POST /api/bills/{period}/pay` | signed in | `{order, checkout_url}`; `404` unknown period, `409` already paid |
+//! | `GET /api/bills/{period}/receipt` | signed in | the receipt of a paid bill with `payer_name` (the real name, with consent) or `consent: {item, purpose}` to ask for; `409` before it is paid |
 //!
 //! Bill statuses: `unpaid`, `pending` (an order waits for payment), `paid`,
 //! `refunded`. Payment events: `paid` → paid (a second paid order for a paid
 //! bill is refunded), `refunded` in full → refunded, `closed` / `expired`
 //! of the pending order → unpaid.
+//!
+//! The receipt prints the payer's real name, personal data declared under
+//! `[personal-data]` with its purpose: `identity.claim` releases it only
+//! when the citizen consented. Without consent the receipt comes without the
+//! name and the page offers "Show my name on the receipt", which records the
+//! consent with the platform (`POST /api/v1/consents`) and asks again.
 
 mod account;
 mod api;
 mod events;
+mod receipt;
 
 pub use account::{Account, Bill, BillStatus};
 pub use api::{MERCHANT, ORDER_EXPIRES_IN_S};
 pub use events::on_payment;
+pub use receipt::Receipt;
 
 use islet_sdk::{Request, Response, Router};
 
@@ -38,6 +47,7 @@ pub fn router() -> Router {
         .get("/page.css", style)
         .get("/api/account", api::account)
         .post("/api/bills/{period}/pay", api::pay)
+        .get("/api/bills/{period}/receipt", receipt::receipt)
 }
 
 /// The page loads its script and style from this service, never inline,

@@ -19,16 +19,23 @@
 
   function say(text, kind) { var m = $('msg'); m.textContent = text; m.className = kind || ''; }
 
-  function api(method, path) {
+  /** This service's API (`path` relative to it) or, from `/`, the platform's. */
+  function api(method, path, body) {
     var headers = { 'accept': 'application/json' };
     if (token) headers['authorization'] = 'Bearer ' + token;
-    return fetch(base + path, { method: method, headers: headers }).then(function (res) {
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    var url = path.charAt(0) === '/' ? path : base + path;
+    var init = { method: method, headers: headers };
+    if (body !== undefined) init.body = JSON.stringify(body);
+    return fetch(url, init).then(function (res) {
       return res.text().then(function (text) {
         var data = null;
         try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
         if (!res.ok) {
           var why = data && data.error ? data.error.message : res.status + ' ' + res.statusText;
-          var err = new Error(why); err.status = res.status; throw err;
+          var err = new Error(why); err.status = res.status;
+          err.code = data && data.error ? data.error.code : '';
+          throw err;
         }
         return data;
       });
@@ -78,6 +85,12 @@
     status.appendChild(badge);
     li.appendChild(status);
     if (bill.paid_at) li.appendChild(el('div', 'Paid ' + when(bill.paid_at), 'meta'));
+    if (bill.status === 'paid' || bill.status === 'refunded') {
+      var r = el('button', 'Receipt', 'secondary');
+      r.setAttribute('data-testid', 'bill-receipt');
+      r.onclick = function () { showReceipt(bill.period); };
+      li.appendChild(r);
+    }
     if (bill.status === 'unpaid' || bill.status === 'pending') {
       var b = el('button', bill.status === 'pending' ? 'Continue payment' : 'Pay ' + yuan(bill.amount_fen));
       b.setAttribute('data-testid', 'bill-pay');
@@ -103,6 +116,58 @@
     $('bills-section').classList.remove('hidden');
     return pending;
   }
+
+  // The receipt prints the payer's real name only with the citizen's
+  // consent: without it the service says what to ask (item and purpose),
+  // and "Show my name on the receipt" records the consent with the platform
+  // and asks again. "Not now" keeps the receipt without the name.
+  var receiptPeriod = null;
+  var declined = false;
+
+  function showReceipt(period) {
+    if (period !== receiptPeriod) declined = false;
+    receiptPeriod = period;
+    return api('GET', 'api/bills/' + encodeURIComponent(period) + '/receipt').then(function (r) {
+      $('receipt-period').textContent = r.period;
+      $('receipt-number').textContent = r.number;
+      $('receipt-address').textContent = r.address;
+      $('receipt-amount').textContent = yuan(r.amount_fen) + (r.status === 'refunded' ? ' (refunded)' : '');
+      $('receipt-paid').textContent = when(r.paid_at);
+      $('receipt-order').textContent = r.order_id || 'at the counter';
+      var name = $('receipt-name');
+      name.textContent = r.payer_name || 'Name not shown';
+      name.className = r.payer_name ? '' : 'meta';
+      var ask = r.consent && !declined;
+      $('receipt-prompt').classList.toggle('hidden', !ask);
+      if (ask) $('receipt-purpose').textContent = 'Water bill asks for your real name: ' + r.consent.purpose + '.';
+      $('receipt-consent').disabled = false;
+      $('receipt').classList.remove('hidden');
+      $('receipt').scrollIntoView({ block: 'nearest' });
+      return r;
+    }).catch(function (e) { say(e.message, 'error'); });
+  }
+
+  $('receipt-consent').onclick = function () {
+    var wanted = { plugin: 'water-bill', item: 'real-name' };
+    $('receipt-consent').disabled = true;
+    api('POST', '/api/v1/consents', wanted).then(function () {
+      return showReceipt(receiptPeriod);
+    }).then(function (r) {
+      if (r && r.payer_name) say('Your name is on the receipt.', 'ok');
+    }).catch(function (e) {
+      // Refused or failed: the receipt stays, without the name.
+      $('receipt-consent').disabled = false;
+      say('Your name could not be added: ' + e.message, 'error');
+    });
+  };
+  $('receipt-decline').onclick = function () {
+    declined = true;
+    $('receipt-prompt').classList.add('hidden');
+  };
+  $('receipt-close').onclick = function () {
+    receiptPeriod = null;
+    $('receipt').classList.add('hidden');
+  };
 
   // After the cashier the payment event may still be on its way: look again
   // every 2 s for a while as long as a bill waits for payment.

@@ -4,8 +4,9 @@
 
 #![allow(clippy::unwrap_used, reason = "a failing unwrap is a failing test")]
 
+use islet_sdk::identity::{ClaimError, DataItem};
 use islet_sdk::payment::{self, NewOrder, OrderKind, OrderStatus, PaymentEvent};
-use islet_sdk::testing::TestEnv;
+use islet_sdk::testing::{TEST_PURPOSE, TestEnv};
 use islet_sdk::{Request, Response};
 use serde_json::Value;
 use water_bill::{Account, BillStatus, on_payment, router};
@@ -251,11 +252,82 @@ fn the_page_and_its_assets_are_served() {
     );
     let html = r.body_text().unwrap();
     assert!(html.contains("<script src=\"page.js\">") && !html.contains("<script>"));
+    assert!(html.contains("data-testid=\"receipt-name-prompt\""));
     let js = call(&env, Request::get("/page.js"));
     assert!(js.body_text().unwrap().contains("islet_token"));
     assert!(js.body_text().unwrap().contains("checkout_url"));
+    assert!(js.body_text().unwrap().contains("/api/v1/consents"));
     assert_eq!(
         call(&env, Request::get("/page.css")).header("content-type"),
         Some("text/css; charset=utf-8")
     );
+}
+
+fn receipt(env: &TestEnv, period: &str) -> Response {
+    call(env, Request::get(&format!("/api/bills/{period}/receipt")))
+}
+
+#[test]
+fn the_receipt_prints_the_real_name_only_with_consent() {
+    let mut env = citizen();
+    env.set_claim(DataItem::RealName, "Li Lei");
+    // Not paid yet: no receipt. Unknown period: 404.
+    assert_eq!(receipt(&env, "2026-10").status(), 409);
+    assert_eq!(receipt(&env, "2031-01").status(), 404);
+
+    // Paid at the counter, no consent: the receipt without the name, and
+    // what to ask the citizen.
+    let r = receipt(&env, "2026-09");
+    assert_eq!(r.status(), 200, "{:?}", r.body_text());
+    let body: Value = r.body_json().unwrap();
+    assert_eq!(body["period"], "2026-09");
+    assert_eq!(body["amount_fen"], 4105);
+    assert_eq!(body["status"], "paid");
+    assert_eq!(body["order_id"], Value::Null);
+    assert_eq!(body["payer_name"], Value::Null);
+    assert_eq!(body["consent"]["item"], "real-name");
+    assert_eq!(body["consent"]["purpose"], TEST_PURPOSE);
+    assert!(body.get("name_note").is_none());
+
+    // The citizen said yes: the name is on it, nothing left to ask.
+    env.allow_claim(DataItem::RealName);
+    let body: Value = receipt(&env, "2026-09").body_json().unwrap();
+    assert_eq!(body["payer_name"], "Li Lei");
+    assert!(body.get("consent").is_none());
+    assert_eq!(body["number"], account(&env).number);
+
+    // Withdrawn: back to asking.
+    env.revoke_claim(DataItem::RealName);
+    let body: Value = receipt(&env, "2026-09").body_json().unwrap();
+    assert_eq!(body["payer_name"], Value::Null);
+    assert_eq!(body["consent"]["item"], "real-name");
+
+    // A bill paid online has its order on the receipt.
+    env.allow_claim(DataItem::RealName);
+    let order = order_for(&env, "2026-10");
+    deliver(&env, &env.pay(&order));
+    let body: Value = receipt(&env, "2026-10").body_json().unwrap();
+    assert_eq!(body["order_id"], order.as_str());
+    assert_eq!(body["payer_name"], "Li Lei");
+}
+
+#[test]
+fn the_receipt_degrades_when_the_name_cannot_be_had() {
+    let mut env = citizen();
+    env.allow_claim(DataItem::RealName)
+        .fail_claim(DataItem::RealName, Some(ClaimError::NotGranted));
+    let r = receipt(&env, "2026-09");
+    assert_eq!(r.status(), 200);
+    let body: Value = r.body_json().unwrap();
+    assert_eq!(body["payer_name"], Value::Null);
+    assert!(body.get("consent").is_none(), "asking would not help");
+    assert!(body["name_note"].as_str().unwrap().contains("not granted"));
+    // The identity provider has no name for this citizen.
+    env.fail_claim(DataItem::RealName, None);
+    let body: Value = receipt(&env, "2026-09").body_json().unwrap();
+    assert_eq!(body["payer_name"], Value::Null);
+    assert!(body["name_note"].is_string());
+    // Anonymous callers get no receipt at all.
+    env.anonymous();
+    assert_eq!(receipt(&env, "2026-09").status(), 401);
 }

@@ -1,13 +1,18 @@
 //! The admin console (`/admin`) and the demo app shell (`/`) in headless
-//! Chromium: `tests/browser/console.mjs` (Playwright) clicks through review,
-//! gray release, rollback, take-down, the shell's home screen, and paying a
-//! water bill in the sandbox cashier from the shell, checking each effect
-//! through the API. Needs Node.js and Debian's `chromium`.
+//! Chromium: `tests/browser/console.mjs` (Playwright) clicks through review
+//! (capabilities, personal data, message templates), gray release,
+//! rollback, take-down, the shell's home screen, paying a water bill in the
+//! sandbox cashier, the live inbox, consents and the data-access trail,
+//! checking each effect through the API. Staff move reports on from here,
+//! when the script asks (`@@rust {...}` on its stdout, answered on its
+//! stdin). Needs Node.js and Debian's `chromium`.
 
-use islet_tests::{TestHost, json_of, output_dir, workspace};
+use islet_tests::{TestHost, component, json_of, output_dir, workspace};
 use serde_json::{Value, json};
+use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -114,7 +119,33 @@ async fn console_and_app_shell_in_chromium() {
     )
     .await;
     assert_eq!(grant.0, 200, "{}", grant.1);
-    let citizen = host.token("citizen-1", &[]);
+    // Two more versions in review: the water company's next release (it
+    // asks for the citizen's real name) and a city alert service with a
+    // long-term message template (the people-probe test component).
+    let water_dev = host.token("dev-2", &["developer:water"]);
+    let upload = upload_version(&host, "water-bill", "0.2.0", &water_dev).await;
+    assert_eq!(upload.0, 201, "{}", upload.1);
+    let submit = post(
+        &host,
+        "/admin/v1/plugins/water-bill/versions/0.2.0/submit",
+        &water_dev,
+    )
+    .await;
+    assert_eq!(submit.0, 200, "{}", submit.1);
+    let upload = upload_with_manifest(&host, "people-probe", CITY_ALERTS, &admin).await;
+    assert_eq!(upload.0, 201, "{}", upload.1);
+    let submit = post(
+        &host,
+        "/admin/v1/plugins/city-alerts/versions/0.1.0/submit",
+        &admin,
+    )
+    .await;
+    assert_eq!(submit.0, 200, "{}", submit.1);
+    // The citizen's identity token carries their real name.
+    let mut claims = host.claims("citizen-1", &[]);
+    claims.name = Some(CITIZEN_NAME.into());
+    let citizen = host.sign(&claims);
+    let staff = host.token("staff-1", &["staff:community"]);
 
     let screenshots = output_dir().join("screenshots");
     let _ = std::fs::remove_dir_all(&screenshots);
@@ -126,11 +157,14 @@ async fn console_and_app_shell_in_chromium() {
         ("SCREENSHOT_DIR", screenshots.display().to_string()),
         ("CHROMIUM", CHROMIUM.to_string()),
     ];
-    let dir = browser_dir.clone();
     let started = Instant::now();
-    let run = tokio::task::spawn_blocking(move || run_script(&dir, &env))
-        .await
-        .expect("script task");
+    let mut staff_answers = Vec::new();
+    let run = run_script(&browser_dir, &env, async |request: Value| {
+        let answer = rust_side(&host, &staff, &request).await;
+        staff_answers.push((request, answer.clone()));
+        answer
+    })
+    .await;
     eprintln!(
         "browser script took {:.1} s; screenshots in {}",
         started.elapsed().as_secs_f64(),
@@ -178,7 +212,146 @@ async fn console_and_app_shell_in_chromium() {
         .unwrap_or_else(|| panic!("no bill 2026-10: {account}"));
     assert_eq!(bill["status"], "paid", "{account}");
     assert_eq!(bill["order_id"], paid["id"]);
+
+    // Review: the water company's 0.2.0 was approved without the real name,
+    // the alert service with long-term messages but without the phone.
+    let plugins = host.admin_plugins().await;
+    let grants = |id: &str, version: &str| {
+        find(&plugins, id)["history"]
+            .as_array()
+            .and_then(|h| h.iter().find(|v| v["version"] == version))
+            .map(|v| v["grants"].clone())
+            .unwrap_or_else(|| panic!("{id} {version}: {plugins}"))
+    };
+    let water = grants("water-bill", "0.2.0");
+    assert_eq!(water["personal_data"], json!([]), "{water}");
+    assert_eq!(
+        water["capabilities"],
+        json!(["identity", "storage", "log", "payment"])
+    );
+    let alerts = grants("city-alerts", "0.1.0");
+    assert_eq!(alerts["personal_data"], json!(["real-name"]), "{alerts}");
+    assert_eq!(alerts["templates"], json!(["alerts", "status"]), "{alerts}");
+    assert_eq!(alerts["long_term_messages"], true, "{alerts}");
+
+    // Staff moved both reports on; each reporter had said yes once.
+    assert_eq!(staff_answers.len(), 2, "{staff_answers:?}");
+    for (request, (status, answer)) in &staff_answers {
+        assert_eq!(*status, 200, "{request}: {answer}");
+        assert_eq!(answer["notification"]["sent"], true, "{request}: {answer}");
+    }
+    // The inbox: two messages, the tapped one read; both consents used.
+    let (status, inbox) = host.get_json("/api/v1/inbox", Some(&citizen)).await;
+    assert_eq!(status, 200, "{inbox}");
+    let messages = inbox["messages"].as_array().expect("messages");
+    assert_eq!(messages.len(), 2, "{inbox}");
+    let first = messages
+        .iter()
+        .find(|m| m["link"] == "/p/community-report/reports/1")
+        .unwrap_or_else(|| panic!("no message about report 1: {inbox}"));
+    assert_eq!(first["read"], true, "{first}");
+    assert_eq!(first["service_name"], "Community reports");
+    assert!(
+        first["body"]
+            .as_str()
+            .is_some_and(|b| b.starts_with("Report #1 (Lane 3, Siming) is now accepted.")),
+        "{first}"
+    );
+    assert_eq!(inbox["unread"], 1, "{inbox}");
+    // Another citizen sees none of it.
+    let other = host.token("citizen-2", &[]);
+    let (_, theirs) = host.get_json("/api/v1/inbox", Some(&other)).await;
+    assert_eq!(theirs["messages"], json!([]), "{theirs}");
+    let (_, theirs) = host.get_json("/api/v1/me/data-access", Some(&other)).await;
+    assert_eq!(theirs["entries"], json!([]), "{theirs}");
+
+    // Consents: the real-name consent was withdrawn in Me → Privacy; the
+    // report-status ones are used up.
+    let (status, consents) = host.get_json("/api/v1/consents", Some(&citizen)).await;
+    assert_eq!(status, 200, "{consents}");
+    let list = consents["consents"].as_array().expect("consents");
+    assert!(
+        !list.iter().any(|c| c["item"] == "real-name"),
+        "withdrawn: {consents}"
+    );
+    for c in list.iter().filter(|c| c["template"] == "report-status") {
+        assert_eq!(c["remaining"], 0, "{c}");
+    }
+    // The receipt asks again, and the trail keeps what was read.
+    let (status, receipt) = host
+        .get_json("/p/water-bill/api/bills/2026-10/receipt", Some(&citizen))
+        .await;
+    assert_eq!(status, 200, "{receipt}");
+    assert_eq!(receipt["payer_name"], Value::Null, "{receipt}");
+    assert_eq!(receipt["consent"]["item"], "real-name", "{receipt}");
+    let (status, trail) = host
+        .get_json("/api/v1/me/data-access", Some(&citizen))
+        .await;
+    assert_eq!(status, 200, "{trail}");
+    let entries = trail["entries"].as_array().expect("entries");
+    assert!(!entries.is_empty(), "{trail}");
+    for e in entries {
+        assert_eq!(
+            (e["plugin"].as_str(), e["item"].as_str()),
+            (Some("water-bill"), Some("real-name")),
+            "{e}"
+        );
+        assert_eq!(e["purpose"], "Printed on your payment receipt");
+        assert!(e.get("subject").is_none(), "{e}");
+    }
+    let (status, admin_trail) = host
+        .get_json(
+            "/admin/v1/plugins/water-bill/data-access",
+            Some(&host.admin()),
+        )
+        .await;
+    assert_eq!(status, 200, "{admin_trail}");
+    assert_eq!(
+        admin_trail["entries"].as_array().map(Vec::len),
+        Some(entries.len()),
+        "{admin_trail}"
+    );
     host.stop().await;
+}
+
+/// The citizen of the browser script is called this in their identity token.
+const CITIZEN_NAME: &str = "Li Lei";
+
+/// A city alert service on the people-probe test component: personal data
+/// and a one-time and a long-term template, for the review screen.
+const CITY_ALERTS: &str = r#"
+id = "city-alerts"
+name = "City alerts"
+version = "0.1.0"
+department = "emergency"
+description = "Typhoon, flood and water-cut warnings for your district."
+category = "safety"
+capabilities = ["identity", "storage", "log", "notification"]
+templates = [
+  { id = "status", title = "Your request", kind = "one-time", body = "Your case {case} is now {status}." },
+  { id = "alerts", title = "City alerts", kind = "long-term", body = "{text}" },
+]
+
+[personal-data]
+real-name = "Addressing you in a warning"
+phone = "Calling you in an emergency"
+"#;
+
+/// What the script asks of the Rust side: `{"do": "set-status", "report",
+/// "status", "comment"}` moves a report on as staff. The answer is the
+/// HTTP status and body.
+async fn rust_side(host: &TestHost, staff: &str, request: &Value) -> (u16, Value) {
+    match request["do"].as_str() {
+        Some("set-status") => {
+            let path = format!(
+                "/p/community-report/api/reports/{}/status",
+                request["report"]
+            );
+            let body = json!({"status": request["status"], "comment": request["comment"]});
+            host.post(&path, staff, Some(body)).await
+        }
+        _ => (400, json!({"error": format!("unknown request {request}")})),
+    }
 }
 
 fn find<'a>(plugins: &'a Value, id: &str) -> &'a Value {
@@ -209,24 +382,50 @@ struct ScriptRun {
 }
 
 /// Run `node console.mjs` in `dir` with `env`, killing it after
-/// [`SCRIPT_TIMEOUT`]. Its output goes to files beside the screenshots.
-fn run_script(dir: &Path, env: &[(&str, String)]) -> ScriptRun {
+/// [`SCRIPT_TIMEOUT`]. Its output goes to files beside the screenshots; a
+/// stdout line `@@rust <json>` is a request for `handle`, whose answer
+/// (`{"status", "body"}`) goes back as one line on the script's stdin.
+async fn run_script(
+    dir: &Path,
+    env: &[(&str, String)],
+    mut handle: impl AsyncFnMut(Value) -> (u16, Value),
+) -> ScriptRun {
     let logs = output_dir();
     let out_path: PathBuf = logs.join("browser-stdout.log");
     let err_path: PathBuf = logs.join("browser-stderr.log");
-    let stdout = std::fs::File::create(&out_path).expect("stdout log");
+    let mut stdout_log = std::fs::File::create(&out_path).expect("stdout log");
     let stderr = std::fs::File::create(&err_path).expect("stderr log");
     let mut child = Command::new("node")
         .arg("console.mjs")
         .current_dir(dir)
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdin(Stdio::null())
-        .stdout(stdout)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
         .stderr(stderr)
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run node (is Node.js installed?): {e}"));
+    let mut stdin = child.stdin.take().expect("stdin");
+    let stdout = child.stdout.take().expect("stdout");
+    let (requests, asked) = mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let _ = writeln!(stdout_log, "{line}");
+            if let Some(request) = line.strip_prefix("@@rust ") {
+                let _ = requests.send(request.to_string());
+            }
+        }
+    });
     let deadline = Instant::now() + SCRIPT_TIMEOUT;
     let (success, status) = loop {
+        if let Ok(request) = asked.try_recv() {
+            let request: Value = serde_json::from_str(&request).unwrap_or(Value::Null);
+            let (status, body) = handle(request).await;
+            let answer = json!({"status": status, "body": body});
+            let _ = writeln!(stdin, "{answer}");
+            let _ = stdin.flush();
+            continue;
+        }
         match child.try_wait().expect("wait for node") {
             Some(status) => break (status.success(), status.to_string()),
             None if Instant::now() > deadline => {
@@ -237,9 +436,11 @@ fn run_script(dir: &Path, env: &[(&str, String)]) -> ScriptRun {
                     format!("killed after {} s", SCRIPT_TIMEOUT.as_secs()),
                 );
             }
-            None => std::thread::sleep(Duration::from_millis(100)),
+            None => tokio::time::sleep(Duration::from_millis(50)).await,
         }
     };
+    drop(stdin);
+    let _ = reader.join();
     let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
     ScriptRun {
         success,
@@ -247,6 +448,36 @@ fn run_script(dir: &Path, env: &[(&str, String)]) -> ScriptRun {
         stdout: read(&out_path),
         stderr: read(&err_path),
     }
+}
+
+/// Upload component `name` with the manifest `manifest` for review, as `token`.
+async fn upload_with_manifest(
+    host: &TestHost,
+    name: &str,
+    manifest: &str,
+    token: &str,
+) -> (u16, Value) {
+    let id = manifest
+        .lines()
+        .find_map(|l| l.strip_prefix("id = \""))
+        .and_then(|rest| rest.strip_suffix('"'))
+        .expect("an id line");
+    let form = reqwest::multipart::Form::new()
+        .text("manifest", manifest.to_string())
+        .part(
+            "component",
+            reqwest::multipart::Part::bytes(component(name)).file_name("c.wasm"),
+        );
+    json_of(
+        host.http
+            .post(host.url(&format!("/admin/v1/plugins/{id}/versions")))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+            .expect("upload request"),
+    )
+    .await
 }
 
 /// Upload component `name` as `version` of its own plugin with `token`.

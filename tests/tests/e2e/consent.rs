@@ -17,7 +17,9 @@ fn citizen_with_data(host: &TestHost, sub: &str) -> String {
 /// Release people-probe 0.1.0 through review with exactly `grants`.
 async fn release_with(host: &TestHost, id: &str, grants: Value) {
     let admin = host.admin();
-    let (status, body) = host.upload_version("people-probe", id, "0.1.0", &admin).await;
+    let (status, body) = host
+        .upload_version("people-probe", id, "0.1.0", &admin)
+        .await;
     assert_eq!(status, 201, "{body}");
     let base = format!("/admin/v1/plugins/{id}/versions/0.1.0");
     for (action, body) in [
@@ -31,7 +33,8 @@ async fn release_with(host: &TestHost, id: &str, grants: Value) {
 }
 
 async fn claim(host: &TestHost, plugin: &str, item: &str, token: Option<&str>) -> (u16, Value) {
-    host.get_json(&format!("/p/{plugin}/claim/{item}"), token).await
+    host.get_json(&format!("/p/{plugin}/claim/{item}"), token)
+        .await
 }
 
 fn code(body: &Value) -> &str {
@@ -56,7 +59,11 @@ async fn a_claim_needs_declaration_grant_and_consent_and_leaves_a_trail() {
     let (status, body) = claim(&host, "people-probe", "national-id", Some(&ann)).await;
     assert_eq!((status, code(&body)), (422, "not-declared"), "{body}");
     let (status, body) = claim(&host, "people-probe", "phone", Some(&ann)).await;
-    assert_eq!((status, code(&body)), (422, "not-granted"), "declared, not granted: {body}");
+    assert_eq!(
+        (status, code(&body)),
+        (422, "not-granted"),
+        "declared, not granted: {body}"
+    );
     let (status, body) = claim(&host, "people-probe", "real-name", Some(&ann)).await;
     assert_eq!((status, code(&body)), (422, "no-consent"), "{body}");
     assert_eq!(
@@ -68,15 +75,35 @@ async fn a_claim_needs_declaration_grant_and_consent_and_leaves_a_trail() {
     assert_eq!((status, code(&body)), (422, "no-caller"), "{body}");
 
     // Consent only for what the manifest declares.
-    let (status, body) = consent(&host, &ann, json!({"plugin": "people-probe", "item": "national-id"})).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("not_declared")), "{body}");
+    let (status, body) = consent(
+        &host,
+        &ann,
+        json!({"plugin": "people-probe", "item": "national-id"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("not_declared")),
+        "{body}"
+    );
     let (status, _) = consent(&host, &ann, json!({"plugin": "nope", "item": "real-name"})).await;
     assert_eq!(status, 404);
     let (status, _) = consent(&host, &ann, json!({"plugin": "people-probe"})).await;
     assert_eq!(status, 400);
-    let (status, given) = consent(&host, &ann, json!({"plugin": "people-probe", "item": "real-name"})).await;
+    let (status, given) = consent(
+        &host,
+        &ann,
+        json!({"plugin": "people-probe", "item": "real-name"}),
+    )
+    .await;
     assert_eq!(status, 201, "{given}");
-    assert_eq!((given["purpose"].as_str(), given["service_name"].as_str()), (Some("Shown on your permit"), Some("People probe test guest")));
+    assert_eq!(
+        (given["purpose"].as_str(), given["service_name"].as_str()),
+        (
+            Some("Shown on your permit"),
+            Some("People probe test guest")
+        )
+    );
     let consent_id = given["id"].as_str().unwrap().to_string();
 
     let response = host
@@ -88,7 +115,11 @@ async fn a_claim_needs_declaration_grant_and_consent_and_leaves_a_trail() {
         .await
         .unwrap();
     let (status, body) = json_of(response).await;
-    assert_eq!((status, body["value"].as_str()), (200, Some("Name of ann")), "{body}");
+    assert_eq!(
+        (status, body["value"].as_str()),
+        (200, Some("Name of ann")),
+        "{body}"
+    );
 
     // The trail: the citizen's own, and the plugin's for admins.
     let (status, trail) = host.get_json("/api/v1/me/data-access", Some(&ann)).await;
@@ -97,16 +128,41 @@ async fn a_claim_needs_declaration_grant_and_consent_and_leaves_a_trail() {
     assert_eq!(entries.len(), 1, "{trail}");
     let entry = &entries[0];
     assert_eq!(
-        (entry["plugin"].as_str(), entry["item"].as_str(), entry["purpose"].as_str(), entry["consent_id"].as_str(), entry["request_id"].as_str()),
-        (Some("people-probe"), Some("real-name"), Some("Shown on your permit"), Some(consent_id.as_str()), Some("claim-req-1"))
+        (
+            entry["plugin"].as_str(),
+            entry["item"].as_str(),
+            entry["purpose"].as_str(),
+            entry["consent_id"].as_str(),
+            entry["request_id"].as_str()
+        ),
+        (
+            Some("people-probe"),
+            Some("real-name"),
+            Some("Shown on your permit"),
+            Some(consent_id.as_str()),
+            Some("claim-req-1")
+        )
     );
     assert!(entry.get("subject").is_none(), "{entry}");
     let (_, me) = host.get_json("/p/people-probe/me", Some(&ann)).await;
-    let (status, admin_trail) = host.get_json("/admin/v1/plugins/people-probe/data-access", Some(&host.admin())).await;
+    let (status, admin_trail) = host
+        .get_json(
+            "/admin/v1/plugins/people-probe/data-access",
+            Some(&host.admin()),
+        )
+        .await;
     assert_eq!(status, 200, "{admin_trail}");
-    assert_eq!(admin_trail["entries"][0]["subject"], me["subject"], "admins see the pseudonym");
-    assert!(!admin_trail.to_string().contains("\"ann\""), "never the citizen's id");
-    let (status, _) = host.get_json("/admin/v1/plugins/people-probe/data-access", Some(&ann)).await;
+    assert_eq!(
+        admin_trail["entries"][0]["subject"], me["subject"],
+        "admins see the pseudonym"
+    );
+    assert!(
+        !admin_trail.to_string().contains("\"ann\""),
+        "never the citizen's id"
+    );
+    let (status, _) = host
+        .get_json("/admin/v1/plugins/people-probe/data-access", Some(&ann))
+        .await;
     assert_eq!(status, 403);
 
     // Another citizen sees none of it and cannot withdraw it.
@@ -124,11 +180,20 @@ async fn a_claim_needs_declaration_grant_and_consent_and_leaves_a_trail() {
         .unwrap();
     assert_eq!(response.status(), 404);
     let (status, body) = claim(&host, "people-probe", "real-name", Some(&bob)).await;
-    assert_eq!((status, code(&body)), (422, "no-consent"), "bob never consented: {body}");
+    assert_eq!(
+        (status, code(&body)),
+        (422, "no-consent"),
+        "bob never consented: {body}"
+    );
 
     // A citizen whose token lacks the item: consented, but nothing to give.
     let plain = host.token("cai", &[]);
-    consent(&host, &plain, json!({"plugin": "people-probe", "item": "real-name"})).await;
+    consent(
+        &host,
+        &plain,
+        json!({"plugin": "people-probe", "item": "real-name"}),
+    )
+    .await;
     let (status, body) = claim(&host, "people-probe", "real-name", Some(&plain)).await;
     assert_eq!((status, code(&body)), (422, "not-available"), "{body}");
 
@@ -146,7 +211,11 @@ async fn a_claim_needs_declaration_grant_and_consent_and_leaves_a_trail() {
     let (status, body) = claim(&host, "people-probe", "real-name", Some(&ann)).await;
     assert_eq!((status, code(&body)), (422, "no-consent"), "{body}");
     let (_, trail) = host.get_json("/api/v1/me/data-access", Some(&ann)).await;
-    assert_eq!(trail["entries"].as_array().unwrap().len(), 1, "no release after withdrawal");
+    assert_eq!(
+        trail["entries"].as_array().unwrap().len(),
+        1,
+        "no release after withdrawal"
+    );
     let (status, _) = host.get_json("/api/v1/consents", None).await;
     assert_eq!(status, 401);
 }
@@ -159,9 +228,15 @@ async fn department_subjects_are_shared_within_a_department_only() {
     let dee = host.token("dee", &[]);
     let (_, a) = host.get_json("/p/people-a/me", Some(&dee)).await;
     let (_, b) = host.get_json("/p/people-b/me", Some(&dee)).await;
-    assert_ne!(a["subject"], b["subject"], "pairwise subjects differ per plugin");
+    assert_ne!(
+        a["subject"], b["subject"],
+        "pairwise subjects differ per plugin"
+    );
     assert!(a["department_subject"].is_string(), "{a}");
-    assert_eq!(a["department_subject"], b["department_subject"], "one department: one subject");
+    assert_eq!(
+        a["department_subject"], b["department_subject"],
+        "one department: one subject"
+    );
     assert_ne!(a["department_subject"], a["subject"]);
     let eli = host.token("eli", &[]);
     let (_, other) = host.get_json("/p/people-a/me", Some(&eli)).await;
@@ -169,9 +244,16 @@ async fn department_subjects_are_shared_within_a_department_only() {
     let (_, anonymous) = host.get_json("/p/people-a/me", None).await;
     assert!(anonymous["department_subject"].is_null(), "{anonymous}");
     // Another department gets another subject for the same citizen.
-    let manifest = islet_tests::manifest_as("people-probe", "people-c", None).replace("department = \"probe\"", "department = \"housing\"");
-    let response = host.upload(&manifest, islet_tests::component("people-probe")).await;
-    assert!(response.status().is_success(), "{}", response.text().await.unwrap());
+    let manifest = islet_tests::manifest_as("people-probe", "people-c", None)
+        .replace("department = \"probe\"", "department = \"housing\"");
+    let response = host
+        .upload(&manifest, islet_tests::component("people-probe"))
+        .await;
+    assert!(
+        response.status().is_success(),
+        "{}",
+        response.text().await.unwrap()
+    );
     let (_, c) = host.get_json("/p/people-c/me", Some(&dee)).await;
     assert_ne!(c["department_subject"], a["department_subject"]);
 }
@@ -180,22 +262,44 @@ async fn department_subjects_are_shared_within_a_department_only() {
 async fn grants_beyond_the_manifest_are_refused_at_review() {
     let host = TestHost::start().await;
     let admin = host.admin();
-    let (status, body) = host.upload_version("people-probe", "people-probe", "0.1.0", &admin).await;
+    let (status, body) = host
+        .upload_version("people-probe", "people-probe", "0.1.0", &admin)
+        .await;
     assert_eq!(status, 201, "{body}");
     let base = "/admin/v1/plugins/people-probe/versions/0.1.0";
-    assert_eq!(host.post(&format!("{base}/submit"), &admin, None).await.0, 200);
+    assert_eq!(
+        host.post(&format!("{base}/submit"), &admin, None).await.0,
+        200
+    );
     for (grants, named) in [
         (json!({"personal_data": ["national-id"]}), "national-id"),
         (json!({"templates": ["nope"]}), "nope"),
     ] {
-        let (status, body) = host.post(&format!("{base}/approve"), &admin, Some(grants)).await;
+        let (status, body) = host
+            .post(&format!("{base}/approve"), &admin, Some(grants))
+            .await;
         assert_eq!(status, 409, "{body}");
-        assert!(body["error"]["message"].as_str().unwrap().contains(named), "{body}");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(named),
+            "{body}"
+        );
     }
-    let (status, body) = host.post(&format!("{base}/approve"), &admin, Some(json!({"all_requested": true}))).await;
+    let (status, body) = host
+        .post(
+            &format!("{base}/approve"),
+            &admin,
+            Some(json!({"all_requested": true})),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
-    let (_, plugin) = host.get_json("/admin/v1/plugins/people-probe", Some(&admin)).await;
+    let (_, plugin) = host
+        .get_json("/admin/v1/plugins/people-probe", Some(&admin))
+        .await;
     let grants = &plugin["history"][0]["grants"];
-    assert_eq!(grants["personal_data"], json!(["real-name", "phone"]), "{plugin}");
+    assert_eq!(
+        grants["personal_data"],
+        json!(["real-name", "phone"]),
+        "{plugin}"
+    );
     assert_eq!(grants["long_term_messages"], true);
 }

@@ -7,6 +7,7 @@ mod isolation;
 mod jwt;
 mod lifecycle;
 mod metering;
+mod notification;
 mod payment;
 mod payment_orders;
 mod protection;

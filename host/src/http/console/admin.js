@@ -9,7 +9,18 @@ const CAPABILITY_HELP = {
   identity: 'who is calling: a pairwise id, assurance level and roles',
   storage: 'its own key-value storage, within its quota',
   log: 'log lines in the host log',
+  payment: 'orders on the merchant accounts it was allowed to charge to',
+  notification: 'messages to citizens who consented, with approved templates',
 };
+const DATA_ITEM_LABEL = {
+  'real-name': 'real name',
+  'national-id': 'national ID number',
+  phone: 'phone number',
+  email: 'e-mail address',
+  'legal-person': 'company (social credit code)',
+};
+const TEMPLATE_KIND = { 'one-time': 'one-time', 'long-term': 'long-term' };
+const TRAIL_PAGE = 20;
 
 const state = {
   token: null,
@@ -20,6 +31,8 @@ const state = {
   queue: [],
   usage: null, // today's usage report, or null when the roles may not read it
   audit: null, // audit entries, or null when the roles may not read them
+  // The data-access trail of the selected plugin.
+  trail: { plugin: null, entries: [], next: null, loading: false, error: null, generation: 0 },
 };
 
 const $ = (id) => document.getElementById(id);
@@ -61,6 +74,16 @@ function parseTesters(text) {
 
 function badge(text, kind, testid) {
   return h('span', { class: `badge ${kind ?? ''}`, testid }, text);
+}
+
+/** What a version was granted, in one line: capabilities, data, templates. */
+function grantsText(grants) {
+  if (!grants) return '—';
+  const parts = [(grants.capabilities ?? []).join(', ') || 'nothing'];
+  if (grants.personal_data?.length) parts.push(`data ${grants.personal_data.join(', ')}`);
+  if (grants.templates?.length) parts.push(`templates ${grants.templates.join(', ')}`);
+  if (grants.long_term_messages) parts.push('long-term messages');
+  return parts.join('; ');
 }
 
 // -------------------------------------------------------------------- API
@@ -196,6 +219,7 @@ function signOut() {
   state.claims = null;
   state.plugins = [];
   state.queue = [];
+  state.trail = { plugin: null, entries: [], next: null, loading: false, error: null, generation: state.trail.generation + 1 };
   sessionStorage.removeItem(TOKEN_KEY);
   render();
 }
@@ -319,7 +343,80 @@ function renderDetail() {
       h('h2', {}, p.name ?? p.id, ' ', h('span', { class: 'muted' }, p.id)),
       h('span', { class: 'muted' }, p.description ?? '')),
     h('div', { class: 'cards' }, releaseCard(p), grayCard(p), catalogCard(p)),
-    versionsTable(p)));
+    versionsTable(p),
+    h('div', { id: 'trail-box' }, trailCard(p))));
+  if (state.trail.plugin !== p.id) loadTrail(p.id);
+}
+
+// Data-access trail of a plugin ----------------------------------------------
+
+/** Load the first page of `plugin`'s trail (`more`: the next page). */
+async function loadTrail(plugin, more = false) {
+  const trail = state.trail;
+  const generation = more ? trail.generation : ++trail.generation;
+  if (!more) Object.assign(trail, { plugin, entries: [], next: null, error: null });
+  trail.loading = true;
+  renderTrail();
+  const query = new URLSearchParams({ limit: String(TRAIL_PAGE) });
+  if (more && trail.next) query.set('cursor', trail.next);
+  try {
+    const page = await api('GET', `/admin/v1/plugins/${enc(plugin)}/data-access?${query}`);
+    if (generation !== trail.generation) return;
+    trail.entries = trail.entries.concat(page.entries ?? []);
+    trail.next = page.next_cursor ?? null;
+    trail.error = null;
+  } catch (err) {
+    if (generation !== trail.generation) return;
+    trail.error = err.status === 403 ? 'The trail needs a role that may read this plugin.' : err.message;
+  }
+  trail.loading = false;
+  renderTrail();
+}
+
+function renderTrail() {
+  const box = $('trail-box');
+  const p = state.plugins.find((x) => x.id === state.trail.plugin);
+  if (box && p) box.replaceChildren(trailCard(p));
+}
+
+function trailCard(p) {
+  const trail = state.trail;
+  const mine = trail.plugin === p.id;
+  const entries = mine ? trail.entries : [];
+  const rows = entries.map((e) => h('tr', { testid: 'data-access-row' },
+    h('td', { class: 'nowrap' }, formatTime(e.at_ms)),
+    h('td', {}, h('code', { title: e.subject }, shortSubject(e.subject))),
+    h('td', { class: 'nowrap' }, DATA_ITEM_LABEL[e.item] ?? e.label ?? e.item),
+    h('td', {}, e.purpose),
+    h('td', { class: 'nowrap' }, e.version),
+    h('td', {}, h('code', { class: 'small' }, e.consent_id)),
+    h('td', {}, h('code', { class: 'small' }, e.request_id))));
+  if (!rows.length) {
+    const text = !mine || trail.loading ? 'Loading…' : (trail.error ?? 'No personal data was released to this service.');
+    rows.push(h('tr', {}, h('td', { colspan: 7, class: trail.error ? 'bad-text empty' : 'muted empty', testid: 'data-access-empty' }, text)));
+  }
+  return h('div', { class: 'trail', testid: 'data-access' },
+    h('div', { class: 'section-head' },
+      h('h3', {}, 'Personal data released'),
+      h('span', { class: 'muted small' },
+        'Every value identity.claim gave this service, with the purpose and the citizen’s consent. ' +
+        'Citizens are shown as the service knows them (pairwise subject).')),
+    h('div', { class: 'table-wrap' },
+      h('table', { class: 'grid', testid: 'data-access-table' },
+        h('thead', {}, h('tr', {},
+          h('th', {}, 'When'), h('th', {}, 'Citizen (pairwise)'), h('th', {}, 'Item'), h('th', {}, 'Purpose'),
+          h('th', {}, 'Version'), h('th', {}, 'Consent'), h('th', {}, 'Request'))),
+        h('tbody', {}, rows))),
+    mine && trail.next ? h('div', { class: 'actions' },
+      h('button', {
+        type: 'button', class: 'small secondary', testid: 'data-access-more', disabled: trail.loading,
+        onclick: () => loadTrail(p.id, true),
+      }, trail.loading ? 'Loading…' : 'Load more')) : null);
+}
+
+function shortSubject(subject) {
+  if (!subject) return '—';
+  return subject.length > 14 ? `${subject.slice(0, 12)}…` : subject;
 }
 
 function releaseCard(p) {
@@ -354,7 +451,8 @@ function releaseCard(p) {
     h('div', { class: 'big', testid: 'released-version' }, p.version ?? 'none'),
     h('dl', { class: 'facts' },
       h('dt', {}, 'Serving'), h('dd', {}, p.taken_down ? badge('taken down', 'bad') : availability(p)[0]),
-      h('dt', {}, 'Granted'), h('dd', {}, p.granted ? (p.granted.join(', ') || 'nothing') : '—'),
+      h('dt', {}, 'Granted'), h('dd', { testid: 'released-grants' },
+        grantsText(p.history.find((v) => v.version === p.version)?.grants ?? (p.granted ? { capabilities: p.granted } : null))),
       h('dt', {}, 'Earlier'), h('dd', {}, p.previous_releases.length ? p.previous_releases.join(', ') : '—'),
       h('dt', {}, 'Loaded'), h('dd', {}, p.activation?.ms !== undefined
         ? `in ${p.activation.ms.toFixed(1)} ms${p.activation.from_cache ? ' (cached)' : ''}`
@@ -446,7 +544,7 @@ function versionRows(p, v) {
     h('td', {}, h('strong', {}, v.version)),
     h('td', {}, badge(v.state, `state-${v.state}`, 'version-state'), review),
     h('td', { class: 'small' }, uploaded),
-    h('td', { testid: 'version-grants' }, v.grants ? (v.grants.capabilities.join(', ') || 'nothing') : '—'),
+    h('td', { testid: 'version-grants' }, grantsText(v.grants)),
     h('td', { class: 'num', testid: 'version-calls' }, traffic ? traffic.calls : '—'),
     h('td', { class: 'num' }, traffic ? traffic.errors : '—'),
     h('td', { class: 'num' }, traffic ? `${(traffic.cpu_us / 1000).toFixed(1)} ms` : '—'),
@@ -503,15 +601,39 @@ function renderQueue() {
 }
 
 function reviewCard(item) {
+  const locked = !canReview();
+  const check = (testid, value, checked) => h('input', { type: 'checkbox', value, checked, testid, disabled: locked });
   const grants = item.requested.map((cap) => h('label', { class: 'check' },
-    h('input', { type: 'checkbox', value: cap, checked: true, testid: `grant-${cap}`, disabled: !canReview() }),
+    check(`grant-${cap}`, cap, true),
     h('strong', {}, cap), h('span', { class: 'muted' }, ` — ${CAPABILITY_HELP[cap] ?? ''}`)));
+  const data = Object.entries(item.personal_data ?? {}).map(([name, purpose]) => h('label', { class: 'check grant-data' },
+    check(`grant-data-${name}`, name, true),
+    h('span', {},
+      h('strong', {}, DATA_ITEM_LABEL[name] ?? name), ' ', h('code', { class: 'muted' }, name),
+      h('span', { class: 'grant-purpose', testid: `purpose-${name}` }, `Purpose: ${purpose}`))));
+  const templates = (item.templates ?? []).map((t) => h('label', { class: 'check grant-template' },
+    check(`grant-template-${t.id}`, t.id, true),
+    h('span', {},
+      h('strong', {}, t.title), ' ', h('code', { class: 'muted' }, t.id), ' ',
+      badge(TEMPLATE_KIND[t.kind] ?? t.kind, t.kind === 'long-term' ? 'warn' : 'info', `template-kind-${t.id}`),
+      h('span', { class: 'grant-purpose' }, `“${t.body}”`))));
+  const wantsLongTerm = (item.templates ?? []).some((t) => t.kind === 'long-term');
+  const longTerm = wantsLongTerm
+    ? h('label', { class: 'check grant-long-term' }, check('grant-long-term', 'long-term', false),
+      h('span', {}, h('strong', {}, 'Allow long-term messages'),
+        h('span', { class: 'grant-purpose' }, 'Only for public services: citizens may then allow messages until they withdraw.')))
+    : null;
   const reason = h('input', { type: 'text', placeholder: 'Why? (required to reject)', testid: 'reject-reason' });
-  const chosen = () => grants.map((l) => l.querySelector('input')).filter((i) => i.checked).map((i) => i.value);
+  const chosen = (labels) => labels.map((l) => l.querySelector('input')).filter((i) => i.checked).map((i) => i.value);
   const approve = () => {
-    const caps = chosen();
+    const body = {
+      capabilities: chosen(grants),
+      personal_data: chosen(data),
+      templates: chosen(templates),
+      long_term_messages: Boolean(longTerm?.querySelector('input').checked),
+    };
     versionAction(item.plugin, item.version, 'approve',
-      `Approved ${item.plugin} ${item.version}, granting ${caps.join(', ') || 'nothing'}`, { capabilities: caps });
+      `Approved ${item.plugin} ${item.version}, granting ${grantsText(body)}`, body);
   };
   const reject = () => versionAction(item.plugin, item.version, 'reject',
     `Rejected ${item.plugin} ${item.version}`, { reason: reason.value.trim() });
@@ -531,7 +653,12 @@ function reviewCard(item) {
         limitsList(item.limits)),
       h('div', {},
         h('h3', {}, 'Grant capabilities'),
-        h('div', { class: 'grants' }, grants.length ? grants : h('p', { class: 'muted' }, 'It asks for none.')),
+        h('div', { class: 'grants', testid: 'grants-capabilities' }, grants.length ? grants : h('p', { class: 'muted' }, 'It asks for none.')),
+        h('h3', {}, 'Personal data (released only with the citizen’s consent)'),
+        h('div', { class: 'grants', testid: 'grants-data' }, data.length ? data : h('p', { class: 'muted' }, 'It asks for none.')),
+        h('h3', {}, 'Message templates'),
+        h('div', { class: 'grants', testid: 'grants-templates' },
+          templates.length ? templates : h('p', { class: 'muted' }, 'It sends no messages.'), longTerm),
         canReview() && h('div', { class: 'actions' },
           h('button', { type: 'button', testid: 'approve', onclick: approve }, 'Approve with these grants')),
         canReview() && h('div', { class: 'reject-row' }, reason,
@@ -592,7 +719,7 @@ function describeChange(before, after) {
   for (const v of a.history ?? []) {
     const old = previous.get(v.version);
     if (old?.state === v.state) continue;
-    const granted = v.grants && !old?.grants ? ` (granted ${v.grants.capabilities.join(', ') || 'nothing'})` : '';
+    const granted = v.grants && !old?.grants ? ` (granted ${grantsText(v.grants)})` : '';
     const reason = v.review?.reason && !old?.review ? ` (${v.review.reason})` : '';
     out.push(`${v.version}: ${old?.state ?? 'new'} → ${v.state}${granted}${reason}`);
   }
@@ -627,7 +754,10 @@ function start() {
     signOut();
     clearMessages();
   });
-  $('refresh').addEventListener('click', () => reload().then(clearMessages, handleError));
+  $('refresh').addEventListener('click', () => {
+    if (state.trail.plugin) state.trail.plugin = null; // loaded again with the detail
+    reload().then(clearMessages, handleError);
+  });
   for (const button of document.querySelectorAll('.tab')) {
     button.addEventListener('click', () => { location.hash = button.dataset.tab; });
   }

@@ -5,11 +5,22 @@
 // Orders tab lists the citizen's orders (/api/v1/orders). Checkout pages
 // (the sandbox cashier at /pay/{id}) refuse to be framed, so the shell
 // opens them full screen and has them come back to the service.
+//
+// The Inbox tab lists the messages services sent with the citizen's
+// consent (/api/v1/inbox) and stays live through Server-Sent Events
+// (/api/v1/inbox/stream): a new message and the unread count arrive as they
+// happen. Me → Privacy lists the citizen's consents by service, each with
+// Withdraw (/api/v1/consents), and the data-access trail: which service
+// read which personal data, when and why (/api/v1/me/data-access).
 import { decodeClaims, h, kindText, sameOriginPath, when, yuan } from './common.js';
 
 const TOKEN_KEY = 'islet_token';
 const SCREENS = ['home', 'inbox', 'orders', 'me'];
 const ORDERS_PAGE = 20;
+const INBOX_PAGE = 20;
+const ACCESS_PAGE = 20;
+/** Wait before opening the inbox stream again after it failed for good. */
+const STREAM_RETRY_MS = 5_000;
 const STATUS_TEXT = {
   created: 'Unpaid',
   paid: 'Paid',
@@ -25,6 +36,9 @@ const state = {
   catalog: [],
   open: null, // the catalog entry shown in the frame
   orders: { list: [], next: null, loading: false, generation: 0 },
+  inbox: { list: [], next: null, loading: false, loaded: false, generation: 0, unread: 0 },
+  stream: { source: null, token: '', retry: null },
+  privacy: { consents: [], access: [], next: null, loading: false, generation: 0 },
 };
 
 const $ = (id) => document.getElementById(id);
@@ -211,10 +225,16 @@ class ApiError extends Error {
   }
 }
 
-async function getJson(path) {
+/** Call the JSON API with the citizen's token; a non-2xx answer throws. */
+async function request(method, path, body) {
   const headers = { accept: 'application/json' };
   if (token()) headers.authorization = `Bearer ${token()}`;
-  const response = await fetch(path, { headers });
+  const init = { method, headers };
+  if (body !== undefined) {
+    headers['content-type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  const response = await fetch(path, init);
   let data = null;
   try {
     data = await response.json();
@@ -226,6 +246,15 @@ async function getJson(path) {
       data?.error?.message ?? `${response.status} ${response.statusText}`);
   }
   return data;
+}
+
+const getJson = (path) => request('GET', path);
+
+/** What to say when a list of the citizen's own could not be loaded. */
+function failure(err, what) {
+  return err.status === 401
+    ? `Your sign-in was not accepted (${err.message}). Sign in again in Me.`
+    : `${what} could not be loaded: ${err.message}`;
 }
 
 function ordersSay(text) {
@@ -299,12 +328,357 @@ async function loadOrders(more = false) {
     ordersSay('');
   } catch (err) {
     if (generation !== orders.generation) return;
-    ordersSay(err.status === 401
-      ? `Your sign-in was not accepted (${err.message}). Sign in again in Me.`
-      : `Your orders could not be loaded: ${err.message}`);
+    ordersSay(failure(err, 'Your orders'));
   }
   orders.loading = false;
   renderOrders();
+}
+
+// ------------------------------------------------------------------ inbox
+
+function inboxSay(text) {
+  const el = $('inbox-message');
+  el.textContent = text;
+  el.hidden = !text;
+}
+
+/** Milliseconds since the epoch as "just now", "5 min ago", "3 h ago" or a date. */
+function since(ms) {
+  const seconds = Math.max(0, Math.round((Date.now() - ms) / 1000));
+  if (seconds < 60) return 'just now';
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ago`;
+  if (seconds < 86_400) return `${Math.floor(seconds / 3600)} h ago`;
+  return when(Math.floor(ms / 1000));
+}
+
+/**
+ * The service page a message opens: its `link` is a path of the service
+ * that sent it (`/p/{plugin}/…`, or `/…` below the service's root); null
+ * when it has none or points anywhere else.
+ */
+function messagePath(message) {
+  const link = sameOriginPath(message.link);
+  if (!link || !message.plugin) return null;
+  const path = link.startsWith(serviceRoot(message.plugin)) ? link : `/p/${encodeURIComponent(message.plugin)}${link}`;
+  return servicePath(message.plugin, path);
+}
+
+function renderBadge() {
+  const unread = token() ? state.inbox.unread : 0;
+  const badge = $('inbox-badge');
+  badge.textContent = unread > 99 ? '99+' : String(unread);
+  badge.hidden = unread <= 0;
+  const nav = document.querySelector('[data-testid="nav-inbox"]');
+  nav.setAttribute('aria-label', unread > 0 ? `Inbox, ${unread} unread` : 'Inbox');
+  document.title = unread > 0 ? `(${unread}) Islet City · demo app` : 'Islet City · demo app';
+}
+
+function messageRow(message) {
+  const path = messagePath(message);
+  const classes = ['message'];
+  if (!message.read) classes.push('unread');
+  if (message.fresh) classes.push('fresh');
+  return h('li', {
+    class: classes.join(' '), testid: 'inbox-row', 'data-message': message.id, 'data-read': String(Boolean(message.read)),
+  },
+  h('button', { type: 'button', class: 'message-card', testid: 'inbox-open', onclick: () => openMessage(message) },
+    h('span', { class: 'message-top' },
+      h('span', { class: 'message-service', testid: 'inbox-service' }, message.service_name ?? message.plugin),
+      h('span', { class: 'message-time', testid: 'inbox-time', title: when(Math.floor(message.at_ms / 1000)) },
+        since(message.at_ms))),
+    h('span', { class: 'message-title', testid: 'inbox-title' }, message.title),
+    h('span', { class: 'message-body', testid: 'inbox-body' }, message.body),
+    path ? h('span', { class: 'message-cta' }, 'Open in the service ›') : null));
+}
+
+function renderInbox() {
+  const { list, next, loading } = state.inbox;
+  const signedIn = Boolean(token());
+  $('inbox-signin').hidden = signedIn;
+  $('inbox-empty').hidden = !signedIn || loading || list.length > 0 || !$('inbox-message').hidden;
+  $('inbox-list').replaceChildren(...(signedIn ? list.map(messageRow) : []));
+  const more = $('inbox-more');
+  more.hidden = !signedIn || !next;
+  more.disabled = loading;
+  more.textContent = loading && list.length ? 'Loading…' : 'Load more';
+}
+
+/** Load the first page of messages again (`more`: the next page). */
+async function loadInbox(more = false) {
+  const inbox = state.inbox;
+  const generation = more ? inbox.generation : ++inbox.generation;
+  if (!token()) {
+    inbox.loading = false;
+    inboxSay('');
+    renderInbox();
+    return;
+  }
+  inbox.loading = true;
+  if (!more && !inbox.loaded) inboxSay('Loading your messages…');
+  renderInbox();
+  const query = new URLSearchParams({ limit: String(INBOX_PAGE) });
+  if (more && inbox.next) query.set('cursor', inbox.next);
+  try {
+    const page = await getJson(`/api/v1/inbox?${query}`);
+    if (generation !== inbox.generation) return;
+    const messages = Array.isArray(page.messages) ? page.messages : [];
+    if (more) {
+      const known = new Set(inbox.list.map((m) => m.id));
+      inbox.list = inbox.list.concat(messages.filter((m) => !known.has(m.id)));
+    } else {
+      // Messages the stream brought while the page was on its way stay.
+      const listed = new Set(messages.map((m) => m.id));
+      inbox.list = inbox.list.filter((m) => m.live && !listed.has(m.id)).concat(messages);
+    }
+    inbox.next = page.next_cursor ?? null;
+    if (Number.isSafeInteger(page.unread)) inbox.unread = page.unread;
+    inbox.loaded = true;
+    inboxSay('');
+  } catch (err) {
+    if (generation !== inbox.generation) return;
+    inboxSay(failure(err, 'Your messages'));
+  }
+  inbox.loading = false;
+  renderInbox();
+  renderBadge();
+}
+
+/** Mark `message` read (once) and open the service page it links to. */
+function openMessage(message) {
+  if (!message.read) {
+    message.read = true;
+    message.fresh = false;
+    state.inbox.unread = Math.max(0, state.inbox.unread - 1);
+    renderInbox();
+    renderBadge();
+    request('POST', `/api/v1/inbox/${encodeURIComponent(message.id)}/read`).then((answer) => {
+      if (Number.isSafeInteger(answer?.unread)) {
+        state.inbox.unread = answer.unread;
+        renderBadge();
+      }
+    }, (err) => {
+      message.read = false;
+      state.inbox.unread += 1;
+      renderInbox();
+      renderBadge();
+      inboxSay(`The message could not be marked read: ${err.message}`);
+    });
+  }
+  const path = messagePath(message);
+  if (path) location.hash = `open/${encodeURIComponent(message.plugin)}/${encodeURIComponent(path)}`;
+}
+
+/** A message the stream delivered: first in the list, counted unread. */
+function receive(message) {
+  const inbox = state.inbox;
+  if (!message?.id || inbox.list.some((m) => m.id === message.id)) return;
+  const entry = { ...message, live: true, fresh: !message.read };
+  inbox.list.unshift(entry);
+  if (!message.read) inbox.unread += 1;
+  // Highlighted when it comes in, not again on every later render.
+  setTimeout(() => { entry.fresh = false; }, 1500);
+  renderInbox();
+  renderBadge();
+}
+
+function parseData(event) {
+  try {
+    return JSON.parse(event.data);
+  } catch {
+    return null;
+  }
+}
+
+function setLive(live) {
+  $('inbox-live').hidden = !live;
+}
+
+/**
+ * Keep the inbox live: an EventSource on the stream for the current token
+ * (`unread` on connect and whenever the count changes, `message` for each
+ * new message, `resync` when events were missed). The browser
+ * reconnects by itself after a dropped connection; when the host refuses
+ * the stream (closed for good), try again later with a longer wait.
+ */
+function connectStream() {
+  const stream = state.stream;
+  const current = token();
+  if (stream.source && stream.token === current) return;
+  disconnectStream();
+  if (!current) return;
+  const source = new EventSource(`/api/v1/inbox/stream?token=${encodeURIComponent(current)}`);
+  stream.source = source;
+  stream.token = current;
+  stream.wait = stream.wait ?? STREAM_RETRY_MS;
+  let opened = false;
+  source.addEventListener('open', () => {
+    stream.wait = STREAM_RETRY_MS;
+    setLive(true);
+    // Messages may have come while the connection was down.
+    if (opened && state.inbox.loaded) loadInbox();
+    opened = true;
+  });
+  source.addEventListener('unread', (event) => {
+    const data = parseData(event);
+    if (Number.isSafeInteger(data?.unread)) {
+      state.inbox.unread = data.unread;
+      renderBadge();
+    }
+  });
+  source.addEventListener('message', (event) => receive(parseData(event)));
+  // The host dropped events for this stream (it fell behind): reload.
+  source.addEventListener('resync', () => {
+    if (state.inbox.loaded) loadInbox();
+  });
+  source.addEventListener('error', () => {
+    setLive(false);
+    if (source.readyState !== EventSource.CLOSED || stream.source !== source) return;
+    stream.source = null;
+    stream.retry = setTimeout(() => {
+      stream.retry = null;
+      connectStream();
+    }, stream.wait);
+    stream.wait = Math.min(stream.wait * 2, 60_000);
+  });
+}
+
+function disconnectStream() {
+  const stream = state.stream;
+  if (stream.retry) clearTimeout(stream.retry);
+  stream.retry = null;
+  stream.source?.close();
+  stream.source = null;
+  stream.token = '';
+  setLive(false);
+}
+
+// ---------------------------------------------------------------- privacy
+
+function privacySay(text) {
+  const el = $('privacy-message');
+  el.textContent = text;
+  el.hidden = !text;
+}
+
+function consentText(c) {
+  if (c.type === 'data-item') {
+    return {
+      what: `Your ${c.label ?? c.item}`,
+      detail: c.purpose ? `Used for: ${c.purpose}` : '',
+    };
+  }
+  const left = c.remaining ?? 0;
+  let mode = 'Messages until you withdraw';
+  if (c.mode !== 'long-term') {
+    mode = left > 0 ? `One-time · ${left} message${left === 1 ? '' : 's'} left` : 'One-time · used';
+  }
+  return { what: `Messages: ${c.title ?? c.template}`, detail: mode };
+}
+
+function consentRow(c) {
+  const { what, detail } = consentText(c);
+  const withdraw = h('button', {
+    type: 'button', class: 'small danger', testid: 'consent-withdraw',
+    onclick: () => withdrawConsent(c, withdraw),
+  }, 'Withdraw');
+  return h('li', {
+    class: 'consent-row', testid: 'consent-row', 'data-consent': c.id, 'data-type': c.type,
+    'data-item': c.item ?? null, 'data-template': c.template ?? null,
+  },
+  h('span', { class: 'consent-text' },
+    h('span', { class: 'consent-what', testid: 'consent-what' }, what),
+    detail ? h('span', { class: 'consent-detail', testid: 'consent-detail' }, detail) : null,
+    h('span', { class: 'consent-when' }, `Allowed ${when(Math.floor(c.granted_ms / 1000))}`)),
+  withdraw);
+}
+
+function renderConsents() {
+  const groups = new Map();
+  for (const c of state.privacy.consents) {
+    if (!groups.has(c.plugin)) groups.set(c.plugin, { name: c.service_name ?? c.plugin, list: [] });
+    groups.get(c.plugin).list.push(c);
+  }
+  const sorted = [...groups].sort(([, a], [, b]) => a.name.localeCompare(b.name));
+  $('consents').replaceChildren(...sorted.map(([plugin, group]) => h('section', {
+    class: 'consent-group', testid: 'consent-group', 'data-plugin': plugin,
+  },
+  h('div', { class: 'consent-service' }, icon({ name: group.name, category: plugin }, false), group.name),
+  h('ul', { class: 'consent-list' }, group.list.map(consentRow)))));
+  $('consents-empty').hidden = state.privacy.loading || groups.size > 0;
+}
+
+function accessRow(entry) {
+  return h('li', { class: 'access-row', testid: 'access-row', 'data-plugin': entry.plugin, 'data-item': entry.item },
+    h('span', { class: 'access-top' },
+      h('span', { class: 'access-service', testid: 'access-service' }, entry.service_name ?? entry.plugin),
+      h('span', { class: 'access-time', testid: 'access-time' }, when(Math.floor(entry.at_ms / 1000)))),
+    h('span', { class: 'access-what', testid: 'access-what' }, `Read your ${entry.label ?? entry.item}`),
+    entry.purpose ? h('span', { class: 'access-purpose', testid: 'access-purpose' }, `Why: ${entry.purpose}`) : null,
+    h('span', { class: 'access-meta' }, `version ${entry.version} · request ${entry.request_id}`));
+}
+
+function renderPrivacy() {
+  const signedIn = Boolean(token());
+  $('privacy').hidden = !signedIn;
+  if (!signedIn) return;
+  renderConsents();
+  const { access, next, loading } = state.privacy;
+  $('access-list').replaceChildren(...access.map(accessRow));
+  $('access-empty').hidden = loading || access.length > 0;
+  const more = $('access-more');
+  more.hidden = !next;
+  more.disabled = loading;
+  more.textContent = loading && access.length ? 'Loading…' : 'Load more';
+}
+
+/** Load the consents and the first page of the trail (`more`: the next page of the trail). */
+async function loadPrivacy(more = false) {
+  const privacy = state.privacy;
+  const generation = more ? privacy.generation : ++privacy.generation;
+  if (!token()) {
+    privacy.loading = false;
+    renderPrivacy();
+    return;
+  }
+  privacy.loading = true;
+  renderPrivacy();
+  const query = new URLSearchParams({ limit: String(ACCESS_PAGE) });
+  if (more && privacy.next) query.set('cursor', privacy.next);
+  try {
+    const [consents, trail] = await Promise.all([
+      more ? null : getJson('/api/v1/consents'),
+      getJson(`/api/v1/me/data-access?${query}`),
+    ]);
+    if (generation !== privacy.generation) return;
+    if (consents) privacy.consents = Array.isArray(consents.consents) ? consents.consents : [];
+    const entries = Array.isArray(trail.entries) ? trail.entries : [];
+    privacy.access = more ? privacy.access.concat(entries) : entries;
+    privacy.next = trail.next_cursor ?? null;
+    if (!more) privacySay('');
+  } catch (err) {
+    if (generation !== privacy.generation) return;
+    privacySay(failure(err, 'Your privacy settings'));
+  }
+  privacy.loading = false;
+  renderPrivacy();
+}
+
+async function withdrawConsent(consent, button) {
+  button.disabled = true;
+  button.textContent = 'Withdrawing…';
+  try {
+    await request('DELETE', `/api/v1/consents/${encodeURIComponent(consent.id)}`);
+    state.privacy.consents = state.privacy.consents.filter((c) => c.id !== consent.id);
+    const service = consent.service_name ?? consent.plugin;
+    privacySay(consent.type === 'data-item'
+      ? `Withdrawn: ${service} can no longer read your ${consent.label ?? consent.item}.`
+      : `Withdrawn: ${service} can no longer send you “${consent.title ?? consent.template}”.`);
+    renderPrivacy();
+  } catch (err) {
+    button.disabled = false;
+    button.textContent = 'Withdraw';
+    privacySay(`The consent could not be withdrawn: ${err.message}`);
+  }
 }
 
 // -------------------------------------------------------------- identity
@@ -316,6 +690,7 @@ function renderIdentity() {
   $('avatar').textContent = signedIn ? initial(sub) : '?';
   $('greeting').textContent = signedIn ? `Hello, ${sub}` : 'Welcome · not signed in';
   $('me-signed-in').hidden = !signedIn;
+  $('privacy').hidden = !signedIn;
   $('me-form').hidden = signedIn;
   $('me-signout').hidden = !signedIn;
   $('me-avatar').textContent = initial(sub);
@@ -324,6 +699,18 @@ function renderIdentity() {
   $('me-detail').textContent = signedIn
     ? `Real-name level ${claims.assurance_level ?? 0} · token expires ${expires}`
     : '';
+  if (state.stream.token !== token()) {
+    // Someone else's messages must not stay on screen.
+    resetInbox();
+    connectStream();
+  }
+  renderBadge();
+}
+
+function resetInbox() {
+  state.inbox = { list: [], next: null, loading: false, loaded: false, generation: state.inbox.generation + 1, unread: 0 };
+  state.privacy = { consents: [], access: [], next: null, loading: false, generation: state.privacy.generation + 1 };
+  renderInbox();
 }
 
 function signIn(value) {
@@ -335,6 +722,7 @@ function signIn(value) {
 function signOut() {
   localStorage.removeItem(TOKEN_KEY);
   state.orders = { list: [], next: null, loading: false, generation: state.orders.generation + 1 };
+  privacySay('');
   renderIdentity();
 }
 
@@ -363,11 +751,14 @@ function route() {
   }
   if (state.screen === 'home') loadCatalog();
   if (state.screen === 'orders') loadOrders();
+  if (state.screen === 'inbox') loadInbox();
+  if (state.screen === 'me') loadPrivacy();
 }
 
 function tick() {
   const now = new Date();
   $('clock').textContent = `${now.getHours()}:${String(now.getMinutes()).padStart(2, '0')}`;
+  if (state.screen === 'inbox') renderInbox(); // "5 min ago" moves on
 }
 
 function start() {
@@ -384,6 +775,9 @@ function start() {
   $('me-signout').addEventListener('click', signOut);
   $('orders-more').addEventListener('click', () => loadOrders(true));
   $('orders-signin-go').addEventListener('click', () => { location.hash = 'me'; });
+  $('inbox-more').addEventListener('click', () => loadInbox(true));
+  $('inbox-signin-go').addEventListener('click', () => { location.hash = 'me'; });
+  $('access-more').addEventListener('click', () => loadPrivacy(true));
   watchFrame();
   window.addEventListener('hashchange', route);
   window.addEventListener('storage', renderIdentity);

@@ -1,0 +1,222 @@
+//! The citizen's inbox: pages of messages with the unread count, the read
+//! flag, and a live Server-Sent Events stream. Admins see the outbound
+//! deliveries.
+
+use super::error::ApiError;
+use super::{AppState, blocking, caller};
+use crate::auth::{Citizen, citizen_key};
+use crate::notify::{DeliveryStatus, InboxError, InboxEvent, Notifications};
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::stream::{self, Stream, StreamExt as _};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{broadcast, watch};
+
+fn inbox_error(e: InboxError) -> ApiError {
+    match e {
+        InboxError::NotFound => {
+            ApiError::not_found("message_not_found", "your inbox has no such message")
+        }
+        InboxError::BadCursor => ApiError::bad_request(
+            "invalid_query",
+            "cursor must be a next_cursor this API returned",
+        ),
+        InboxError::Store(m) => ApiError::internal(m),
+    }
+}
+
+fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Arc<Citizen>, ApiError> {
+    caller::caller(state, headers)?
+        .ok_or_else(|| ApiError::unauthorized("unauthenticated", "sign in to read your inbox"))
+}
+
+fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    query
+        .map(|Query(q)| q)
+        .map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))
+}
+
+/// Paging of the inbox.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboxQuery {
+    cursor: Option<String>,
+    limit: Option<usize>,
+}
+
+/// `GET /api/v1/inbox?cursor=&limit=`: the citizen's messages, newest
+/// first (`limit` 1 to 100, default 20), the unread count and the cursor of
+/// the next page.
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    params: Result<Query<InboxQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let citizen = signed_in(&state, &headers)?;
+    let params = query(params)?;
+    let limit = params.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "limit must be 1 to 100",
+        ));
+    }
+    blocking(move || {
+        let page = state
+            .notifications
+            .inbox(&citizen_key(&citizen), params.cursor.as_deref(), limit)
+            .map_err(inbox_error)?;
+        Ok(Json(json!(page)))
+    })
+    .await
+}
+
+/// `POST /api/v1/inbox/{id}/read`: mark one of the citizen's messages read
+/// (again: no change). Another citizen's message is a 404.
+pub async fn mark_read(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let citizen = signed_in(&state, &headers)?;
+    blocking(move || {
+        let (message, unread) = state
+            .notifications
+            .mark_read(&citizen_key(&citizen), &id)
+            .map_err(inbox_error)?;
+        Ok(Json(json!({ "message": message, "unread": unread })))
+    })
+    .await
+}
+
+/// The stream's token, for clients that cannot set headers.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamQuery {
+    token: Option<String>,
+}
+
+/// How often an idle stream sends a keep-alive comment.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// `GET /api/v1/inbox/stream`: Server-Sent Events for the citizen. First an
+/// `unread` event (`{"unread": n}`), then per new message a `message`
+/// event (the message) followed by an `unread` event; marking a message
+/// read sends an `unread` event; `resync` means events were missed (reload
+/// the inbox). Authenticated by the `Authorization` header or, for
+/// `EventSource`, `?token=<jwt>`.
+pub async fn stream(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    params: Result<Query<StreamQuery>, QueryRejection>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let params = query(params)?;
+    let citizen = match (caller::caller(&state, &headers)?, params.token) {
+        (Some(citizen), _) => citizen,
+        (None, Some(token)) => caller::verify(&state, token.trim())?,
+        (None, None) => {
+            return Err(ApiError::unauthorized(
+                "unauthenticated",
+                "sign in (Authorization header or ?token=) to follow your inbox",
+            ));
+        }
+    };
+    let key: Arc<str> = citizen_key(&citizen).into();
+    // Subscribe before reading the count, so nothing falls in between.
+    let events = state.notifications.subscribe();
+    let closing = state.notifications.closing();
+    let notifications = state.notifications.clone();
+    let citizen = key.clone();
+    let unread = blocking(move || notifications.unread(&citizen).map_err(inbox_error)).await?;
+    let first = stream::once(async move { Ok(unread_event(unread)) });
+    Ok(Sse::new(first.chain(live(events, closing, key)))
+        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("keep-alive")))
+}
+
+fn unread_event(unread: u64) -> Event {
+    Event::default()
+        .event("unread")
+        .data(json!({ "unread": unread }).to_string())
+}
+
+struct Live {
+    events: broadcast::Receiver<InboxEvent>,
+    closing: watch::Receiver<bool>,
+    citizen: Arc<str>,
+    queued: VecDeque<Event>,
+}
+
+/// The citizen's inbox events until the host shuts down.
+fn live(
+    events: broadcast::Receiver<InboxEvent>,
+    closing: watch::Receiver<bool>,
+    citizen: Arc<str>,
+) -> impl Stream<Item = Result<Event, Infallible>> {
+    let start = Live {
+        events,
+        closing,
+        citizen,
+        queued: VecDeque::new(),
+    };
+    stream::unfold(start, |mut live| async move {
+        loop {
+            if let Some(event) = live.queued.pop_front() {
+                return Some((Ok(event), live));
+            }
+            tokio::select! {
+                _ = live.closing.wait_for(|closing| *closing) => return None,
+                received = live.events.recv() => match received {
+                    Ok(event) if event.citizen == live.citizen => {
+                        if let Some(message) = &event.message {
+                            let data = serde_json::to_string(message.as_ref()).unwrap_or_default();
+                            live.queued.push_back(Event::default().event("message").id(&message.id).data(data));
+                        }
+                        live.queued.push_back(unread_event(event.unread));
+                    }
+                    Ok(_) => {}
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        live.queued.push_back(Event::default().event("resync").data("{}"));
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                },
+            }
+        }
+    })
+}
+
+/// Filter of the admin delivery list.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveriesQuery {
+    status: Option<DeliveryStatus>,
+    limit: Option<usize>,
+}
+
+/// `GET /admin/v1/notification-deliveries?status=&limit=`: outbound
+/// deliveries (webhook, …), newest first, with attempts and the last error.
+pub async fn deliveries(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    params: Result<Query<DeliveriesQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let who = caller::staff(&state, &headers)?;
+    who.require(who.can_read_all(), "reading notification deliveries")?;
+    let params = query(params)?;
+    let limit = params.limit.unwrap_or(100).clamp(1, 1000);
+    let notifications: Arc<Notifications> = state.notifications.clone();
+    blocking(move || {
+        let entries = notifications
+            .deliveries(params.status, limit)
+            .map_err(ApiError::internal)?;
+        Ok(Json(json!({ "deliveries": entries })))
+    })
+    .await
+}

@@ -1,0 +1,246 @@
+//! The outbox: one entry per message and outbound channel, written in the
+//! send's batch and delivered at least once by a background worker, with
+//! exponential backoff, until [`NotificationConfig::max_attempts`]
+//! (then kept, marked failed, for admins to see).
+//!
+//! [`NotificationConfig::max_attempts`]: super::NotificationConfig::max_attempts
+
+use super::Notifications;
+use super::channel::Delivery;
+use super::keys::{self, OUTBOX_PREFIX, PENDING_PREFIX};
+use crate::consent::NAMESPACE;
+use crate::payment::events::backoff_ms;
+use crate::payment::keys::{date_of, now_ms};
+use crate::store::{Batch, StoreError};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+/// Where an outbound delivery is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeliveryStatus {
+    /// Waiting for its (next) attempt.
+    Pending,
+    /// The channel accepted it.
+    Delivered,
+    /// Every attempt failed.
+    Failed,
+}
+
+/// One message on its way through one channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    /// The channel's name.
+    pub channel: String,
+    /// What is sent.
+    pub delivery: Delivery,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// When the next attempt is due, ms since the epoch.
+    pub next_attempt_ms: u64,
+    /// Where it is.
+    pub status: DeliveryStatus,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// When the channel accepted it, ms since the epoch.
+    pub delivered_ms: Option<u64>,
+}
+
+impl OutboxEntry {
+    /// A new entry, due at once.
+    pub fn new(channel: &str, delivery: Delivery) -> Self {
+        OutboxEntry {
+            channel: channel.to_string(),
+            next_attempt_ms: delivery.at_ms,
+            delivery,
+            attempts: 0,
+            status: DeliveryStatus::Pending,
+            last_error: None,
+            delivered_ms: None,
+        }
+    }
+}
+
+fn decode(bytes: &[u8]) -> Result<OutboxEntry, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError(format!("corrupt outbox entry: {e}")))
+}
+
+impl Notifications {
+    /// Up to `limit` deliveries whose next attempt is due.
+    pub fn due_deliveries(&self, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
+        let now = now_ms();
+        let mut due = Vec::new();
+        for (key, _) in self
+            .store
+            .scan(NAMESPACE, PENDING_PREFIX.as_bytes(), None, usize::MAX)?
+        {
+            let rest = String::from_utf8_lossy(&key[PENDING_PREFIX.len()..]).to_string();
+            let Some(raw) = self
+                .store
+                .get(NAMESPACE, format!("{OUTBOX_PREFIX}{rest}").as_bytes())?
+            else {
+                continue;
+            };
+            let entry = decode(&raw)?;
+            if entry.next_attempt_ms <= now {
+                due.push(entry);
+                if due.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(due)
+    }
+
+    /// Record one attempt of `entry`: `Ok(())` delivered, `Err(why)` failed
+    /// (retried with backoff until `max_attempts`, then marked failed).
+    pub fn record_delivery(
+        &self,
+        entry: &OutboxEntry,
+        result: Result<(), String>,
+    ) -> Result<OutboxEntry, StoreError> {
+        let mut next = entry.clone();
+        next.attempts += 1;
+        let now = now_ms();
+        let pending = keys::pending(&entry.channel, &entry.delivery.id);
+        let mut batch = Batch::new();
+        match result {
+            Ok(()) => {
+                next.status = DeliveryStatus::Delivered;
+                next.delivered_ms = Some(now);
+                next.last_error = None;
+                batch = batch.delete(pending);
+            }
+            Err(why) => {
+                next.last_error = Some(why.chars().take(500).collect());
+                if next.attempts >= self.config.max_attempts {
+                    next.status = DeliveryStatus::Failed;
+                    batch = batch.delete(pending);
+                } else {
+                    let base = self.config.webhook_retry_base.as_millis() as u64;
+                    next.next_attempt_ms = now + backoff_ms(base, next.attempts);
+                }
+            }
+        }
+        let bytes = serde_json::to_vec(&next).map_err(|e| StoreError(e.to_string()))?;
+        batch = batch.put(keys::outbox(&entry.channel, &entry.delivery.id), bytes);
+        self.store
+            .commit(NAMESPACE, &batch)
+            .map_err(|e| StoreError(e.to_string()))?;
+        self.store.flush()?;
+        Ok(next)
+    }
+
+    /// Up to `limit` outbound deliveries, newest first, optionally only
+    /// those with `status`.
+    pub fn deliveries(
+        &self,
+        status: Option<DeliveryStatus>,
+        limit: usize,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        let mut out = Vec::new();
+        for (_, raw) in self
+            .store
+            .scan(NAMESPACE, OUTBOX_PREFIX.as_bytes(), None, usize::MAX)?
+        {
+            let entry = decode(&raw)?;
+            if status.is_none_or(|s| s == entry.status) {
+                out.push(entry);
+            }
+        }
+        out.sort_by_key(|e| std::cmp::Reverse(e.delivery.at_ms));
+        out.truncate(limit);
+        Ok(out)
+    }
+
+    /// Resolves when a delivery may be due (or after `wait`).
+    async fn wait_for_work(&self, wait: Duration) {
+        let _ = tokio::time::timeout(wait, self.wake.notified()).await;
+    }
+}
+
+/// Deliveries taken per sweep.
+const BATCH: usize = 32;
+/// Longest pause between sweeps.
+const IDLE: Duration = Duration::from_millis(250);
+/// How often past days' quota counters are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Run until `stop` fires: deliver due outbox entries, prune old counters.
+pub async fn run(notifications: Arc<Notifications>, mut stop: oneshot::Receiver<()>) {
+    let mut last_prune: Option<Instant> = None;
+    loop {
+        if last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
+            last_prune = Some(Instant::now());
+            prune(notifications.clone()).await;
+        }
+        // A sweep cut short by shutdown leaves its entries pending: they
+        // are delivered after the restart (at least once).
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = sweep(&notifications) => {}
+        }
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = notifications.wait_for_work(IDLE) => {}
+        }
+    }
+}
+
+async fn prune(notifications: Arc<Notifications>) {
+    // Keep yesterday too: a send near midnight may still count against it.
+    let yesterday = date_of((now_ms() / 1000).saturating_sub(86_400));
+    match tokio::task::spawn_blocking(move || notifications.prune_counters(&yesterday)).await {
+        Ok(Ok(n)) if n > 0 => tracing::debug!(removed = n, "pruned old notification counters"),
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "pruning notification counters failed"),
+        Err(e) => tracing::warn!(error = %e, "pruning notification counters failed"),
+    }
+}
+
+/// One pass over the due deliveries. Returns how many were attempted.
+pub async fn sweep(notifications: &Arc<Notifications>) -> usize {
+    if notifications.channels.is_empty() {
+        return 0;
+    }
+    let n = notifications.clone();
+    let due = match tokio::task::spawn_blocking(move || n.due_deliveries(BATCH)).await {
+        Ok(Ok(due)) => due,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "reading the notification outbox failed");
+            return 0;
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "reading the notification outbox failed");
+            return 0;
+        }
+    };
+    for entry in &due {
+        let channel = notifications
+            .channels
+            .iter()
+            .find(|c| c.name() == entry.channel);
+        let result = match channel {
+            Some(c) => c.deliver(&entry.delivery, entry.attempts + 1).await,
+            None => Err(format!("channel {} is not configured", entry.channel)),
+        };
+        let outcome = if result.is_ok() {
+            "delivered"
+        } else {
+            "failed"
+        };
+        metrics::counter!("islet_notification_deliveries_total", "channel" => entry.channel.clone(), "outcome" => outcome).increment(1);
+        if let Err(why) = &result {
+            tracing::warn!(message = %entry.delivery.id, channel = %entry.channel, attempt = entry.attempts + 1, error = %why, "notification not delivered");
+        }
+        let (n, e) = (notifications.clone(), entry.clone());
+        match tokio::task::spawn_blocking(move || n.record_delivery(&e, result)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "cannot record a notification delivery"),
+            Err(e) => tracing::error!(error = %e, "cannot record a notification delivery"),
+        }
+    }
+    due.len()
+}

@@ -1,0 +1,234 @@
+(function () {
+  'use strict';
+  // API paths are relative to the service's root, wherever the host mounts
+  // it (normally /p/community-report/); the page is also served at
+  // reports/{id}, the link of the messages it sends.
+  var base = location.pathname.replace(/(index\.html|reports\/[^/]*)$/, '');
+  if (base.slice(-1) !== '/') base += '/';
+  var NEXT = { submitted: ['accepted', 'rejected'], accepted: ['in-progress', 'rejected'],
+               'in-progress': ['resolved', 'rejected'], resolved: [], rejected: [] };
+  var PLUGIN = 'community-report';
+  var TEMPLATE = 'report-status';
+  var $ = function (id) { return document.getElementById(id); };
+
+  var params = new URLSearchParams(location.search);
+  var token = params.get('token') || localStorage.getItem('islet_token') || '';
+  if (params.get('token')) localStorage.setItem('islet_token', token);
+  $('token').value = token;
+
+  /** The report the address names: reports/{id}, ?report={id} or #report-{id}. */
+  function linkedReport() {
+    var m = /reports\/(\d+)$/.exec(location.pathname) || /^#report-(\d+)$/.exec(location.hash);
+    var id = m ? m[1] : params.get('report');
+    return id && /^\d+$/.test(id) ? id : null;
+  }
+
+  function say(text, kind) { var m = $('msg'); m.textContent = text; m.className = kind || ''; }
+
+  function request(method, url, body) {
+    var headers = { 'accept': 'application/json' };
+    if (token) headers['authorization'] = 'Bearer ' + token;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    return fetch(url, { method: method, headers: headers,
+                        body: body === undefined ? undefined : JSON.stringify(body) })
+      .then(function (res) {
+        return res.text().then(function (text) {
+          var data = null;
+          try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
+          if (!res.ok) {
+            var why = data && data.error ? data.error.message : res.status + ' ' + res.statusText;
+            var err = new Error(why);
+            err.status = res.status;
+            err.code = data && data.error ? data.error.code : '';
+            throw err;
+          }
+          return data;
+        });
+      });
+  }
+
+  /** This service's API. */
+  function api(method, path, body) { return request(method, base + path, body); }
+
+  function el(tag, text, cls) {
+    var e = document.createElement(tag);
+    if (text !== undefined) e.textContent = text;
+    if (cls) e.className = cls;
+    return e;
+  }
+
+  function when(secs) { return secs ? new Date(secs * 1000).toLocaleString() : ''; }
+
+  function changeStatus(r, to) {
+    var comment = prompt('Comment for the resident (optional)', '') || '';
+    api('POST', 'api/reports/' + r.id + '/status', { status: to, comment: comment })
+      .then(function (answer) {
+        var n = answer.notification;
+        var told = n && n.sent ? ' The reporter was notified.' : (n && n.note ? ' (' + n.note + ')' : '');
+        say('Report #' + r.id + ' is now ' + to + '.' + told, 'ok');
+        refresh();
+      })
+      .catch(function (e) { say(e.message, 'error'); });
+  }
+
+  function item(r, staff) {
+    var li = el('li');
+    li.setAttribute('data-testid', 'report-' + r.id);
+    li.setAttribute('data-status', r.status);
+    if (String(r.id) === linkedReport()) li.className = 'highlight';
+    var head = el('div');
+    head.appendChild(el('strong', '#' + r.id + ' ' + r.category + ' '));
+    head.appendChild(el('span', r.status, 'badge ' + r.status));
+    li.appendChild(head);
+    li.appendChild(el('div', r.description));
+    li.appendChild(el('div', r.location + ' · ' + when(r.created_at), 'meta'));
+    var last = r.history[r.history.length - 1];
+    if (last && last.comment) li.appendChild(el('div', '“' + last.comment + '”', 'meta'));
+    if (staff) {
+      (NEXT[r.status] || []).forEach(function (to) {
+        var b = el('button', to, 'small');
+        b.setAttribute('data-testid', 'to-' + to);
+        b.onclick = function () { changeStatus(r, to); };
+        li.appendChild(b);
+      });
+    }
+    return li;
+  }
+
+  function lister(listId, moreId, path, staff) {
+    var cursor = null;
+    function load(reset) {
+      if (reset) { cursor = null; $(listId).textContent = ''; }
+      var sep = path().indexOf('?') < 0 ? '?' : '&';
+      var url = path() + (cursor ? sep + 'cursor=' + encodeURIComponent(cursor) : '');
+      return api('GET', url).then(function (page) {
+        page.reports.forEach(function (r) { $(listId).appendChild(item(r, staff)); });
+        if (reset && page.reports.length === 0) $(listId).appendChild(el('li', 'Nothing yet.', 'meta'));
+        cursor = page.next_cursor;
+        $(moreId).classList.toggle('hidden', !cursor);
+      });
+    }
+    $(moreId).onclick = function () { load(false).catch(function (e) { say(e.message, 'error'); }); };
+    return load;
+  }
+
+  var loadMine = lister('mine', 'mine-more', function () { return 'api/reports/mine'; }, false);
+  var loadAll = lister('all', 'all-more', function () {
+    var f = $('filter').value;
+    return 'api/reports' + (f ? '?status=' + encodeURIComponent(f) : '');
+  }, true);
+  var isStaff = false;
+
+  /** The report a message linked to, with its whole history, on top. */
+  function loadDetail() {
+    var id = linkedReport();
+    var box = $('detail');
+    if (!id) { box.classList.add('hidden'); return Promise.resolve(); }
+    return api('GET', 'api/reports/' + id).then(function (r) {
+      box.textContent = '';
+      var head = el('h2', 'Report #' + r.id + ' ');
+      head.appendChild(el('span', r.status, 'badge ' + r.status));
+      box.appendChild(head);
+      box.appendChild(el('div', r.description));
+      box.appendChild(el('div', r.category + ' · ' + r.location, 'meta'));
+      var history = el('ul', undefined, 'history');
+      history.setAttribute('data-testid', 'report-history');
+      r.history.slice().reverse().forEach(function (h) {
+        var li = el('li');
+        li.appendChild(el('strong', h.status + ' '));
+        li.appendChild(el('span', when(h.at) + (h.by === 'staff' ? ' · staff' : ''), 'meta'));
+        if (h.comment) li.appendChild(el('div', '“' + h.comment + '”'));
+        history.appendChild(li);
+      });
+      box.appendChild(history);
+      box.classList.remove('hidden');
+    }).catch(function (e) {
+      box.textContent = '';
+      box.appendChild(el('p', e.status === 404 ? 'Report #' + id + ' is not one of yours.' : e.message, 'error'));
+      box.classList.remove('hidden');
+    });
+  }
+
+  function refresh() {
+    var jobs = [loadMine(true), loadDetail()];
+    if (isStaff) jobs.push(loadAll(true));
+    return Promise.all(jobs).catch(function (e) { say(e.message, 'error'); });
+  }
+
+  // After filing: ask whether to be told when the report moves on. A "yes"
+  // is the citizen's consent to one message of the report-status template,
+  // given to the platform (not to this service).
+  var asking = null;
+  function askToNotify(report) {
+    asking = report;
+    $('notify-text').textContent = 'We can tell you when report #' + report.id + ' (' +
+      report.location + ') is accepted, in progress, resolved or rejected.';
+    $('notify-yes').disabled = false;
+    $('notify-prompt').classList.remove('hidden');
+  }
+
+  function closePrompt() {
+    asking = null;
+    $('notify-prompt').classList.add('hidden');
+  }
+
+  $('notify-yes').onclick = function () {
+    var report = asking;
+    if (!report) return;
+    $('notify-yes').disabled = true;
+    request('POST', '/api/v1/consents', { plugin: PLUGIN, template: TEMPLATE }).then(function () {
+      closePrompt();
+      say('We will tell you in your Inbox when report #' + report.id + ' moves on.', 'ok');
+    }).catch(function (e) {
+      $('notify-yes').disabled = false;
+      if (e.code === 'template_not_approved') {
+        closePrompt();
+        say('Messages from this service are not available yet. Check back here for news of report #' +
+          report.id + '.', 'error');
+      } else {
+        say('Your answer was not saved: ' + e.message, 'error');
+      }
+    });
+  };
+  $('notify-no').onclick = function () {
+    var report = asking;
+    closePrompt();
+    if (report) say('Fine. Check back here for news of report #' + report.id + '.');
+  };
+
+  function start() {
+    if (!token) { say('Sign in to report and follow your reports.'); return; }
+    api('GET', 'api/me').then(function (me) {
+      isStaff = !!me.staff;
+      $('staff').classList.toggle('hidden', !isStaff);
+      $('signin').classList.add('hidden');
+      say('');
+      return refresh();
+    }).catch(function (e) {
+      $('signin').classList.remove('hidden');
+      say(e.status === 401 ? 'Your token was not accepted; sign in again.' : e.message, 'error');
+    });
+  }
+
+  $('save-token').onclick = function () {
+    token = $('token').value.trim();
+    localStorage.setItem('islet_token', token);
+    start();
+  };
+  $('filter').onchange = function () { loadAll(true).catch(function (e) { say(e.message, 'error'); }); };
+  $('report-form').onsubmit = function (ev) {
+    ev.preventDefault();
+    api('POST', 'api/reports', {
+      category: $('category').value,
+      description: $('description').value,
+      location: $('location').value
+    }).then(function (r) {
+      say('Thank you! Report #' + r.id + ' was sent.', 'ok');
+      $('description').value = ''; $('location').value = '';
+      askToNotify(r);
+      refresh();
+    }).catch(function (e) { say(e.message, 'error'); });
+  };
+  window.addEventListener('hashchange', function () { loadDetail(); });
+  start();
+})();

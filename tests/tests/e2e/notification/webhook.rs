@@ -1,0 +1,195 @@
+//! The webhook channel: signed, retried with backoff until the receiver
+//! accepts, given up (and kept visible) after the last attempt. The
+//! receiver is a small axum server inside the test; the signature is
+//! checked here with the hmac and sha2 crates, independently of the host.
+
+use super::{PROBE, consented, send, status_params, subject};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use hmac::{Hmac, Mac};
+use islet_tests::TestHost;
+use islet_tests::payments::wait_for;
+use serde_json::Value;
+use sha2::Sha256;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// What the receiver saw: headers and body of every request.
+#[derive(Default)]
+struct Received {
+    requests: Mutex<Vec<(HeaderMap, Bytes)>>,
+    /// Answer 500 to this many requests first.
+    fail_first: usize,
+}
+
+async fn hook(State(seen): State<Arc<Received>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let mut requests = seen.requests.lock().expect("lock");
+    requests.push((headers, body));
+    if requests.len() <= seen.fail_first {
+        StatusCode::INTERNAL_SERVER_ERROR
+    } else {
+        StatusCode::OK
+    }
+}
+
+/// Start a receiver failing its first `fail_first` requests; its URL.
+async fn receiver(fail_first: usize) -> (String, Arc<Received>) {
+    let seen = Arc::new(Received {
+        fail_first,
+        ..Received::default()
+    });
+    let app = Router::new()
+        .route("/hook", post(hook))
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, seen)
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+}
+
+async fn host_with_webhook(url: String, max_attempts: u32) -> TestHost {
+    let host = TestHost::start_with(move |c| {
+        c.notification.webhook_url = Some(url);
+        c.notification.webhook_retry_base = Duration::from_millis(100);
+        c.notification.max_attempts = max_attempts;
+    })
+    .await;
+    host.install(PROBE).await;
+    host
+}
+
+async fn send_one(host: &TestHost) -> (String, String) {
+    let ann = host.token("ann", &[]);
+    let me = subject(host, PROBE, &ann).await;
+    consented(host, &ann, PROBE, "status").await;
+    let (status, body) = send(
+        host,
+        PROBE,
+        &me,
+        "status",
+        status_params(),
+        Some("/cases/12"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    (body["id"].as_str().expect("id").to_string(), me)
+}
+
+async fn deliveries(host: &TestHost) -> Value {
+    let (status, body) = host
+        .get_json("/admin/v1/notification-deliveries", Some(&host.admin()))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["deliveries"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_webhook_is_signed_and_retried_until_accepted() {
+    let (url, seen) = receiver(2).await;
+    let host = host_with_webhook(url, 10).await;
+    let (id, subject) = send_one(&host).await;
+
+    let requests = wait_for(
+        "the third webhook delivery",
+        Duration::from_secs(15),
+        || async {
+            let requests = seen.requests.lock().expect("lock").clone();
+            (requests.len() >= 3).then_some(requests)
+        },
+    )
+    .await;
+    let secret =
+        std::fs::read_to_string(host.config.data_dir.join("webhook-secret")).expect("secret");
+    for (attempt, (headers, body)) in requests.iter().enumerate() {
+        assert_eq!(header(headers, "islet-webhook-id"), id);
+        assert_eq!(
+            header(headers, "islet-webhook-attempt"),
+            (attempt + 1).to_string()
+        );
+        let timestamp = header(headers, "islet-webhook-timestamp");
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.trim().as_bytes()).expect("key");
+        mac.update(format!("{timestamp}\n").as_bytes());
+        mac.update(body);
+        let expected = hex::encode(mac.finalize().into_bytes());
+        assert_eq!(
+            header(headers, "islet-webhook-signature"),
+            expected,
+            "attempt {attempt}"
+        );
+        let age = islet_tests::now().abs_diff(timestamp.parse().expect("seconds"));
+        assert!(age < 60, "timestamp {timestamp}");
+    }
+    let payload: Value = serde_json::from_slice(&requests[2].1).expect("JSON");
+    assert_eq!(payload["id"], id.as_str());
+    assert_eq!(payload["plugin"], PROBE);
+    assert_eq!(payload["template"], "status");
+    assert_eq!(payload["title"], "Status update");
+    assert_eq!(payload["body"], "Your case 12 is now resolved.");
+    assert_eq!(payload["link"], "/p/people-probe/cases/12");
+    assert!(payload["at_ms"].as_u64().is_some(), "{payload}");
+    let recipient = payload["recipient"].as_str().expect("recipient");
+    assert_ne!(
+        recipient, subject,
+        "the host key, not the plugin's pseudonym"
+    );
+    assert!(
+        recipient.len() == 32 && recipient.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{recipient}"
+    );
+
+    let list = wait_for("the delivery recorded", Duration::from_secs(5), || async {
+        let list = deliveries(&host).await;
+        (list[0]["status"] == "delivered").then_some(list)
+    })
+    .await;
+    assert_eq!(list[0]["attempts"], 3, "{list}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        seen.requests.lock().expect("lock").len(),
+        3,
+        "nothing after acceptance"
+    );
+    host.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_that_keeps_failing_is_given_up_and_kept_visible() {
+    let (url, seen) = receiver(usize::MAX).await;
+    let host = host_with_webhook(url, 3).await;
+    let (id, _) = send_one(&host).await;
+    let list = wait_for("the delivery given up", Duration::from_secs(15), || async {
+        let list = deliveries(&host).await;
+        (list[0]["status"] == "failed").then_some(list)
+    })
+    .await;
+    assert_eq!(list[0]["delivery"]["id"], id.as_str());
+    assert_eq!(list[0]["attempts"], 3);
+    assert!(
+        list[0]["last_error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("500"),
+        "{list}"
+    );
+    assert_eq!(seen.requests.lock().expect("lock").len(), 3);
+    let (status, body) = host
+        .get_json(
+            "/admin/v1/notification-deliveries",
+            Some(&host.token("ann", &[])),
+        )
+        .await;
+    assert_eq!(status, 403, "citizens do not see deliveries: {body}");
+    host.stop().await;
+}
