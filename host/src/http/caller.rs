@@ -41,6 +41,16 @@ pub fn verify(state: &AppState, token: &str) -> Result<Arc<Citizen>, ApiError> {
     })
 }
 
+/// The caller, who must be signed in to `what` (e.g. "see your orders").
+pub fn signed_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    what: &str,
+) -> Result<Arc<Citizen>, ApiError> {
+    caller(state, headers)?
+        .ok_or_else(|| ApiError::unauthorized("unauthenticated", format!("sign in to {what}")))
+}
+
 /// The caller, who must be a signed-in admin.
 pub fn admin(state: &AppState, headers: &HeaderMap) -> Result<Arc<Citizen>, ApiError> {
     match caller(state, headers)? {

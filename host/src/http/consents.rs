@@ -4,7 +4,7 @@
 
 use super::error::ApiError;
 use super::{AppState, blocking, caller};
-use crate::auth::{Citizen, citizen_key};
+use crate::auth::citizen_key;
 use crate::consent::{AccessRecord, Consent, ConsentError, ConsentFor};
 use crate::manifest::{DataItem, Grants, Manifest, TemplateKind};
 use axum::Json;
@@ -14,11 +14,6 @@ use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
-
-fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Arc<Citizen>, ApiError> {
-    caller::caller(state, headers)?
-        .ok_or_else(|| ApiError::unauthorized("unauthenticated", "sign in to manage your consents"))
-}
 
 fn consent_error(e: ConsentError) -> ApiError {
     match e {
@@ -66,7 +61,7 @@ pub async fn list(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let citizen = signed_in(&state, &headers)?;
+    let citizen = caller::signed_in(&state, &headers, "manage your consents")?;
     blocking(move || {
         let consents = state
             .consents
@@ -124,7 +119,7 @@ pub async fn give(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let citizen = signed_in(&state, &headers)?;
+    let citizen = caller::signed_in(&state, &headers, "manage your consents")?;
     let new: NewConsent = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(
             "invalid_body",
@@ -203,7 +198,7 @@ pub async fn revoke(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let citizen = signed_in(&state, &headers)?;
+    let citizen = caller::signed_in(&state, &headers, "manage your consents")?;
     blocking(move || {
         let consent = state
             .consents
@@ -240,7 +235,7 @@ pub async fn my_data_access(
     headers: HeaderMap,
     Query(query): Query<TrailQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let citizen = signed_in(&state, &headers)?;
+    let citizen = caller::signed_in(&state, &headers, "manage your consents")?;
     let limit = page_limit(query.limit)?;
     blocking(move || {
         let (records, next) = state

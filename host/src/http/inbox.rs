@@ -4,7 +4,7 @@
 
 use super::error::ApiError;
 use super::{AppState, blocking, caller};
-use crate::auth::{Citizen, citizen_key};
+use crate::auth::citizen_key;
 use crate::notify::{DeliveryStatus, InboxError, InboxEvent, Notifications};
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
@@ -33,11 +33,6 @@ fn inbox_error(e: InboxError) -> ApiError {
     }
 }
 
-fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Arc<Citizen>, ApiError> {
-    caller::caller(state, headers)?
-        .ok_or_else(|| ApiError::unauthorized("unauthenticated", "sign in to read your inbox"))
-}
-
 fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
     query
         .map(|Query(q)| q)
@@ -60,7 +55,7 @@ pub async fn list(
     headers: HeaderMap,
     params: Result<Query<InboxQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let citizen = signed_in(&state, &headers)?;
+    let citizen = caller::signed_in(&state, &headers, "read your inbox")?;
     let params = query(params)?;
     let limit = params.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
@@ -86,7 +81,7 @@ pub async fn mark_read(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let citizen = signed_in(&state, &headers)?;
+    let citizen = caller::signed_in(&state, &headers, "read your inbox")?;
     blocking(move || {
         let (message, unread) = state
             .notifications

@@ -67,11 +67,6 @@ pub(super) fn payment_error(e: PaymentError) -> ApiError {
     ApiError::new(status, code, e.to_string())
 }
 
-fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Arc<Citizen>, ApiError> {
-    caller::caller(state, headers)?
-        .ok_or_else(|| ApiError::unauthorized("unauthenticated", "sign in to see your orders"))
-}
-
 /// The citizen's own order `id`: someone else's is 404, as if absent.
 fn own_order(state: &AppState, citizen: &Citizen, id: &str) -> Result<Order, ApiError> {
     match state.payments.ledger().get(id, None) {
@@ -100,7 +95,7 @@ pub async fn my_orders(
     headers: HeaderMap,
     Query(query): Query<OrdersQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let citizen = signed_in(&state, &headers)?;
+    let citizen = caller::signed_in(&state, &headers, "see your orders")?;
     let limit = query.limit.unwrap_or(20);
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(ApiError::bad_request(
@@ -126,7 +121,7 @@ pub async fn my_order(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let citizen = signed_in(&state, &headers)?;
+    let citizen = caller::signed_in(&state, &headers, "see your orders")?;
     blocking(move || {
         let order = own_order(&state, &citizen, &id)?;
         Ok(Json(citizen_view(&state, &order)))
@@ -160,7 +155,7 @@ pub async fn cashier_action(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let citizen = signed_in(&state, &headers)?;
+    let citizen = caller::signed_in(&state, &headers, "see your orders")?;
     let action: CashierAction = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(
             "invalid_body",
