@@ -131,6 +131,8 @@ pub struct DirectRuntime {
     pub runtime: Runtime,
     /// The money path behind its `payment` capability.
     pub payments: Arc<islet_host::payment::Payments>,
+    /// Consents behind `identity.claim` and `notification`.
+    pub consents: Arc<islet_host::consent::Consents>,
     _data: tempfile::TempDir,
 }
 
@@ -167,8 +169,12 @@ impl DirectRuntime {
                 payments: payments.clone(),
                 consents: consents.clone(),
                 notifications: Arc::new(islet_host::notify::Notifications::new(
-                    consents,
-                    islet_host::notify::NotificationConfig::default(),
+                    consents.clone(),
+                    islet_host::notify::NotificationConfig {
+                        plugin_daily_quota: u64::MAX,
+                        citizen_daily_cap: u64::MAX,
+                        ..Default::default()
+                    },
                     Vec::new(),
                 )),
                 store,
@@ -179,6 +185,7 @@ impl DirectRuntime {
         Ok(DirectRuntime {
             runtime,
             payments,
+            consents,
             _data: data,
         })
     }

@@ -1,4 +1,4 @@
-//! `islet-bench`: Islet's performance benchmark. Seven parts, each measured
+//! `islet-bench`: Islet's performance benchmark. Eight parts, each measured
 //! next to a baseline in the same run on the same machine, printed as a
 //! table and written as a markdown report:
 //!
@@ -48,9 +48,9 @@ struct Cli {
     /// target/BENCHMARKS-partial.md with --part].
     #[arg(long)]
     output: Option<PathBuf>,
-    /// Run only this part (1-7); repeat for several. The report then holds
+    /// Run only this part (1-8); repeat for several. The report then holds
     /// only those sections.
-    #[arg(long = "part", value_name = "N", value_parser = clap::value_parser!(u8).range(1..=7))]
+    #[arg(long = "part", value_name = "N", value_parser = clap::value_parser!(u8).range(1..=8))]
     parts: Vec<u8>,
     #[command(subcommand)]
     child: Option<Child>,
@@ -72,7 +72,7 @@ enum Child {
 
 type Part = fn(&Bench) -> anyhow::Result<report::Section>;
 
-const PARTS: [(&str, Part); 7] = [
+const PARTS: [(&str, Part); 8] = [
     ("hello through Islet vs native", parts::hello::run),
     ("instantiate + call + teardown", parts::instantiate::run),
     ("CPU metering", parts::metering::run),
@@ -80,6 +80,7 @@ const PARTS: [(&str, Part); 7] = [
     ("memory", parts::memory::run),
     ("noisy neighbour", parts::noisy::run),
     ("payment", parts::payment::run),
+    ("notification and claim", parts::notification::run),
 ];
 
 fn main() -> anyhow::Result<()> {

@@ -1,4 +1,4 @@
-//! The seven parts of the benchmark, one module each. Each takes the shared
+//! The eight parts of the benchmark, one module each. Each takes the shared
 //! [`Bench`] and returns its report [`Section`](crate::report::Section).
 
 pub mod activation;
@@ -7,6 +7,7 @@ pub mod instantiate;
 pub mod memory;
 pub mod metering;
 pub mod noisy;
+pub mod notification;
 pub mod payment;
 
 use crate::load::{Client, LoadResult, LoadSpec};

@@ -195,7 +195,7 @@ pub fn run(bench: &Bench) -> anyhow::Result<Section> {
 }
 
 /// Sled batches of the size a created order writes, each flushed.
-fn native_floor(n: usize) -> anyhow::Result<Vec<Duration>> {
+pub(super) fn native_floor(n: usize) -> anyhow::Result<Vec<Duration>> {
     let dir = tempfile::tempdir().context("cannot create a data folder")?;
     let store = SledStore::open(&dir.path().join("db"))?;
     let mut samples = Vec::with_capacity(n);
