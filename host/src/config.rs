@@ -69,6 +69,11 @@ pub struct NotificationFile {
     /// First retry delay of a webhook delivery, ms; doubles per attempt
     /// (default 1000).
     pub webhook_retry_base_ms: Option<u64>,
+    /// Delivery attempts before a webhook delivery is marked failed
+    /// (default 10).
+    pub max_attempts: Option<u32>,
+    /// Days inbox messages and finished deliveries are kept (default 180).
+    pub retention_days: Option<u64>,
 }
 
 /// `[payment]` of the config file.
@@ -269,6 +274,12 @@ fn apply_notification(
     c.webhook_secret_file = file.webhook_secret_file.clone();
     if let Some(ms) = file.webhook_retry_base_ms {
         c.webhook_retry_base = Duration::from_millis(ms.max(10));
+    }
+    if let Some(n) = file.max_attempts {
+        c.max_attempts = n.max(1);
+    }
+    if let Some(days) = file.retention_days {
+        c.retention = Duration::from_secs(days.clamp(1, 36_500) * 24 * 3600);
     }
     Ok(())
 }

@@ -215,3 +215,44 @@ pub async fn deliveries(
     })
     .await
 }
+
+/// `POST /admin/v1/notification-deliveries/{channel}/{id}/redeliver`:
+/// queue an outbound delivery again with a fresh count of attempts.
+pub async fn redeliver(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path((channel, id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let who = caller::staff(&state, &headers)?;
+    who.require(who.can_review(), "redelivering notifications")?;
+    if !crate::notify::keys::valid_message_id(&id) {
+        return Err(ApiError::not_found(
+            "delivery_not_found",
+            format!("no delivery {id:?}"),
+        ));
+    }
+    let notifications: Arc<Notifications> = state.notifications.clone();
+    blocking(move || {
+        let entry = notifications
+            .redeliver(&channel, &id)
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| {
+                ApiError::not_found(
+                    "delivery_not_found",
+                    format!("no delivery {id:?} through {channel:?}"),
+                )
+            })?;
+        state
+            .audit
+            .record(
+                who.actor(),
+                "notification.redeliver",
+                &format!("{channel}/{id}"),
+                Value::Null,
+                json!(entry),
+            )
+            .map_err(ApiError::internal)?;
+        Ok(Json(json!(entry)))
+    })
+    .await
+}

@@ -106,6 +106,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(consents::plugin_data_access),
         )
         .route("/notification-deliveries", get(inbox::deliveries))
+        .route(
+            "/notification-deliveries/{channel}/{id}/redeliver",
+            post(inbox::redeliver),
+        )
         .route("/payment-events", get(payment_admin::list_events))
         .route(
             "/payment-events/{id}/redeliver",

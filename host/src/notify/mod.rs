@@ -18,9 +18,10 @@
 
 mod channel;
 mod inbox;
-mod keys;
+pub mod keys;
 mod outbox;
 mod quota;
+mod retention;
 mod send;
 #[cfg(test)]
 mod send_tests;
@@ -56,6 +57,8 @@ pub struct NotificationConfig {
     pub webhook_retry_base: Duration,
     /// Delivery attempts before an outbound delivery is marked failed.
     pub max_attempts: u32,
+    /// How long inbox messages and finished outbound deliveries are kept.
+    pub retention: Duration,
 }
 
 impl Default for NotificationConfig {
@@ -67,6 +70,7 @@ impl Default for NotificationConfig {
             webhook_secret_file: None,
             webhook_retry_base: Duration::from_secs(1),
             max_attempts: 10,
+            retention: Duration::from_secs(180 * 24 * 3600),
         }
     }
 }

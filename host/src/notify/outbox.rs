@@ -155,6 +155,29 @@ impl Notifications {
         Ok(out)
     }
 
+    /// Queue delivery `id` through `channel` again now, with a fresh count
+    /// of attempts (an admin's redelivery of a failed one).
+    pub fn redeliver(&self, channel: &str, id: &str) -> Result<Option<OutboxEntry>, StoreError> {
+        let key = keys::outbox(channel, id);
+        let Some(raw) = self.store.get(NAMESPACE, key.as_bytes())? else {
+            return Ok(None);
+        };
+        let mut entry = decode(&raw)?;
+        entry.status = DeliveryStatus::Pending;
+        entry.attempts = 0;
+        entry.next_attempt_ms = 0;
+        let bytes = serde_json::to_vec(&entry).map_err(|e| StoreError(e.to_string()))?;
+        let batch = Batch::new()
+            .put(key, bytes)
+            .put(keys::pending(channel, id), Vec::new());
+        self.store
+            .commit(NAMESPACE, &batch)
+            .map_err(|e| StoreError(e.to_string()))?;
+        self.store.flush()?;
+        self.wake.notify_one();
+        Ok(Some(entry))
+    }
+
     /// Resolves when a delivery may be due (or after `wait`).
     async fn wait_for_work(&self, wait: Duration) {
         let _ = tokio::time::timeout(wait, self.wake.notified()).await;
@@ -192,11 +215,18 @@ pub async fn run(notifications: Arc<Notifications>, mut stop: oneshot::Receiver<
 async fn prune(notifications: Arc<Notifications>) {
     // Keep yesterday too: a send near midnight may still count against it.
     let yesterday = date_of((now_ms() / 1000).saturating_sub(86_400));
-    match tokio::task::spawn_blocking(move || notifications.prune_counters(&yesterday)).await {
-        Ok(Ok(n)) if n > 0 => tracing::debug!(removed = n, "pruned old notification counters"),
+    let cutoff = now_ms().saturating_sub(notifications.config.retention.as_millis() as u64);
+    let pruned = tokio::task::spawn_blocking(move || {
+        let counters = notifications.prune_counters(&yesterday)?;
+        let old = notifications.prune_before(cutoff)?;
+        Ok::<_, StoreError>(counters + old)
+    })
+    .await;
+    match pruned {
+        Ok(Ok(n)) if n > 0 => tracing::debug!(removed = n, "pruned old notification records"),
         Ok(Ok(_)) => {}
-        Ok(Err(e)) => tracing::warn!(error = %e, "pruning notification counters failed"),
-        Err(e) => tracing::warn!(error = %e, "pruning notification counters failed"),
+        Ok(Err(e)) => tracing::warn!(error = %e, "pruning notification records failed"),
+        Err(e) => tracing::warn!(error = %e, "pruning notification records failed"),
     }
 }
 

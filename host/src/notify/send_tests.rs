@@ -291,3 +291,39 @@ fn inbox_pages_newest_first_and_reads_once() {
     ));
     assert!(f.notifications.inbox("ann", None, 10).unwrap().messages[4].read);
 }
+
+#[test]
+fn old_messages_are_pruned_and_unread_counts_follow() {
+    let f = fixture(NotificationConfig::default());
+    for _ in 0..3 {
+        f.consent("ann", "status", TemplateKind::OneTime);
+    }
+    let first = f.send("subj-ann", PARAMS, None).unwrap();
+    f.send("subj-ann", PARAMS, None).unwrap();
+    f.notifications.mark_read("ann", &first.id).unwrap();
+    assert_eq!(f.notifications.unread("ann").unwrap(), 1);
+    assert_eq!(
+        f.notifications.prune_before(first.at_ms).unwrap(),
+        0,
+        "nothing is that old"
+    );
+    let later = crate::payment::keys::now_ms() + 1;
+    assert_eq!(f.notifications.prune_before(later).unwrap(), 2);
+    assert_eq!(
+        f.notifications.unread("ann").unwrap(),
+        0,
+        "the unread one went too"
+    );
+    let page = f.notifications.inbox("ann", None, 10).unwrap();
+    assert!(page.messages.is_empty());
+    let kept = f.send("subj-ann", PARAMS, None).unwrap();
+    assert_eq!(
+        f.notifications.prune_before(later).unwrap(),
+        0,
+        "newer than the cutoff"
+    );
+    assert_eq!(
+        f.notifications.inbox("ann", None, 10).unwrap().messages[0].id,
+        kept.id
+    );
+}

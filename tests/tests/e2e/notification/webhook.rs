@@ -193,3 +193,58 @@ async fn a_webhook_that_keeps_failing_is_given_up_and_kept_visible() {
     assert_eq!(status, 403, "citizens do not see deliveries: {body}");
     host.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_redelivers_a_given_up_delivery() {
+    // The receiver is down for the first three requests: all attempts fail.
+    let (url, seen) = receiver(3).await;
+    let host = host_with_webhook(url, 3).await;
+    let (id, _) = send_one(&host).await;
+    let failed = wait_for("the delivery given up", Duration::from_secs(15), || async {
+        let list = deliveries(&host).await;
+        (list[0]["status"] == "failed").then_some(list)
+    })
+    .await;
+    let channel = failed[0]["channel"].as_str().expect("channel").to_string();
+    let path = format!("/admin/v1/notification-deliveries/{channel}/{id}/redeliver");
+    let (status, _) = host
+        .post(&path, &host.token("ops", &["operator"]), None)
+        .await;
+    assert_eq!(status, 403, "operators only read");
+    let (status, body) = host.post(&path, &host.admin(), None).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("pending")),
+        "{body}"
+    );
+    let delivered = wait_for(
+        "the redelivery accepted",
+        Duration::from_secs(10),
+        || async {
+            let list = deliveries(&host).await;
+            (list[0]["status"] == "delivered").then_some(list)
+        },
+    )
+    .await;
+    assert_eq!(delivered[0]["attempts"], 1, "a fresh count: {delivered}");
+    assert_eq!(seen.requests.lock().expect("lock").len(), 4);
+    let (status, body) = host
+        .post(
+            &format!("/admin/v1/notification-deliveries/{channel}/msg-nope/redeliver"),
+            &host.admin(),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("delivery_not_found"))
+    );
+    let (_, audit) = host
+        .get_json(
+            "/admin/v1/audit?action=notification.redeliver",
+            Some(&host.admin()),
+        )
+        .await;
+    assert!(audit.to_string().contains(&id), "{audit}");
+    host.stop().await;
+}
