@@ -15,6 +15,7 @@ use wasmtime::component::{HasSelf, Linker};
 /// Payment state of one call.
 pub struct PaymentState {
     payments: Arc<Payments>,
+    consents: Arc<crate::consent::Consents>,
     plugin_id: Arc<str>,
     citizen: Option<Arc<Citizen>>,
     pairwise: Arc<PairwiseSubjects>,
@@ -28,6 +29,7 @@ impl PaymentState {
     /// every call answers `merchant-not-granted`.
     pub fn new(
         payments: Arc<Payments>,
+        consents: Arc<crate::consent::Consents>,
         plugin_id: Arc<str>,
         citizen: Option<Arc<Citizen>>,
         pairwise: Arc<PairwiseSubjects>,
@@ -35,6 +37,7 @@ impl PaymentState {
     ) -> Self {
         PaymentState {
             payments,
+            consents,
             plugin_id,
             citizen,
             pairwise,
@@ -117,6 +120,13 @@ impl payment::Host for PaymentState {
         let payer = self
             .pairwise
             .subject_for(&self.plugin_id, &citizen.issuer, &citizen.subject);
+        // The plugin now knows the payer's subject: it may address them.
+        if let Err(e) =
+            self.consents
+                .remember_subject(&self.plugin_id, &payer, &citizen_key(&citizen))
+        {
+            tracing::warn!(error = %e, "cannot remember a pairwise subject");
+        }
         let new = NewOrder {
             merchant: order.merchant,
             amount_fen: order.amount_fen,

@@ -199,6 +199,7 @@ impl Runtime {
             ),
             payment: PaymentState::new(
                 self.services.payments.clone(),
+                self.services.consents.clone(),
                 plugin.id.clone(),
                 citizen,
                 self.services.pairwise.clone(),
