@@ -318,9 +318,9 @@ fn old_messages_are_pruned_and_unread_counts_follow() {
     assert!(page.messages.is_empty());
     let kept = f.send("subj-ann", PARAMS, None).unwrap();
     assert_eq!(
-        f.notifications.prune_before(later).unwrap(),
+        f.notifications.prune_before(kept.at_ms).unwrap(),
         0,
-        "newer than the cutoff"
+        "not older than the cutoff"
     );
     assert_eq!(
         f.notifications.inbox("ann", None, 10).unwrap().messages[0].id,
