@@ -115,16 +115,53 @@ fn a_killed_host_loses_no_payment_and_still_delivers_the_event() {
         &admin,
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let (status, body) = post(
-        &format!("{base}/admin/v1/merchants"),
-        &admin,
-        json!({"id": "city-fees", "department": "probe", "name": "City fees"}),
+    // The merchant account, from the CLI as an admin would.
+    let cli = ["--server", base.as_str(), "--token", admin.as_str()];
+    let with_server = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend_from_slice(&cli);
+        run(&all)
+    };
+    let out = with_server(&[
+        "merchant",
+        "create",
+        "city-fees",
+        "--department",
+        "probe",
+        "--name",
+        "City fees",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("opened city-fees (City fees, department probe)"),
+        "{}",
+        stdout(&out)
     );
-    assert_eq!(status, 201, "{body}");
-    let grant = format!("{base}/admin/v1/merchants/city-fees/plugins/payment-probe");
-    assert_eq!(
-        send(reqwest::Method::PUT, &grant, &admin, None, None).0,
-        200
+    let out = with_server(&[
+        "merchant",
+        "create",
+        "city-fees",
+        "--department",
+        "probe",
+        "--name",
+        "Again",
+    ]);
+    assert!(
+        !out.status.success() && stderr(&out).contains("merchant_exists"),
+        "{}",
+        stderr(&out)
+    );
+    let out = with_server(&["merchant", "grant", "city-fees", "payment-probe"]);
+    assert!(
+        out.status.success() && stdout(&out).contains("plugins: payment-probe"),
+        "{}",
+        stderr(&out)
+    );
+    let out = with_server(&["merchant", "grant", "no-such", "payment-probe"]);
+    assert!(
+        !out.status.success() && stderr(&out).contains("merchant_not_found"),
+        "{}",
+        stderr(&out)
     );
     let fail = format!("{base}/p/payment-probe/fail-events");
     assert_eq!(

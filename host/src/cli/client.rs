@@ -8,18 +8,20 @@ use serde_json::Value;
 use std::path::Path;
 use std::time::Duration;
 
-fn client() -> anyhow::Result<Client> {
+/// An HTTP client with a long timeout (uploads build and compile).
+pub(super) fn client() -> anyhow::Result<Client> {
     Ok(Client::builder()
         .timeout(Duration::from_secs(300))
         .build()?)
 }
 
-fn url(server: &ServerArgs, path: &str) -> String {
+/// `path` on the host.
+pub(super) fn url(server: &ServerArgs, path: &str) -> String {
     format!("{}{path}", server.server.trim_end_matches('/'))
 }
 
 /// Send a request and return its JSON body, or fail with the server's error message.
-fn send(server: &ServerArgs, request: RequestBuilder) -> anyhow::Result<Value> {
+pub(super) fn send(server: &ServerArgs, request: RequestBuilder) -> anyhow::Result<Value> {
     let response = request
         .bearer_auth(&server.token)
         .send()

@@ -4,6 +4,7 @@
 mod build;
 mod client;
 mod demo;
+mod money;
 mod token;
 
 use crate::config::{ConfigFile, ServerConfig};
@@ -40,6 +41,26 @@ pub enum Command {
     /// Build, install and manage plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Merchant accounts and which plugins may charge to them.
+    #[command(subcommand)]
+    Merchant(money::MerchantCommand),
+    /// The daily reconciliation statement.
+    Reconcile {
+        /// The day, `YYYY-MM-DD` (UTC) [default: today].
+        #[arg(long)]
+        date: Option<String>,
+        /// The host to talk to.
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// An order with its journal and event deliveries.
+    Order {
+        /// The order id.
+        id: String,
+        /// The host to talk to.
+        #[command(flatten)]
+        server: ServerArgs,
+    },
 }
 
 /// Flags of `serve` and `demo`.
@@ -323,6 +344,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             PluginCommand::Versions(a) => client::versions(&a.server, &a.id),
             PluginCommand::Queue { server } => client::queue(&server),
         },
+        Command::Merchant(cmd) => money::merchant(cmd),
+        Command::Reconcile { date, server } => money::reconcile(&server, date.as_deref()),
+        Command::Order { id, server } => money::order(&server, &id),
     }
 }
 
