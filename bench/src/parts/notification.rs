@@ -6,7 +6,7 @@
 
 use super::{Bench, fixed};
 use crate::host::{DirectRuntime, cache_dir, component, guest_request, manifest_as};
-use crate::report::{Section, Table, Verdict};
+use crate::report::{Section, Verdict};
 use crate::stats::{Percentiles, micros, ratio};
 use anyhow::{Context as _, ensure};
 use islet_host::auth::{Citizen, citizen_key};
@@ -107,20 +107,14 @@ pub fn run(bench: &Bench) -> anyhow::Result<Section> {
         Percentiles::of(&mut claim),
         Percentiles::of(&mut floor),
     );
-    let mut table = Table::new(&["operation", "p50 µs", "p99 µs", "p50 / native floor"]);
-    for (name, p) in [
-        ("native floor: sled batch of 9 writes + flush", &floor),
-        ("hello request (no capability)", &plain),
-        ("send request (people-probe → inbox)", &send),
-        ("claim request (real name, trail written)", &claim),
-    ] {
-        table.row(vec![
-            name.to_string(),
-            fixed(micros(p.p50), 0),
-            fixed(micros(p.p99), 0),
-            fixed(ratio(micros(p.p50), micros(floor.p50)), 2),
-        ]);
-    }
+    let table = super::payment::against_floor(
+        &floor,
+        &[
+            ("hello request (no capability)", &plain),
+            ("send request (people-probe → inbox)", &send),
+            ("claim request (real name, trail written)", &claim),
+        ],
+    );
     let send_ms = micros(send.p50) / 1000.0;
     Ok(Section {
         number: 8,

@@ -134,32 +134,26 @@ pub fn run(bench: &Bench) -> anyhow::Result<Section> {
         ensure!(delivered == 1, "{delivered} events delivered instead of 1");
     }
 
-    let floor = native_floor(n)?;
+    let mut floor = native_floor(n)?;
     let (plain, create, notify, round_trip, floor) = (
         Percentiles::of(&mut plain),
         Percentiles::of(&mut create),
         Percentiles::of(&mut notify),
         Percentiles::of(&mut round_trip),
-        Percentiles::of(&mut floor.clone()),
+        Percentiles::of(&mut floor),
     );
-    let mut table = Table::new(&["operation", "p50 µs", "p99 µs", "p50 / native floor"]);
-    for (name, p) in [
-        ("native floor: sled batch of 9 writes + flush", &floor),
-        ("hello request (no payment)", &plain),
-        ("create-order request (payment-probe)", &create),
-        ("notification: verify + apply + flush", &notify),
-        (
-            "notification → event acknowledged by the plugin",
-            &round_trip,
-        ),
-    ] {
-        table.row(vec![
-            name.to_string(),
-            fixed(micros(p.p50), 0),
-            fixed(micros(p.p99), 0),
-            fixed(ratio(micros(p.p50), micros(floor.p50)), 2),
-        ]);
-    }
+    let table = against_floor(
+        &floor,
+        &[
+            ("hello request (no payment)", &plain),
+            ("create-order request (payment-probe)", &create),
+            ("notification: verify + apply + flush", &notify),
+            (
+                "notification → event acknowledged by the plugin",
+                &round_trip,
+            ),
+        ],
+    );
     let create_ms = micros(create.p50) / 1000.0;
     Ok(Section {
         number: 7,
@@ -192,6 +186,22 @@ pub fn run(bench: &Bench) -> anyhow::Result<Section> {
                and the ledger's checks."
             .into(),
     })
+}
+
+/// A table of p50, p99 and the p50 ratio to the native `floor`, the floor
+/// itself first.
+pub(super) fn against_floor(floor: &Percentiles, rows: &[(&str, &Percentiles)]) -> Table {
+    let mut table = Table::new(&["operation", "p50 µs", "p99 µs", "p50 / native floor"]);
+    let all = std::iter::once(("native floor: sled batch of 9 writes + flush", floor));
+    for (name, p) in all.chain(rows.iter().copied()) {
+        table.row(vec![
+            name.to_string(),
+            fixed(micros(p.p50), 0),
+            fixed(micros(p.p99), 0),
+            fixed(ratio(micros(p.p50), micros(floor.p50)), 2),
+        ]);
+    }
+    table
 }
 
 /// Sled batches of the size a created order writes, each flushed.

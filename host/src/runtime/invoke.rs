@@ -173,7 +173,7 @@ impl Runtime {
     ) -> Result<(R, Costs), GuestFault> {
         let limits = plugin.limits;
         let output = CapturedOutput::new(OUTPUT_CAPTURE_BYTES);
-        let granted = |c| plugin.granted.contains(&c);
+        let granted = |c| plugin.grants.capabilities.contains(&c);
         let state = RequestState {
             wasi: empty_ctx(&output),
             table: ResourceTable::new(),
@@ -192,15 +192,15 @@ impl Runtime {
                 granted(Capability::Storage),
             ),
             log: LogState::new(
-                plugin.id.clone(),
-                plugin.version.clone(),
+                plugin.scope.id.clone(),
+                plugin.scope.version.clone(),
                 request_id,
                 granted(Capability::Log),
             ),
             payment: PaymentState::new(
                 self.services.payments.clone(),
                 self.services.consents.clone(),
-                plugin.id.clone(),
+                plugin.scope.id.clone(),
                 citizen,
                 self.services.pairwise.clone(),
                 granted(Capability::Payment),

@@ -6,8 +6,7 @@ use super::cache::Origin;
 use super::imports::{ImportError, check_imports};
 use crate::capabilities::{self, HandlerIndices, PaymentEventsIndices, RequestState};
 use crate::limits::Limits;
-use crate::manifest::{Capability, Grants, Manifest};
-use std::collections::BTreeSet;
+use crate::manifest::{Grants, Manifest};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::component::{InstancePre, Linker};
@@ -47,16 +46,12 @@ pub struct PreparedPlugin {
     pub from_cache: bool,
     /// How long activation took.
     pub activation: Duration,
-    /// Capabilities that answer.
-    pub granted: BTreeSet<Capability>,
     /// Everything the reviewer granted (capabilities, personal data,
-    /// templates).
+    /// templates); only granted capabilities answer.
     pub grants: Arc<Grants>,
     pub(super) pre: InstancePre<RequestState>,
     pub(super) handler: HandlerIndices,
     pub(super) events: Option<PaymentEventsIndices>,
-    pub(super) id: Arc<str>,
-    pub(super) version: Arc<str>,
     pub(super) scope: crate::capabilities::identity::PluginScope,
     pub(super) namespace: Arc<str>,
 }
@@ -66,7 +61,7 @@ const CORE_VERSION: [u8; 4] = [1, 0, 0, 0];
 
 impl Runtime {
     /// Activate `bytes` (SHA-256 `sha256`) as `manifest`'s plugin with
-    /// `limits`. Only `granted` capabilities answer; the others are linked
+    /// `limits`. Only capabilities in `grants` answer; the others are linked
     /// as refusals (no caller, storage unavailable, log dropped), so a
     /// version granted less than it asked for still runs, degraded.
     pub fn prepare(
@@ -77,7 +72,6 @@ impl Runtime {
         sha256: &str,
         grants: Grants,
     ) -> Result<PreparedPlugin, PrepareError> {
-        let granted = grants.capabilities.clone();
         let started = Instant::now();
         if bytes.len() < 8 || &bytes[..4] != WASM_MAGIC {
             return Err(PrepareError::NotWasm);
@@ -112,15 +106,12 @@ impl Runtime {
         };
         Ok(PreparedPlugin {
             scope,
-            id: manifest.id.as_str().into(),
-            version: manifest.version.to_string().into(),
             namespace: capabilities::storage::namespace_for(&manifest.id).into(),
             manifest,
             limits,
             sha256: sha256.to_string(),
             from_cache: origin == Origin::Cached,
             activation: started.elapsed(),
-            granted,
             grants,
             pre,
             handler,

@@ -1,7 +1,7 @@
 // The Islet admin console: plain DOM, fetch and the admin JSON API of this
 // host (/admin/v1). No framework and no build step. The token stays in
 // sessionStorage; every element a test clicks carries a data-testid.
-import { decodeClaims, h } from './common.js';
+import { ApiError, callApi, decodeClaims, h } from './common.js';
 
 const TOKEN_KEY = 'islet_admin_token';
 const TABS = ['plugins', 'review', 'audit'];
@@ -88,41 +88,9 @@ function grantsText(grants) {
 
 // -------------------------------------------------------------------- API
 
-class ApiError extends Error {
-  constructor(status, code, message) {
-    super(message);
-    this.status = status;
-    this.code = code;
-  }
-}
-
-/** Call the admin API; a non-2xx answer throws its `{"error"}` as ApiError. */
-async function api(method, path, body) {
-  const headers = { accept: 'application/json', authorization: `Bearer ${state.token}` };
-  const init = { method, headers };
-  if (body !== undefined) {
-    headers['content-type'] = 'application/json';
-    init.body = JSON.stringify(body);
-  }
-  let response;
-  try {
-    response = await fetch(path, init);
-  } catch (err) {
-    throw new ApiError(0, 'network', `cannot reach the host: ${err.message}`);
-  }
-  const text = await response.text();
-  let data = null;
-  try {
-    data = text ? JSON.parse(text) : null;
-  } catch {
-    data = null;
-  }
-  if (!response.ok) {
-    const error = data?.error ?? {};
-    throw new ApiError(response.status, error.code ?? `http_${response.status}`,
-      error.message ?? (text.slice(0, 200) || response.statusText));
-  }
-  return data;
+/** Call the admin API with the signed-in token. */
+function api(method, path, body) {
+  return callApi(state.token, method, path, body);
 }
 
 /** A read the caller's roles may not allow: null instead of a 403. */

@@ -5,7 +5,7 @@
 // then. The citizen token comes from `?token=` or localStorage
 // (`islet_token`, kept by the app shell); `?return=` is where "Back to the
 // service" leads (a path on this host only).
-import { h, kindText, sameOriginPath, when, yuan } from './common.js';
+import { callApi, h, kindText, sameOriginPath, when, yuan } from './common.js';
 
 const TOKEN_KEY = 'islet_token';
 const POLL_MS = 500;
@@ -39,39 +39,8 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // -------------------------------------------------------------------- API
 
-class ApiError extends Error {
-  constructor(status, code, message) {
-    super(message);
-    this.status = status;
-    this.code = code;
-  }
-}
-
-async function api(method, path, body) {
-  const headers = { accept: 'application/json', authorization: `Bearer ${page.token}` };
-  const init = { method, headers };
-  if (body !== undefined) {
-    headers['content-type'] = 'application/json';
-    init.body = JSON.stringify(body);
-  }
-  let response;
-  try {
-    response = await fetch(path, init);
-  } catch (err) {
-    throw new ApiError(0, 'network', `The host cannot be reached (${err.message}).`);
-  }
-  const text = await response.text();
-  let data = null;
-  try {
-    data = text ? JSON.parse(text) : null;
-  } catch {
-    data = null;
-  }
-  if (!response.ok) {
-    throw new ApiError(response.status, data?.error?.code ?? 'error',
-      data?.error?.message ?? `${response.status} ${response.statusText}`);
-  }
-  return data;
+function api(method, path, body) {
+  return callApi(page.token, method, path, body);
 }
 
 const orderPath = () => `/api/v1/orders/${encodeURIComponent(page.id)}`;

@@ -65,3 +65,45 @@ export function kindText(kind) {
   if (kind && typeof kind === 'object' && 'non-tax' in kind) return `Non-tax revenue · ${kind['non-tax']}`;
   return '';
 }
+
+/** An error answer of the JSON API (status 0: the host was not reached). */
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/**
+ * Call the JSON API with `token` (if any); a non-2xx answer throws its
+ * `{"error": {"code", "message"}}` as an ApiError.
+ */
+export async function callApi(token, method, path, body) {
+  const headers = { accept: 'application/json' };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const init = { method, headers };
+  if (body !== undefined) {
+    headers['content-type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (err) {
+    throw new ApiError(0, 'network', `The host cannot be reached (${err.message}).`);
+  }
+  const text = await response.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null;
+  }
+  if (!response.ok) {
+    const error = data?.error ?? {};
+    throw new ApiError(response.status, error.code ?? `http_${response.status}`,
+      error.message ?? (text.slice(0, 200) || `${response.status} ${response.statusText}`));
+  }
+  return data;
+}

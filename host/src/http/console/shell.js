@@ -12,7 +12,7 @@
 // happen. Me → Privacy lists the citizen's consents by service, each with
 // Withdraw (/api/v1/consents), and the data-access trail: which service
 // read which personal data, when and why (/api/v1/me/data-access).
-import { decodeClaims, h, kindText, sameOriginPath, when, yuan } from './common.js';
+import { callApi, decodeClaims, h, kindText, sameOriginPath, when, yuan } from './common.js';
 
 const TOKEN_KEY = 'islet_token';
 const SCREENS = ['home', 'inbox', 'orders', 'me'];
@@ -217,35 +217,9 @@ function watchFrame() {
 
 // ----------------------------------------------------------------- orders
 
-class ApiError extends Error {
-  constructor(status, code, message) {
-    super(message);
-    this.status = status;
-    this.code = code;
-  }
-}
-
 /** Call the JSON API with the citizen's token; a non-2xx answer throws. */
-async function request(method, path, body) {
-  const headers = { accept: 'application/json' };
-  if (token()) headers.authorization = `Bearer ${token()}`;
-  const init = { method, headers };
-  if (body !== undefined) {
-    headers['content-type'] = 'application/json';
-    init.body = JSON.stringify(body);
-  }
-  const response = await fetch(path, init);
-  let data = null;
-  try {
-    data = await response.json();
-  } catch {
-    data = null;
-  }
-  if (!response.ok) {
-    throw new ApiError(response.status, data?.error?.code,
-      data?.error?.message ?? `${response.status} ${response.statusText}`);
-  }
-  return data;
+function request(method, path, body) {
+  return callApi(token(), method, path, body);
 }
 
 const getJson = (path) => request('GET', path);
