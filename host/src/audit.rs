@@ -44,13 +44,6 @@ pub struct AuditLog {
     seq: AtomicU64,
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
 impl AuditLog {
     /// The audit log kept in `store`.
     pub fn new(store: Arc<dyn KvStore>) -> Self {
@@ -70,7 +63,7 @@ impl AuditLog {
         after: Value,
     ) -> Result<(), StoreError> {
         let entry = AuditEntry {
-            at_ms: now_ms(),
+            at_ms: crate::clock::now_ms(),
             actor: actor.to_string(),
             action: action.to_string(),
             target: target.to_string(),

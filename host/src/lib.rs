@@ -20,6 +20,7 @@ pub mod audit;
 pub mod auth;
 pub mod capabilities;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod consent;
 pub mod http;

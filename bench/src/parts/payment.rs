@@ -110,7 +110,7 @@ pub fn run(bench: &Bench) -> anyhow::Result<Section> {
         let body = serde_json::to_vec(&serde_json::json!({
             "order_id": id, "txn_id": format!("bench-txn-{i}"), "amount_fen": 100 + i, "currency": "CNY",
         }))?;
-        let timestamp = islet_host::payment::keys::now_ms() / 1000;
+        let timestamp = islet_host::clock::now_ms() / 1000;
         let nonce = format!("benchnonce{i:08}");
         let signed = signature(SANDBOX_SECRET, timestamp, &nonce, &body);
         let headers = |name: &str| match name {

@@ -136,7 +136,7 @@ impl identity::Host for IdentityState {
             .cloned()
             .ok_or(ClaimError::NotAvailable)?;
         let record = AccessRecord {
-            at_ms: crate::payment::keys::now_ms(),
+            at_ms: crate::clock::now_ms(),
             plugin: self.scope.id.to_string(),
             version: self.scope.version.to_string(),
             item,

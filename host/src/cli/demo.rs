@@ -45,7 +45,7 @@ fn open_demo_merchant(payments: &crate::payment::Payments) -> anyhow::Result<()>
     if ledger.merchant(DEMO_MERCHANT)?.is_some() {
         return Ok(());
     }
-    let now = crate::payment::keys::now_ms() / 1000;
+    let now = crate::clock::now_ms() / 1000;
     ledger.create_merchant(DEMO_MERCHANT, "water", "Islet City Water Supply Co.", now)?;
     ledger.grant_merchant(DEMO_MERCHANT, "water-bill", true)?;
     eprintln!("opened merchant account {DEMO_MERCHANT} for water-bill");

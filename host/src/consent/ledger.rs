@@ -94,9 +94,7 @@ fn id_key(id: &str) -> String {
     format!("id/{id}")
 }
 
-pub(super) fn now_ms() -> u64 {
-    crate::payment::keys::now_ms()
-}
+pub(super) use crate::clock::now_ms;
 
 pub(super) fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, ConsentError> {
     serde_json::from_slice(bytes).map_err(|e| ConsentError::Store(format!("corrupt record: {e}")))

@@ -4,8 +4,8 @@
 
 use super::error::ApiError;
 use super::{AppState, blocking, caller};
+use crate::clock::now_ms;
 use crate::payment::events::DeliveryStatus;
-use crate::payment::keys::now_ms;
 use crate::payment::ledger::LedgerError;
 use crate::payment::merchants::MerchantError;
 use crate::usage::{parse_day, today};

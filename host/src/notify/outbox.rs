@@ -8,9 +8,9 @@
 use super::Notifications;
 use super::channel::Delivery;
 use super::keys::{self, OUTBOX_PREFIX, PENDING_PREFIX};
+use crate::clock::{date_of, now_ms};
 use crate::consent::NAMESPACE;
 use crate::payment::events::backoff_ms;
-use crate::payment::keys::{date_of, now_ms};
 use crate::store::{Batch, StoreError};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;

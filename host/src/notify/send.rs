@@ -7,9 +7,9 @@ use super::keys::{self, Message};
 use super::outbox::OutboxEntry;
 use super::quota::Counter;
 use super::{InboxEvent, Notifications};
+use crate::clock::{date_of, now_ms};
 use crate::consent::{Consent, ConsentError, ConsentFor, NAMESPACE, template_key};
 use crate::manifest::{Capability, Grants, Manifest, Template, TemplateKind};
-use crate::payment::keys::{date_of, now_ms};
 use crate::store::{Batch, StoreError, WriteError};
 use std::sync::Arc;
 

@@ -307,7 +307,7 @@ fn old_messages_are_pruned_and_unread_counts_follow() {
         0,
         "nothing is that old"
     );
-    let later = crate::payment::keys::now_ms() + 1;
+    let later = crate::clock::now_ms() + 1;
     assert_eq!(f.notifications.prune_before(later).unwrap(), 2);
     assert_eq!(
         f.notifications.unread("ann").unwrap(),

@@ -55,7 +55,7 @@ impl WebhookChannel {
 
     async fn post(&self, delivery: &Delivery, attempt: u32) -> Result<(), String> {
         let body = serde_json::to_vec(delivery).map_err(|e| e.to_string())?;
-        let timestamp = crate::payment::keys::now_ms() / 1000;
+        let timestamp = crate::clock::now_ms() / 1000;
         let response = self
             .client
             .post(&self.url)

@@ -2,8 +2,6 @@
 //! payments lives in this one namespace, so one atomic batch can change an
 //! order, append its journal, queue its event and record a nonce.
 
-use time::OffsetDateTime;
-
 /// The store namespace of the ledger.
 pub const NAMESPACE: &str = "payment";
 
@@ -78,21 +76,6 @@ pub fn daily(plugin: &str, date: &str) -> String {
 /// A merchant account: `m/{id}`.
 pub fn merchant(id: &str) -> String {
     format!("m/{id}")
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
-/// The UTC date (`YYYY-MM-DD`) of `secs` since the epoch.
-pub fn date_of(secs: u64) -> String {
-    OffsetDateTime::from_unix_timestamp(secs as i64)
-        .map(|t| t.date().to_string())
-        .unwrap_or_else(|_| "1970-01-01".into())
 }
 
 /// A new order id: time-ordered and unguessable, e.g. `o19ab3c4d5e6f7a8b9c`.

@@ -5,8 +5,9 @@
 //! compare-and-swap on the order's bytes.
 
 use super::events::{DeliveryStatus, EventKind, EventRecord};
-use super::keys::{self, NAMESPACE, date_of, now_ms};
+use super::keys::{self, NAMESPACE};
 use super::order::{self, Creation, JournalEntry, NewOrder, Order, OrderError, OrderStatus};
+use crate::clock::{date_of, now_ms};
 use crate::store::{Batch, KvStore, StoreError, WriteError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;

@@ -11,13 +11,13 @@
 //! `"{timestamp}\n{nonce}\n{body}"`, with `Islet-Sandbox-Timestamp` (Unix
 //! seconds) and `Islet-Sandbox-Nonce`.
 
-use super::keys::{date_of, now_ms};
 use super::ledger::{decode, encode};
 use super::order::{Order, OrderStatus};
 use super::provider::{
     HeaderLookup, NoticeError, Notification, PaymentProvider, ProviderError, StatementLine,
     VerifiedNotice,
 };
+use crate::clock::{date_of, now_ms};
 use crate::store::{Expect, KvStore, WriteError};
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
@@ -172,8 +172,13 @@ impl SandboxProvider {
             None,
         ) {
             Ok(()) => {
-                let line = format!("day/{}/{}", date_of(at), payment.txn_id);
-                self.put(&line, &payment)?;
+                let line = StatementLine {
+                    txn_id: payment.txn_id.clone(),
+                    order_id: payment.order_id.clone(),
+                    kind: "payment".into(),
+                    amount_fen: payment.amount_fen,
+                };
+                self.put(&format!("day/{}/{}", date_of(at), payment.txn_id), &line)?;
                 self.put(&format!("outbox/{}", payment.txn_id), &payment)?;
                 payment
             }
@@ -359,19 +364,8 @@ impl PaymentProvider for SandboxProvider {
                 usize::MAX,
             )
             .map_err(unavailable)?;
-        let mut lines = Vec::new();
-        for (_, value) in rows {
-            if let Ok(p) = serde_json::from_slice::<SandboxPayment>(&value) {
-                lines.push(StatementLine {
-                    txn_id: p.txn_id,
-                    order_id: p.order_id,
-                    kind: "payment".into(),
-                    amount_fen: p.amount_fen,
-                });
-            } else {
-                lines.push(decode(&value).map_err(unavailable)?);
-            }
-        }
-        Ok(lines)
+        rows.iter()
+            .map(|(_, value)| decode(value).map_err(unavailable))
+            .collect()
     }
 }

@@ -2,11 +2,12 @@
 //! HTTP handlers and the background workers.
 
 use super::events::{DeliveryStatus, EventRecord, backoff_ms};
-use super::keys::{self, NAMESPACE, date_of, now_ms};
+use super::keys::{self, NAMESPACE};
 use super::ledger::{Changed, Extra, Ledger, LedgerError, encode};
 use super::order::{self, Creation, NewOrder, Order, OrderError, OrderStatus};
 use super::provider::{HeaderLookup, NoticeError, PaymentProvider, ProviderError};
 use super::sandbox::SandboxProvider;
+use crate::clock::{date_of, now_ms, now_secs};
 use crate::store::{Batch, Expect, KvStore};
 use serde::Serialize;
 use std::sync::Arc;
@@ -147,10 +148,6 @@ pub struct Payments {
     wake: tokio::sync::Notify,
 }
 
-fn now_s() -> u64 {
-    now_ms() / 1000
-}
-
 impl Payments {
     /// The money path on `store`, with the sandbox provider.
     pub fn new(
@@ -214,7 +211,7 @@ impl Payments {
             plugin,
             citizen,
             payer,
-            now: now_s(),
+            now: now_secs(),
             min_expiry_s: self.config.min_expiry_s,
         };
         Ok(self
@@ -244,7 +241,7 @@ impl Payments {
             self.provider().close(&order)?;
         }
         let changed = self.ledger.change(id, plugin, &Extra::default(), |o| {
-            order::close(o, by, now_s())
+            order::close(o, by, now_secs())
         })?;
         self.changed(&changed);
         Ok(changed.order)
@@ -266,7 +263,7 @@ impl Payments {
             ));
         }
         let order = self.ledger.get(id, Some(plugin))?;
-        let (_, entry) = order::refund(&order, refund_key, amount_fen, reason, now_s())
+        let (_, entry) = order::refund(&order, refund_key, amount_fen, reason, now_secs())
             .map_err(LedgerError::from)?;
         if entry.is_none() {
             return Ok(order);
@@ -275,7 +272,7 @@ impl Payments {
         let changed = self
             .ledger
             .change(id, Some(plugin), &Extra::default(), |o| {
-                order::refund(o, refund_key, amount_fen, reason, now_s())
+                order::refund(o, refund_key, amount_fen, reason, now_secs())
             })?;
         self.changed(&changed);
         Ok(changed.order)
@@ -291,7 +288,7 @@ impl Payments {
         if provider != self.provider().name() {
             return Err(NoticeFailure::UnknownProvider(provider.to_string()));
         }
-        let now = now_s();
+        let now = now_secs();
         let notice = self.provider().verify_notice(headers, body, now)?;
         let nonce_key = keys::nonce(provider, &notice.nonce);
         let store = self.ledger.store();
@@ -356,7 +353,7 @@ impl Payments {
 
     /// Expire every unpaid order past its expiry; returns how many.
     pub fn expire_due(&self) -> Result<usize, LedgerError> {
-        let now = now_s();
+        let now = now_secs();
         let mut expired = 0;
         for id in self.ledger.due_for_expiry(now)? {
             let changed = match self
