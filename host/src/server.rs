@@ -93,6 +93,7 @@ pub fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>> {
         payments,
         consents,
         notifications,
+        sessions: Arc::new(crate::auth::ServiceSessions::default()),
     }))
 }
 

@@ -137,6 +137,7 @@ async function screenshot(page, name) {
 /** Fail on uncaught exceptions and on content-security-policy violations. */
 function watchForErrors(page, errors) {
   page.on('pageerror', (err) => errors.push(`${page.url()}: ${err.message}`));
+  if (process.env.BROWSER_DEBUG) page.on('console', (msg) => console.error(`console ${msg.type()}: ${msg.text()}`));
   page.on('console', (msg) => {
     if (msg.type() === 'error' && /Content Security Policy|Refused to/i.test(msg.text())) {
       errors.push(`${page.url()}: ${msg.text()}`);
@@ -446,6 +447,32 @@ step('shell', 'sign in as a demo citizen', async (shell) => {
   await screenshot(shell, 'shell-signed-in');
 });
 
+/**
+ * The service page in the frame runs in an opaque origin: it cannot read the
+ * shell's storage (the citizen's token) or document, its session is gone
+ * from its address, and the platform API refuses it cross-origin.
+ */
+async function pageIsIsolated(shell, id) {
+  const frame = shell.frames().find((f) => new URL(f.url()).pathname.startsWith(`/p/${id}/`));
+  assert.ok(frame, `the frame of ${id}: ${shell.frames().map((f) => f.url())}`);
+  assert.equal(await frame.evaluate(() => window.origin), 'null');
+  assert.ok(!frame.url().includes('islet-session'), frame.url());
+  const probe = await frame.evaluate(async () => {
+    const attempt = (f) => { try { f(); return 'allowed'; } catch (e) { return e.name; } };
+    const consent = await fetch('/api/v1/consents', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ plugin: 'water-bill', item: 'real-name' }),
+    }).then((r) => `status ${r.status}`, () => 'blocked');
+    return {
+      storage: attempt(() => window.localStorage.getItem('islet_token')),
+      parent: attempt(() => window.parent.document.title),
+      consent,
+    };
+  });
+  assert.deepEqual(probe, { storage: 'SecurityError', parent: 'SecurityError', consent: 'blocked' });
+}
+
 step('shell', 'open a service from the home screen and use it', async (shell) => {
   await byTestId(shell, 'tile-community-report').click();
   await byTestId(shell, 'service').waitFor({ state: 'visible' });
@@ -453,8 +480,9 @@ step('shell', 'open a service from the home screen and use it', async (shell) =>
   const frame = shell.frameLocator('[data-testid="service-frame"]');
   await frame.locator('h1').waitFor();
   assert.match(await frame.locator('h1').textContent(), /Community reports/);
-  // The page took the citizen's token from localStorage: no sign-in form.
+  // The page got a service session from the shell: no sign-in form.
   await frame.locator('#signin').waitFor({ state: 'hidden' });
+  await pageIsIsolated(shell, 'community-report');
   await frame.locator('#description').fill('Lamp 12 is out');
   await frame.locator('#location').fill('Lane 3, Siming');
   await frame.locator('#report-form button[type=submit]').click();
@@ -471,6 +499,16 @@ step('shell', 'open a service from the home screen and use it', async (shell) =>
   await screenshot(shell, 'shell-service');
   assert.deepEqual((await mine('/api/v1/consents')).consents, []);
   await byTestId(frame, 'notify-yes').click();
+  // The platform asks, in its own words, over the page.
+  const sheet = byTestId(shell, 'consent-sheet');
+  await sheet.waitFor({ state: 'visible' });
+  assert.equal(await byTestId(sheet, 'consent-service').textContent(), 'Community reports');
+  assert.equal(await byTestId(sheet, 'consent-what').textContent(),
+    'wants to send you a message: “Your report has news” (once).');
+  await screenshot(shell, 'shell-consent-prompt');
+  assert.deepEqual((await mine('/api/v1/consents')).consents, [], 'nothing given before Allow');
+  await byTestId(sheet, 'consent-allow').click();
+  await sheet.waitFor({ state: 'hidden' });
   await ask.waitFor({ state: 'hidden' });
   await eventually(async () => assert.match(await frame.locator('#msg').textContent(), /tell you in your Inbox/),
     'consent acknowledged');
@@ -818,6 +856,13 @@ step('shell', 'the water-bill receipt asks for the real name, then shows it', as
   await screenshot(shell, 'receipt-asks-for-name');
 
   await byTestId(frame, 'receipt-consent').click();
+  const sheet = byTestId(shell, 'consent-sheet');
+  await sheet.waitFor({ state: 'visible' });
+  assert.equal(await byTestId(sheet, 'consent-service').textContent(), 'Water bill');
+  assert.equal(await byTestId(sheet, 'consent-what').textContent(), 'wants to read your real name.');
+  assert.equal(await byTestId(sheet, 'consent-purpose').textContent(), 'Used for: Printed on your payment receipt');
+  await screenshot(shell, 'receipt-consent-prompt');
+  await byTestId(sheet, 'consent-allow').click();
   await eventually(async () => assert.equal(await name.textContent(), CITIZEN_NAME), 'the name on the receipt');
   await ask.waitFor({ state: 'hidden' });
   const consents = (await mine('/api/v1/consents')).consents;
@@ -958,6 +1003,7 @@ async function main() {
       failed += 1;
       console.log(`not ok - ${tab}: ${name}`);
       console.error(err);
+      if (errors.length) console.error('page errors:', errors);
       for (const [label, p] of [['console', page], ['shell', shell]]) {
         await p.screenshot({ path: join(SCREENSHOT_DIR, `failed-${label}.png`), fullPage: true }).catch(() => {});
       }

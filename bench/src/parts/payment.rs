@@ -69,6 +69,7 @@ pub fn run(bench: &Bench) -> anyhow::Result<Section> {
         issuer: "islet-dev".into(),
         roles: Vec::new(),
         assurance_level: 3,
+        expires_at: u64::MAX,
         personal_data: Default::default(),
     });
 

@@ -85,6 +85,8 @@ pub struct Citizen {
     /// Personal data items from the token; released to a plugin only with
     /// grant and consent.
     pub personal_data: BTreeMap<DataItem, String>,
+    /// When the token ends, seconds since the epoch.
+    pub expires_at: u64,
 }
 
 impl Citizen {
@@ -233,6 +235,7 @@ impl TokenVerifier {
                         issuer: c.iss,
                         roles: c.roles,
                         assurance_level: c.assurance_level.min(5),
+                        expires_at: c.exp,
                     });
                 }
                 Err(e) => {
@@ -282,6 +285,7 @@ mod tests {
             issuer: "i".into(),
             roles: roles.iter().map(|r| r.to_string()).collect(),
             assurance_level: 3,
+            expires_at: u64::MAX,
         }
     }
 

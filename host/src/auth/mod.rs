@@ -4,10 +4,12 @@
 mod jwt;
 mod pairwise;
 mod secrets;
+mod session;
 
 pub use jwt::{AuthError, Citizen, Claims, TokenVerifier, VerifierKeys, sign_hs256};
 pub use pairwise::PairwiseSubjects;
 pub use secrets::{load_or_create_secret, read_secret};
+pub use session::{SESSION_TTL_SECS, ServiceSession, ServiceSessions, SessionError};
 
 /// The role that grants access to the admin API.
 pub const ADMIN_ROLE: &str = "admin";

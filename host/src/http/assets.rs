@@ -15,6 +15,8 @@ const CASHIER_JS: &str = include_str!("console/cashier.js");
 const ADMIN_JS: &str = include_str!("console/admin.js");
 const SHELL_JS: &str = include_str!("console/shell.js");
 const COMMON_JS: &str = include_str!("console/common.js");
+/// The bridge mini-service pages load (`<script src="/assets/islet.js">`).
+const ISLET_JS: &str = include_str!("console/islet.js");
 const STYLE_CSS: &str = include_str!("console/style.css");
 
 /// Only this host's own scripts, styles and API; frames only for the
@@ -71,6 +73,7 @@ pub async fn asset(Path(file): Path<String>) -> Result<Response, ApiError> {
         "shell.js" => (JS, SHELL_JS),
         "common.js" => (JS, COMMON_JS),
         "cashier.js" => (JS, CASHIER_JS),
+        "islet.js" => (JS, ISLET_JS),
         "style.css" => (CSS, STYLE_CSS),
         _ => {
             return Err(ApiError::not_found(

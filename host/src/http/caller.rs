@@ -2,17 +2,48 @@
 
 use super::AppState;
 use super::error::ApiError;
-use crate::auth::{ADMIN_ROLE, AuthError, Citizen};
+use crate::auth::{ADMIN_ROLE, AuthError, Citizen, ServiceSessions, SessionError};
 use axum::http::{HeaderMap, StatusCode, header};
 use std::sync::Arc;
 
 /// The verified caller of a request, or `None` when no token was sent.
 /// A token that is present but invalid is a 401.
 pub fn caller(state: &AppState, headers: &HeaderMap) -> Result<Option<Arc<Citizen>>, ApiError> {
+    bearer(headers)?.map(|t| verify(state, t)).transpose()
+}
+
+/// The caller of a route of `plugin`: an app token, or a service session
+/// opened for exactly this plugin.
+pub fn plugin_caller(
+    state: &AppState,
+    headers: &HeaderMap,
+    plugin: &str,
+) -> Result<Option<Arc<Citizen>>, ApiError> {
+    let Some(token) = bearer(headers)? else {
+        return Ok(None);
+    };
+    if !ServiceSessions::is_session_token(token) {
+        return verify(state, token).map(Some);
+    }
+    state
+        .sessions
+        .resolve(token, plugin)
+        .map(Some)
+        .map_err(|e| {
+            let code = match e {
+                SessionError::Expired => "session_expired",
+                SessionError::OtherService => "invalid_token",
+            };
+            ApiError::unauthorized(code, e.to_string())
+        })
+}
+
+/// The bearer token of the request, if any.
+fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let token = value
+    value
         .to_str()
         .ok()
         .and_then(|v| {
@@ -20,18 +51,24 @@ pub fn caller(state: &AppState, headers: &HeaderMap) -> Result<Option<Arc<Citize
             scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
         })
         .filter(|t| !t.is_empty())
+        .map(Some)
         .ok_or_else(|| {
             ApiError::unauthorized(
                 "invalid_token",
                 "the Authorization header must be `Bearer <token>`",
             )
-        })?;
-    verify(state, token).map(Some)
+        })
 }
 
 /// The citizen `token` (a bare JWT, e.g. from a query string) stands for,
 /// verified exactly like the `Authorization` header.
 pub fn verify(state: &AppState, token: &str) -> Result<Arc<Citizen>, ApiError> {
+    if ServiceSessions::is_session_token(token) {
+        return Err(ApiError::unauthorized(
+            "invalid_token",
+            "a service session works only on its own service's routes (/p/{service}/...)",
+        ));
+    }
     state.verifier.verify(token).map(Arc::new).map_err(|e| {
         let code = match e {
             AuthError::Expired => "token_expired",

@@ -111,6 +111,37 @@ fn serving(state: &AppState, plugin: &str) -> Result<(Manifest, Grants), ApiErro
     ))
 }
 
+/// `GET /api/v1/catalog/{id}/privacy`: what the serving version of a
+/// service may ask the citizen for, in the platform's words: the personal
+/// data items an admin granted (with the purpose the manifest states) and
+/// the approved message templates. The app shell builds its consent prompts
+/// from this, never from text a service page sends.
+pub async fn privacy(
+    State(state): State<Arc<AppState>>,
+    Path(plugin): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (manifest, grants) = serving(&state, &plugin)?;
+    let personal_data: Vec<Value> = manifest
+        .personal_data
+        .iter()
+        .filter(|(item, _)| grants.personal_data.contains(item))
+        .map(|(item, purpose)| json!({ "item": item, "label": item.label(), "purpose": purpose }))
+        .collect();
+    let templates: Vec<Value> = manifest
+        .templates
+        .iter()
+        .filter(|t| grants.templates.contains(&t.id))
+        .filter(|t| t.kind == TemplateKind::OneTime || grants.long_term_messages)
+        .map(|t| json!({ "id": t.id, "title": t.title, "kind": t.kind }))
+        .collect();
+    Ok(Json(json!({
+        "plugin": manifest.id,
+        "name": manifest.name,
+        "personal_data": personal_data,
+        "templates": templates,
+    })))
+}
+
 /// `POST /api/v1/consents`: the citizen agrees to a data item (for the
 /// purpose the manifest states) or a message template. One-time template
 /// consents accumulate; each allows one message.

@@ -6,12 +6,14 @@ mod caller;
 mod consents;
 pub mod error;
 mod inbox;
+mod isolation;
 mod lifecycle;
 mod operations;
 mod payment_admin;
 pub mod payments;
 mod plugin_route;
 mod public;
+mod sessions;
 
 use crate::auth::TokenVerifier;
 use crate::registry::Registry;
@@ -51,6 +53,8 @@ pub struct AppState {
     pub consents: Arc<crate::consent::Consents>,
     /// Inboxes, live inbox streams and outbound channels.
     pub notifications: Arc<crate::notify::Notifications>,
+    /// Service sessions handed to the mini-services' sandboxed pages.
+    pub sessions: Arc<crate::auth::ServiceSessions>,
 }
 
 /// Run store work off the async executor; a panic in it is a 500.
@@ -69,6 +73,13 @@ pub struct RequestId(pub Arc<str>);
 /// Build the router.
 pub fn router(state: Arc<AppState>) -> Router {
     let upload_limit = state.max_component_bytes + (1 << 20);
+    // Mini-service pages run sandboxed in origins of their own.
+    let plugin_routes = Router::new()
+        .route("/p/{plugin}", any(plugin_route::redirect_to_root))
+        .route("/p/{plugin}/", any(plugin_route::call_plugin))
+        .route("/p/{plugin}/{*path}", any(plugin_route::call_plugin))
+        .layer(axum::middleware::from_fn(isolation::sandbox_pages))
+        .layer(isolation::cors());
     let admin = Router::new()
         .route(
             "/plugins",
@@ -127,6 +138,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(public::readyz))
         .route("/metrics", get(public::metrics))
         .route("/api/v1/catalog", get(public::catalog))
+        .route("/api/v1/catalog/{id}/privacy", get(consents::privacy))
         .route("/api/v1/consents", get(consents::list).post(consents::give))
         .route(
             "/api/v1/consents/{id}",
@@ -146,9 +158,11 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/pay/{id}",
             get(assets::cashier_page).post(payments::cashier_action),
         )
-        .route("/p/{plugin}", any(plugin_route::redirect_to_root))
-        .route("/p/{plugin}/", any(plugin_route::call_plugin))
-        .route("/p/{plugin}/{*path}", any(plugin_route::call_plugin))
+        .route(
+            "/api/v1/sessions",
+            post(sessions::open).delete(sessions::close_all),
+        )
+        .merge(plugin_routes)
         .nest("/admin/v1", admin)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -68,7 +68,7 @@ pub async fn call_plugin(
             format!("the mini-service {plugin_id:?} is currently taken down"),
         ));
     }
-    let citizen = caller::caller(&state, &parts.headers)?;
+    let citizen = caller::plugin_caller(&state, &parts.headers, plugin_id)?;
     let (version, prepared) = plugin
         .route(citizen.as_ref().map(|c| c.subject.as_str()))
         .ok_or_else(|| {

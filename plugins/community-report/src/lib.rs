@@ -52,8 +52,8 @@ pub fn router() -> Router {
 }
 
 /// The page loads its script and style from this service, never inline,
-/// so it works under a `script-src 'self'` policy; `connect-src 'self'`
-/// covers both this service's API and the platform's consent API.
+/// so it works under a `script-src 'self'` policy (which also admits the
+/// platform's bridge, `/assets/islet.js`); the host adds its sandbox.
 const PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
      connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; \
      frame-ancestors 'self'";

@@ -1,20 +1,16 @@
 (function () {
   'use strict';
-  // API paths are relative to the service's root, wherever the host mounts
-  // it (normally /p/community-report/); the page is also served at
-  // reports/{id}, the link of the messages it sends.
-  var base = location.pathname.replace(/(index\.html|reports\/[^/]*)$/, '');
-  if (base.slice(-1) !== '/') base += '/';
+  // The page runs sandboxed; the platform's bridge (/assets/islet.js) holds
+  // its service session and calls this service's API (paths relative to
+  // /p/community-report/). The page is also served at reports/{id}, the
+  // link of the messages it sends.
   var NEXT = { submitted: ['accepted', 'rejected'], accepted: ['in-progress', 'rejected'],
                'in-progress': ['resolved', 'rejected'], resolved: [], rejected: [] };
-  var PLUGIN = 'community-report';
   var TEMPLATE = 'report-status';
   var $ = function (id) { return document.getElementById(id); };
 
   var params = new URLSearchParams(location.search);
-  var token = params.get('token') || localStorage.getItem('islet_token') || '';
-  if (params.get('token')) localStorage.setItem('islet_token', token);
-  $('token').value = token;
+  var api = window.islet.api;
 
   /** The report the address names: reports/{id}, ?report={id} or #report-{id}. */
   function linkedReport() {
@@ -24,31 +20,6 @@
   }
 
   function say(text, kind) { var m = $('msg'); m.textContent = text; m.className = kind || ''; }
-
-  function request(method, url, body) {
-    var headers = { 'accept': 'application/json' };
-    if (token) headers['authorization'] = 'Bearer ' + token;
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    return fetch(url, { method: method, headers: headers,
-                        body: body === undefined ? undefined : JSON.stringify(body) })
-      .then(function (res) {
-        return res.text().then(function (text) {
-          var data = null;
-          try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
-          if (!res.ok) {
-            var why = data && data.error ? data.error.message : res.status + ' ' + res.statusText;
-            var err = new Error(why);
-            err.status = res.status;
-            err.code = data && data.error ? data.error.code : '';
-            throw err;
-          }
-          return data;
-        });
-      });
-  }
-
-  /** This service's API. */
-  function api(method, path, body) { return request(method, base + path, body); }
 
   function el(tag, text, cls) {
     var e = document.createElement(tag);
@@ -155,9 +126,10 @@
     return Promise.all(jobs).catch(function (e) { say(e.message, 'error'); });
   }
 
-  // After filing: ask whether to be told when the report moves on. A "yes"
-  // is the citizen's consent to one message of the report-status template,
-  // given to the platform (not to this service).
+  // After filing: ask whether to be told when the report moves on. "Yes"
+  // has the app show the platform's own consent prompt for one message of
+  // the report-status template: the consent is given to the platform, never
+  // recorded by this service.
   var asking = null;
   function askToNotify(report) {
     asking = report;
@@ -176,18 +148,14 @@
     var report = asking;
     if (!report) return;
     $('notify-yes').disabled = true;
-    request('POST', '/api/v1/consents', { plugin: PLUGIN, template: TEMPLATE }).then(function () {
+    window.islet.askConsent({ template: TEMPLATE }).then(function (granted) {
       closePrompt();
-      say('We will tell you in your Inbox when report #' + report.id + ' moves on.', 'ok');
+      if (granted) say('We will tell you in your Inbox when report #' + report.id + ' moves on.', 'ok');
+      else say('Fine. Check back here for news of report #' + report.id + '.');
     }).catch(function (e) {
-      $('notify-yes').disabled = false;
-      if (e.code === 'template_not_approved') {
-        closePrompt();
-        say('Messages from this service are not available yet. Check back here for news of report #' +
-          report.id + '.', 'error');
-      } else {
-        say('Your answer was not saved: ' + e.message, 'error');
-      }
+      closePrompt();
+      say('Messages are not available (' + e.message + '). Check back here for news of report #' +
+        report.id + '.', 'error');
     });
   };
   $('notify-no').onclick = function () {
@@ -197,7 +165,11 @@
   };
 
   function start() {
-    if (!token) { say('Sign in to report and follow your reports.'); return; }
+    if (!window.islet.signedIn()) {
+      $('signin').classList.remove('hidden');
+      say('Sign in to report and follow your reports.');
+      return;
+    }
     api('GET', 'api/me').then(function (me) {
       isStaff = !!me.staff;
       $('staff').classList.toggle('hidden', !isStaff);
@@ -211,8 +183,7 @@
   }
 
   $('save-token').onclick = function () {
-    token = $('token').value.trim();
-    localStorage.setItem('islet_token', token);
+    window.islet.setToken($('token').value);
     start();
   };
   $('filter').onchange = function () { loadAll(true).catch(function (e) { say(e.message, 'error'); }); };

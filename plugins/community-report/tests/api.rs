@@ -143,6 +143,10 @@ fn the_page_and_its_assets_are_served_under_a_strict_policy() {
     assert!(policy.contains("script-src 'self'") && !policy.contains("unsafe"));
     let html = page.body_text().unwrap();
     assert!(html.contains("<script src=\"page.js\">") && !html.contains("<script>"));
+    assert!(
+        html.find("<script src=\"/assets/islet.js\">") < html.find("<script src=\"page.js\">"),
+        "the platform's bridge loads first"
+    );
     assert!(!html.contains("<style>") && html.contains("href=\"page.css\""));
     assert!(html.contains("data-testid=\"notify-prompt\""));
     // What a status message opens: the same page, assets one level up.
@@ -157,8 +161,13 @@ fn the_page_and_its_assets_are_served_under_a_strict_policy() {
         Some("text/javascript; charset=utf-8")
     );
     let js = js.body_text().unwrap();
-    assert!(js.contains("islet_token") && js.contains("api/reports"));
-    assert!(js.contains("/api/v1/consents") && js.contains("report-status"));
+    assert!(js.contains("islet.api") && js.contains("api/reports"));
+    // Consent goes through the platform's prompt; the sandboxed page has no
+    // storage and no access to the platform API.
+    assert!(
+        js.contains("islet.askConsent({ template: TEMPLATE })") && js.contains("report-status")
+    );
+    assert!(!js.contains("localStorage") && !js.contains("/api/v1/"));
     assert_eq!(
         call(&env, Request::get("/page.css")).header("content-type"),
         Some("text/css; charset=utf-8")

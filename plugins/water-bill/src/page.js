@@ -1,46 +1,19 @@
 (function () {
   'use strict';
-  // API paths are relative to this page, wherever the host mounts the service
-  // (normally /p/water-bill/).
-  var base = location.pathname.replace(/index\.html$/, '');
-  if (base.slice(-1) !== '/') base += '/';
+  // The page runs sandboxed; the platform's bridge (/assets/islet.js) holds
+  // its service session, calls this service's API (paths relative to
+  // /p/water-bill/), shows the platform's consent prompt and opens the
+  // cashier.
   var POLL_MS = 2000;
   var MAX_POLLS = 10;
   var LABEL = { unpaid: 'unpaid', pending: 'waiting for payment', paid: 'paid', refunded: 'refunded' };
   var $ = function (id) { return document.getElementById(id); };
-
-  var params = new URLSearchParams(location.search);
-  var token = params.get('token') || localStorage.getItem('islet_token') || '';
-  if (params.get('token')) localStorage.setItem('islet_token', token);
-  $('token').value = token;
+  var api = window.islet.api;
 
   var polls = 0;
   var wasPending = {};
 
   function say(text, kind) { var m = $('msg'); m.textContent = text; m.className = kind || ''; }
-
-  /** This service's API (`path` relative to it) or, from `/`, the platform's. */
-  function api(method, path, body) {
-    var headers = { 'accept': 'application/json' };
-    if (token) headers['authorization'] = 'Bearer ' + token;
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    var url = path.charAt(0) === '/' ? path : base + path;
-    var init = { method: method, headers: headers };
-    if (body !== undefined) init.body = JSON.stringify(body);
-    return fetch(url, init).then(function (res) {
-      return res.text().then(function (text) {
-        var data = null;
-        try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
-        if (!res.ok) {
-          var why = data && data.error ? data.error.message : res.status + ' ' + res.statusText;
-          var err = new Error(why); err.status = res.status;
-          err.code = data && data.error ? data.error.code : '';
-          throw err;
-        }
-        return data;
-      });
-    });
-  }
 
   function el(tag, text, cls) {
     var e = document.createElement(tag);
@@ -61,8 +34,7 @@
     button.disabled = true;
     say('Creating the payment…');
     api('POST', 'api/bills/' + encodeURIComponent(bill.period) + '/pay').then(function (r) {
-      var sep = r.checkout_url.indexOf('?') < 0 ? '?' : '&';
-      location.href = r.checkout_url + sep + 'return=' + encodeURIComponent(base);
+      return window.islet.pay(r.checkout_url, '');
     }).catch(function (e) {
       button.disabled = false;
       say(e.message, 'error');
@@ -119,8 +91,9 @@
 
   // The receipt prints the payer's real name only with the citizen's
   // consent: without it the service says what to ask (item and purpose),
-  // and "Show my name on the receipt" records the consent with the platform
-  // and asks again. "Not now" keeps the receipt without the name.
+  // and "Show my name on the receipt" has the app show the platform's own
+  // consent prompt, then asks again. "Not now" keeps the receipt without
+  // the name.
   var receiptPeriod = null;
   var declined = false;
 
@@ -148,9 +121,14 @@
   }
 
   $('receipt-consent').onclick = function () {
-    var wanted = { plugin: 'water-bill', item: 'real-name' };
     $('receipt-consent').disabled = true;
-    api('POST', '/api/v1/consents', wanted).then(function () {
+    window.islet.askConsent({ item: 'real-name' }).then(function (granted) {
+      if (!granted) {
+        declined = true;
+        $('receipt-consent').disabled = false;
+        $('receipt-prompt').classList.add('hidden');
+        return null;
+      }
       return showReceipt(receiptPeriod);
     }).then(function (r) {
       if (r && r.payer_name) say('Your name is on the receipt.', 'ok');
@@ -187,7 +165,11 @@
   }
 
   function start() {
-    if (!token) { $('signin').classList.remove('hidden'); say('Sign in to see your water bills.'); return; }
+    if (!window.islet.signedIn()) {
+      $('signin').classList.remove('hidden');
+      say('Sign in to see your water bills.');
+      return;
+    }
     load().catch(function (e) {
       $('signin').classList.remove('hidden');
       say(e.status === 401 ? 'Your token was not accepted; sign in again.' : e.message, 'error');
@@ -195,8 +177,7 @@
   }
 
   $('save-token').onclick = function () {
-    token = $('token').value.trim();
-    localStorage.setItem('islet_token', token);
+    window.islet.setToken($('token').value);
     polls = 0;
     say('');
     start();

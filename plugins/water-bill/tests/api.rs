@@ -254,9 +254,11 @@ fn the_page_and_its_assets_are_served() {
     assert!(html.contains("<script src=\"page.js\">") && !html.contains("<script>"));
     assert!(html.contains("data-testid=\"receipt-name-prompt\""));
     let js = call(&env, Request::get("/page.js"));
-    assert!(js.body_text().unwrap().contains("islet_token"));
-    assert!(js.body_text().unwrap().contains("checkout_url"));
-    assert!(js.body_text().unwrap().contains("/api/v1/consents"));
+    assert!(html.contains("<script src=\"/assets/islet.js\">"));
+    let js = js.body_text().unwrap();
+    assert!(js.contains("islet.pay(r.checkout_url"));
+    assert!(js.contains("islet.askConsent({ item: 'real-name' })"));
+    assert!(!js.contains("localStorage") && !js.contains("/api/v1/"));
     assert_eq!(
         call(&env, Request::get("/page.css")).header("content-type"),
         Some("text/css; charset=utf-8")

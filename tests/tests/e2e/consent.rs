@@ -46,6 +46,42 @@ async fn consent(host: &TestHost, token: &str, body: Value) -> (u16, Value) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_privacy_notice_lists_only_what_an_admin_granted() {
+    let host = TestHost::start().await;
+    release_with(
+        &host,
+        "people-probe",
+        json!({"capabilities": ["identity", "notification"], "personal_data": ["real-name"], "templates": ["status", "alerts"]}),
+    )
+    .await;
+    let (status, notice) = host
+        .get_json("/api/v1/catalog/people-probe/privacy", None)
+        .await;
+    assert_eq!(status, 200, "{notice}");
+    assert_eq!(notice["name"], "People probe test guest");
+    assert_eq!(
+        notice["personal_data"],
+        json!([{"item": "real-name", "label": "real name", "purpose": "Shown on your permit"}]),
+        "phone is declared but not granted"
+    );
+    let templates: Vec<&str> = notice["templates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["id"].as_str())
+        .collect();
+    assert_eq!(
+        templates,
+        vec!["status"],
+        "alerts is long-term, not allowed here: {notice}"
+    );
+    assert_eq!(notice["templates"][0]["title"], "Status update");
+    let (status, body) = host.get_json("/api/v1/catalog/nope/privacy", None).await;
+    assert_eq!((status, code(&body)), (404, "plugin_not_found"), "{body}");
+    host.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_claim_needs_declaration_grant_and_consent_and_leaves_a_trail() {
     let host = TestHost::start().await;
     release_with(

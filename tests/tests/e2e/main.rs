@@ -8,6 +8,7 @@ mod jwt;
 mod lifecycle;
 mod metering;
 mod notification;
+mod page_sandbox;
 mod payment;
 mod payment_orders;
 mod protection;

@@ -1,10 +1,14 @@
 // The demo app shell: a phone-like home screen listing the catalog
 // (/api/v1/catalog) as tiles; a tile opens the mini-service's page
-// (/p/{id}/) in a frame. The citizen token lives in localStorage under
-// `islet_token`, where the services' pages (same origin) read it. The
-// Orders tab lists the citizen's orders (/api/v1/orders). Checkout pages
-// (the sandbox cashier at /pay/{id}) refuse to be framed, so the shell
-// opens them full screen and has them come back to the service.
+// (/p/{id}/) in a frame. The citizen's app token lives in localStorage
+// under `islet_token`, out of the services' reach: their pages run
+// sandboxed in origins of their own and get only a service session
+// (/api/v1/sessions) that works on their own routes. A page asks the shell
+// by message (/assets/islet.js) to show the platform's consent prompt or to
+// open the cashier. The Orders tab lists the citizen's orders
+// (/api/v1/orders). Checkout pages (the sandbox cashier at /pay/{id})
+// refuse to be framed, so the shell opens them full screen and has them
+// come back to the service.
 //
 // The Inbox tab lists the messages services sent with the citizen's
 // consent (/api/v1/inbox) and stays live through Server-Sent Events
@@ -137,23 +141,49 @@ function servicePath(id, path) {
   return url.pathname.startsWith(serviceRoot(id)) ? url.pathname + url.search + url.hash : null;
 }
 
+/**
+ * A service session for `id`: a token that works on the service's own
+ * routes only, for its sandboxed page (never the citizen's app token).
+ */
+async function openSession(id) {
+  const session = await request('POST', '/api/v1/sessions', { plugin: id });
+  return session.token;
+}
+
 /** Show service `id` in the frame, at `path` when it is one of its pages. */
-function showService(id, path) {
+async function showService(id, path) {
   const entry = state.catalog.find((e) => e.id === id) ?? { id, name: id, url: serviceRoot(id) };
   state.open = entry;
   $('service-title').textContent = entry.name;
   const url = servicePath(id, path) ?? entry.url;
   const frame = $('service-frame');
-  if (frame.dataset.src !== url) {
-    frame.dataset.src = url;
-    frame.src = url;
-  }
   $('service').hidden = false;
   if (!state.catalog.length) loadCatalog();
+  if (frame.dataset.src === url) return;
+  frame.dataset.src = url;
+  const opening = (state.opening = (state.opening ?? 0) + 1);
+  let session = '';
+  if (token()) {
+    try {
+      session = await openSession(id);
+    } catch (err) {
+      say(failure(err, 'The service'));
+    }
+  }
+  if (opening !== state.opening) return; // another service was opened meanwhile
+  // The page takes the session from the fragment: it never reaches a server.
+  const target = new URL(url, location.origin);
+  if (session) {
+    const own = target.hash.replace(/^#/, '');
+    target.hash = `${own ? `${own}&` : ''}islet-session=${encodeURIComponent(session)}`;
+  }
+  frame.src = target.pathname + target.search + target.hash;
 }
 
 function closeService() {
   state.open = null;
+  state.opening = (state.opening ?? 0) + 1;
+  finishConsent({ ok: false, declined: true });
   $('service').hidden = true;
   const frame = $('service-frame');
   delete frame.dataset.src;
@@ -173,46 +203,97 @@ function openCheckout(checkoutUrl, back) {
     return false;
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') return false;
+  if (url.origin === location.origin && !url.pathname.startsWith('/pay/')) return false;
   if (url.origin === location.origin) url.searchParams.set('return', back);
   location.assign(url.origin === location.origin ? url.pathname + url.search : url.href);
   return true;
 }
 
-const isCashier = (url) => url.origin === location.origin && url.pathname.startsWith('/pay/');
+// ------------------------------------------------------- the page bridge
 
 /**
- * A service page sends the citizen to the cashier by navigating its frame,
- * but the cashier may not be framed: take such navigations over (Navigation
- * API) and open the cashier full screen, returning to the page the service
- * asked for inside the shell.
+ * The consent prompt is the platform's: its words come from the service's
+ * privacy notice (/api/v1/catalog/{id}/privacy), never from the page.
  */
-function watchFrame() {
+const consent = { done: null };
+
+function finishConsent(answer) {
+  const done = consent.done;
+  consent.done = null;
+  $('consent-sheet').hidden = true;
+  if (done) done(answer);
+}
+
+async function askConsent(entry, message) {
+  if (!token()) return { ok: false, error: 'sign in to the city app first' };
+  if (consent.done) return { ok: false, error: 'another question is already open' };
+  const want = typeof message.item === 'string' ? { item: message.item }
+    : typeof message.template === 'string' ? { template: message.template } : null;
+  if (!want) return { ok: false, error: 'ask for an item or a template' };
+  let notice;
+  try {
+    notice = await getJson(`/api/v1/catalog/${encodeURIComponent(entry.id)}/privacy`);
+  } catch (err) {
+    return { ok: false, error: err.message };
+  }
+  const asked = want.item
+    ? notice.personal_data.find((d) => d.item === want.item)
+    : notice.templates.find((t) => t.id === want.template);
+  if (!asked) return { ok: false, error: `${notice.name} may not ask for that` };
+  if (state.open !== entry || consent.done) return { ok: false, declined: true };
+  $('consent-service').textContent = notice.name;
+  $('consent-what').textContent = want.item
+    ? `wants to read your ${asked.label}.`
+    : `wants to send you a message: “${asked.title}”${asked.kind === 'long-term' ? ' (from time to time)' : ' (once)'}.`;
+  $('consent-purpose').textContent = want.item ? `Used for: ${asked.purpose}` : '';
+  $('consent-sheet').hidden = false;
+  $('consent-allow').disabled = false;
+  const choice = await new Promise((resolve) => { consent.done = resolve; });
+  if (!choice.ok) return choice;
+  try {
+    const given = await request('POST', '/api/v1/consents', { plugin: entry.id, ...want });
+    return { ok: true, consent: given.id };
+  } catch (err) {
+    return { ok: false, error: err.message };
+  }
+}
+
+/**
+ * Requests of the service page in the frame. It runs sandboxed (origin
+ * `null`), so it asks here for what only the platform may do.
+ */
+async function onFrameMessage(event) {
   const frame = $('service-frame');
-  frame.addEventListener('load', () => {
-    let navigation;
+  const entry = state.open;
+  const m = event.data;
+  if (!entry || event.source !== frame.contentWindow || event.origin !== 'null') return;
+  if (!m || typeof m !== 'object' || typeof m.id !== 'string' || typeof m.type !== 'string') return;
+  const source = event.source;
+  const reply = (answer) => source.postMessage({ ...answer, id: m.id }, '*');
+  if (m.type === 'islet:consent') {
+    reply(await askConsent(entry, m));
+  } else if (m.type === 'islet:session') {
     try {
-      navigation = frame.contentWindow?.navigation;
-    } catch {
-      return; // not a page of this host
+      reply({ ok: true, token: await openSession(entry.id) });
+    } catch (err) {
+      reply({ ok: false, error: err.message });
     }
-    if (!navigation || navigation.isletWatched) return;
-    navigation.isletWatched = true;
-    navigation.addEventListener('navigate', (event) => {
-      const open = state.open;
-      if (!open || !event.cancelable || event.hashChange || event.downloadRequest) return;
-      let url;
-      try {
-        url = new URL(event.destination.url);
-      } catch {
-        return;
-      }
-      if (!isCashier(url)) return;
-      event.preventDefault();
-      const asked = servicePath(open.id, url.searchParams.get('return'));
-      const inside = asked ? `/${encodeURIComponent(asked)}` : '';
-      openCheckout(url.href, `/#open/${encodeURIComponent(open.id)}${inside}`);
-    });
+  } else if (m.type === 'islet:pay') {
+    const back = servicePath(entry.id, typeof m.back === 'string' ? m.back : '');
+    const inside = back ? `/${encodeURIComponent(back)}` : '';
+    const opened = typeof m.checkout_url === 'string'
+      && openCheckout(m.checkout_url, `/#open/${encodeURIComponent(entry.id)}${inside}`);
+    reply(opened ? { ok: true } : { ok: false, error: 'not a checkout address' });
+  }
+}
+
+function watchFrame() {
+  window.addEventListener('message', onFrameMessage);
+  $('consent-allow').addEventListener('click', () => {
+    $('consent-allow').disabled = true;
+    finishConsent({ ok: true });
   });
+  $('consent-deny').addEventListener('click', () => finishConsent({ ok: false, declined: true }));
 }
 
 // ----------------------------------------------------------------- orders
@@ -694,6 +775,8 @@ function signIn(value) {
 }
 
 function signOut() {
+  // End the services' sessions too (best effort: they expire anyway).
+  if (token()) request('DELETE', '/api/v1/sessions').catch(() => {});
   localStorage.removeItem(TOKEN_KEY);
   state.orders = { list: [], next: null, loading: false, generation: state.orders.generation + 1 };
   privacySay('');

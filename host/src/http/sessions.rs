@@ -1,0 +1,69 @@
+//! `POST /api/v1/sessions`: the app shell opens a service session for the
+//! mini-service page it is about to show; `DELETE /api/v1/sessions` ends
+//! them all (sign-out). See [`crate::auth::ServiceSessions`].
+
+use super::error::ApiError;
+use super::{AppState, caller};
+use crate::auth::SESSION_TTL_SECS;
+use crate::clock::now_secs;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::Arc;
+
+/// Body of `POST /api/v1/sessions`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewSession {
+    plugin: String,
+}
+
+/// `POST /api/v1/sessions` `{"plugin": id}` with the citizen's app token:
+/// a token that works on `/p/{id}/...` only, for at most 30 minutes.
+pub async fn open(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let citizen = caller::signed_in(&state, &headers, "open a service")?;
+    let new: NewSession = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request("invalid_body", format!("expected {{\"plugin\": id}}: {e}"))
+    })?;
+    let serving = state
+        .registry
+        .get(&new.plugin)
+        .is_some_and(|p| p.record.serving());
+    if !serving {
+        return Err(ApiError::not_found(
+            "plugin_not_found",
+            format!("no mini-service {:?} is serving", new.plugin),
+        ));
+    }
+    let session = state.sessions.open(&new.plugin, citizen);
+    let body = json!({
+        "token": session.token,
+        "plugin": session.plugin,
+        "expires_at": session.expires_at,
+        "expires_in": session.expires_at.saturating_sub(now_secs()),
+        "max_lifetime_secs": SESSION_TTL_SECS,
+    });
+    let mut response = (StatusCode::CREATED, Json(body)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// `DELETE /api/v1/sessions`: end every service session of the caller.
+pub async fn close_all(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let citizen = caller::signed_in(&state, &headers, "sign out")?;
+    let closed = state.sessions.close_all(&citizen);
+    Ok(Json(json!({ "closed": closed })))
+}
