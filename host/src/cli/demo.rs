@@ -137,7 +137,7 @@ fn print_banner(config: &ServerConfig, addr: std::net::SocketAddr) -> anyhow::Re
          Try:\n\
          \x20 curl {base}/api/v1/catalog\n\
          \x20 curl -H \"Authorization: Bearer $CITIZEN\" {base}/p/hello/\n\
-         \x20 open {base}/p/community-report/?token=$CITIZEN in a browser\n\
+         \x20 open {base}/#open/community-report in the app, signed in as CITIZEN\n\
          \x20 curl -H \"Authorization: Bearer $ADMIN\" {base}/admin/v1/plugins\n\n\
          Stop with Ctrl-C; data is kept for the next run.\n",
         data = config.data_dir.display()

@@ -14,7 +14,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::stream::{self, Stream, StreamExt as _};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -92,22 +92,55 @@ pub async fn mark_read(
     .await
 }
 
-/// The stream's token, for clients that cannot set headers.
+/// The stream's token and resume point, for clients that cannot set
+/// headers.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StreamQuery {
     token: Option<String>,
+    last_event_id: Option<String>,
 }
 
 /// How often an idle stream sends a keep-alive comment.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// Most messages replayed to a stream that resumes; further back the client
+/// gets `resync` and reloads the inbox.
+const MAX_REPLAY: usize = 100;
+
+/// What a resumed stream sends first: the messages after `last` (oldest
+/// first), or `resync` when `last` is not among the newest [`MAX_REPLAY`].
+fn replay(
+    notifications: &Notifications,
+    citizen: &str,
+    last: &str,
+) -> Result<(Vec<Event>, HashSet<String>), ApiError> {
+    let page = notifications
+        .inbox(citizen, None, MAX_REPLAY)
+        .map_err(inbox_error)?;
+    let Some(seen) = page.messages.iter().position(|m| m.id == last) else {
+        let resync = Event::default().event("resync").data("{}");
+        return Ok((vec![resync], HashSet::new()));
+    };
+    let missed = &page.messages[..seen];
+    let events = missed
+        .iter()
+        .rev()
+        .map(|m| {
+            let data = serde_json::to_string(m).unwrap_or_default();
+            Event::default().event("message").id(&m.id).data(data)
+        })
+        .collect();
+    Ok((events, missed.iter().map(|m| m.id.clone()).collect()))
+}
 
 /// `GET /api/v1/inbox/stream`: Server-Sent Events for the citizen. First an
 /// `unread` event (`{"unread": n}`), then per new message a `message`
 /// event (the message) followed by an `unread` event; marking a message
 /// read sends an `unread` event; `resync` means events were missed (reload
 /// the inbox). Authenticated by the `Authorization` header or, for
-/// `EventSource`, `?token=<jwt>`.
+/// `EventSource`, `?token=<jwt>`. A client that reconnects with
+/// `Last-Event-ID` (as `EventSource` does; or `?last_event_id=`) first gets
+/// the messages it missed, oldest first, each once.
 pub async fn stream(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -125,14 +158,32 @@ pub async fn stream(
         }
     };
     let key: Arc<str> = citizen_key(&citizen).into();
-    // Subscribe before reading the count, so nothing falls in between.
+    let last = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or(params.last_event_id)
+        .filter(|id| !id.trim().is_empty());
+    // Subscribe before reading the inbox, so nothing falls in between.
     let events = state.notifications.subscribe();
     let closing = state.notifications.closing();
     let notifications = state.notifications.clone();
     let citizen = key.clone();
-    let unread = blocking(move || notifications.unread(&citizen).map_err(inbox_error)).await?;
-    let first = stream::once(async move { Ok(unread_event(unread)) });
-    Ok(Sse::new(first.chain(live(events, closing, key)))
+    let (unread, missed, replayed) = blocking(move || {
+        let unread = notifications.unread(&citizen).map_err(inbox_error)?;
+        let (missed, replayed) = match last {
+            Some(last) => replay(&notifications, &citizen, last.trim())?,
+            None => (Vec::new(), HashSet::new()),
+        };
+        Ok((unread, missed, replayed))
+    })
+    .await?;
+    let first = stream::iter(
+        std::iter::once(unread_event(unread))
+            .chain(missed)
+            .map(Ok::<Event, Infallible>),
+    );
+    Ok(Sse::new(first.chain(live(events, closing, key, replayed)))
         .keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("keep-alive")))
 }
 
@@ -147,6 +198,8 @@ struct Live {
     closing: watch::Receiver<bool>,
     citizen: Arc<str>,
     queued: VecDeque<Event>,
+    /// Messages already sent by the replay; the live feed skips them.
+    replayed: HashSet<String>,
 }
 
 /// The citizen's inbox events until the host shuts down.
@@ -154,12 +207,14 @@ fn live(
     events: broadcast::Receiver<InboxEvent>,
     closing: watch::Receiver<bool>,
     citizen: Arc<str>,
+    replayed: HashSet<String>,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     let start = Live {
         events,
         closing,
         citizen,
         queued: VecDeque::new(),
+        replayed,
     };
     stream::unfold(start, |mut live| async move {
         loop {
@@ -170,7 +225,9 @@ fn live(
                 _ = live.closing.wait_for(|closing| *closing) => return None,
                 received = live.events.recv() => match received {
                     Ok(event) if event.citizen == live.citizen => {
-                        if let Some(message) = &event.message {
+                        if let Some(message) = &event.message
+                            && !live.replayed.remove(&message.id)
+                        {
                             let data = serde_json::to_string(message.as_ref()).unwrap_or_default();
                             live.queued.push_back(Event::default().event("message").id(&message.id).data(data));
                         }

@@ -15,12 +15,19 @@ pub struct EventStream {
 impl EventStream {
     /// Open `/api/v1/inbox/stream` with `?token=` (as `EventSource` must).
     pub async fn open(host: &TestHost, token: &str) -> EventStream {
-        let response = host
+        EventStream::resume(host, token, None).await
+    }
+
+    /// Open it again after the event `last` (`Last-Event-ID`, as
+    /// `EventSource` sends when it reconnects).
+    pub async fn resume(host: &TestHost, token: &str, last: Option<&str>) -> EventStream {
+        let mut request = host
             .http
-            .get(host.url(&format!("/api/v1/inbox/stream?token={token}")))
-            .send()
-            .await
-            .expect("stream");
+            .get(host.url(&format!("/api/v1/inbox/stream?token={token}")));
+        if let Some(last) = last {
+            request = request.header("last-event-id", last);
+        }
+        let response = request.send().await.expect("stream");
         assert_eq!(response.status(), 200);
         let kind = response.headers()["content-type"]
             .to_str()
@@ -256,5 +263,63 @@ async fn one_citizen_never_sees_another_citizens_inbox() {
         false,
         "Bob's attempt changed nothing"
     );
+    host.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_that_reconnects_gets_what_it_missed_once() {
+    let (host, ann, me) = long_term_host().await;
+    let first = alert(&host, &me, "one").await;
+    let second = alert(&host, &me, "two").await;
+    let third = alert(&host, &me, "three").await;
+
+    // Disconnected after `first`: the two it missed, oldest first, then live.
+    let mut stream = EventStream::resume(&host, &ann, Some(&first)).await;
+    assert_eq!(
+        stream.expect("unread", Duration::from_secs(5)).await,
+        json!({"unread": 3})
+    );
+    for (id, body) in [(&second, "two"), (&third, "three")] {
+        let message = stream.expect("message", Duration::from_secs(1)).await;
+        assert_eq!(
+            (message["id"].as_str(), message["body"].as_str()),
+            (Some(id.as_str()), Some(body))
+        );
+    }
+    let fourth = alert(&host, &me, "four").await;
+    assert_eq!(
+        stream.expect("message", Duration::from_secs(1)).await["id"],
+        fourth.as_str()
+    );
+    assert_eq!(
+        stream.expect("unread", Duration::from_secs(1)).await,
+        json!({"unread": 4})
+    );
+    assert_eq!(
+        stream.next(Duration::from_millis(500)).await,
+        None,
+        "each once"
+    );
+
+    // Up to date: nothing replayed. Unknown resume point: resync.
+    let mut current = EventStream::resume(&host, &ann, Some(&fourth)).await;
+    current.expect("unread", Duration::from_secs(5)).await;
+    assert_eq!(current.next(Duration::from_millis(500)).await, None);
+    let mut lost = EventStream::resume(&host, &ann, Some("msg-not-in-this-inbox")).await;
+    lost.expect("unread", Duration::from_secs(5)).await;
+    assert_eq!(
+        lost.expect("resync", Duration::from_secs(1)).await,
+        json!({})
+    );
+
+    // Another citizen's message id replays nothing of Ann's to Bob.
+    let bob = host.token("bob", &[]);
+    let mut bobs = EventStream::resume(&host, &bob, Some(&first)).await;
+    bobs.expect("unread", Duration::from_secs(5)).await;
+    assert_eq!(
+        bobs.expect("resync", Duration::from_secs(1)).await,
+        json!({})
+    );
+    assert_eq!(bobs.next(Duration::from_millis(500)).await, None);
     host.stop().await;
 }
