@@ -7,9 +7,9 @@
 //! submitted → accepted → in-progress → resolved, or rejected.
 //!
 //! When a resident files a report the page asks whether to be told when it
-//! moves on; a "yes" is the resident's consent, given to the platform
-//! (`POST /api/v1/consents`), to one message of the one-time template
-//! `report-status`. When staff change the status the service sends that
+//! moves on; "yes" has the app show the platform's own consent prompt
+//! (`islet.askConsent`) for one message of the one-time template
+//! `report-status`: the consent is given to the platform. When staff change the status the service sends that
 //! message to the reporter's pairwise subject, linking to `/reports/{id}`.
 //! Without a consent nobody is told, and the staff change still succeeds:
 //! its answer says whether the reporter was notified.

@@ -23,8 +23,9 @@
 //! The receipt prints the payer's real name, personal data declared under
 //! `[personal-data]` with its purpose: `identity.claim` releases it only
 //! when the citizen consented. Without consent the receipt comes without the
-//! name and the page offers "Show my name on the receipt", which records the
-//! consent with the platform (`POST /api/v1/consents`) and asks again.
+//! name and the page offers "Show my name on the receipt", which has the
+//! app show the platform's consent prompt (`islet.askConsent`) and asks
+//! again once the citizen allowed it.
 
 mod account;
 mod api;
