@@ -935,6 +935,40 @@ step('shell', 'withdraw the name: the receipt asks again and works without it', 
   await byTestId(shell, 'tile-hello').waitFor();
 });
 
+step('shell', 'a service page gets nothing from the shell beyond its own grants', async (shell) => {
+  await byTestId(shell, 'nav-home').click();
+  await byTestId(shell, 'tile-water-bill').click();
+  await waterBill(shell);
+  const page = shell.frames().find((f) => new URL(f.url()).pathname.startsWith('/p/water-bill/'));
+  const before = (await mine('/api/v1/consents')).consents.length;
+  const answers = await page.evaluate(async () => {
+    const outcome = (promise) => promise.then((v) => `ok ${v}`, (e) => `error ${e.message}`);
+    return {
+      // Declared items only, and only those an admin granted.
+      nationalId: await outcome(window.islet.askConsent({ item: 'national-id' })),
+      template: await outcome(window.islet.askConsent({ template: 'report-status' })),
+      // The shell opens checkouts only, never another platform page.
+      admin: await outcome(window.islet.pay('/admin', '')),
+      elsewhere: await outcome(window.islet.pay('/p/community-report/', '')),
+    };
+  });
+  assert.deepEqual(answers, {
+    nationalId: 'error Water bill may not ask for that',
+    template: 'error Water bill may not ask for that',
+    admin: 'error not a checkout address',
+    elsewhere: 'error not a checkout address',
+  });
+  assert.equal(await byTestId(shell, 'consent-sheet').isHidden(), true);
+  assert.equal(new URL(shell.url()).pathname, '/');
+  assert.equal((await mine('/api/v1/consents')).consents.length, before, 'no consent recorded');
+  // A message from anything but the service frame is ignored.
+  await shell.evaluate(() => window.postMessage({ type: 'islet:consent', id: 'x', item: 'real-name' }, '*'));
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(await byTestId(shell, 'consent-sheet').isHidden(), true);
+  await byTestId(shell, 'back').click();
+  await byTestId(shell, 'tile-hello').waitFor();
+});
+
 step('shell', 'on a phone the frame fills the screen', async (shell) => {
   await shell.setViewportSize({ width: 390, height: 844 });
   const box = await byTestId(shell, 'phone').boundingBox();
