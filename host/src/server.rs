@@ -45,6 +45,10 @@ pub fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>> {
         sandbox,
         config.payment.clone(),
     ));
+    let indexed = payments.index_events()?;
+    if indexed > 0 {
+        tracing::info!(events = indexed, "indexed payment events by time");
+    }
     let consents = Arc::new(crate::consent::Consents::new(store.clone()));
     let notifications = Arc::new(crate::notify::Notifications::new(
         consents.clone(),

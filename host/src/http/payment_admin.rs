@@ -5,7 +5,8 @@
 use super::error::ApiError;
 use super::{AppState, blocking, caller};
 use crate::clock::now_ms;
-use crate::payment::events::DeliveryStatus;
+use crate::payment::Payments;
+use crate::payment::events::{DeliveryStatus, EventRecord};
 use crate::payment::ledger::LedgerError;
 use crate::payment::merchants::MerchantError;
 use crate::usage::{parse_day, today};
@@ -177,10 +178,11 @@ pub struct EventsQuery {
     plugin: Option<String>,
     status: Option<String>,
     limit: Option<usize>,
+    cursor: Option<String>,
 }
 
-/// `GET /admin/v1/payment-events?plugin=&status=&limit=`: deliveries,
-/// newest first.
+/// `GET /admin/v1/payment-events?plugin=&status=&limit=&cursor=`:
+/// deliveries, newest first, a page at a time (`next_cursor`).
 pub async fn list_events(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -199,23 +201,31 @@ pub async fn list_events(
         ),
     };
     let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    if query
+        .cursor
+        .as_deref()
+        .is_some_and(|c| !Payments::valid_events_cursor(c))
+    {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "cursor must be a next_cursor this API returned",
+        ));
+    }
     blocking(move || {
-        let events = state
-            .payments
-            .events(query.plugin.as_deref(), status, usize::MAX)
-            .map_err(ApiError::internal)?;
-        let visible: Vec<_> = events
-            .into_iter()
-            .filter(|e| {
-                who.can_read_all()
+        let keep = |e: &EventRecord| {
+            query.plugin.as_deref().is_none_or(|p| p == e.plugin)
+                && status.is_none_or(|s| s == e.status)
+                && (who.can_read_all()
                     || state
                         .registry
                         .get(&e.plugin)
-                        .is_some_and(|p| who.can_read(&p.record.department))
-            })
-            .take(limit)
-            .collect();
-        Ok(Json(json!({ "events": visible })))
+                        .is_some_and(|p| who.can_read(&p.record.department)))
+        };
+        let page = state
+            .payments
+            .events(keep, limit, query.cursor.as_deref())
+            .map_err(ApiError::internal)?;
+        Ok(Json(json!(page)))
     })
     .await
 }

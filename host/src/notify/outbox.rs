@@ -63,6 +63,11 @@ impl OutboxEntry {
     }
 }
 
+/// Entries read in one store scan when listing deliveries.
+const DELIVERY_SCAN_CHUNK: usize = 256;
+/// Most entries one listing reads per channel.
+pub const DELIVERY_SCAN_BUDGET: usize = 5_000;
+
 fn decode(bytes: &[u8]) -> Result<OutboxEntry, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError(format!("corrupt outbox entry: {e}")))
 }
@@ -134,25 +139,67 @@ impl Notifications {
     }
 
     /// Up to `limit` outbound deliveries, newest first, optionally only
-    /// those with `status`.
+    /// those with `status`. Each channel's entries are kept newest first
+    /// (message ids sort that way), so this reads at most `limit` matches
+    /// or [`DELIVERY_SCAN_BUDGET`] entries per channel, not the outbox.
     pub fn deliveries(
         &self,
         status: Option<DeliveryStatus>,
         limit: usize,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
         let mut out = Vec::new();
-        for (_, raw) in self
-            .store
-            .scan(NAMESPACE, OUTBOX_PREFIX.as_bytes(), None, usize::MAX)?
-        {
-            let entry = decode(&raw)?;
-            if status.is_none_or(|s| s == entry.status) {
-                out.push(entry);
+        for channel in self.outbox_channels()? {
+            let prefix = format!("{OUTBOX_PREFIX}{channel}/");
+            let mut after: Option<Vec<u8>> = None;
+            let (mut matched, mut scanned) = (0, 0);
+            'channel: loop {
+                let rows = self.store.scan(
+                    NAMESPACE,
+                    prefix.as_bytes(),
+                    after.as_deref(),
+                    DELIVERY_SCAN_CHUNK,
+                )?;
+                for (key, raw) in &rows {
+                    scanned += 1;
+                    let entry = decode(raw)?;
+                    if status.is_none_or(|s| s == entry.status) {
+                        out.push(entry);
+                        matched += 1;
+                    }
+                    after = Some(key.clone());
+                    if matched >= limit || scanned >= DELIVERY_SCAN_BUDGET {
+                        break 'channel;
+                    }
+                }
+                if rows.len() < DELIVERY_SCAN_CHUNK {
+                    break;
+                }
             }
         }
         out.sort_by_key(|e| std::cmp::Reverse(e.delivery.at_ms));
         out.truncate(limit);
         Ok(out)
+    }
+
+    /// The channels that have outbox entries (configured or not any more).
+    fn outbox_channels(&self) -> Result<Vec<String>, StoreError> {
+        let mut names = Vec::new();
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            let rows = self
+                .store
+                .scan(NAMESPACE, OUTBOX_PREFIX.as_bytes(), after.as_deref(), 1)?;
+            let Some((key, _)) = rows.first() else {
+                return Ok(names);
+            };
+            let rest = &key[OUTBOX_PREFIX.len()..];
+            let name = rest.split(|b| *b == b'/').next().unwrap_or_default();
+            let mut past =
+                format!("{OUTBOX_PREFIX}{}/", String::from_utf8_lossy(name)).into_bytes();
+            past.push(0xff);
+            names.push(String::from_utf8_lossy(name).into_owned());
+            after = Some(past);
+        }
     }
 
     /// Queue delivery `id` through `channel` again now, with a fresh count

@@ -327,3 +327,53 @@ fn old_messages_are_pruned_and_unread_counts_follow() {
         kept.id
     );
 }
+
+#[test]
+fn delivery_listing_merges_channels_newest_first() {
+    let f = fixture(NotificationConfig::default());
+    let store = f.notifications.store.clone();
+    let mut batch = crate::store::Batch::default();
+    for (channel, at_ms, status) in [
+        ("sms", 1_000, DeliveryStatus::Delivered),
+        ("webhook", 2_000, DeliveryStatus::Failed),
+        ("sms", 3_000, DeliveryStatus::Failed),
+        ("webhook", 4_000, DeliveryStatus::Delivered),
+    ] {
+        let id = super::keys::new_message_id(at_ms);
+        let mut entry = OutboxEntry::new(
+            channel,
+            Delivery {
+                id: id.clone(),
+                plugin: "probe".into(),
+                template: "status".into(),
+                title: "t".into(),
+                body: "b".into(),
+                link: None,
+                at_ms,
+                recipient: "ann".into(),
+            },
+        );
+        entry.status = status;
+        batch = batch.put(
+            super::keys::outbox(channel, &id),
+            serde_json::to_vec(&entry).unwrap(),
+        );
+    }
+    store.commit(crate::consent::NAMESPACE, &batch).unwrap();
+    let at =
+        |list: Vec<OutboxEntry>| -> Vec<u64> { list.iter().map(|e| e.delivery.at_ms).collect() };
+    assert_eq!(
+        at(f.notifications.deliveries(None, 10).unwrap()),
+        [4_000, 3_000, 2_000, 1_000]
+    );
+    assert_eq!(
+        at(f.notifications.deliveries(None, 2).unwrap()),
+        [4_000, 3_000]
+    );
+    assert_eq!(
+        at(f.notifications
+            .deliveries(Some(DeliveryStatus::Failed), 10)
+            .unwrap()),
+        [3_000, 2_000]
+    );
+}

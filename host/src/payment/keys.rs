@@ -50,6 +50,14 @@ pub fn event(id: &str) -> String {
     format!("e/{id}")
 }
 
+/// Events newest first: `et/{inverted created ms}/{event id}` (empty value).
+pub fn event_by_time(created_ms: u64, id: &str) -> String {
+    format!("{EVENTS_BY_TIME}{:016x}/{id}", u64::MAX - created_ms)
+}
+
+/// Prefix of [`event_by_time`].
+pub const EVENTS_BY_TIME: &str = "et/";
+
 /// An event still to deliver: `q/{event id}`.
 pub fn pending(id: &str) -> String {
     format!("q/{id}")

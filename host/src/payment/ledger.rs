@@ -91,7 +91,7 @@ impl Ledger {
         }
     }
 
-    fn commit(&self, batch: &Batch) -> Result<bool, LedgerError> {
+    pub(crate) fn commit(&self, batch: &Batch) -> Result<bool, LedgerError> {
         match self.store.commit(NAMESPACE, batch) {
             Ok(()) => {
                 self.store.flush()?;
@@ -225,6 +225,9 @@ impl Ledger {
                     let record = new_event(&after, entry, kind, seq);
                     batch = batch
                         .put(keys::event(&record.id), encode(&record)?)
+                        // Ordered by the millisecond it was raised
+                        // (`created_ms` has the journal's seconds).
+                        .put(keys::event_by_time(now_ms(), &record.id), Vec::new())
                         .put(keys::pending(&record.id), Vec::new());
                     event = Some(record.id);
                 }

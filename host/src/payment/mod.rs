@@ -28,4 +28,7 @@ pub mod reconcile;
 pub mod sandbox;
 mod service;
 
-pub use service::{NoticeFailure, NoticeOutcome, PaymentConfig, PaymentError, Payments};
+pub use service::{
+    EVENT_SCAN_BUDGET, EventsPage, NoticeFailure, NoticeOutcome, PaymentConfig, PaymentError,
+    Payments,
+};

@@ -140,6 +140,20 @@ pub struct NoticeLog {
     pub outcome: String,
 }
 
+/// Index entries read in one store scan when listing events.
+const EVENT_SCAN_CHUNK: usize = 256;
+/// Most index entries one listing call reads.
+pub const EVENT_SCAN_BUDGET: usize = 5_000;
+
+/// A page of payment events, newest first.
+#[derive(Debug, serde::Serialize)]
+pub struct EventsPage {
+    /// The events.
+    pub events: Vec<EventRecord>,
+    /// Pass as `cursor` to go on; none at the end.
+    pub next_cursor: Option<String>,
+}
+
 /// The money path.
 pub struct Payments {
     ledger: Ledger,
@@ -475,29 +489,152 @@ impl Payments {
         Ok(events)
     }
 
-    /// Up to `limit` events, filtered by plugin and status.
+    /// Whether `cursor` is one [`Payments::events`] returned.
+    pub fn valid_events_cursor(cursor: &str) -> bool {
+        cursor.starts_with(keys::EVENTS_BY_TIME) && cursor.len() <= 200
+    }
+
+    /// A page of events, newest first, that `keep` accepts (filters by
+    /// plugin, status, the reader's departments), after `cursor`. Reads at
+    /// most [`EVENT_SCAN_BUDGET`] index entries: with rare matches the page
+    /// may come back short, with a `next_cursor` to go on from.
     pub fn events(
         &self,
-        plugin: Option<&str>,
-        status: Option<DeliveryStatus>,
+        keep: impl Fn(&EventRecord) -> bool,
         limit: usize,
-    ) -> Result<Vec<EventRecord>, LedgerError> {
-        let mut out = Vec::new();
-        for (_, value) in self
-            .ledger
-            .store()
-            .scan(NAMESPACE, b"e/", None, usize::MAX)?
-        {
-            let event: EventRecord = super::ledger::decode(&value)?;
-            if plugin.is_some_and(|p| p != event.plugin)
-                || status.is_some_and(|s| s != event.status)
-            {
-                continue;
+        cursor: Option<&str>,
+    ) -> Result<EventsPage, LedgerError> {
+        let store = self.ledger.store();
+        let mut after = cursor.map(str::to_string);
+        let mut events = Vec::new();
+        let mut scanned = 0;
+        loop {
+            let rows = store.scan(
+                NAMESPACE,
+                keys::EVENTS_BY_TIME.as_bytes(),
+                after.as_deref().map(str::as_bytes),
+                EVENT_SCAN_CHUNK,
+            )?;
+            for (position, (key, _)) in rows.iter().enumerate() {
+                scanned += 1;
+                let key = String::from_utf8_lossy(key).into_owned();
+                let id = key.rsplit('/').next().unwrap_or_default();
+                if let Some(event) = self.ledger.read::<EventRecord>(&keys::event(id))?
+                    && keep(&event)
+                {
+                    events.push(event);
+                }
+                after = Some(key);
+                if events.len() >= limit || scanned >= EVENT_SCAN_BUDGET {
+                    // More may follow this key: later rows of this chunk,
+                    // or another chunk after a full one.
+                    let more = position + 1 < rows.len() || rows.len() == EVENT_SCAN_CHUNK;
+                    return Ok(EventsPage {
+                        events,
+                        next_cursor: after.filter(|_| more),
+                    });
+                }
             }
-            out.push(event);
+            if rows.len() < EVENT_SCAN_CHUNK {
+                return Ok(EventsPage {
+                    events,
+                    next_cursor: None,
+                });
+            }
         }
-        out.sort_by_key(|e| std::cmp::Reverse(e.created_ms));
-        out.truncate(limit);
-        Ok(out)
+    }
+
+    /// Index events written before the time index existed (once, at start).
+    pub fn index_events(&self) -> Result<usize, LedgerError> {
+        let store = self.ledger.store();
+        let indexed = !store
+            .scan(NAMESPACE, keys::EVENTS_BY_TIME.as_bytes(), None, 1)?
+            .is_empty();
+        if indexed {
+            return Ok(0);
+        }
+        let mut batch = Batch::default();
+        for (_, value) in store.scan(NAMESPACE, b"e/", None, usize::MAX)? {
+            let event: EventRecord = super::ledger::decode(&value)?;
+            batch = batch.put(keys::event_by_time(event.created_ms, &event.id), Vec::new());
+        }
+        let added = batch.writes.len();
+        if added > 0 {
+            self.ledger.commit(&batch)?;
+        }
+        Ok(added)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "a failing unwrap is a failing test")]
+mod tests {
+    use super::*;
+    use crate::payment::events::EventKind;
+    use crate::store::SledStore;
+
+    fn event(id: &str, plugin: &str, created_ms: u64) -> EventRecord {
+        EventRecord {
+            id: id.into(),
+            plugin: plugin.into(),
+            order_id: "o1".into(),
+            kind: EventKind::Paid,
+            amount_fen: 1,
+            refund_key: None,
+            created_ms,
+            attempts: 0,
+            next_attempt_ms: 0,
+            status: DeliveryStatus::Delivered,
+            last_error: None,
+            delivered_ms: None,
+            delivered_to: None,
+        }
+    }
+
+    #[test]
+    fn events_written_before_the_index_are_indexed_once_and_paged() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn KvStore> = Arc::new(SledStore::open(&dir.path().join("db")).unwrap());
+        let sandbox = Arc::new(SandboxProvider::new(
+            store.clone(),
+            vec![7; 32],
+            std::time::Duration::from_secs(1),
+        ));
+        let payments = Payments::new(store.clone(), sandbox, PaymentConfig::default());
+        let mut batch = Batch::default();
+        for (n, plugin) in ["a", "b", "a"].iter().enumerate() {
+            let e = event(&format!("evt-o{n}-1"), plugin, 1_000 * (n as u64 + 1));
+            batch = batch.put(keys::event(&e.id), encode(&e).unwrap());
+        }
+        payments.ledger.commit(&batch).unwrap();
+        assert!(
+            payments
+                .events(|_| true, 10, None)
+                .unwrap()
+                .events
+                .is_empty()
+        );
+
+        assert_eq!(payments.index_events().unwrap(), 3);
+        assert_eq!(payments.index_events().unwrap(), 0, "once");
+        let all = payments.events(|_| true, 10, None).unwrap();
+        let ids: Vec<&str> = all.events.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids, ["evt-o2-1", "evt-o1-1", "evt-o0-1"]);
+        assert_eq!(all.next_cursor, None);
+
+        let first = payments.events(|e| e.plugin == "a", 1, None).unwrap();
+        assert_eq!(first.events[0].id, "evt-o2-1");
+        let cursor = first.next_cursor.unwrap();
+        assert!(Payments::valid_events_cursor(&cursor));
+        let second = payments
+            .events(|e| e.plugin == "a", 1, Some(&cursor))
+            .unwrap();
+        assert_eq!(second.events[0].id, "evt-o0-1");
+        assert_eq!(second.next_cursor, None, "the end");
+        // A page that stops early on its filter still says where to go on.
+        let of_b = payments.events(|e| e.plugin == "b", 5, None).unwrap();
+        assert_eq!(of_b.events.len(), 1);
+        assert_eq!(of_b.next_cursor, None);
+        assert!(!Payments::valid_events_cursor("o/1"));
     }
 }

@@ -546,3 +546,77 @@ async fn payment_needs_the_capability_grant_and_stays_within_the_daily_quota() {
     assert_eq!((status, code(&body)), (422, "quota-exceeded"), "{body}");
     created(&host, &kim, "q-2", 5).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_page_through_payment_events_newest_first() {
+    let host = payment_host().await;
+    let jo = host.token("jo", &[]);
+    let mut orders = Vec::new();
+    for n in 0..4 {
+        orders.push(paid(&host, &jo, &format!("page-{n}"), 100 + n).await);
+    }
+    let admin = host.admin();
+    let (status, all) = host
+        .get_json("/admin/v1/payment-events", Some(&admin))
+        .await;
+    assert_eq!(status, 200, "{all}");
+    let all: Vec<Value> = all["events"].as_array().unwrap().clone();
+    assert_eq!(all.len(), 4, "one paid event per order: {all:?}");
+    let created: Vec<u64> = all
+        .iter()
+        .map(|e| e["created_ms"].as_u64().unwrap())
+        .collect();
+    assert!(
+        created.windows(2).all(|w| w[0] >= w[1]),
+        "newest first: {created:?}"
+    );
+    assert_eq!(
+        all[0]["order_id"].as_str(),
+        orders.last().map(String::as_str),
+        "the last order paid comes first"
+    );
+
+    // One at a time, following next_cursor, gives the same list.
+    let mut paged = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..10 {
+        let path = match &cursor {
+            Some(c) => format!("/admin/v1/payment-events?limit=1&cursor={c}"),
+            None => "/admin/v1/payment-events?limit=1".to_string(),
+        };
+        let (status, page) = host.get_json(&path, Some(&admin)).await;
+        assert_eq!(status, 200, "{page}");
+        paged.extend(page["events"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => break,
+        }
+    }
+    let ids = |events: &[Value]| -> Vec<String> {
+        events
+            .iter()
+            .map(|e| e["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ids(&paged), ids(&all));
+
+    // Filters apply within the pages; a made-up cursor is refused.
+    let (_, delivered) = host
+        .get_json(
+            "/admin/v1/payment-events?status=delivered&plugin=payment-probe",
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(delivered["events"].as_array().map(Vec::len), Some(4));
+    let (_, none) = host
+        .get_json("/admin/v1/payment-events?plugin=hello", Some(&admin))
+        .await;
+    assert_eq!(
+        (none["events"].clone(), none["next_cursor"].clone()),
+        (json!([]), Value::Null)
+    );
+    let (status, body) = host
+        .get_json("/admin/v1/payment-events?cursor=o/123", Some(&admin))
+        .await;
+    assert_eq!((status, code(&body)), (400, "invalid_query"), "{body}");
+}
