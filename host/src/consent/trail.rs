@@ -4,7 +4,7 @@
 use super::NAMESPACE;
 use super::ledger::{ConsentError, Consents, decode, encode};
 use crate::manifest::DataItem;
-use crate::store::Batch;
+use crate::store::{Batch, page};
 use serde::{Deserialize, Serialize};
 
 /// One release of one personal data item.
@@ -76,22 +76,11 @@ impl Consents {
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<AccessRecord>, Option<String>), ConsentError> {
-        let after = cursor.map(|c| format!("{prefix}{c}"));
-        let rows = self.store.scan(
-            NAMESPACE,
-            prefix.as_bytes(),
-            after.as_deref().map(str::as_bytes),
-            limit + 1,
-        )?;
-        let mut out = Vec::new();
-        let mut next = None;
-        for (key, value) in rows.iter().take(limit) {
-            out.push(decode(value)?);
-            next = Some(String::from_utf8_lossy(&key[prefix.len()..]).to_string());
-        }
-        if rows.len() <= limit {
-            next = None;
-        }
+        let (rows, next) = page(self.store.as_ref(), NAMESPACE, prefix, cursor, limit)?;
+        let out = rows
+            .iter()
+            .map(|(_, value)| decode(value))
+            .collect::<Result<_, _>>()?;
         Ok((out, next))
     }
 }

@@ -5,7 +5,7 @@
 use super::error::ApiError;
 use super::{AppState, blocking, caller};
 use crate::auth::citizen_key;
-use crate::notify::{DeliveryStatus, InboxError, InboxEvent, Notifications};
+use crate::notify::{DeliveryStatus, InboxError, InboxEvent, Message, Notifications};
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -118,18 +118,10 @@ fn replay(
         .inbox(citizen, None, MAX_REPLAY)
         .map_err(inbox_error)?;
     let Some(seen) = page.messages.iter().position(|m| m.id == last) else {
-        let resync = Event::default().event("resync").data("{}");
-        return Ok((vec![resync], HashSet::new()));
+        return Ok((vec![resync_event()], HashSet::new()));
     };
     let missed = &page.messages[..seen];
-    let events = missed
-        .iter()
-        .rev()
-        .map(|m| {
-            let data = serde_json::to_string(m).unwrap_or_default();
-            Event::default().event("message").id(&m.id).data(data)
-        })
-        .collect();
+    let events = missed.iter().rev().map(message_event).collect();
     Ok((events, missed.iter().map(|m| m.id.clone()).collect()))
 }
 
@@ -187,6 +179,17 @@ pub async fn stream(
         .keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("keep-alive")))
 }
 
+/// A new message; its id lets `EventSource` resume after it.
+fn message_event(message: &Message) -> Event {
+    let data = serde_json::to_string(message).unwrap_or_default();
+    Event::default().event("message").id(&message.id).data(data)
+}
+
+/// Events were missed: the client reloads the inbox.
+fn resync_event() -> Event {
+    Event::default().event("resync").data("{}")
+}
+
 fn unread_event(unread: u64) -> Event {
     Event::default()
         .event("unread")
@@ -228,14 +231,13 @@ fn live(
                         if let Some(message) = &event.message
                             && !live.replayed.remove(&message.id)
                         {
-                            let data = serde_json::to_string(message.as_ref()).unwrap_or_default();
-                            live.queued.push_back(Event::default().event("message").id(&message.id).data(data));
+                            live.queued.push_back(message_event(message));
                         }
                         live.queued.push_back(unread_event(event.unread));
                     }
                     Ok(_) => {}
                     Err(broadcast::error::RecvError::Lagged(_)) => {
-                        live.queued.push_back(Event::default().event("resync").data("{}"));
+                        live.queued.push_back(resync_event());
                     }
                     Err(broadcast::error::RecvError::Closed) => return None,
                 },

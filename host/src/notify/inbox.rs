@@ -4,7 +4,7 @@ use super::keys::{self, Message};
 use super::quota::Counter;
 use super::{InboxEvent, Notifications};
 use crate::consent::NAMESPACE;
-use crate::store::{Batch, StoreError, WriteError};
+use crate::store::{Batch, StoreError, WriteError, page};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -59,26 +59,16 @@ impl Notifications {
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<InboxPage, InboxError> {
+        if cursor.is_some_and(|c| !keys::valid_message_id(c)) {
+            return Err(InboxError::BadCursor);
+        }
+        // Keys are `{prefix}{message id}`: the cursor is a message id.
         let prefix = keys::inbox_prefix(citizen);
-        let after = match cursor {
-            Some(c) if keys::valid_message_id(c) => Some(keys::message(citizen, c)),
-            Some(_) => return Err(InboxError::BadCursor),
-            None => None,
-        };
-        let rows = self.store.scan(
-            NAMESPACE,
-            prefix.as_bytes(),
-            after.as_deref().map(str::as_bytes),
-            limit + 1,
-        )?;
+        let (rows, next_cursor) = page(self.store.as_ref(), NAMESPACE, &prefix, cursor, limit)?;
         let messages = rows
             .iter()
-            .take(limit)
             .map(|(_, v)| decode(v))
             .collect::<Result<Vec<_>, _>>()?;
-        let next_cursor = (rows.len() > limit)
-            .then(|| messages.last().map(|m| m.id.clone()))
-            .flatten();
         Ok(InboxPage {
             messages,
             unread: self.unread(citizen)?,

@@ -11,7 +11,7 @@ use super::keys::{self, OUTBOX_PREFIX, PENDING_PREFIX};
 use crate::clock::{date_of, now_ms};
 use crate::consent::NAMESPACE;
 use crate::payment::events::backoff_ms;
-use crate::store::{Batch, StoreError};
+use crate::store::{Batch, StoreError, walk};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -63,8 +63,6 @@ impl OutboxEntry {
     }
 }
 
-/// Entries read in one store scan when listing deliveries.
-const DELIVERY_SCAN_CHUNK: usize = 256;
 /// Most entries one listing reads per channel.
 pub const DELIVERY_SCAN_BUDGET: usize = 5_000;
 
@@ -150,31 +148,22 @@ impl Notifications {
         let mut out = Vec::new();
         for channel in self.outbox_channels()? {
             let prefix = format!("{OUTBOX_PREFIX}{channel}/");
-            let mut after: Option<Vec<u8>> = None;
-            let (mut matched, mut scanned) = (0, 0);
-            'channel: loop {
-                let rows = self.store.scan(
-                    NAMESPACE,
-                    prefix.as_bytes(),
-                    after.as_deref(),
-                    DELIVERY_SCAN_CHUNK,
-                )?;
-                for (key, raw) in &rows {
-                    scanned += 1;
+            let mut matched = 0;
+            walk(
+                self.store.as_ref(),
+                NAMESPACE,
+                prefix.as_bytes(),
+                None,
+                DELIVERY_SCAN_BUDGET,
+                |_, raw| {
                     let entry = decode(raw)?;
                     if status.is_none_or(|s| s == entry.status) {
                         out.push(entry);
                         matched += 1;
                     }
-                    after = Some(key.clone());
-                    if matched >= limit || scanned >= DELIVERY_SCAN_BUDGET {
-                        break 'channel;
-                    }
-                }
-                if rows.len() < DELIVERY_SCAN_CHUNK {
-                    break;
-                }
-            }
+                    Ok::<_, StoreError>(matched < limit)
+                },
+            )?;
         }
         out.sort_by_key(|e| std::cmp::Reverse(e.delivery.at_ms));
         out.truncate(limit);

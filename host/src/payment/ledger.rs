@@ -8,7 +8,7 @@ use super::events::{DeliveryStatus, EventKind, EventRecord};
 use super::keys::{self, NAMESPACE};
 use super::order::{self, Creation, JournalEntry, NewOrder, Order, OrderError, OrderStatus};
 use crate::clock::{date_of, now_ms};
-use crate::store::{Batch, KvStore, StoreError, WriteError};
+use crate::store::{Batch, KvStore, StoreError, WriteError, page};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
@@ -282,28 +282,14 @@ impl Ledger {
         limit: usize,
     ) -> Result<(Vec<Order>, Option<String>), LedgerError> {
         let prefix = keys::citizen_prefix(citizen);
-        let after = cursor.map(|c| format!("{prefix}{c}"));
-        let rows = self.store.scan(
-            NAMESPACE,
-            prefix.as_bytes(),
-            after.as_deref().map(str::as_bytes),
-            limit + 1,
-        )?;
+        let (rows, next) = page(self.store.as_ref(), NAMESPACE, &prefix, cursor, limit)?;
         let mut orders = Vec::new();
-        let mut next = None;
-        for (i, (key, _)) in rows.iter().enumerate() {
-            let key = String::from_utf8_lossy(key);
-            let tail = key.strip_prefix(&prefix).unwrap_or_default();
-            if i == limit {
-                break;
-            }
-            if let Some((_, id)) = tail.split_once('/') {
+        for (key, _) in &rows {
+            // `{inverted ms}/{order id}` below the prefix.
+            let key = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
+            if let Some((_, id)) = key.split_once('/') {
                 orders.push(self.get(id, None)?);
             }
-            next = Some(tail.to_string());
-        }
-        if rows.len() <= limit {
-            next = None;
         }
         Ok((orders, next))
     }

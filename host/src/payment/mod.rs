@@ -29,6 +29,5 @@ pub mod sandbox;
 mod service;
 
 pub use service::{
-    EVENT_SCAN_BUDGET, EventsPage, NoticeFailure, NoticeOutcome, PaymentConfig, PaymentError,
-    Payments,
+    EventsPage, NoticeFailure, NoticeOutcome, PaymentConfig, PaymentError, Payments,
 };

@@ -8,7 +8,7 @@ use super::order::{self, Creation, NewOrder, Order, OrderError, OrderStatus};
 use super::provider::{HeaderLookup, NoticeError, PaymentProvider, ProviderError};
 use super::sandbox::SandboxProvider;
 use crate::clock::{date_of, now_ms, now_secs};
-use crate::store::{Batch, Expect, KvStore};
+use crate::store::{Batch, Expect, KvStore, walk};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::Duration;
@@ -140,8 +140,6 @@ pub struct NoticeLog {
     pub outcome: String,
 }
 
-/// Index entries read in one store scan when listing events.
-const EVENT_SCAN_CHUNK: usize = 256;
 /// Most index entries one listing call reads.
 pub const EVENT_SCAN_BUDGET: usize = 5_000;
 
@@ -504,44 +502,28 @@ impl Payments {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<EventsPage, LedgerError> {
-        let store = self.ledger.store();
-        let mut after = cursor.map(str::to_string);
         let mut events = Vec::new();
-        let mut scanned = 0;
-        loop {
-            let rows = store.scan(
-                NAMESPACE,
-                keys::EVENTS_BY_TIME.as_bytes(),
-                after.as_deref().map(str::as_bytes),
-                EVENT_SCAN_CHUNK,
-            )?;
-            for (position, (key, _)) in rows.iter().enumerate() {
-                scanned += 1;
-                let key = String::from_utf8_lossy(key).into_owned();
+        let resume = walk(
+            self.ledger.store().as_ref(),
+            NAMESPACE,
+            keys::EVENTS_BY_TIME.as_bytes(),
+            cursor.map(str::as_bytes),
+            EVENT_SCAN_BUDGET,
+            |key, _| {
+                let key = String::from_utf8_lossy(key);
                 let id = key.rsplit('/').next().unwrap_or_default();
                 if let Some(event) = self.ledger.read::<EventRecord>(&keys::event(id))?
                     && keep(&event)
                 {
                     events.push(event);
                 }
-                after = Some(key);
-                if events.len() >= limit || scanned >= EVENT_SCAN_BUDGET {
-                    // More may follow this key: later rows of this chunk,
-                    // or another chunk after a full one.
-                    let more = position + 1 < rows.len() || rows.len() == EVENT_SCAN_CHUNK;
-                    return Ok(EventsPage {
-                        events,
-                        next_cursor: after.filter(|_| more),
-                    });
-                }
-            }
-            if rows.len() < EVENT_SCAN_CHUNK {
-                return Ok(EventsPage {
-                    events,
-                    next_cursor: None,
-                });
-            }
-        }
+                Ok::<_, LedgerError>(events.len() < limit)
+            },
+        )?;
+        Ok(EventsPage {
+            events,
+            next_cursor: resume.map(|key| String::from_utf8_lossy(&key).into_owned()),
+        })
     }
 
     /// Index events written before the time index existed (once, at start).

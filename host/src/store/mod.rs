@@ -5,8 +5,10 @@
 //! namespace tracks the bytes it holds so quotas can be enforced atomically
 //! with the write that would exceed them.
 
+mod paging;
 mod sled_store;
 
+pub use paging::{page, walk};
 pub use sled_store::SledStore;
 
 /// A failure of the backend itself (I/O, corruption); retrying may help.

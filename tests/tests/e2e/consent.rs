@@ -2,6 +2,7 @@
 //! released only when declared, granted and consented, every release is in
 //! the citizen's trail, revocation works for the very next call.
 
+use super::notification::release_with;
 use islet_tests::{TestHost, json_of};
 use serde_json::{Value, json};
 
@@ -12,24 +13,6 @@ fn citizen_with_data(host: &TestHost, sub: &str) -> String {
     claims.phone_number = Some("13900001111".into());
     claims.national_id = Some("350203199001011234".into());
     host.sign(&claims)
-}
-
-/// Release people-probe 0.1.0 through review with exactly `grants`.
-async fn release_with(host: &TestHost, id: &str, grants: Value) {
-    let admin = host.admin();
-    let (status, body) = host
-        .upload_version("people-probe", id, "0.1.0", &admin)
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let base = format!("/admin/v1/plugins/{id}/versions/0.1.0");
-    for (action, body) in [
-        ("submit", None),
-        ("approve", Some(grants.clone())),
-        ("release", Some(json!({"percent": 100}))),
-    ] {
-        let (status, answer) = host.post(&format!("{base}/{action}"), &admin, body).await;
-        assert_eq!(status, 200, "{action}: {answer}");
-    }
 }
 
 async fn claim(host: &TestHost, plugin: &str, item: &str, token: Option<&str>) -> (u16, Value) {
