@@ -31,10 +31,17 @@ pub struct ConfigFile {
     pub data_dir: Option<PathBuf>,
     /// Compiled-artifact cache folder (default: `<data-dir>/cache`).
     pub cache_dir: Option<PathBuf>,
+    /// Folder of the secret files every host of a deployment shares
+    /// (`pairwise-secret`, `sandbox-pay-secret`, `dev-signing-key`,
+    /// `webhook-secret`; default: the data folder).
+    pub secrets_dir: Option<PathBuf>,
     /// Development mode: create and trust a local HS256 signing key.
     pub dev: Option<bool>,
     /// Largest component upload, in MiB.
     pub max_component_mib: Option<u64>,
+    /// `[store]`: where the data lives.
+    #[serde(default)]
+    pub store: StoreFile,
     /// Token verification.
     #[serde(default)]
     pub auth: AuthFile,
@@ -50,6 +57,17 @@ pub struct ConfigFile {
     /// `[notification]`: quotas and the outbound webhook.
     #[serde(default)]
     pub notification: NotificationFile,
+}
+
+/// `[store]` of the config file.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct StoreFile {
+    /// `postgres://user:password@host:port/database` for a store several
+    /// hosts share (default: the embedded sled store in the data folder).
+    pub url: Option<String>,
+    /// PostgreSQL connections each host keeps (default 16).
+    pub pool_size: Option<usize>,
 }
 
 /// `[notification]` of the config file.
@@ -139,6 +157,18 @@ impl ConfigFile {
     }
 }
 
+impl ServerConfig {
+    /// Where this host's store is.
+    pub fn store_location(&self) -> anyhow::Result<crate::store::StoreLocation> {
+        crate::store::StoreLocation::from_url(
+            self.store_url.as_deref(),
+            &self.data_dir,
+            self.store_pool_size,
+        )
+        .map_err(|e| anyhow::anyhow!("store: {}", e.0))
+    }
+}
+
 /// Everything a server needs, resolved.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -146,8 +176,14 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Data folder.
     pub data_dir: PathBuf,
+    /// The store URL (`postgres://...`); `None` is sled in the data folder.
+    pub store_url: Option<String>,
+    /// PostgreSQL connections to keep.
+    pub store_pool_size: usize,
     /// Compiled-artifact cache folder.
     pub cache_dir: PathBuf,
+    /// Folder of the shared secret files.
+    pub secrets_dir: PathBuf,
     /// Development mode.
     pub dev: bool,
     /// Expected token issuer.
@@ -184,7 +220,10 @@ impl ServerConfig {
                 .parse()
                 .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080))),
             cache_dir: data_dir.join("cache"),
+            secrets_dir: data_dir.clone(),
             data_dir,
+            store_url: None,
+            store_pool_size: crate::store::DEFAULT_POOL_SIZE,
             dev: false,
             issuer: DEV_ISSUER.to_string(),
             audience: DEFAULT_AUDIENCE.to_string(),
@@ -213,7 +252,14 @@ impl ServerConfig {
         if let Some(dir) = &file.cache_dir {
             c.cache_dir = dir.clone();
         }
+        if let Some(dir) = &file.secrets_dir {
+            c.secrets_dir = dir.clone();
+        }
         c.dev = file.dev.unwrap_or(false);
+        c.store_url = file.store.url.clone();
+        if let Some(n) = file.store.pool_size {
+            c.store_pool_size = n.clamp(1, 1000);
+        }
         if let Some(mib) = file.max_component_mib {
             c.max_component_bytes = usize::try_from(mib.saturating_mul(1 << 20))?;
         }

@@ -1,13 +1,14 @@
 //! Assemble and run a host: store, secrets, runtime, registry, router.
 
 use crate::auth::{
-    PairwiseSubjects, TokenVerifier, VerifierKeys, load_or_create_secret, read_secret,
+    PairwiseSubjects, TokenVerifier, VerifierKeys, bind_to_store, load_or_create_secret,
+    read_secret,
 };
 use crate::config::{DEV_KEY_FILE, PAIRWISE_SECRET_FILE, ServerConfig};
 use crate::http::{self, AppState};
 use crate::registry::Registry;
 use crate::runtime::{HostServices, Runtime, RuntimeConfig};
-use crate::store::{KvStore, SledStore};
+use crate::store::KvStore;
 use anyhow::Context as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -26,10 +27,20 @@ pub struct RunningServer {
 pub fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create data folder {}", config.data_dir.display()))?;
-    let store: Arc<dyn KvStore> = Arc::new(SledStore::open(&config.data_dir.join("db"))?);
-    let pairwise = Arc::new(PairwiseSubjects::new(load_or_create_secret(
-        &config.data_dir.join(PAIRWISE_SECRET_FILE),
-    )?));
+    let location = config.store_location()?;
+    let store: Arc<dyn KvStore> = location
+        .open()
+        .with_context(|| format!("cannot open the store ({})", location.describe()))?;
+    tracing::info!(store = %location.describe(), "store open");
+    let pairwise_secret = load_or_create_secret(&config.secrets_dir.join(PAIRWISE_SECRET_FILE))?;
+    bind_to_store(store.as_ref(), "pairwise", &pairwise_secret)?;
+    let pairwise = Arc::new(PairwiseSubjects::new(pairwise_secret));
+    let sandbox_secret = load_or_create_secret(
+        &config
+            .secrets_dir
+            .join(crate::payment::sandbox::SECRET_FILE),
+    )?;
+    bind_to_store(store.as_ref(), "sandbox-pay", &sandbox_secret)?;
     let verifier = Arc::new(TokenVerifier::new(
         &config.issuer,
         &config.audience,
@@ -37,7 +48,7 @@ pub fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>> {
     )?);
     let sandbox = Arc::new(crate::payment::sandbox::SandboxProvider::new(
         store.clone(),
-        load_or_create_secret(&config.data_dir.join(crate::payment::sandbox::SECRET_FILE))?,
+        sandbox_secret,
         config.payment.retry_base,
     ));
     let payments = Arc::new(crate::payment::Payments::new(
@@ -53,7 +64,7 @@ pub fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>> {
     let notifications = Arc::new(crate::notify::Notifications::new(
         consents.clone(),
         config.notification.clone(),
-        crate::notify::channels_from_config(&config.notification, &config.data_dir)?,
+        crate::notify::channels_from_config(&config.notification, &config.secrets_dir)?,
     ));
     let runtime = Arc::new(Runtime::new(
         &RuntimeConfig {
@@ -104,8 +115,9 @@ pub fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>> {
 fn verifier_keys(config: &ServerConfig) -> anyhow::Result<VerifierKeys> {
     let mut keys = VerifierKeys::default();
     if config.dev {
-        keys.hs256
-            .push(load_or_create_secret(&config.data_dir.join(DEV_KEY_FILE))?);
+        keys.hs256.push(load_or_create_secret(
+            &config.secrets_dir.join(DEV_KEY_FILE),
+        )?);
     }
     if let Some(path) = &config.hs256_secret_file {
         keys.hs256.push(read_secret(path)?);

@@ -119,6 +119,57 @@ fn shared_cache_dir() -> PathBuf {
     workspace().join("target").join("e2e-cache")
 }
 
+/// The store a test host runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded sled store in the host's data folder.
+    Sled,
+    /// A fresh schema in the test PostgreSQL database (`ISLET_TEST_PG_URL`).
+    Postgres,
+}
+
+impl Backend {
+    /// A store URL for a new deployment on this backend (`None`: sled in
+    /// the data folder). Hosts given the same URL share one store.
+    pub fn new_store_url(self, label: &str) -> Option<String> {
+        match self {
+            Backend::Sled => None,
+            Backend::Postgres => {
+                let url = islet_host::store::scratch::test_url()
+                    .and_then(|base| islet_host::store::scratch::schema_url(&base, label));
+                match url {
+                    Ok(url) => Some(url),
+                    Err(e) => panic!("{}", e.0),
+                }
+            }
+        }
+    }
+}
+
+/// Run each named `async fn(Backend)` as two tests, one per backend:
+/// `on_sled::NAME` and `on_postgres::NAME`.
+#[macro_export]
+macro_rules! on_every_backend {
+    ($($test:ident),* $(,)?) => {
+        mod on_sled {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test($crate::Backend::Sled).await
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test($crate::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
 /// A running host with its own data folder.
 pub struct TestHost {
     server: Option<RunningServer>,
@@ -138,10 +189,43 @@ impl TestHost {
         Self::start_with(|_| {}).await
     }
 
+    /// A dev-mode host on `backend` (a fresh store of its own).
+    pub async fn start_on(backend: Backend) -> TestHost {
+        Self::start_on_with(backend, |_| {}).await
+    }
+
+    /// Like [`TestHost::start_on`], letting `adjust` change the config first.
+    pub async fn start_on_with(
+        backend: Backend,
+        adjust: impl FnOnce(&mut ServerConfig),
+    ) -> TestHost {
+        let url = backend.new_store_url("e2e");
+        Self::start_with(move |c| {
+            c.store_url = url;
+            adjust(c);
+        })
+        .await
+    }
+
+    /// Another host of this host's deployment: its own data folder and
+    /// port, the same store and secrets.
+    pub async fn peer(&self) -> TestHost {
+        let (url, secrets) = (
+            self.config.store_url.clone(),
+            self.config.secrets_dir.clone(),
+        );
+        Self::start_with(move |c| {
+            c.store_url = url;
+            c.secrets_dir = secrets;
+        })
+        .await
+    }
+
     /// Like [`TestHost::start`], letting `adjust` change the config first.
     pub async fn start_with(adjust: impl FnOnce(&mut ServerConfig)) -> TestHost {
         let data = tempfile::tempdir().expect("temp dir");
         let mut config = ServerConfig::new(data.path().to_path_buf());
+        config.secrets_dir = data.path().to_path_buf();
         config.listen = "127.0.0.1:0".parse().expect("addr");
         config.dev = true;
         config.cache_dir = shared_cache_dir();
@@ -154,7 +238,7 @@ impl TestHost {
 
     async fn from_config(config: ServerConfig) -> TestHost {
         let server = start(config.clone()).await.expect("host starts");
-        let secret = std::fs::read_to_string(config.data_dir.join(DEV_KEY_FILE))
+        let secret = std::fs::read_to_string(config.secrets_dir.join(DEV_KEY_FILE))
             .expect("dev key")
             .trim()
             .as_bytes()

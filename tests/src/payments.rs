@@ -16,8 +16,8 @@ pub const MERCHANT: &str = "city-fees";
 /// A host with short payment timings (100 ms retry base, 1 s minimum
 /// expiry), `payment-probe` installed and merchant [`MERCHANT`] granted
 /// to it.
-pub async fn payment_host() -> TestHost {
-    let host = TestHost::start_with(|c| {
+pub async fn payment_host(backend: crate::Backend) -> TestHost {
+    let host = TestHost::start_on_with(backend, |c| {
         c.payment.retry_base = Duration::from_millis(100);
         c.payment.min_expiry_s = 1;
     })
@@ -146,7 +146,7 @@ pub async fn probe_events(host: &TestHost, plugin: &str, at_least: usize) -> Val
 
 /// The sandbox provider's signing secret, from the host's data folder.
 pub fn sandbox_secret(host: &TestHost) -> Vec<u8> {
-    std::fs::read_to_string(host.config.data_dir.join("sandbox-pay-secret"))
+    std::fs::read_to_string(host.config.secrets_dir.join("sandbox-pay-secret"))
         .expect("sandbox secret")
         .trim()
         .as_bytes()

@@ -8,7 +8,7 @@ mod session;
 
 pub use jwt::{AuthError, Citizen, Claims, TokenVerifier, VerifierKeys, sign_hs256};
 pub use pairwise::PairwiseSubjects;
-pub use secrets::{load_or_create_secret, read_secret};
+pub use secrets::{bind_to_store, load_or_create_secret, read_secret};
 pub use session::{SESSION_TTL_SECS, ServiceSession, ServiceSessions, SessionError};
 
 /// The role that grants access to the admin API.

@@ -1,6 +1,10 @@
-//! Host secrets kept as files in the data folder.
+//! Host secrets kept as files (in the data folder, or a secrets folder
+//! every host of a deployment shares), fingerprinted in the store.
 
+use crate::store::{Expect, KvStore, WriteError};
 use anyhow::Context as _;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 use std::io::Write as _;
 use std::path::Path;
 
@@ -47,4 +51,40 @@ fn tempfile_in(dir: &Path) -> anyhow::Result<(std::path::PathBuf, std::fs::File)
         .open(&path)
         .with_context(|| format!("cannot create {}", path.display()))?;
     Ok((path, file))
+}
+
+/// The store namespace holding the fingerprints of a deployment's secrets.
+const FINGERPRINTS: &str = "secrets";
+
+/// Tie secret `name` to the store: the first host records a fingerprint of
+/// it (an HMAC, which reveals nothing of the secret); every later host must
+/// hold the same secret, or it refuses to start (two hosts with different
+/// pairwise secrets would give one citizen two subjects in one service).
+pub fn bind_to_store(store: &dyn KvStore, name: &str, secret: &[u8]) -> anyhow::Result<()> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).context("secret of no length")?;
+    mac.update(b"islet secret fingerprint");
+    let fingerprint = hex::encode(&mac.finalize().into_bytes()[..16]);
+    let key = name.as_bytes();
+    loop {
+        match store.get(FINGERPRINTS, key)? {
+            Some(recorded) if recorded == fingerprint.as_bytes() => return Ok(()),
+            Some(_) => anyhow::bail!(
+                "the {name} secret differs from the one the store was first used with: every \
+                 host of a deployment must read the same secret files (copy them from the first \
+                 host's data folder, or point --secrets-dir / ISLET_SECRETS_DIR of every host at \
+                 one folder)"
+            ),
+            None => match store.write(
+                FINGERPRINTS,
+                key,
+                Expect::Value(None),
+                Some(fingerprint.as_bytes()),
+                None,
+            ) {
+                Ok(()) => return store.flush().map_err(Into::into),
+                Err(WriteError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            },
+        }
+    }
 }

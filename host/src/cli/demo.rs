@@ -113,7 +113,7 @@ pub fn run(config: ServerConfig) -> anyhow::Result<()> {
 }
 
 fn print_banner(config: &ServerConfig, addr: std::net::SocketAddr) -> anyhow::Result<()> {
-    let secret = read_secret(&config.data_dir.join(DEV_KEY_FILE))?;
+    let secret = read_secret(&config.secrets_dir.join(DEV_KEY_FILE))?;
     let token = |sub: &str, roles: &[&str]| {
         let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
         let mut claims = dev_claims(sub, &roles, 3, 24 * 3600, &config.issuer, &config.audience);

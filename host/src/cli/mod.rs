@@ -5,6 +5,7 @@ mod build;
 mod client;
 mod demo;
 mod money;
+mod store;
 mod token;
 
 use crate::config::{ConfigFile, ServerConfig};
@@ -41,6 +42,9 @@ pub enum Command {
     /// Build, install and manage plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Move data between stores.
+    #[command(subcommand)]
+    Store(store::StoreCommand),
     /// Merchant accounts and which plugins may charge to them.
     #[command(subcommand)]
     Merchant(money::MerchantCommand),
@@ -75,6 +79,14 @@ pub struct ServeArgs {
     /// Development mode: create and trust a signing key in the data folder.
     #[arg(long, env = "ISLET_DEV")]
     pub dev: bool,
+    /// The store several hosts share, `postgres://user:password@host/db`
+    /// [default: the embedded sled store in the data folder].
+    #[arg(long, env = "ISLET_STORE_URL")]
+    pub store: Option<String>,
+    /// Folder of the secret files all hosts of a deployment share
+    /// [default: the data folder].
+    #[arg(long, env = "ISLET_SECRETS_DIR")]
+    pub secrets_dir: Option<PathBuf>,
 }
 
 /// Where the admin client talks to.
@@ -237,10 +249,19 @@ pub fn server_config(config: Option<&PathBuf>, args: &ServeArgs) -> anyhow::Resu
     if file.cache_dir.is_none() {
         c.cache_dir = c.data_dir.join("cache");
     }
+    if let Some(dir) = &args.secrets_dir {
+        c.secrets_dir = dir.clone();
+    } else if file.secrets_dir.is_none() {
+        c.secrets_dir = c.data_dir.clone();
+    }
     if let Some(listen) = args.listen {
         c.listen = listen;
     }
     c.dev |= args.dev;
+    if let Some(url) = &args.store {
+        c.store_url = Some(url.clone());
+    }
+    c.store_location()?;
     Ok(c)
 }
 
@@ -345,6 +366,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             PluginCommand::Queue { server } => client::queue(&server),
         },
         Command::Merchant(cmd) => money::merchant(cmd),
+        Command::Store(cmd) => store::run(cmd),
         Command::Reconcile { date, server } => money::reconcile(&server, date.as_deref()),
         Command::Order { id, server } => money::order(&server, &id),
     }

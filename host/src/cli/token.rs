@@ -12,6 +12,9 @@ pub struct TokenArgs {
     /// The data folder whose dev key signs the token.
     #[arg(long, env = "ISLET_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Folder of the shared secret files [default: the data folder].
+    #[arg(long, env = "ISLET_SECRETS_DIR")]
+    pub secrets_dir: Option<PathBuf>,
     /// The citizen's id at the identity provider.
     #[arg(long)]
     pub sub: String,
@@ -49,7 +52,12 @@ pub fn run(config: Option<&PathBuf>, args: &TokenArgs) -> anyhow::Result<()> {
         .clone()
         .or(file.data_dir.clone())
         .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
-    let key_path = data_dir.join(DEV_KEY_FILE);
+    let secrets_dir = args
+        .secrets_dir
+        .clone()
+        .or(file.secrets_dir.clone())
+        .unwrap_or_else(|| data_dir.clone());
+    let key_path = secrets_dir.join(DEV_KEY_FILE);
     if !key_path.exists() {
         anyhow::bail!(
             "no development signing key at {}; start `islet serve --dev --data-dir {}` (or `islet demo`) once to create it",

@@ -27,6 +27,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
 const NAMESPACE: &str = "registry";
+/// Uploaded components by SHA-256, so every host can prepare every version.
+const COMPONENTS: &str = "components";
 
 /// Why an install or change was refused. Nothing was changed.
 #[derive(Debug, thiserror::Error)]
@@ -166,6 +168,58 @@ impl Registry {
         self.components_dir.join(format!("{sha256}.wasm"))
     }
 
+    /// Keep `component` in the store (where every host finds it) and in the
+    /// local folder (a cache).
+    fn save_component(&self, sha256: &str, component: &[u8]) -> Result<(), RegistryError> {
+        if self.store.get(COMPONENTS, sha256.as_bytes())?.is_none() {
+            self.store
+                .write(
+                    COMPONENTS,
+                    sha256.as_bytes(),
+                    Expect::Anything,
+                    Some(component),
+                    None,
+                )
+                .map_err(|e| RegistryError::Store(format!("cannot store component: {e}")))?;
+        }
+        let path = self.component_path(sha256);
+        if !path.exists() {
+            crate::runtime::write_atomically(&path, component)
+                .map_err(|e| RegistryError::Store(format!("cannot store component: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// The component `sha256`: from the local cache, else from the store
+    /// (another host uploaded it), else from a data folder older than
+    /// components in the store (then copied into the store).
+    fn load_component(&self, sha256: &str) -> Result<Vec<u8>, RegistryError> {
+        let path = self.component_path(sha256);
+        if let Ok(bytes) = std::fs::read(&path)
+            && sha256_hex(&bytes) == sha256
+        {
+            if self.store.get(COMPONENTS, sha256.as_bytes())?.is_none() {
+                self.save_component(sha256, &bytes)?;
+            }
+            return Ok(bytes);
+        }
+        let Some(bytes) = self.store.get(COMPONENTS, sha256.as_bytes())? else {
+            return Err(RegistryError::Store(format!(
+                "component {sha256} is in neither the store nor {}",
+                path.display()
+            )));
+        };
+        if sha256_hex(&bytes) != sha256 {
+            return Err(RegistryError::Store(format!(
+                "component {sha256} in the store does not match its hash"
+            )));
+        }
+        if let Err(e) = crate::runtime::write_atomically(&path, &bytes) {
+            tracing::warn!("cannot cache component {sha256} locally: {e}");
+        }
+        Ok(bytes)
+    }
+
     fn limits_for(&self, manifest: &Manifest) -> Result<Limits, RegistryError> {
         self.policy
             .resolve(&manifest.limits)
@@ -173,9 +227,7 @@ impl Registry {
     }
 
     fn prepare_version(&self, v: &VersionRecord) -> Result<Arc<PreparedPlugin>, RegistryError> {
-        let path = self.component_path(&v.sha256);
-        let bytes = std::fs::read(&path)
-            .map_err(|e| RegistryError::Store(format!("cannot read {}: {e}", path.display())))?;
+        let bytes = self.load_component(&v.sha256)?;
         let limits = self.limits_for(&v.manifest)?;
         let granted = v.grants.clone().unwrap_or_default();
         let prepared =
@@ -272,11 +324,7 @@ impl Registry {
             &prepared,
         );
 
-        let path = self.component_path(&sha256);
-        if !path.exists() {
-            crate::runtime::write_atomically(&path, component)
-                .map_err(|e| RegistryError::Store(format!("cannot store component: {e}")))?;
-        }
+        self.save_component(&sha256, component)?;
         let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let previous = self.get(&manifest.id);
         let mut record = previous

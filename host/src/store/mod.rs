@@ -5,11 +5,77 @@
 //! namespace tracks the bytes it holds so quotas can be enforced atomically
 //! with the write that would exceed them.
 
+#[cfg(test)]
+mod conformance;
 mod paging;
+mod postgres;
+pub mod scratch;
 mod sled_store;
 
 pub use paging::{page, walk};
+pub use postgres::{DEFAULT_POOL_SIZE, PgStore};
 pub use sled_store::SledStore;
+
+/// Where a host keeps its data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// The embedded sled database in this folder.
+    Sled(std::path::PathBuf),
+    /// A PostgreSQL database several hosts share.
+    Postgres {
+        /// `postgres://user:password@host:port/database`.
+        url: String,
+        /// Connections to keep.
+        pool_size: usize,
+    },
+}
+
+impl StoreLocation {
+    /// Where `url` points: `postgres://` or `postgresql://` is PostgreSQL,
+    /// anything else is refused; `None` is sled in `data_dir`/db.
+    pub fn from_url(
+        url: Option<&str>,
+        data_dir: &std::path::Path,
+        pool_size: usize,
+    ) -> Result<Self, StoreError> {
+        let Some(url) = url else {
+            return Ok(StoreLocation::Sled(data_dir.join("db")));
+        };
+        if let Some(folder) = url.strip_prefix("sled:") {
+            return Ok(StoreLocation::Sled(folder.into()));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(StoreLocation::Postgres {
+                url: url.to_string(),
+                pool_size,
+            });
+        }
+        Err(StoreError(
+            "the store URL must start with postgres:// (or be sled:FOLDER)".into(),
+        ))
+    }
+
+    /// Open the store.
+    pub fn open(&self) -> Result<std::sync::Arc<dyn KvStore>, StoreError> {
+        Ok(match self {
+            StoreLocation::Sled(path) => std::sync::Arc::new(SledStore::open(path)?),
+            StoreLocation::Postgres { url, pool_size } => {
+                std::sync::Arc::new(PgStore::connect(url, *pool_size)?)
+            }
+        })
+    }
+
+    /// Where it is, for people (never a password).
+    pub fn describe(&self) -> String {
+        match self {
+            StoreLocation::Sled(path) => format!("sled in {}", path.display()),
+            StoreLocation::Postgres { url, .. } => match url.parse::<tokio_postgres::Config>() {
+                Ok(c) => postgres::describe(&c),
+                Err(_) => "postgres (unparsable URL)".into(),
+            },
+        }
+    }
+}
 
 /// A failure of the backend itself (I/O, corruption); retrying may help.
 #[derive(Debug, thiserror::Error)]
@@ -113,6 +179,9 @@ pub trait KvStore: Send + Sync + 'static {
 
     /// Bytes (keys plus values) held by `namespace`.
     fn usage(&self, namespace: &str) -> Result<u64, StoreError>;
+
+    /// The namespaces that hold at least one key, in ascending order.
+    fn namespaces(&self) -> Result<Vec<String>, StoreError>;
 
     /// Make every completed write durable.
     fn flush(&self) -> Result<(), StoreError>;

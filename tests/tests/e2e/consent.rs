@@ -3,7 +3,7 @@
 //! the citizen's trail, revocation works for the very next call.
 
 use super::notification::release_with;
-use islet_tests::{TestHost, json_of};
+use islet_tests::{Backend, TestHost, json_of};
 use serde_json::{Value, json};
 
 /// A citizen token carrying personal data claims.
@@ -28,9 +28,8 @@ async fn consent(host: &TestHost, token: &str, body: Value) -> (u16, Value) {
     host.post("/api/v1/consents", token, Some(body)).await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_privacy_notice_lists_only_what_an_admin_granted() {
-    let host = TestHost::start().await;
+async fn the_privacy_notice_lists_only_what_an_admin_granted(backend: Backend) {
+    let host = TestHost::start_on(backend).await;
     release_with(
         &host,
         "people-probe",
@@ -64,9 +63,8 @@ async fn the_privacy_notice_lists_only_what_an_admin_granted() {
     host.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_claim_needs_declaration_grant_and_consent_and_leaves_a_trail() {
-    let host = TestHost::start().await;
+async fn a_claim_needs_declaration_grant_and_consent_and_leaves_a_trail(backend: Backend) {
+    let host = TestHost::start_on(backend).await;
     release_with(
         &host,
         "people-probe",
@@ -239,9 +237,8 @@ async fn a_claim_needs_declaration_grant_and_consent_and_leaves_a_trail() {
     assert_eq!(status, 401);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn department_subjects_are_shared_within_a_department_only() {
-    let host = TestHost::start().await;
+async fn department_subjects_are_shared_within_a_department_only(backend: Backend) {
+    let host = TestHost::start_on(backend).await;
     host.install_as("people-probe", "people-a").await;
     host.install_as("people-probe", "people-b").await;
     let dee = host.token("dee", &[]);
@@ -277,9 +274,8 @@ async fn department_subjects_are_shared_within_a_department_only() {
     assert_ne!(c["department_subject"], a["department_subject"]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn grants_beyond_the_manifest_are_refused_at_review() {
-    let host = TestHost::start().await;
+async fn grants_beyond_the_manifest_are_refused_at_review(backend: Backend) {
+    let host = TestHost::start_on(backend).await;
     let admin = host.admin();
     let (status, body) = host
         .upload_version("people-probe", "people-probe", "0.1.0", &admin)
@@ -322,3 +318,10 @@ async fn grants_beyond_the_manifest_are_refused_at_review() {
     );
     assert_eq!(grants["long_term_messages"], true);
 }
+
+islet_tests::on_every_backend!(
+    the_privacy_notice_lists_only_what_an_admin_granted,
+    a_claim_needs_declaration_grant_and_consent_and_leaves_a_trail,
+    department_subjects_are_shared_within_a_department_only,
+    grants_beyond_the_manifest_are_refused_at_review,
+);

@@ -1,7 +1,7 @@
 //! Review, gray release, rollback, take-down and curation over HTTP, with
 //! the roles that may do each.
 
-use islet_tests::{TestHost, component, json_of, manifest_as};
+use islet_tests::{Backend, TestHost, component, json_of, manifest_as};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,9 +33,8 @@ fn version_state(plugin: &Value, version: &str) -> String {
         .unwrap_or_default()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn review_gray_release_promote_and_rollback() {
-    let host = TestHost::start().await;
+async fn review_gray_release_promote_and_rollback(backend: Backend) {
+    let host = TestHost::start_on(backend).await;
     host.install("community-report").await; // 0.1.0, released by an admin in one step
     let dev = host.token("dev-1", &["developer:community"]);
     let reviewer = host.token("rev-1", &["reviewer"]);
@@ -213,9 +212,8 @@ async fn review_gray_release_promote_and_rollback() {
     host.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn roles_are_scoped_to_departments_and_duties() {
-    let host = TestHost::start().await;
+async fn roles_are_scoped_to_departments_and_duties(backend: Backend) {
+    let host = TestHost::start_on(backend).await;
     host.install("community-report").await;
     host.install("hello").await;
     let dev_a = host.token("dev-a", &["developer:community"]);
@@ -317,9 +315,8 @@ async fn roles_are_scoped_to_departments_and_duties() {
     host.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn grants_are_enforced_at_runtime() {
-    let host = TestHost::start().await;
+async fn grants_are_enforced_at_runtime(backend: Backend) {
+    let host = TestHost::start_on(backend).await;
     let admin = host.admin();
     let (status, body) = upload(&host, "probe", "probe", "0.1.0", &admin).await;
     assert_eq!(status, 201, "{body}");
@@ -381,9 +378,8 @@ async fn grants_are_enforced_at_runtime() {
     host.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn rollback_and_take_down_under_load() {
-    let host = TestHost::start().await;
+async fn rollback_and_take_down_under_load(backend: Backend) {
+    let host = TestHost::start_on(backend).await;
     let unlimited = |v: &str| {
         manifest_as("hello", "hello", Some(v))
             .replace("[limits]", "[limits]\nrate-per-minute = 60000")
@@ -452,9 +448,8 @@ async fn rollback_and_take_down_under_load() {
     host.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn catalog_curation_is_separate_from_availability() {
-    let host = TestHost::start().await;
+async fn catalog_curation_is_separate_from_availability(backend: Backend) {
+    let host = TestHost::start_on(backend).await;
     host.install("hello").await;
     host.install("community-report").await;
     let admin = host.admin();
@@ -500,3 +495,11 @@ async fn catalog_curation_is_separate_from_availability() {
     );
     host.stop().await;
 }
+
+islet_tests::on_every_backend!(
+    review_gray_release_promote_and_rollback,
+    roles_are_scoped_to_departments_and_duties,
+    grants_are_enforced_at_runtime,
+    rollback_and_take_down_under_load,
+    catalog_curation_is_separate_from_availability,
+);

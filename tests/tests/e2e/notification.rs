@@ -7,6 +7,7 @@
 mod inbox;
 mod webhook;
 
+use islet_tests::Backend;
 use islet_tests::TestHost;
 use serde_json::{Value, json};
 
@@ -86,9 +87,8 @@ pub async fn inbox(host: &TestHost, token: &str, query: &str) -> Value {
     body
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_refusal_names_its_reason_and_a_good_send_lands_in_the_inbox() {
-    let host = TestHost::start().await;
+async fn each_refusal_names_its_reason_and_a_good_send_lands_in_the_inbox(backend: Backend) {
+    let host = TestHost::start_on(backend).await;
     host.install(PROBE).await;
     let ann = host.token("ann", &[]);
     let me = subject(&host, PROBE, &ann).await;
@@ -168,9 +168,8 @@ async fn each_refusal_names_its_reason_and_a_good_send_lands_in_the_inbox() {
     host.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_template_or_capability_not_granted_is_not_approved() {
-    let host = TestHost::start().await;
+async fn a_template_or_capability_not_granted_is_not_approved(backend: Backend) {
+    let host = TestHost::start_on(backend).await;
     release_with(
         &host,
         PROBE,
@@ -235,9 +234,8 @@ async fn a_template_or_capability_not_granted_is_not_approved() {
     host.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn daily_quotas_per_plugin_and_per_citizen() {
-    let host = TestHost::start_with(|c| {
+async fn daily_quotas_per_plugin_and_per_citizen(backend: Backend) {
+    let host = TestHost::start_on_with(backend, |c| {
         c.notification.plugin_daily_quota = 3;
         c.notification.citizen_daily_cap = 2;
     })
@@ -299,9 +297,8 @@ async fn race(host: &TestHost, recipient: &str, sends: usize) -> Vec<(u16, Value
     results
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_one_time_consent_is_used_exactly_once_by_racing_sends() {
-    let host = TestHost::start().await;
+async fn a_one_time_consent_is_used_exactly_once_by_racing_sends(backend: Backend) {
+    let host = TestHost::start_on(backend).await;
     host.install(PROBE).await;
     let ann = host.token("ann", &[]);
     let me = subject(&host, PROBE, &ann).await;
@@ -334,9 +331,8 @@ async fn a_one_time_consent_is_used_exactly_once_by_racing_sends() {
     host.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn long_term_consent_only_where_an_admin_allowed_it() {
-    let host = TestHost::start().await;
+async fn long_term_consent_only_where_an_admin_allowed_it(backend: Backend) {
+    let host = TestHost::start_on(backend).await;
     release_with(
         &host,
         "plain-probe",
@@ -383,9 +379,8 @@ async fn long_term_consent_only_where_an_admin_allowed_it() {
     host.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_plugin_cannot_address_a_subject_of_another_plugin() {
-    let host = TestHost::start().await;
+async fn a_plugin_cannot_address_a_subject_of_another_plugin(backend: Backend) {
+    let host = TestHost::start_on(backend).await;
     host.install_as(PROBE, "probe-a").await;
     host.install_as(PROBE, "probe-b").await;
     let ann = host.token("ann", &[]);
@@ -408,3 +403,12 @@ async fn a_plugin_cannot_address_a_subject_of_another_plugin() {
     assert_eq!(status, 200, "its own subject works: {body}");
     host.stop().await;
 }
+
+islet_tests::on_every_backend!(
+    each_refusal_names_its_reason_and_a_good_send_lands_in_the_inbox,
+    a_template_or_capability_not_granted_is_not_approved,
+    daily_quotas_per_plugin_and_per_citizen,
+    a_one_time_consent_is_used_exactly_once_by_racing_sends,
+    long_term_consent_only_where_an_admin_allowed_it,
+    a_plugin_cannot_address_a_subject_of_another_plugin,
+);

@@ -5,7 +5,7 @@ use islet_tests::payments::{
     Notice, admin_order, created, journal, open_merchant, pay, payment_host, probe_events,
     sandbox_secret, wait_for,
 };
-use islet_tests::{TestHost, json_of};
+use islet_tests::{Backend, TestHost, json_of};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -30,9 +30,8 @@ async fn bill(host: &TestHost, token: &str, period: &str) -> Value {
         .unwrap_or(Value::Null)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn water_bill_is_paid_through_the_cashier_and_the_plugin_hears_of_it() {
-    let host = TestHost::start().await;
+async fn water_bill_is_paid_through_the_cashier_and_the_plugin_hears_of_it(backend: Backend) {
+    let host = TestHost::start_on(backend).await;
     host.install("water-bill").await;
     open_merchant(&host, "water-supply", "water", "water-bill").await;
     let alice = host.token("alice", &[]);
@@ -119,9 +118,10 @@ async fn water_bill_is_paid_through_the_cashier_and_the_plugin_hears_of_it() {
     assert_eq!(statement["mismatches"], json!([]), "{statement}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn twenty_concurrent_duplicate_notifications_make_one_transition_and_one_event() {
-    let host = payment_host().await;
+async fn twenty_concurrent_duplicate_notifications_make_one_transition_and_one_event(
+    backend: Backend,
+) {
+    let host = payment_host(backend).await;
     let bob = host.token("bob", &[]);
     let order = created(&host, &bob, "dup-1", 2500).await;
     let id = order["id"].as_str().unwrap().to_string();
@@ -179,9 +179,8 @@ async fn twenty_concurrent_duplicate_notifications_make_one_transition_and_one_e
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn forged_stale_replayed_and_wrong_notifications_change_nothing() {
-    let host = payment_host().await;
+async fn forged_stale_replayed_and_wrong_notifications_change_nothing(backend: Backend) {
+    let host = payment_host(backend).await;
     let carol = host.token("carol", &[]);
     let order = created(&host, &carol, "bad-1", 1000).await;
     let id = order["id"].as_str().unwrap().to_string();
@@ -303,9 +302,8 @@ async fn forged_stale_replayed_and_wrong_notifications_change_nothing() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_sandbox_notifies_repeatedly_and_late_and_can_fail() {
-    let host = payment_host().await;
+async fn the_sandbox_notifies_repeatedly_and_late_and_can_fail(backend: Backend) {
+    let host = payment_host(backend).await;
     let dan = host.token("dan", &[]);
     let late = created(&host, &dan, "late-1", 300).await;
     let late_id = late["id"].as_str().unwrap().to_string();
@@ -344,3 +342,10 @@ async fn the_sandbox_notifies_repeatedly_and_late_and_can_fail() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(order_status(&host, &dan, failing_id).await, "created");
 }
+
+islet_tests::on_every_backend!(
+    water_bill_is_paid_through_the_cashier_and_the_plugin_hears_of_it,
+    twenty_concurrent_duplicate_notifications_make_one_transition_and_one_event,
+    forged_stale_replayed_and_wrong_notifications_change_nothing,
+    the_sandbox_notifies_repeatedly_and_late_and_can_fail,
+);

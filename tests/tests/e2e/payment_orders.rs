@@ -2,6 +2,7 @@
 //! amounts at the edges, refunds, close and expiry, isolation between
 //! plugins and citizens, and at-least-once event delivery.
 
+use islet_tests::Backend;
 use islet_tests::TestHost;
 use islet_tests::payments::{
     MERCHANT, Notice, admin_order, create_order, created, journal, new_order, pay, payment_host,
@@ -31,9 +32,8 @@ fn code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or_default()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn creation_is_idempotent_and_amounts_are_checked_at_the_edges() {
-    let host = payment_host().await;
+async fn creation_is_idempotent_and_amounts_are_checked_at_the_edges(backend: Backend) {
+    let host = payment_host(backend).await;
     let eve = host.token("eve", &[]);
     let first = created(&host, &eve, "k-1", 1234).await;
     assert_eq!(
@@ -136,9 +136,8 @@ async fn creation_is_idempotent_and_amounts_are_checked_at_the_edges() {
     assert_eq!((status, code(&body)), (422, "no-citizen"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refunds_are_partial_full_idempotent_and_bounded() {
-    let host = payment_host().await;
+async fn refunds_are_partial_full_idempotent_and_bounded(backend: Backend) {
+    let host = payment_host(backend).await;
     let fay = host.token("fay", &[]);
     let id = paid(&host, &fay, "r-1", 1000).await;
     let refund = |amount: u64, key: &str| {
@@ -232,9 +231,8 @@ async fn refunds_are_partial_full_idempotent_and_bounded() {
     assert_eq!(statement["mismatches"], json!([]), "{statement}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn orders_close_and_expire_and_cannot_be_paid_after() {
-    let host = payment_host().await;
+async fn orders_close_and_expire_and_cannot_be_paid_after(backend: Backend) {
+    let host = payment_host(backend).await;
     let gus = host.token("gus", &[]);
     let open = created(&host, &gus, "c-1", 80).await;
     let id = open["id"].as_str().unwrap();
@@ -314,9 +312,8 @@ async fn orders_close_and_expire_and_cannot_be_paid_after() {
     assert_eq!(kinds, ["closed", "closed", "expired", "paid"]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn plugins_and_citizens_see_only_their_own_orders() {
-    let host = payment_host().await;
+async fn plugins_and_citizens_see_only_their_own_orders(backend: Backend) {
+    let host = payment_host(backend).await;
     host.install_as("payment-probe", "other-probe").await;
     let hal = host.token("hal", &[]);
     let ivy = host.token("ivy", &[]);
@@ -411,9 +408,8 @@ async fn plugins_and_citizens_see_only_their_own_orders() {
     assert_eq!((status, code(&body)), (422, "merchant-not-granted"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failing_event_handler_gets_the_event_again_later() {
-    let host = payment_host().await;
+async fn a_failing_event_handler_gets_the_event_again_later(backend: Backend) {
+    let host = payment_host(backend).await;
     let jo = host.token("jo", &[]);
     let (status, _) = host.post("/p/payment-probe/fail-events", &jo, None).await;
     assert_eq!(status, 200);
@@ -501,9 +497,8 @@ async fn a_failing_event_handler_gets_the_event_again_later() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn payment_needs_the_capability_grant_and_stays_within_the_daily_quota() {
-    let host = TestHost::start_with(|c| c.payment.orders_per_plugin_per_day = 3).await;
+async fn payment_needs_the_capability_grant_and_stays_within_the_daily_quota(backend: Backend) {
+    let host = TestHost::start_on_with(backend, |c| c.payment.orders_per_plugin_per_day = 3).await;
     let admin = host.admin();
     let release = |version: &'static str, capabilities: Value| {
         let (host, admin) = (&host, admin.clone());
@@ -547,9 +542,8 @@ async fn payment_needs_the_capability_grant_and_stays_within_the_daily_quota() {
     created(&host, &kim, "q-2", 5).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn admins_page_through_payment_events_newest_first() {
-    let host = payment_host().await;
+async fn admins_page_through_payment_events_newest_first(backend: Backend) {
+    let host = payment_host(backend).await;
     let jo = host.token("jo", &[]);
     let mut orders = Vec::new();
     for n in 0..4 {
@@ -620,3 +614,13 @@ async fn admins_page_through_payment_events_newest_first() {
         .await;
     assert_eq!((status, code(&body)), (400, "invalid_query"), "{body}");
 }
+
+islet_tests::on_every_backend!(
+    creation_is_idempotent_and_amounts_are_checked_at_the_edges,
+    refunds_are_partial_full_idempotent_and_bounded,
+    orders_close_and_expire_and_cannot_be_paid_after,
+    plugins_and_citizens_see_only_their_own_orders,
+    a_failing_event_handler_gets_the_event_again_later,
+    payment_needs_the_capability_grant_and_stays_within_the_daily_quota,
+    admins_page_through_payment_events_newest_first,
+);

@@ -1,12 +1,11 @@
 //! Installing, replacing, disabling; what survives a restart; what is refused.
 
-use islet_tests::{TestHost, component, json_of, manifest, manifest_as};
+use islet_tests::{Backend, TestHost, component, json_of, manifest, manifest_as};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn replacing_a_version_under_load_fails_no_request() {
-    let host = TestHost::start().await;
+async fn replacing_a_version_under_load_fails_no_request(backend: Backend) {
+    let host = TestHost::start_on(backend).await;
     // A load test: lift the per-caller rate limit (all of it comes from one address).
     let unlimited = |v: &str| {
         manifest_as("hello", "hello", Some(v))
@@ -75,9 +74,8 @@ async fn replacing_a_version_under_load_fails_no_request() {
     host.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn disable_and_enable() {
-    let host = TestHost::start().await;
+async fn disable_and_enable(backend: Backend) {
+    let host = TestHost::start_on(backend).await;
     host.install("hello").await;
     let admin = host.admin();
     assert_eq!(
@@ -121,12 +119,11 @@ async fn disable_and_enable() {
     host.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn registry_data_and_compiled_code_survive_a_restart() {
+async fn registry_data_and_compiled_code_survive_a_restart(backend: Backend) {
     // Its own cache folder, to see the restart load from it.
     let cache = tempfile::tempdir().unwrap();
     let cache_dir = cache.path().to_path_buf();
-    let mut host = TestHost::start_with(move |c| c.cache_dir = cache_dir).await;
+    let mut host = TestHost::start_on_with(backend, move |c| c.cache_dir = cache_dir).await;
     host.install("probe").await;
     host.install("hello").await;
     let (_, before) = host
@@ -185,9 +182,8 @@ async fn registry_data_and_compiled_code_survive_a_restart() {
 
 const CORE_MODULE: &[u8] = b"\0asm\x01\0\0\0";
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn invalid_uploads_are_refused_and_change_nothing() {
-    let host = TestHost::start().await;
+async fn invalid_uploads_are_refused_and_change_nothing(backend: Backend) {
+    let host = TestHost::start_on(backend).await;
     host.install("hello").await;
     let before = host.admin_plugins().await;
 
@@ -340,3 +336,10 @@ async fn invalid_uploads_are_refused_and_change_nothing() {
     assert_eq!(host.admin_plugins().await, before);
     host.stop().await;
 }
+
+islet_tests::on_every_backend!(
+    replacing_a_version_under_load_fails_no_request,
+    disable_and_enable,
+    registry_data_and_compiled_code_survive_a_restart,
+    invalid_uploads_are_refused_and_change_nothing,
+);

@@ -1,6 +1,6 @@
 //! Storage semantics through a real guest: errors arrive as values.
 
-use islet_tests::{TestHost, component, json_of};
+use islet_tests::{Backend, TestHost, component, json_of};
 
 const PROBE_SMALL_QUOTA: &str = r#"
 id = "probe-small"
@@ -41,9 +41,8 @@ async fn post(host: &TestHost, path: &str, body: serde_json::Value) -> serde_jso
     body
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn quota_and_size_errors_are_values() {
-    let host = TestHost::start().await;
+async fn quota_and_size_errors_are_values(backend: Backend) {
+    let host = TestHost::start_on(backend).await;
     let response = host.upload(PROBE_SMALL_QUOTA, component("probe")).await;
     assert!(
         response.status().is_success(),
@@ -101,9 +100,8 @@ async fn quota_and_size_errors_are_values() {
     host.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn compare_and_swap_increment_and_listing() {
-    let host = TestHost::start().await;
+async fn compare_and_swap_increment_and_listing(backend: Backend) {
+    let host = TestHost::start_on(backend).await;
     host.install("probe").await;
 
     let body = post(
@@ -191,3 +189,8 @@ async fn compare_and_swap_increment_and_listing() {
     assert!(page2["next_cursor"].is_null());
     host.stop().await;
 }
+
+islet_tests::on_every_backend!(
+    quota_and_size_errors_are_values,
+    compare_and_swap_increment_and_listing,
+);

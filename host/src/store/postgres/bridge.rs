@@ -1,0 +1,85 @@
+//! The synchronous `KvStore` calls of the host, answered by async PostgreSQL
+//! work on a small runtime of the store's own.
+//!
+//! The trait is synchronous (sled answers in microseconds, and guests call it
+//! from their own threads), so every call waits for its answer. Waiting never
+//! holds a Tokio worker of the host: on a worker of a multi-thread runtime
+//! the wait happens inside `block_in_place` (the worker's other tasks move
+//! elsewhere), and the connections themselves are driven by the store's own
+//! runtime, so a host whose workers all wait still gets its answers.
+
+use super::super::StoreError;
+use std::future::Future;
+use std::time::Duration;
+use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
+
+/// Longest a store call may take before it fails as unavailable.
+pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A runtime of the store's own and a way to wait for work on it.
+pub(crate) struct Bridge {
+    runtime: Option<Runtime>,
+    handle: Handle,
+}
+
+impl Bridge {
+    /// A runtime with `threads` workers.
+    pub(crate) fn new(threads: usize) -> Result<Self, StoreError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads.max(1))
+            .thread_name("islet-store")
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError(format!("cannot start the store's runtime: {e}")))?;
+        let handle = runtime.handle().clone();
+        Ok(Bridge {
+            runtime: Some(runtime),
+            handle,
+        })
+    }
+
+    /// Run `work` on the store's runtime and wait (at most [`CALL_TIMEOUT`])
+    /// for its answer.
+    pub(crate) fn run<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: Future<Output = Result<T, StoreError>> + Send + 'static,
+    {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.handle.spawn(async move {
+            let answer = match tokio::time::timeout(CALL_TIMEOUT, work).await {
+                Ok(answer) => answer,
+                Err(_) => Err(StoreError(format!(
+                    "PostgreSQL did not answer within {} s",
+                    CALL_TIMEOUT.as_secs()
+                ))),
+            };
+            let _ = tx.send(answer);
+        });
+        let wait = move || {
+            rx.recv()
+                .unwrap_or_else(|_| Err(StoreError("the store is shutting down".into())))
+        };
+        match Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(wait)
+            }
+            _ => wait(),
+        }
+    }
+
+    /// The store runtime's handle (for background tasks such as listeners).
+    pub(crate) fn handle(&self) -> &Handle {
+        &self.handle
+    }
+}
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        // Dropping a runtime from async code panics; this one needs no
+        // orderly end (every call already has its answer).
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
