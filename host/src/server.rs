@@ -162,6 +162,7 @@ pub async fn serve(listen: SocketAddr, state: Arc<AppState>) -> anyhow::Result<R
     });
     let payments = state.payments.clone();
     let notifications = state.notifications.clone();
+    let registry = state.registry.clone();
     let task = tokio::spawn(async move {
         let (stop_flusher, flusher_stopped) = oneshot::channel::<()>();
         let flusher = tokio::spawn(flush_usage_periodically(usage.clone(), flusher_stopped));
@@ -171,6 +172,8 @@ pub async fn serve(listen: SocketAddr, state: Arc<AppState>) -> anyhow::Result<R
             events,
             delivery_stopped,
         ));
+        let (stop_follower, follower_stopped) = oneshot::channel::<()>();
+        let follower = tokio::spawn(follow_registry(registry, follower_stopped));
         let (stop_outbox, outbox_stopped) = oneshot::channel::<()>();
         let outbox = tokio::spawn(crate::notify::run(notifications.clone(), outbox_stopped));
         let served = axum::serve(
@@ -191,6 +194,8 @@ pub async fn serve(listen: SocketAddr, state: Arc<AppState>) -> anyhow::Result<R
         let _ = delivery.await;
         let _ = stop_outbox.send(());
         let _ = outbox.await;
+        let _ = stop_follower.send(());
+        let _ = follower.await;
         if let Err(e) = tokio::task::spawn_blocking(move || usage.flush()).await {
             tracing::error!("cannot flush usage at shutdown: {e}");
         }
@@ -253,6 +258,31 @@ async fn flush_usage_periodically(
             Ok(Err(e)) => tracing::warn!("usage flush failed (kept for the next one): {e}"),
             Err(e) => tracing::warn!("usage flush task failed: {e}"),
             Ok(Ok(())) => {}
+        }
+    }
+}
+
+/// How often a host looks for registry changes other hosts made.
+const FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Take in installs, releases, rollbacks and take-downs made on other hosts
+/// of the deployment (on one host with sled, there are none to find).
+async fn follow_registry(registry: Arc<Registry>, mut stop: oneshot::Receiver<()>) {
+    let mut tick = tokio::time::interval(FOLLOW_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = &mut stop => return,
+        }
+        let registry = registry.clone();
+        match tokio::task::spawn_blocking(move || registry.follow()).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(changed)) => {
+                tracing::info!(changed, "registry changes from other hosts taken in")
+            }
+            Ok(Err(e)) => tracing::warn!("cannot follow the registry: {e}"),
+            Err(e) => tracing::warn!("registry follower failed: {e}"),
         }
     }
 }

@@ -19,7 +19,7 @@ pub use record::{
 use crate::limits::{LimitPolicy, Limits};
 use crate::manifest::{Manifest, ManifestError};
 use crate::runtime::{PrepareError, PreparedPlugin, Runtime};
-use crate::store::{Expect, KvStore, StoreError};
+use crate::store::{Expect, KvStore, StoreError, WriteError};
 use semver::Version;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeSet, HashMap};
@@ -80,6 +80,10 @@ pub struct ActivePlugin {
     /// Prepared versions that serve (full and gray release), or why one
     /// could not be prepared.
     pub serving: HashMap<Version, Result<Arc<PreparedPlugin>, String>>,
+    /// The record exactly as the store holds it: a change is written only
+    /// if the store still holds these bytes (another host may have changed
+    /// the plugin), and the follower swaps in records whose bytes differ.
+    stored: Vec<u8>,
 }
 
 impl ActivePlugin {
@@ -149,19 +153,40 @@ impl Registry {
             active: RwLock::new(HashMap::new()),
             writer: Mutex::new(()),
         };
-        let mut active = HashMap::new();
-        for (key, value) in registry.store.scan(NAMESPACE, b"", None, usize::MAX)? {
-            let id = String::from_utf8_lossy(&key).into_owned();
-            match serde_json::from_slice::<PluginRecord>(&value) {
-                Ok(record) => {
-                    let plugin = registry.activate(record, None);
-                    active.insert(id, Arc::new(plugin));
+        registry.follow()?;
+        Ok(registry)
+    }
+
+    /// Take in every change another host made: each plugin whose record in
+    /// the store differs from the active one is activated anew (versions
+    /// that still serve keep their prepared code; in-flight requests finish
+    /// on the version they started with). The number of plugins changed.
+    pub fn follow(&self) -> Result<usize, RegistryError> {
+        let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let mut changed = 0;
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            let rows = self.store.scan(NAMESPACE, b"", after.as_deref(), 256)?;
+            let Some((last, _)) = rows.last() else {
+                return Ok(changed);
+            };
+            after = Some(last.clone());
+            for (key, value) in rows {
+                let id = String::from_utf8_lossy(&key).into_owned();
+                let previous = self.get(&id);
+                if previous.as_ref().is_some_and(|p| p.stored == value) {
+                    continue;
                 }
-                Err(e) => tracing::error!(plugin = %id, "unreadable registry record: {e}"),
+                match serde_json::from_slice::<PluginRecord>(&value) {
+                    Ok(record) => {
+                        let plugin = self.activate(record, value, previous.as_deref());
+                        self.swap(Arc::new(plugin));
+                        changed += 1;
+                    }
+                    Err(e) => tracing::error!(plugin = %id, "unreadable registry record: {e}"),
+                }
             }
         }
-        *registry.active.write().unwrap_or_else(|e| e.into_inner()) = active;
-        Ok(registry)
     }
 
     fn component_path(&self, sha256: &str) -> PathBuf {
@@ -245,7 +270,12 @@ impl Registry {
 
     /// Build the active form of `record`, reusing prepared versions of
     /// `previous` where the same version still serves.
-    fn activate(&self, record: PluginRecord, previous: Option<&ActivePlugin>) -> ActivePlugin {
+    fn activate(
+        &self,
+        record: PluginRecord,
+        stored: Vec<u8>,
+        previous: Option<&ActivePlugin>,
+    ) -> ActivePlugin {
         let mut wanted: Vec<Version> = record.released.iter().cloned().collect();
         if let Some(gray) = &record.gray {
             wanted.push(gray.version.clone());
@@ -265,7 +295,11 @@ impl Registry {
             };
             serving.insert(version, prepared);
         }
-        ActivePlugin { record, serving }
+        ActivePlugin {
+            record,
+            serving,
+            stored,
+        }
     }
 
     /// The plugin `id`, if installed.
@@ -365,13 +399,14 @@ impl Registry {
             .get(id)
             .ok_or_else(|| RegistryError::NotFound(id.to_string()))?;
         let record = apply(&current.record, action, actor)?;
-        let next = self.activate(record, Some(&current));
+        let value = encode(&record)?;
+        let next = self.activate(record, value, Some(&current));
         if let Some((version, Err(e))) = next.serving.iter().find(|(_, p)| p.is_err()) {
             return Err(RegistryError::Store(format!(
                 "version {version} cannot serve: {e}"
             )));
         }
-        self.persist(&next.record)?;
+        self.persist(&next, Some(&current))?;
         let next = Arc::new(next);
         self.swap(next.clone());
         Ok(next)
@@ -451,28 +486,56 @@ impl Registry {
         record: PluginRecord,
         previous: Option<&ActivePlugin>,
     ) -> Result<Arc<ActivePlugin>, RegistryError> {
-        let next = self.activate(record, previous);
-        self.persist(&next.record)?;
+        let value = encode(&record)?;
+        let next = self.activate(record, value, previous);
+        self.persist(&next, previous)?;
         let next = Arc::new(next);
         self.swap(next.clone());
         Ok(next)
     }
 
-    /// Write `record` as one atomic store write and make it durable.
-    /// Callers hold `writer`, so no other change can interleave.
-    fn persist(&self, record: &PluginRecord) -> Result<(), RegistryError> {
-        let value = serde_json::to_vec(record)
-            .map_err(|e| RegistryError::Store(format!("cannot encode record: {e}")))?;
-        self.store
-            .write(
-                NAMESPACE,
-                record.id().as_bytes(),
-                Expect::Anything,
-                Some(&value),
-                None,
-            )
-            .map_err(|e| RegistryError::Store(e.to_string()))?;
+    /// Write `next`'s record as one atomic store write, only if the store
+    /// still holds `previous`'s, and make it durable. Callers hold `writer`,
+    /// so no other change of this host can interleave; a change another
+    /// host made meanwhile is a conflict (taken in at once).
+    fn persist(
+        &self,
+        next: &ActivePlugin,
+        previous: Option<&ActivePlugin>,
+    ) -> Result<(), RegistryError> {
+        let id = next.record.id();
+        let expected = previous.map(|p| p.stored.clone());
+        match self.store.write(
+            NAMESPACE,
+            id.as_bytes(),
+            Expect::Value(expected),
+            Some(&next.stored),
+            None,
+        ) {
+            Ok(()) => {}
+            Err(WriteError::Conflict) => {
+                self.follow_one(id)?;
+                return Err(RegistryError::Conflict(format!(
+                    "plugin {id} was changed on another host at the same moment; look again \
+                     and retry"
+                )));
+            }
+            Err(e) => return Err(RegistryError::Store(e.to_string())),
+        }
         self.store.flush()?;
+        Ok(())
+    }
+
+    /// Take in the stored record of `id` (callers hold `writer`).
+    fn follow_one(&self, id: &str) -> Result<(), RegistryError> {
+        let Some(value) = self.store.get(NAMESPACE, id.as_bytes())? else {
+            return Ok(());
+        };
+        let previous = self.get(id);
+        if let Ok(record) = serde_json::from_slice::<PluginRecord>(&value) {
+            let plugin = self.activate(record, value, previous.as_deref());
+            self.swap(Arc::new(plugin));
+        }
         Ok(())
     }
 
@@ -492,6 +555,11 @@ impl Registry {
     pub fn flush(&self) -> Result<(), RegistryError> {
         Ok(self.store.flush()?)
     }
+}
+
+fn encode(record: &PluginRecord) -> Result<Vec<u8>, RegistryError> {
+    serde_json::to_vec(record)
+        .map_err(|e| RegistryError::Store(format!("cannot encode record: {e}")))
 }
 
 /// Drop the oldest versions beyond [`HISTORY_LEN`] that can never serve again.

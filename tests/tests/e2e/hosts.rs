@@ -1,0 +1,200 @@
+//! Several hosts, one PostgreSQL store: what one host changes, every host
+//! serves; counters and quotas add up across hosts.
+
+use islet_tests::payments::{MERCHANT, create_order, new_order, open_merchant};
+use islet_tests::{Backend, TestHost, json_of};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+/// Two hosts of one deployment on a fresh PostgreSQL schema.
+async fn two_hosts() -> (TestHost, TestHost) {
+    let a = TestHost::start_on(Backend::Postgres).await;
+    let b = a.peer().await;
+    (a, b)
+}
+
+/// Poll `path` on `host` until it answers `want`; the time it took.
+async fn until_status(host: &TestHost, path: &str, want: u16) -> Duration {
+    let started = Instant::now();
+    loop {
+        let status = host.get(path, None).await.status().as_u16();
+        if status == want {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{path} on {} still answers {status}, not {want}",
+            host.base
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Wait until `host` knows plugin `id` (its admin API lists it).
+async fn until_known(host: &TestHost, id: &str) {
+    let started = Instant::now();
+    let admin = host.admin();
+    while host
+        .get(&format!("/admin/v1/plugins/{id}"), Some(&admin))
+        .await
+        .status()
+        != 200
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{} never saw {id}",
+            host.base
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_install_on_one_host_is_served_by_the_other_within_a_second() {
+    let (a, b) = two_hosts().await;
+    assert_eq!(b.get("/p/hello/", None).await.status(), 404);
+    a.install("hello").await;
+    let took = until_status(&b, "/p/hello/", 200).await;
+    assert!(
+        took < Duration::from_secs(1),
+        "B served hello after {took:?}"
+    );
+
+    // A take-down on B stops A too; putting it back serves again.
+    let admin = b.admin();
+    let (status, body) = b
+        .post("/admin/v1/plugins/hello/take-down", &admin, None)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let took = until_status(&a, "/p/hello/", 404).await;
+    assert!(took < Duration::from_secs(1), "A stopped after {took:?}");
+    let (status, _) = a
+        .post("/admin/v1/plugins/hello/put-back", &a.admin(), None)
+        .await;
+    assert_eq!(status, 200);
+    until_status(&b, "/p/hello/", 200).await;
+
+    // The catalog is the same on both.
+    let (_, on_a) = a.get_json("/api/v1/catalog", None).await;
+    let (_, on_b) = b.get_json("/api/v1/catalog", None).await;
+    assert_eq!(on_a, on_b);
+    b.stop().await;
+    a.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gray_buckets_and_citizens_subjects_are_the_same_on_every_host() {
+    let (a, b) = two_hosts().await;
+    a.install("community-report").await;
+    let id = "community-report";
+    let reviewer = a.admin();
+    let (status, body) = a
+        .upload_version("community-report", id, "0.2.0", &a.admin())
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let base = format!("/admin/v1/plugins/{id}/versions/0.2.0");
+    for (step, body) in [
+        ("submit", None),
+        (
+            "approve",
+            Some(json!({"capabilities": ["identity", "storage", "log"]})),
+        ),
+        ("release", Some(json!({"percent": 40}))),
+    ] {
+        let (status, answer) = a.post(&format!("{base}/{step}"), &reviewer, body).await;
+        assert_eq!(status, 200, "{step}: {answer}");
+    }
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let mut gray = 0;
+    for n in 0..30 {
+        let citizen = a.token(&format!("citizen-{n}"), &[]);
+        let mut versions = Vec::new();
+        for host in [&a, &b] {
+            let response = host.get("/p/community-report/", Some(&citizen)).await;
+            assert_eq!(response.status(), 200);
+            versions.push(
+                response.headers()["x-islet-plugin-version"]
+                    .to_str()
+                    .unwrap()
+                    .to_string(),
+            );
+        }
+        assert_eq!(versions[0], versions[1], "citizen-{n} is in one bucket");
+        gray += usize::from(versions[0] == "0.2.0");
+    }
+    assert!((3..=22).contains(&gray), "{gray} of 30 in a 40% release");
+
+    // One citizen has one pairwise subject in one service, whichever host.
+    a.install("probe").await;
+    until_known(&b, "probe").await;
+    let citizen = a.token("citizen-1", &[]);
+    let (_, on_a) = a.get_json("/p/probe/whoami", Some(&citizen)).await;
+    let (_, on_b) = b.get_json("/p/probe/whoami", Some(&citizen)).await;
+    assert!(on_a["subject"].is_string(), "{on_a}");
+    assert_eq!(on_a["subject"], on_b["subject"]);
+    b.stop().await;
+    a.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_increments_across_hosts_and_a_shared_daily_quota() {
+    let a = TestHost::start_on_with(Backend::Postgres, |c| {
+        c.payment.orders_per_plugin_per_day = 4;
+    })
+    .await;
+    let (url, secrets) = (a.config.store_url.clone(), a.config.secrets_dir.clone());
+    let b = TestHost::start_with(move |c| {
+        c.store_url = url;
+        c.secrets_dir = secrets;
+        c.payment.orders_per_plugin_per_day = 4;
+    })
+    .await;
+    a.install("probe").await;
+    until_known(&b, "probe").await;
+
+    let mut calls = tokio::task::JoinSet::new();
+    for n in 0..50 {
+        let host = if n % 2 == 0 { &a } else { &b };
+        let (http, url) = (host.http.clone(), host.url("/p/probe/incr/counter?by=1"));
+        calls.spawn(
+            async move { json_of(http.post(url).json(&json!({})).send().await.unwrap()).await },
+        );
+    }
+    while let Some(answer) = calls.join_next().await {
+        let (status, body) = answer.unwrap();
+        assert_eq!(status, 200, "{body}");
+    }
+    let on_b = b
+        .get("/p/probe/kv/counter", None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(on_b, "50", "every increment counted once");
+
+    // The daily order quota is one count for the plugin on every host.
+    a.install("payment-probe").await;
+    open_merchant(&a, MERCHANT, "probe", "payment-probe").await;
+    until_known(&b, "payment-probe").await;
+    let citizen = a.token("payer", &[]);
+    let mut created = 0;
+    let mut refused = Vec::new();
+    for n in 0..6 {
+        let host = if n % 2 == 0 { &a } else { &b };
+        let (status, body) = create_order(
+            host,
+            "payment-probe",
+            &citizen,
+            new_order(&format!("q-{n}"), 5),
+        )
+        .await;
+        match status {
+            200 => created += 1,
+            _ => refused.push(body["error"]["code"].clone()),
+        }
+    }
+    assert_eq!(created, 4, "the quota of 4 holds across hosts: {refused:?}");
+    assert!(refused.iter().all(|e| e == "quota-exceeded"), "{refused:?}");
+    b.stop().await;
+    a.stop().await;
+}
