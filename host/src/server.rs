@@ -89,6 +89,7 @@ pub fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>> {
         audit.clone(),
         usage.clone(),
     ));
+    let sessions = Arc::new(crate::auth::ServiceSessions::shared(store.clone()));
     let registry = Arc::new(Registry::open(
         runtime.clone(),
         store,
@@ -108,7 +109,7 @@ pub fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>> {
         payments,
         consents,
         notifications,
-        sessions: Arc::new(crate::auth::ServiceSessions::default()),
+        sessions,
     }))
 }
 

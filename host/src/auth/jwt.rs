@@ -72,7 +72,7 @@ impl Claims {
 }
 
 /// A verified caller.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Citizen {
     /// The citizen's id at the identity provider (never shown to plugins).
     pub subject: String,

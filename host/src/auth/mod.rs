@@ -9,7 +9,9 @@ mod session;
 pub use jwt::{AuthError, Citizen, Claims, TokenVerifier, VerifierKeys, sign_hs256};
 pub use pairwise::PairwiseSubjects;
 pub use secrets::{bind_to_store, load_or_create_secret, read_secret};
-pub use session::{SESSION_TTL_SECS, ServiceSession, ServiceSessions, SessionError};
+pub use session::{
+    RECHECK as SESSION_RECHECK, SESSION_TTL_SECS, ServiceSession, ServiceSessions, SessionError,
+};
 
 /// The role that grants access to the admin API.
 pub const ADMIN_ROLE: &str = "admin";

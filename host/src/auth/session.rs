@@ -6,16 +6,35 @@
 //! for a session of that one service and hands the page only that; the host
 //! accepts it on `/p/{service}/...` and nowhere else, so a hostile page can
 //! do nothing with it that its own back end could not already do. Sessions
-//! are opaque (the page cannot decode personal data out of them), live in
-//! the host's memory and end after [`SESSION_TTL_SECS`] or when the
-//! citizen's own token expires, whichever comes first.
+//! are opaque (the page cannot decode personal data out of them) and end
+//! after [`SESSION_TTL_SECS`] or when the citizen's own token expires,
+//! whichever comes first.
+//!
+//! Sessions live in the store, so any host of a deployment accepts a
+//! session another issued, sign-out on one host ends them on all (within
+//! [`RECHECK`]), and a restart ends none. The store holds each session under
+//! a hash of its token, encrypted (ChaCha20-Poly1305) with a key derived
+//! from the token itself: the citizen's personal data claims are never on
+//! disk in the clear, and nothing in the database opens a session without
+//! the token only the page holds. Each host keeps the sessions it resolved
+//! in memory and checks them against the store again after [`RECHECK`].
 
 use super::Citizen;
 use crate::clock::now_secs;
+use crate::store::{Batch, KvStore};
 use base64::Engine as _;
+use chacha20poly1305::aead::{Aead, KeyInit};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+/// How long a host trusts a session it read from the store before
+/// reading it again (a sign-out elsewhere takes at most this long).
+pub const RECHECK: Duration = Duration::from_secs(1);
+/// The store namespace of sessions.
+const NAMESPACE: &str = "sessions";
 
 /// How long a service session lives at most, seconds.
 pub const SESSION_TTL_SECS: u64 = 30 * 60;
@@ -27,12 +46,15 @@ const MAX_SESSIONS: usize = 100_000;
 /// Why a session token was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SessionError {
-    /// Unknown (never issued, or forgotten by a restart) or expired.
+    /// Unknown (never issued, or ended by sign-out) or expired.
     #[error("the service session expired or is unknown; open the service again")]
     Expired,
     /// Issued for another service.
     #[error("this service session belongs to another service")]
     OtherService,
+    /// The store cannot be read.
+    #[error("the session store is unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// A session handed to a service page.
@@ -46,16 +68,64 @@ pub struct ServiceSession {
     pub expires_at: u64,
 }
 
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 struct Live {
     plugin: String,
     citizen: Arc<Citizen>,
     expires_at: u64,
+    /// When this host last read it from the store (not stored).
+    #[serde(skip, default = "Instant::now")]
+    checked: Instant,
 }
 
-/// The live service sessions of this host.
+/// The live service sessions: in the store when there is one (shared by
+/// every host), and those this host used lately in memory.
 #[derive(Default)]
 pub struct ServiceSessions {
     live: Mutex<HashMap<[u8; 32], Live>>,
+    store: Option<Arc<dyn KvStore>>,
+}
+
+/// The store key of a session: `s/` and the hex hash of its token.
+fn session_key(key: &[u8; 32]) -> String {
+    format!("s/{}", hex::encode(key))
+}
+
+/// The prefix of a citizen's session index: `c/` and a hash of issuer and
+/// subject (the store never holds the citizen's id in the clear).
+fn citizen_prefix(citizen: &Citizen) -> String {
+    let mut hash = Sha256::new();
+    hash.update(citizen.issuer.as_bytes());
+    hash.update([0]);
+    hash.update(citizen.subject.as_bytes());
+    format!("c/{}/", hex::encode(hash.finalize()))
+}
+
+fn cipher_for(token: &str) -> ChaCha20Poly1305 {
+    let mut hash = Sha256::new();
+    hash.update(b"islet service session key\0");
+    hash.update(token.as_bytes());
+    ChaCha20Poly1305::new(Key::from_slice(&hash.finalize()))
+}
+
+fn seal(token: &str, live: &Live) -> Option<Vec<u8>> {
+    let plain = serde_json::to_vec(live).ok()?;
+    let nonce: [u8; 12] = rand::random();
+    let mut out = nonce.to_vec();
+    out.extend(
+        cipher_for(token)
+            .encrypt(Nonce::from_slice(&nonce), plain.as_slice())
+            .ok()?,
+    );
+    Some(out)
+}
+
+fn open_sealed(token: &str, sealed: &[u8]) -> Option<Live> {
+    let (nonce, body) = sealed.split_at_checked(12)?;
+    let plain = cipher_for(token)
+        .decrypt(Nonce::from_slice(nonce), body)
+        .ok()?;
+    serde_json::from_slice(&plain).ok()
 }
 
 fn key_of(token: &str) -> [u8; 32] {
@@ -63,6 +133,14 @@ fn key_of(token: &str) -> [u8; 32] {
 }
 
 impl ServiceSessions {
+    /// Sessions kept in `store`, shared by every host that uses it.
+    pub fn shared(store: Arc<dyn KvStore>) -> Self {
+        ServiceSessions {
+            live: Mutex::default(),
+            store: Some(store),
+        }
+    }
+
     /// Whether `token` has the shape of a service session (not a JWT).
     pub fn is_session_token(token: &str) -> bool {
         token.starts_with(SESSION_PREFIX)
@@ -70,7 +148,11 @@ impl ServiceSessions {
 
     /// Open a session of `plugin` for `citizen`; it ends with the
     /// citizen's token at the latest.
-    pub fn open(&self, plugin: &str, citizen: Arc<Citizen>) -> ServiceSession {
+    pub fn open(
+        &self,
+        plugin: &str,
+        citizen: Arc<Citizen>,
+    ) -> Result<ServiceSession, crate::store::StoreError> {
         let now = now_secs();
         let expires_at = (now + SESSION_TTL_SECS).min(citizen.expires_at);
         let secret: [u8; 32] = rand::random();
@@ -90,28 +172,54 @@ impl ServiceSessions {
         {
             live.remove(&first);
         }
-        live.insert(
-            key_of(&token),
-            Live {
-                plugin: plugin.to_string(),
-                citizen,
-                expires_at,
-            },
-        );
-        ServiceSession {
+        let key = key_of(&token);
+        let session = Live {
+            plugin: plugin.to_string(),
+            citizen,
+            expires_at,
+            checked: Instant::now(),
+        };
+        if let Some(store) = &self.store {
+            let sealed = seal(&token, &session)
+                .ok_or_else(|| crate::store::StoreError("cannot seal a session".into()))?;
+            let index = format!("{}{}", citizen_prefix(&session.citizen), hex::encode(key));
+            store
+                .commit(
+                    NAMESPACE,
+                    &Batch::new()
+                        .put(session_key(&key), sealed)
+                        .put(index, expires_at.to_be_bytes().to_vec()),
+                )
+                .map_err(|e| crate::store::StoreError(e.to_string()))?;
+            store.flush()?;
+        }
+        live.insert(key, session);
+        Ok(ServiceSession {
             token,
             plugin: plugin.to_string(),
             expires_at,
-        }
+        })
     }
 
     /// The citizen behind `token`, if it is a live session of `plugin`.
     pub fn resolve(&self, token: &str, plugin: &str) -> Result<Arc<Citizen>, SessionError> {
         let key = key_of(token);
-        let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
-        let session = live.get(&key).ok_or(SessionError::Expired)?;
+        let cached = self
+            .live
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+            .filter(|s| self.store.is_none() || s.checked.elapsed() < RECHECK)
+            .cloned();
+        let session = match cached {
+            Some(session) => session,
+            None => self.load(token, &key)?,
+        };
         if session.expires_at <= now_secs() {
-            live.remove(&key);
+            self.live
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&key);
             return Err(SessionError::Expired);
         }
         if session.plugin != plugin {
@@ -120,14 +228,66 @@ impl ServiceSessions {
         Ok(session.citizen.clone())
     }
 
-    /// End every session of the citizen `subject` from `issuer` (sign-out).
-    pub fn close_all(&self, citizen: &Citizen) -> usize {
+    /// Read session `key` from the store (a miss is [`SessionError::Expired`])
+    /// and keep it in memory.
+    fn load(&self, token: &str, key: &[u8; 32]) -> Result<Live, SessionError> {
+        let Some(store) = &self.store else {
+            return Err(SessionError::Expired);
+        };
+        let sealed = match store.get(NAMESPACE, session_key(key).as_bytes()) {
+            Ok(Some(sealed)) => sealed,
+            Ok(None) => {
+                self.live
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(key);
+                return Err(SessionError::Expired);
+            }
+            Err(e) => return Err(SessionError::Unavailable(e.0)),
+        };
+        let session = open_sealed(token, &sealed).ok_or(SessionError::Expired)?;
         let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
-        let before = live.len();
-        live.retain(|_, s| {
-            !(s.citizen.subject == citizen.subject && s.citizen.issuer == citizen.issuer)
-        });
-        before - live.len()
+        if live.len() >= MAX_SESSIONS {
+            let now = now_secs();
+            live.retain(|_, s| s.expires_at > now && s.checked.elapsed() < RECHECK);
+        }
+        live.insert(*key, session.clone());
+        Ok(session)
+    }
+
+    /// End every session of the citizen `subject` from `issuer` (sign-out),
+    /// on every host.
+    pub fn close_all(&self, citizen: &Citizen) -> Result<usize, crate::store::StoreError> {
+        let mut closed = {
+            let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+            let before = live.len();
+            live.retain(|_, s| {
+                !(s.citizen.subject == citizen.subject && s.citizen.issuer == citizen.issuer)
+            });
+            before - live.len()
+        };
+        let Some(store) = &self.store else {
+            return Ok(closed);
+        };
+        let prefix = citizen_prefix(citizen);
+        closed = 0;
+        loop {
+            let rows = store.scan(NAMESPACE, prefix.as_bytes(), None, 256)?;
+            if rows.is_empty() {
+                break;
+            }
+            let mut batch = Batch::new();
+            for (index, _) in &rows {
+                let session = String::from_utf8_lossy(&index[prefix.len()..]).into_owned();
+                batch = batch.delete(index.clone()).delete(format!("s/{session}"));
+            }
+            store
+                .commit(NAMESPACE, &batch)
+                .map_err(|e| crate::store::StoreError(e.to_string()))?;
+            closed += rows.len();
+        }
+        store.flush()?;
+        Ok(closed)
     }
 
     /// How many sessions are live (expired ones not yet swept included).
@@ -162,7 +322,7 @@ mod tests {
     #[test]
     fn a_session_works_for_its_service_only() {
         let sessions = ServiceSessions::default();
-        let s = sessions.open("water-bill", citizen("a", u64::MAX));
+        let s = sessions.open("water-bill", citizen("a", u64::MAX)).unwrap();
         assert!(ServiceSessions::is_session_token(&s.token));
         assert_eq!(s.token.len(), SESSION_PREFIX.len() + 43);
         assert_eq!(
@@ -185,23 +345,23 @@ mod tests {
     fn a_session_ends_with_the_citizen_token() {
         let sessions = ServiceSessions::default();
         let now = now_secs();
-        let s = sessions.open("hello", citizen("a", now + 60));
+        let s = sessions.open("hello", citizen("a", now + 60)).unwrap();
         assert_eq!(s.expires_at, now + 60);
-        let ended = sessions.open("hello", citizen("b", now));
+        let ended = sessions.open("hello", citizen("b", now)).unwrap();
         assert_eq!(
             sessions.resolve(&ended.token, "hello").err(),
             Some(SessionError::Expired)
         );
-        let long = sessions.open("hello", citizen("c", u64::MAX));
+        let long = sessions.open("hello", citizen("c", u64::MAX)).unwrap();
         assert!(long.expires_at <= now_secs() + SESSION_TTL_SECS);
     }
 
     #[test]
     fn sign_out_ends_the_citizens_sessions() {
         let sessions = ServiceSessions::default();
-        let a = sessions.open("hello", citizen("a", u64::MAX));
-        let b = sessions.open("hello", citizen("b", u64::MAX));
-        assert_eq!(sessions.close_all(&citizen("a", 0)), 1);
+        let a = sessions.open("hello", citizen("a", u64::MAX)).unwrap();
+        let b = sessions.open("hello", citizen("b", u64::MAX)).unwrap();
+        assert_eq!(sessions.close_all(&citizen("a", 0)).unwrap(), 1);
         assert!(sessions.resolve(&a.token, "hello").is_err());
         assert!(sessions.resolve(&b.token, "hello").is_ok());
         assert_eq!(sessions.len(), 1);

@@ -43,7 +43,12 @@ pub async fn open(
             format!("no mini-service {:?} is serving", new.plugin),
         ));
     }
-    let session = state.sessions.open(&new.plugin, citizen);
+    let sessions = state.clone();
+    let plugin = new.plugin.clone();
+    let session = super::blocking(move || {
+        (sessions.sessions.open(&plugin, citizen)).map_err(caller::store_unavailable)
+    })
+    .await?;
     let body = json!({
         "token": session.token,
         "plugin": session.plugin,
@@ -64,6 +69,10 @@ pub async fn close_all(
     headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let citizen = caller::signed_in(&state, &headers, "sign out")?;
-    let closed = state.sessions.close_all(&citizen);
+    let sessions = state.clone();
+    let closed = super::blocking(move || {
+        (sessions.sessions.close_all(&citizen)).map_err(caller::store_unavailable)
+    })
+    .await?;
     Ok(Json(json!({ "closed": closed })))
 }

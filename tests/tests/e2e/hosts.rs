@@ -198,3 +198,72 @@ async fn concurrent_increments_across_hosts_and_a_shared_daily_quota() {
     b.stop().await;
     a.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_from_one_host_works_on_the_other_until_sign_out_anywhere() {
+    let (a, mut b) = two_hosts().await;
+    a.install("probe").await;
+    until_known(&b, "probe").await;
+    let mut claims = a.claims("citizen-7", &[]);
+    claims.national_id = Some("350203199001011234".into());
+    claims.phone_number = Some("13900001111".into());
+    let citizen = a.sign(&claims);
+    let (status, body) = a
+        .post(
+            "/api/v1/sessions",
+            &citizen,
+            Some(json!({"plugin": "probe"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let session = body["token"].as_str().unwrap().to_string();
+    let (_, direct) = a.get_json("/p/probe/whoami", Some(&citizen)).await;
+    let (status, on_b) = b.get_json("/p/probe/whoami", Some(&session)).await;
+    assert_eq!(status, 200, "{on_b}");
+    assert_eq!(on_b["subject"], direct["subject"], "the same caller on B");
+
+    // A restart of B ends nothing.
+    b.restart().await;
+    let (status, _) = b.get_json("/p/probe/whoami", Some(&session)).await;
+    assert_eq!(status, 200);
+
+    // Personal data in the session is not in the store in the clear (the
+    // row is sealed with a key derived from the token).
+    let url = a.config.store_url.clone().unwrap();
+    let rows = tokio::task::spawn_blocking(move || {
+        let store = islet_host::store::PgStore::connect(&url, 1).unwrap();
+        islet_host::store::KvStore::scan(&store, "sessions", b"", None, 100).unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 2, "the session and its index row");
+    for (key, value) in &rows {
+        for needle in ["350203199001011234", "13900001111", "citizen-7"] {
+            let clear = needle.as_bytes();
+            assert!(
+                !key.windows(clear.len()).any(|w| w == clear)
+                    && !value.windows(clear.len()).any(|w| w == clear),
+                "{needle} is in the store in the clear"
+            );
+        }
+    }
+    // Sign-out on B ends the session on A within a second.
+    let (status, closed) = b
+        .http
+        .delete(b.url("/api/v1/sessions"))
+        .bearer_auth(&citizen)
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .map(|s| (s, ()))
+        .unwrap();
+    assert_eq!(status, 200, "{closed:?}");
+    tokio::time::sleep(islet_host::auth::SESSION_RECHECK + Duration::from_millis(100)).await;
+    let (status, body) = a.get_json("/p/probe/whoami", Some(&session)).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("session_expired"))
+    );
+    b.stop().await;
+    a.stop().await;
+}
