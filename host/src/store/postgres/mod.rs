@@ -41,7 +41,9 @@ impl PgStore {
             .parse()
             .map_err(|e| StoreError(format!("the store URL is not a PostgreSQL URL: {e}")))?;
         let options = config.get_options().unwrap_or("").to_string();
-        config.options(format!("{options} -c synchronous_commit=on").trim());
+        config.options(
+            format!("{options} -c synchronous_commit=on -c client_min_messages=warning").trim(),
+        );
         config.application_name("islet");
         config.connect_timeout(Duration::from_secs(5));
         let target = describe(&config);
