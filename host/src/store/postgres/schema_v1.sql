@@ -13,6 +13,8 @@ CREATE TABLE islet_kv (
 -- namespace (the host's payment or consent rows, written by every host) do
 -- not queue on one row. Quota-checked writes all use stripe 0, which
 -- serialises them against each other; the usage is the sum of the stripes.
+-- A batch (no quota by contract) racing a quota-checked write may add its
+-- bytes unseen by that check; plugin storage writes are all quota-checked.
 CREATE TABLE islet_kv_usage (
     ns     text COLLATE "C" NOT NULL,
     stripe smallint NOT NULL,
