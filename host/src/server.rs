@@ -164,6 +164,7 @@ pub async fn serve(listen: SocketAddr, state: Arc<AppState>) -> anyhow::Result<R
     let payments = state.payments.clone();
     let notifications = state.notifications.clone();
     let registry = state.registry.clone();
+    let store = state.registry.store().clone();
     let task = tokio::spawn(async move {
         let (stop_flusher, flusher_stopped) = oneshot::channel::<()>();
         let flusher = tokio::spawn(flush_usage_periodically(usage.clone(), flusher_stopped));
@@ -174,7 +175,12 @@ pub async fn serve(listen: SocketAddr, state: Arc<AppState>) -> anyhow::Result<R
             delivery_stopped,
         ));
         let (stop_follower, follower_stopped) = oneshot::channel::<()>();
-        let follower = tokio::spawn(follow_registry(registry, follower_stopped));
+        let follower = tokio::spawn(follow_registry(registry, store, follower_stopped));
+        let (stop_relay, relay_stopped) = oneshot::channel::<()>();
+        let relay = tokio::spawn(crate::notify::relay_other_hosts(
+            notifications.clone(),
+            relay_stopped,
+        ));
         let (stop_outbox, outbox_stopped) = oneshot::channel::<()>();
         let outbox = tokio::spawn(crate::notify::run(notifications.clone(), outbox_stopped));
         let served = axum::serve(
@@ -197,6 +203,8 @@ pub async fn serve(listen: SocketAddr, state: Arc<AppState>) -> anyhow::Result<R
         let _ = outbox.await;
         let _ = stop_follower.send(());
         let _ = follower.await;
+        let _ = stop_relay.send(());
+        let _ = relay.await;
         if let Err(e) = tokio::task::spawn_blocking(move || usage.flush()).await {
             tracing::error!("cannot flush usage at shutdown: {e}");
         }
@@ -263,21 +271,42 @@ async fn flush_usage_periodically(
     }
 }
 
-/// How often a host looks for registry changes other hosts made.
-const FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+/// How often a host reconciles its registry with the store (other hosts'
+/// changes normally arrive at once, announced).
+const FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Take in installs, releases, rollbacks and take-downs made on other hosts
-/// of the deployment (on one host with sled, there are none to find).
-async fn follow_registry(registry: Arc<Registry>, mut stop: oneshot::Receiver<()>) {
+/// of the deployment: at once when one is announced, and by a full
+/// reconcile every [`FOLLOW_EVERY`] in case an announcement was lost. A
+/// store no other host can share has nothing to follow.
+async fn follow_registry(
+    registry: Arc<Registry>,
+    store: Arc<dyn KvStore>,
+    mut stop: oneshot::Receiver<()>,
+) {
+    let Some(mut announced) = store.announcements() else {
+        return;
+    };
     let mut tick = tokio::time::interval(FOLLOW_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tokio::select! {
-            _ = tick.tick() => {}
+        let only = tokio::select! {
+            _ = tick.tick() => None,
             _ = &mut stop => return,
-        }
+            received = announced.recv() => match received {
+                Ok(a) if a.topic == crate::registry::ANNOUNCE_TOPIC => Some(a.note),
+                Ok(a) if a.topic == crate::store::RESYNC => None,
+                Ok(_) => continue,
+                // Fell behind, or the store resynced: reconcile everything.
+                Err(_) => None,
+            },
+        };
         let registry = registry.clone();
-        match tokio::task::spawn_blocking(move || registry.follow()).await {
+        let work = move || match only {
+            Some(id) => registry.follow_announced(&id).map(|()| 1),
+            None => registry.follow(),
+        };
+        match tokio::task::spawn_blocking(work).await {
             Ok(Ok(0)) => {}
             Ok(Ok(changed)) => {
                 tracing::info!(changed, "registry changes from other hosts taken in")

@@ -21,6 +21,7 @@ mod inbox;
 pub mod keys;
 mod outbox;
 mod quota;
+mod relay;
 mod retention;
 mod send;
 #[cfg(test)]
@@ -31,6 +32,7 @@ pub use channel::{Channel, Delivery, DeliveryFuture};
 pub use inbox::{InboxError, InboxPage};
 pub use keys::Message;
 pub use outbox::{DeliveryStatus, OutboxEntry, run};
+pub use relay::run as relay_other_hosts;
 pub use send::{Outgoing, SendError, consume, plugin_link};
 pub use webhook::{WEBHOOK_SECRET_FILE, WebhookChannel, channels_from_config, signature};
 
@@ -157,7 +159,16 @@ impl Notifications {
         self.closing.send_replace(true);
     }
 
+    /// Hand `event` to this host's streams and announce it to the others.
     fn publish(&self, event: InboxEvent) {
+        if let Err(e) = self.store.announce(relay::TOPIC, &relay::note(&event)) {
+            tracing::warn!("cannot announce an inbox change to the other hosts: {e}");
+        }
+        self.publish_here(event);
+    }
+
+    /// Hand `event` to this host's streams only.
+    fn publish_here(&self, event: InboxEvent) {
         // No subscriber is not an error: nobody is watching.
         let _ = self.events.send(event);
     }

@@ -27,6 +27,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
 const NAMESPACE: &str = "registry";
+/// The announcement topic of registry changes (the note is the plugin id).
+pub const ANNOUNCE_TOPIC: &str = "registry";
 /// Uploaded components by SHA-256, so every host can prepare every version.
 const COMPONENTS: &str = "components";
 
@@ -523,7 +525,18 @@ impl Registry {
             Err(e) => return Err(RegistryError::Store(e.to_string())),
         }
         self.store.flush()?;
+        if let Err(e) = self.store.announce(ANNOUNCE_TOPIC, id) {
+            // The other hosts still find it at their next reconcile.
+            tracing::warn!(plugin = %id, "cannot announce a registry change: {e}");
+        }
         Ok(())
+    }
+
+    /// Take in the stored record of `id`, which another host announced it
+    /// changed.
+    pub fn follow_announced(&self, id: &str) -> Result<(), RegistryError> {
+        let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        self.follow_one(id)
     }
 
     /// Take in the stored record of `id` (callers hold `writer`).
@@ -532,6 +545,9 @@ impl Registry {
             return Ok(());
         };
         let previous = self.get(id);
+        if previous.as_ref().is_some_and(|p| p.stored == value) {
+            return Ok(());
+        }
         if let Ok(record) = serde_json::from_slice::<PluginRecord>(&value) {
             let plugin = self.activate(record, value, previous.as_deref());
             self.swap(Arc::new(plugin));
@@ -544,6 +560,11 @@ impl Registry {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(plugin.record.id().to_string(), plugin);
+    }
+
+    /// The store the registry keeps its records in.
+    pub fn store(&self) -> &Arc<dyn KvStore> {
+        &self.store
     }
 
     /// Whether the store answers a read.

@@ -14,6 +14,9 @@ mod sled_store;
 
 pub use paging::{page, walk};
 pub use postgres::{DEFAULT_POOL_SIZE, PgStore};
+
+/// Most bytes of an announcement's note.
+pub const MAX_NOTE: usize = 4000;
 pub use sled_store::SledStore;
 
 /// Where a host keeps its data.
@@ -141,6 +144,20 @@ impl Batch {
     }
 }
 
+/// A short notice one host sends the other hosts sharing its store
+/// ("plugin X changed", "a message for citizen Y").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Announcement {
+    /// What changed: `registry`, `inbox`, ... or [`RESYNC`].
+    pub topic: String,
+    /// Which one (a plugin id, a message key), at most a few KiB.
+    pub note: String,
+}
+
+/// The topic of the announcement a store sends its listeners after a gap
+/// (its connection was lost): whatever they follow, they should reconcile.
+pub const RESYNC: &str = "*resync";
+
 /// One entry returned by a scan.
 pub type Entry = (Vec<u8>, Vec<u8>);
 
@@ -185,4 +202,18 @@ pub trait KvStore: Send + Sync + 'static {
 
     /// Make every completed write durable.
     fn flush(&self) -> Result<(), StoreError>;
+
+    /// Tell the other hosts sharing this store that `topic` changed
+    /// (`note` says what). A store that only one host uses has nobody to
+    /// tell.
+    fn announce(&self, topic: &str, note: &str) -> Result<(), StoreError> {
+        let _ = (topic, note);
+        Ok(())
+    }
+
+    /// The announcements of the other hosts sharing this store, from now
+    /// on; `None` when no other host can share it.
+    fn announcements(&self) -> Option<tokio::sync::broadcast::Receiver<Announcement>> {
+        None
+    }
 }

@@ -30,15 +30,15 @@ async fn until_status(host: &TestHost, path: &str, want: u16) -> Duration {
     }
 }
 
-/// Wait until `host` knows plugin `id` (its admin API lists it).
+/// Wait until `host` serves plugin `id`'s full release.
 async fn until_known(host: &TestHost, id: &str) {
     let started = Instant::now();
     let admin = host.admin();
     while host
-        .get(&format!("/admin/v1/plugins/{id}"), Some(&admin))
+        .get_json(&format!("/admin/v1/plugins/{id}"), Some(&admin))
         .await
-        .status()
-        != 200
+        .1["status"]
+        != "active"
     {
         assert!(
             started.elapsed() < Duration::from_secs(5),

@@ -9,6 +9,7 @@
 //! store acknowledged is on the database's disk and [`KvStore::flush`] has
 //! nothing left to do.
 
+mod announce;
 mod bridge;
 mod schema;
 
@@ -30,6 +31,11 @@ pub struct PgStore {
     pool: Pool,
     bridge: Bridge,
     target: String,
+    /// The announcement channel of this deployment (named after its schema).
+    channel: String,
+    /// This store's id in announcements (its own are not echoed back).
+    origin: String,
+    announcements: tokio::sync::broadcast::Sender<super::Announcement>,
 }
 
 impl PgStore {
@@ -47,6 +53,7 @@ impl PgStore {
         config.application_name("islet");
         config.connect_timeout(Duration::from_secs(5));
         let target = describe(&config);
+        let listener_config = config.clone();
         let manager = Manager::from_config(
             config,
             tokio_postgres::NoTls,
@@ -65,17 +72,27 @@ impl PgStore {
             })
             .build()
             .map_err(|e| StoreError(format!("cannot set up the connection pool: {e}")))?;
-        let store = PgStore {
+        let bridge = Bridge::new(2)?;
+        let migrating = pool.clone();
+        let schema = bridge
+            .run(async move { schema::migrate(&migrating).await })
+            .map_err(|e| StoreError(format!("{target}: {}", e.0)))?;
+        let channel = announce::channel(&schema);
+        let origin = hex::encode(rand::random::<[u8; 8]>());
+        let announcements = announce::listen(
+            bridge.handle(),
+            listener_config,
+            channel.clone(),
+            origin.clone(),
+        );
+        Ok(PgStore {
             pool,
-            bridge: Bridge::new(2)?,
+            bridge,
             target,
-        };
-        let pool = store.pool.clone();
-        store
-            .bridge
-            .run(async move { schema::migrate(&pool).await })
-            .map_err(|e| StoreError(format!("{}: {}", store.target, e.0)))?;
-        Ok(store)
+            channel,
+            origin,
+            announcements,
+        })
     }
 
     /// Where the store is (user, host, port, database; never the password).
@@ -347,6 +364,31 @@ impl KvStore for PgStore {
     fn flush(&self) -> Result<(), StoreError> {
         // Every acknowledged write was a synchronous commit.
         Ok(())
+    }
+
+    fn announce(&self, topic: &str, note: &str) -> Result<(), StoreError> {
+        if note.len() > super::MAX_NOTE {
+            return Err(StoreError(format!(
+                "an announcement note is at most {} bytes",
+                super::MAX_NOTE
+            )));
+        }
+        let channel = self.channel.clone();
+        let payload = announce::payload(&self.origin, topic, note);
+        self.read(move |client| {
+            let (channel, payload) = (channel.clone(), payload.clone());
+            async move {
+                let statement = client.prepare_cached("SELECT pg_notify($1, $2)").await?;
+                client
+                    .execute(&statement, &[&channel, &payload])
+                    .await
+                    .map(|_| ())
+            }
+        })
+    }
+
+    fn announcements(&self) -> Option<tokio::sync::broadcast::Receiver<super::Announcement>> {
+        Some(self.announcements.subscribe())
     }
 }
 

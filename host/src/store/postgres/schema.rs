@@ -17,8 +17,8 @@ const MIGRATION_LOCK: i64 = 0x6973_6c65_7401;
 pub const VERSION: i32 = MIGRATIONS.len() as i32;
 
 /// Bring the database to [`VERSION`]; refuse a database a newer build has
-/// migrated past it.
-pub(super) async fn migrate(pool: &Pool) -> Result<(), StoreError> {
+/// migrated past it. Returns the schema the tables live in.
+pub(super) async fn migrate(pool: &Pool) -> Result<String, StoreError> {
     let mut client = pool.get().await.map_err(pool_error)?;
     let tx = client.transaction().await.map_err(|e| db_error(&e))?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
@@ -55,5 +55,11 @@ pub(super) async fn migrate(pool: &Pool) -> Result<(), StoreError> {
         .map_err(|e| db_error(&e))?;
         tracing::info!(version, "store schema migrated");
     }
-    tx.commit().await.map_err(|e| db_error(&e))
+    let schema: String = tx
+        .query_one("SELECT current_schema()::text", &[])
+        .await
+        .and_then(|row| row.try_get(0))
+        .map_err(|e| db_error(&e))?;
+    tx.commit().await.map_err(|e| db_error(&e))?;
+    Ok(schema)
 }

@@ -323,3 +323,59 @@ async fn a_stream_that_reconnects_gets_what_it_missed_once() {
     assert_eq!(bobs.next(Duration::from_millis(500)).await, None);
     host.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_sent_through_one_host_reaches_a_stream_held_on_another() {
+    let a = TestHost::start_on(islet_tests::Backend::Postgres).await;
+    let b = a.peer().await;
+    a.install(PROBE).await;
+    let ann = a.token("ann", &[]);
+    let started = Instant::now();
+    while b.get(&format!("/p/{PROBE}/me"), Some(&ann)).await.status() != 200 {
+        assert!(started.elapsed() < Duration::from_secs(5), "B never served");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let me = subject(&a, PROBE, &ann).await;
+    consented(&a, &ann, PROBE, "alerts").await;
+
+    let mut on_b = EventStream::open(&b, &ann).await;
+    assert_eq!(
+        on_b.expect("unread", Duration::from_secs(5)).await,
+        json!({"unread": 0})
+    );
+    let sent = Instant::now();
+    let first = alert(&a, &me, "sent through A").await;
+    let message = on_b.expect("message", Duration::from_secs(1)).await;
+    let took = sent.elapsed();
+    assert_eq!(
+        (message["id"].as_str(), message["body"].as_str()),
+        (Some(first.as_str()), Some("sent through A"))
+    );
+    assert!(took < Duration::from_secs(1), "arrived after {took:?}");
+    assert_eq!(
+        on_b.expect("unread", Duration::from_secs(1)).await,
+        json!({"unread": 1})
+    );
+
+    // Read on A: B's stream hears the new count.
+    let (status, _) = a
+        .post(&format!("/api/v1/inbox/{first}/read"), &ann, None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        on_b.expect("unread", Duration::from_secs(1)).await,
+        json!({"unread": 0})
+    );
+
+    // A stream reconnecting to A after `first` gets what B's saw next.
+    let second = alert(&b, &me, "sent through B").await;
+    let mut on_a = EventStream::resume(&a, &ann, Some(&first)).await;
+    on_a.expect("unread", Duration::from_secs(5)).await;
+    assert_eq!(
+        on_a.expect("message", Duration::from_secs(1)).await["id"],
+        second.as_str()
+    );
+    drop((on_a, on_b));
+    b.stop().await;
+    a.stop().await;
+}
