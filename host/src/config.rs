@@ -106,6 +106,9 @@ pub struct PaymentFile {
     pub max_attempts: Option<u32>,
     /// Orders one plugin may create per day (default 100000).
     pub orders_per_plugin_per_day: Option<u64>,
+    /// How long a host holds an event it delivers before another host may
+    /// take it over, ms (default 30000).
+    pub lease_ms: Option<u64>,
 }
 
 /// `[auth]`.
@@ -290,6 +293,9 @@ impl ServerConfig {
         }
         if let Some(n) = p.orders_per_plugin_per_day {
             c.payment.orders_per_plugin_per_day = n;
+        }
+        if let Some(ms) = p.lease_ms {
+            c.payment.lease = Duration::from_millis(ms.max(100));
         }
         apply_notification(&mut c.notification, &file.notification)?;
         let max = Limits::MAX.with(&file.limits.max);

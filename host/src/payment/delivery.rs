@@ -110,7 +110,19 @@ pub fn sweep(payments: &Payments, target: &dyn EventTarget) -> usize {
             return 0;
         }
     };
-    for event in &due {
+    let mut attempted = 0;
+    for due in &due {
+        let claimed = match payments.claim(due) {
+            Ok(Some(claimed)) => claimed,
+            // Delivered meanwhile, or another host is delivering it.
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::warn!(event = %due.id, error = %e, "cannot take a payment event");
+                continue;
+            }
+        };
+        attempted += 1;
+        let event = &claimed.event;
         let result = match payments.ledger().get(&event.order_id, None) {
             Ok(order) => target.deliver(event, &order),
             Err(e) => Err(e.to_string()),
@@ -124,9 +136,15 @@ pub fn sweep(payments: &Payments, target: &dyn EventTarget) -> usize {
         if let Err(why) = &result {
             tracing::warn!(event = %event.id, plugin = %event.plugin, attempt = event.attempts + 1, error = %why, "payment event not delivered");
         }
-        if let Err(e) = payments.record_attempt(event, result) {
-            tracing::error!(event = %event.id, error = %e, "cannot record a delivery attempt");
+        match payments.record_attempt(&claimed, result) {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                tracing::warn!(event = %event.id, "the event's lease ended during delivery; another host took it over")
+            }
+            Err(e) => {
+                tracing::error!(event = %event.id, error = %e, "cannot record a delivery attempt")
+            }
         }
     }
-    due.len()
+    attempted
 }

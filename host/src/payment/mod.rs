@@ -20,6 +20,8 @@
 pub mod delivery;
 pub mod events;
 pub mod keys;
+#[cfg(test)]
+mod lease_tests;
 pub mod ledger;
 pub mod merchants;
 pub mod order;
@@ -29,5 +31,5 @@ pub mod sandbox;
 mod service;
 
 pub use service::{
-    EventsPage, NoticeFailure, NoticeOutcome, PaymentConfig, PaymentError, Payments,
+    Claimed, EventsPage, NoticeFailure, NoticeOutcome, PaymentConfig, PaymentError, Payments,
 };

@@ -24,6 +24,9 @@ pub struct PaymentConfig {
     pub max_attempts: u32,
     /// Orders one plugin may create per day (UTC).
     pub orders_per_plugin_per_day: u64,
+    /// How long a host holds an event it is delivering before another host
+    /// may take it over (longer than any delivery takes).
+    pub lease: Duration,
 }
 
 impl Default for PaymentConfig {
@@ -33,8 +36,19 @@ impl Default for PaymentConfig {
             retry_base: Duration::from_secs(1),
             max_attempts: 15,
             orders_per_plugin_per_day: 100_000,
+            lease: Duration::from_secs(30),
         }
     }
+}
+
+/// An event this host took for one delivery attempt, and its record's
+/// bytes as taken (the attempt is recorded only over these).
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    /// The event, its next attempt at the end of the lease.
+    pub event: EventRecord,
+    /// Its stored bytes.
+    pub raw: Vec<u8>,
 }
 
 /// Why a plugin's payment call failed: the WIT `payment.error` cases.
@@ -408,15 +422,43 @@ impl Payments {
         Ok(due)
     }
 
-    /// Record one delivery attempt of `event`: `Ok(Some(version))` when a
-    /// version acknowledged it, `Ok(None)` when no version handles events,
-    /// `Err(why)` when it failed (retried with backoff until
-    /// `max_attempts`).
+    /// Take `event` for one delivery attempt by this host: its next attempt
+    /// moves to the end of the lease, so no other host takes it meanwhile
+    /// and a host that dies holding it gives it up then. `None` when it is
+    /// no longer due (delivered, or another host took it first).
+    pub fn claim(&self, event: &EventRecord) -> Result<Option<Claimed>, LedgerError> {
+        let now = now_ms();
+        let lease_end = now + self.config.lease.as_millis() as u64;
+        let mut taken = None;
+        let raw = crate::store::lease::take(
+            self.ledger.store().as_ref(),
+            NAMESPACE,
+            keys::event(&event.id).as_bytes(),
+            |raw| {
+                let mut current: EventRecord = serde_json::from_slice(raw).ok()?;
+                if current.status != DeliveryStatus::Pending || current.next_attempt_ms > now {
+                    return None;
+                }
+                current.next_attempt_ms = lease_end;
+                let bytes = encode(&current).ok()?;
+                taken = Some(current);
+                Some(bytes)
+            },
+        )?;
+        Ok(raw.zip(taken).map(|(raw, event)| Claimed { event, raw }))
+    }
+
+    /// Record one delivery attempt of the `claimed` event: `Ok(Some(version))`
+    /// when a version acknowledged it, `Ok(None)` when no version handles
+    /// events, `Err(why)` when it failed (retried with backoff until
+    /// `max_attempts`). `Ok(None)` back when another host took the event
+    /// over meanwhile (this host's lease ended first): its record stands.
     pub fn record_attempt(
         &self,
-        event: &EventRecord,
+        claimed: &Claimed,
         result: Result<Option<String>, String>,
-    ) -> Result<EventRecord, LedgerError> {
+    ) -> Result<Option<EventRecord>, LedgerError> {
+        let event = &claimed.event;
         let mut next = event.clone();
         next.attempts += 1;
         let now = now_ms();
@@ -444,13 +486,16 @@ impl Payments {
                 }
             }
         }
-        batch = batch.put(keys::event(&event.id), encode(&next)?);
-        self.ledger
-            .store()
-            .commit(NAMESPACE, &batch)
-            .map_err(|e| LedgerError::Store(e.to_string()))?;
+        batch = batch
+            .expect(keys::event(&event.id), Some(claimed.raw.clone()))
+            .put(keys::event(&event.id), encode(&next)?);
+        match self.ledger.store().commit(NAMESPACE, &batch) {
+            Ok(()) => {}
+            Err(crate::store::WriteError::Conflict) => return Ok(None),
+            Err(e) => return Err(LedgerError::Store(e.to_string())),
+        }
         self.ledger.store().flush()?;
-        Ok(next)
+        Ok(Some(next))
     }
 
     /// Queue a failed (or any) event for delivery again now.

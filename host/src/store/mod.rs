@@ -6,7 +6,8 @@
 //! with the write that would exceed them.
 
 #[cfg(test)]
-mod conformance;
+pub(crate) mod conformance;
+pub mod lease;
 mod paging;
 mod postgres;
 pub mod scratch;

@@ -267,3 +267,70 @@ async fn a_session_from_one_host_works_on_the_other_until_sign_out_anywhere() {
     b.stop().await;
     a.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_made_on_one_host_and_paid_on_the_other_is_delivered_once() {
+    let a = TestHost::start_on_with(Backend::Postgres, |c| {
+        c.payment.retry_base = Duration::from_millis(100);
+    })
+    .await;
+    let (url, secrets) = (a.config.store_url.clone(), a.config.secrets_dir.clone());
+    let b = TestHost::start_with(move |c| {
+        c.store_url = url;
+        c.secrets_dir = secrets;
+        c.payment.retry_base = Duration::from_millis(100);
+    })
+    .await;
+    a.install("payment-probe").await;
+    open_merchant(&a, MERCHANT, "probe", "payment-probe").await;
+    until_known(&b, "payment-probe").await;
+    let citizen = a.token("payer-1", &[]);
+    let mut orders = Vec::new();
+    for n in 0..6 {
+        let (status, order) = create_order(
+            &a,
+            "payment-probe",
+            &citizen,
+            new_order(&format!("x-{n}"), 100 + n),
+        )
+        .await;
+        assert_eq!(status, 200, "{order}");
+        let id = order["id"].as_str().unwrap().to_string();
+        // Paid at B's cashier: B's provider notifies B.
+        let (status, body) = b
+            .post(
+                &format!("/pay/{id}"),
+                &citizen,
+                Some(json!({"action": "pay"})),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        orders.push(id);
+    }
+    let started = Instant::now();
+    let events = loop {
+        let (_, events) = a.get_json("/p/payment-probe/events", Some(&citizen)).await;
+        if events["events"].as_array().map_or(0, Vec::len) >= orders.len() {
+            break events;
+        }
+        assert!(started.elapsed() < Duration::from_secs(15), "{events}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // Both hosts' workers ran; each event reached the plugin exactly once.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (_, events) = b.get_json("/p/payment-probe/events", Some(&citizen)).await;
+    assert_eq!(events["deliveries"], orders.len(), "{events}");
+    for id in &orders {
+        assert_eq!(events["attempts"][format!("evt-{id}-2")], 1, "{events}");
+    }
+    let admin = a.admin();
+    for id in &orders {
+        let (_, detail) = b
+            .get_json(&format!("/admin/v1/orders/{id}"), Some(&admin))
+            .await;
+        assert_eq!(detail["order"]["status"], "paid", "{detail}");
+        assert_eq!(detail["events"][0]["status"], "delivered", "{detail}");
+    }
+    b.stop().await;
+    a.stop().await;
+}
