@@ -92,6 +92,9 @@ pub struct NotificationFile {
     pub max_attempts: Option<u32>,
     /// Days inbox messages and finished deliveries are kept (default 180).
     pub retention_days: Option<u64>,
+    /// How long a host holds a delivery it sends before another host may
+    /// take it over, ms (default 30000).
+    pub lease_ms: Option<u64>,
 }
 
 /// `[payment]` of the config file.
@@ -329,6 +332,9 @@ fn apply_notification(
     }
     if let Some(n) = file.max_attempts {
         c.max_attempts = n.max(1);
+    }
+    if let Some(ms) = file.lease_ms {
+        c.lease = Duration::from_millis(ms.max(100));
     }
     if let Some(days) = file.retention_days {
         c.retention = Duration::from_secs(days.clamp(1, 36_500) * 24 * 3600);

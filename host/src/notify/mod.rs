@@ -61,6 +61,9 @@ pub struct NotificationConfig {
     pub max_attempts: u32,
     /// How long inbox messages and finished outbound deliveries are kept.
     pub retention: Duration,
+    /// How long a host holds a delivery it is sending before another host
+    /// may take it over (longer than a webhook call may take).
+    pub lease: Duration,
 }
 
 impl Default for NotificationConfig {
@@ -73,6 +76,7 @@ impl Default for NotificationConfig {
             webhook_retry_base: Duration::from_secs(1),
             max_attempts: 10,
             retention: Duration::from_secs(180 * 24 * 3600),
+            lease: Duration::from_secs(30),
         }
     }
 }

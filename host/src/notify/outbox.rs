@@ -11,7 +11,7 @@ use super::keys::{self, OUTBOX_PREFIX, PENDING_PREFIX};
 use crate::clock::{date_of, now_ms};
 use crate::consent::NAMESPACE;
 use crate::payment::events::backoff_ms;
-use crate::store::{Batch, StoreError, walk};
+use crate::store::{Batch, StoreError, WriteError, walk};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -63,6 +63,16 @@ impl OutboxEntry {
     }
 }
 
+/// An outbound delivery this host took for one attempt, and its entry's
+/// bytes as taken (the attempt is recorded only over these).
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    /// The entry, its next attempt at the end of the lease.
+    pub entry: OutboxEntry,
+    /// Its stored bytes.
+    pub raw: Vec<u8>,
+}
+
 /// Most entries one listing reads per channel.
 pub const DELIVERY_SCAN_BUDGET: usize = 5_000;
 
@@ -97,13 +107,42 @@ impl Notifications {
         Ok(due)
     }
 
-    /// Record one attempt of `entry`: `Ok(())` delivered, `Err(why)` failed
-    /// (retried with backoff until `max_attempts`, then marked failed).
+    /// Take `entry` for one attempt by this host: its next attempt moves
+    /// to the end of the lease, so no other host sends it meanwhile, and a
+    /// host that dies holding it gives it up then. `None` when it is no
+    /// longer due (sent, or another host took it first).
+    pub fn claim_delivery(&self, entry: &OutboxEntry) -> Result<Option<Claimed>, StoreError> {
+        let now = now_ms();
+        let lease_end = now + self.config.lease.as_millis() as u64;
+        let mut taken = None;
+        let raw = crate::store::lease::take(
+            self.store.as_ref(),
+            NAMESPACE,
+            keys::outbox(&entry.channel, &entry.delivery.id).as_bytes(),
+            |raw| {
+                let mut current = decode(raw).ok()?;
+                if current.status != DeliveryStatus::Pending || current.next_attempt_ms > now {
+                    return None;
+                }
+                current.next_attempt_ms = lease_end;
+                let bytes = serde_json::to_vec(&current).ok()?;
+                taken = Some(current);
+                Some(bytes)
+            },
+        )?;
+        Ok(raw.zip(taken).map(|(raw, entry)| Claimed { entry, raw }))
+    }
+
+    /// Record one attempt of the `claimed` entry: `Ok(())` delivered,
+    /// `Err(why)` failed (retried with backoff until `max_attempts`, then
+    /// marked failed). `None` when another host took the entry over
+    /// meanwhile (this host's lease ended first): its record stands.
     pub fn record_delivery(
         &self,
-        entry: &OutboxEntry,
+        claimed: &Claimed,
         result: Result<(), String>,
-    ) -> Result<OutboxEntry, StoreError> {
+    ) -> Result<Option<OutboxEntry>, StoreError> {
+        let entry = &claimed.entry;
         let mut next = entry.clone();
         next.attempts += 1;
         let now = now_ms();
@@ -128,12 +167,17 @@ impl Notifications {
             }
         }
         let bytes = serde_json::to_vec(&next).map_err(|e| StoreError(e.to_string()))?;
-        batch = batch.put(keys::outbox(&entry.channel, &entry.delivery.id), bytes);
-        self.store
-            .commit(NAMESPACE, &batch)
-            .map_err(|e| StoreError(e.to_string()))?;
+        let key = keys::outbox(&entry.channel, &entry.delivery.id);
+        batch = batch
+            .expect(key.clone(), Some(claimed.raw.clone()))
+            .put(key, bytes);
+        match self.store.commit(NAMESPACE, &batch) {
+            Ok(()) => {}
+            Err(WriteError::Conflict) => return Ok(None),
+            Err(e) => return Err(StoreError(e.to_string())),
+        }
         self.store.flush()?;
-        Ok(next)
+        Ok(Some(next))
     }
 
     /// Up to `limit` outbound deliveries, newest first, optionally only
@@ -283,7 +327,25 @@ pub async fn sweep(notifications: &Arc<Notifications>) -> usize {
             return 0;
         }
     };
-    for entry in &due {
+    let mut attempted = 0;
+    for due in &due {
+        let n = notifications.clone();
+        let e = due.clone();
+        let claimed = match tokio::task::spawn_blocking(move || n.claim_delivery(&e)).await {
+            Ok(Ok(Some(claimed))) => claimed,
+            // Sent meanwhile, or another host is sending it.
+            Ok(Ok(None)) => continue,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "cannot take a notification delivery");
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot take a notification delivery");
+                continue;
+            }
+        };
+        attempted += 1;
+        let entry = &claimed.entry;
         let channel = notifications
             .channels
             .iter()
@@ -301,12 +363,15 @@ pub async fn sweep(notifications: &Arc<Notifications>) -> usize {
         if let Err(why) = &result {
             tracing::warn!(message = %entry.delivery.id, channel = %entry.channel, attempt = entry.attempts + 1, error = %why, "notification not delivered");
         }
-        let (n, e) = (notifications.clone(), entry.clone());
-        match tokio::task::spawn_blocking(move || n.record_delivery(&e, result)).await {
-            Ok(Ok(_)) => {}
+        let (n, c) = (notifications.clone(), claimed.clone());
+        match tokio::task::spawn_blocking(move || n.record_delivery(&c, result)).await {
+            Ok(Ok(Some(_))) => {}
+            Ok(Ok(None)) => {
+                tracing::warn!(message = %entry.delivery.id, "the delivery's lease ended while sending; another host took it over")
+            }
             Ok(Err(e)) => tracing::error!(error = %e, "cannot record a notification delivery"),
             Err(e) => tracing::error!(error = %e, "cannot record a notification delivery"),
         }
     }
-    due.len()
+    attempted
 }

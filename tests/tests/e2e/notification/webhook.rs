@@ -248,3 +248,57 @@ async fn an_admin_redelivers_a_given_up_delivery() {
     assert!(audit.to_string().contains(&id), "{audit}");
     host.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hosts_send_each_message_to_the_webhook_once() {
+    let (url, seen) = receiver(0).await;
+    let hook = url.clone();
+    let a = TestHost::start_on_with(islet_tests::Backend::Postgres, move |c| {
+        c.notification.webhook_url = Some(hook);
+        c.notification.webhook_retry_base = Duration::from_millis(100);
+    })
+    .await;
+    let (store, secrets) = (a.config.store_url.clone(), a.config.secrets_dir.clone());
+    let b = TestHost::start_with(move |c| {
+        c.store_url = store;
+        c.secrets_dir = secrets;
+        c.notification.webhook_url = Some(url);
+        c.notification.webhook_retry_base = Duration::from_millis(100);
+    })
+    .await;
+    a.install(PROBE).await;
+    let ann = a.token("ann", &[]);
+    let me = subject(&a, PROBE, &ann).await;
+    let started = std::time::Instant::now();
+    while b.get(&format!("/p/{PROBE}/me"), Some(&ann)).await.status() != 200 {
+        assert!(started.elapsed() < Duration::from_secs(5), "B never served");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut ids = Vec::new();
+    for n in 0..8 {
+        // A one-time consent each, sent through both hosts in turn; both
+        // hosts' workers run.
+        let host = if n % 2 == 0 { &a } else { &b };
+        consented(host, &ann, PROBE, "status").await;
+        let (status, body) = send(host, PROBE, &me, "status", status_params(), None).await;
+        assert_eq!(status, 200, "{body}");
+        ids.push(body["id"].as_str().expect("id").to_string());
+    }
+    wait_for(
+        "every message at the webhook",
+        Duration::from_secs(15),
+        || async { (seen.requests.lock().expect("lock").len() >= ids.len()).then_some(()) },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let requests = seen.requests.lock().expect("lock").clone();
+    let mut sent: Vec<String> = requests
+        .iter()
+        .map(|(headers, _)| header(headers, "islet-webhook-id").to_string())
+        .collect();
+    sent.sort();
+    ids.sort();
+    assert_eq!(sent, ids, "each message once, whichever host sent it");
+    b.stop().await;
+    a.stop().await;
+}
