@@ -39,6 +39,9 @@ pub struct ConfigFile {
     pub dev: Option<bool>,
     /// Largest component upload, in MiB.
     pub max_component_mib: Option<u64>,
+    /// Seconds a stopping host (SIGTERM) waits for in-flight requests and
+    /// background work before it exits (default 30).
+    pub shutdown_grace_s: Option<u64>,
     /// `[store]`: where the data lives.
     #[serde(default)]
     pub store: StoreFile,
@@ -206,6 +209,8 @@ pub struct ServerConfig {
     pub limits: LimitPolicy,
     /// Largest component upload, bytes.
     pub max_component_bytes: usize,
+    /// How long a stopping host waits for in-flight work.
+    pub shutdown_grace: Duration,
     /// Instances that may run at once.
     pub max_instances: u32,
     /// Epoch tick.
@@ -238,6 +243,7 @@ impl ServerConfig {
             es256_public_key_files: Vec::new(),
             limits: LimitPolicy::default(),
             max_component_bytes: 10 << 20,
+            shutdown_grace: Duration::from_secs(30),
             max_instances: 256,
             epoch_tick: Duration::from_millis(2),
             interruption: crate::runtime::Interruption::Epoch,
@@ -265,6 +271,9 @@ impl ServerConfig {
         c.store_url = file.store.url.clone();
         if let Some(n) = file.store.pool_size {
             c.store_pool_size = n.clamp(1, 1000);
+        }
+        if let Some(s) = file.shutdown_grace_s {
+            c.shutdown_grace = Duration::from_secs(s.clamp(1, 3600));
         }
         if let Some(mib) = file.max_component_mib {
             c.max_component_bytes = usize::try_from(mib.saturating_mul(1 << 20))?;

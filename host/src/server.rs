@@ -241,11 +241,22 @@ impl RunningServer {
         Ok(())
     }
 
-    /// Serve until the process receives Ctrl-C or SIGTERM, then shut down.
-    pub async fn run_until_signal(self) -> anyhow::Result<()> {
+    /// Serve until the process receives Ctrl-C or SIGTERM, then shut down:
+    /// stop accepting, let in-flight requests and background work finish
+    /// (nothing is left half-done or leased), for at most `grace`.
+    pub async fn run_until_signal(self, grace: std::time::Duration) -> anyhow::Result<()> {
         shutdown_signal().await;
-        tracing::info!("shutting down");
-        self.shutdown().await
+        tracing::info!(grace_s = grace.as_secs_f64(), "shutting down");
+        match tokio::time::timeout(grace, self.shutdown()).await {
+            Ok(done) => done,
+            Err(_) => {
+                tracing::warn!(
+                    "in-flight work did not finish within the {} s grace period; exiting",
+                    grace.as_secs()
+                );
+                Ok(())
+            }
+        }
     }
 }
 

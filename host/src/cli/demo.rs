@@ -108,7 +108,7 @@ pub fn run(config: ServerConfig) -> anyhow::Result<()> {
         tokio::task::spawn_blocking(move || open_demo_merchant(&payments)).await??;
         let server = crate::server::serve(config.listen, state).await?;
         print_banner(&config, server.addr())?;
-        server.run_until_signal().await
+        server.run_until_signal(config.shutdown_grace).await
     })
 }
 

@@ -271,9 +271,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => {
             let config = server_config(cli.config.as_ref(), &args)?;
             tokio_runtime()?.block_on(async {
+                let grace = config.shutdown_grace;
                 let server = crate::server::start(config).await?;
                 println!("islet listening on http://{}", server.addr());
-                server.run_until_signal().await
+                server.run_until_signal(grace).await
             })
         }
         Command::Demo(args) => {
