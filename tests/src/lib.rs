@@ -11,6 +11,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 pub mod payments;
+pub mod postgres;
 
 /// Components the tests use: the sample plugins and the test guests.
 pub const COMPONENTS: &[(&str, &str)] = &[

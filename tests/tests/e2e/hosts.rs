@@ -308,14 +308,14 @@ async fn an_order_made_on_one_host_and_paid_on_the_other_is_delivered_once() {
         orders.push(id);
     }
     let started = Instant::now();
-    let events = loop {
+    loop {
         let (_, events) = a.get_json("/p/payment-probe/events", Some(&citizen)).await;
         if events["events"].as_array().map_or(0, Vec::len) >= orders.len() {
-            break events;
+            break;
         }
         assert!(started.elapsed() < Duration::from_secs(15), "{events}");
         tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    }
     // Both hosts' workers ran; each event reached the plugin exactly once.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let (_, events) = b.get_json("/p/payment-probe/events", Some(&citizen)).await;
