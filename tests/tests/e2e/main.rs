@@ -15,6 +15,7 @@ mod payment;
 mod payment_orders;
 mod protection;
 mod registry;
+mod rolling;
 mod routing;
 mod sandbox;
 mod storage;
