@@ -42,6 +42,9 @@ pub struct AuditFilter {
 pub struct AuditLog {
     store: Arc<dyn KvStore>,
     seq: AtomicU64,
+    /// This host's mark in entry keys, so two hosts sharing the store never
+    /// write the same key in the same millisecond.
+    host: String,
 }
 
 impl AuditLog {
@@ -50,6 +53,7 @@ impl AuditLog {
         AuditLog {
             store,
             seq: AtomicU64::new(0),
+            host: hex::encode(rand::random::<[u8; 4]>()),
         }
     }
 
@@ -70,20 +74,25 @@ impl AuditLog {
             before,
             after,
         };
-        // Inverted time first, so a forward scan lists the newest first.
-        let seq = u64::MAX - self.seq.fetch_add(1, Ordering::Relaxed);
-        let key = format!("{:020}-{seq:020}", u64::MAX - entry.at_ms);
+        // Inverted time first, so a forward scan lists the newest first (one
+        // log across hosts, ordered by their synchronised clocks); then this
+        // host's sequence and mark, so no entry ever overwrites another.
         let value = serde_json::to_vec(&entry).map_err(|e| StoreError(e.to_string()))?;
-        self.store
-            .write(
+        loop {
+            let seq = u64::MAX - self.seq.fetch_add(1, Ordering::Relaxed);
+            let key = format!("{:020}-{seq:020}-{}", u64::MAX - entry.at_ms, self.host);
+            match self.store.write(
                 NAMESPACE,
                 key.as_bytes(),
-                Expect::Anything,
+                Expect::Value(None),
                 Some(&value),
                 None,
-            )
-            .map_err(|e| StoreError(e.to_string()))?;
-        self.store.flush()
+            ) {
+                Ok(()) => return self.store.flush(),
+                Err(crate::store::WriteError::Conflict) => continue,
+                Err(e) => return Err(StoreError(e.to_string())),
+            }
+        }
     }
 
     /// Entries matching `filter`, newest first.
@@ -113,5 +122,47 @@ impl AuditLog {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "a failing unwrap is a failing test")]
+mod host_tests {
+    use super::*;
+
+    #[test]
+    fn hosts_writing_at_once_keep_every_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn KvStore> =
+            Arc::new(crate::store::SledStore::open(&dir.path().join("db")).unwrap());
+        // Two hosts' logs on one store, each starting its sequence at 0.
+        let hosts = [AuditLog::new(store.clone()), AuditLog::new(store.clone())];
+        std::thread::scope(|scope| {
+            for (h, log) in hosts.iter().enumerate() {
+                scope.spawn(move || {
+                    for n in 0..50 {
+                        log.record(
+                            &format!("admin-{h}"),
+                            "plugin.test",
+                            &n.to_string(),
+                            Value::Null,
+                            Value::Null,
+                        )
+                        .unwrap();
+                    }
+                });
+            }
+        });
+        let all = hosts[0]
+            .list(&AuditFilter {
+                limit: Some(1000),
+                ..AuditFilter::default()
+            })
+            .unwrap();
+        assert_eq!(all.len(), 100, "no entry overwrote another");
+        assert!(
+            all.windows(2).all(|w| w[0].at_ms >= w[1].at_ms),
+            "newest first"
+        );
     }
 }
