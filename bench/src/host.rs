@@ -68,6 +68,16 @@ impl IsletServer {
     /// Start serving on `runtime`. With `breaker` off, no version is ever
     /// suspended, however many of its calls fail.
     pub fn start(runtime: &tokio::runtime::Runtime, breaker: bool) -> anyhow::Result<IsletServer> {
+        Self::start_with(runtime, breaker, |_| {})
+    }
+
+    /// Like [`IsletServer::start`], letting `adjust` change the config
+    /// (a shared store, its secrets) before it starts.
+    pub fn start_with(
+        runtime: &tokio::runtime::Runtime,
+        breaker: bool,
+        adjust: impl FnOnce(&mut ServerConfig),
+    ) -> anyhow::Result<IsletServer> {
         let data = tempfile::tempdir().context("cannot create a data folder")?;
         let mut config = ServerConfig::new(data.path().to_path_buf());
         config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
@@ -84,6 +94,7 @@ impl IsletServer {
             // its recent calls failed: never, at 100%.
             limits.default.breaker_failure_percent = 100;
         }
+        adjust(&mut config);
         let running = runtime
             .block_on(islet_host::start(config))
             .context("cannot start Islet")?;
@@ -93,7 +104,8 @@ impl IsletServer {
         })
     }
 
-    fn running(&self) -> anyhow::Result<&RunningServer> {
+    /// The running server (its state: registry, store, notifications).
+    pub fn running(&self) -> anyhow::Result<&RunningServer> {
         self.running.as_ref().context("the server was stopped")
     }
 
@@ -146,6 +158,18 @@ impl DirectRuntime {
     ) -> anyhow::Result<DirectRuntime> {
         let data = tempfile::tempdir().context("cannot create a data folder")?;
         let store: Arc<dyn KvStore> = Arc::new(SledStore::open(&data.path().join("db"))?);
+        Self::on_store(pooling, interruption, cache, store, data)
+    }
+
+    /// Like [`DirectRuntime::new`], on `store` (`data` lives as long as the
+    /// runtime).
+    pub fn on_store(
+        pooling: bool,
+        interruption: Interruption,
+        cache: &Path,
+        store: Arc<dyn KvStore>,
+        data: tempfile::TempDir,
+    ) -> anyhow::Result<DirectRuntime> {
         let payments = Arc::new(islet_host::payment::Payments::new(
             store.clone(),
             Arc::new(islet_host::payment::sandbox::SandboxProvider::new(

@@ -7,7 +7,11 @@
 //! 3. a CPU-heavy guest with epoch, fuel and no metering, against native;
 //! 4. plugin activation, compiling against a cached artifact;
 //! 5. resident memory with 1, 100 and 1,000 installed plugins;
-//! 6. `hello`'s p99 while neighbours burn their CPU and memory limits.
+//! 6. `hello`'s p99 while neighbours burn their CPU and memory limits;
+//! 7. the payment path; 8. notification send and personal-data claim;
+//! 9. the shared store: PostgreSQL next to sled and a native floor, changes
+//!    propagating between hosts, `hello` through nginx with 1-3 hosts
+//!    (needs `ISLET_TEST_PG_URL`, as `scripts/test` sets, and nginx).
 //!
 //! ```sh
 //! cargo run --release -p islet-bench                          # writes BENCHMARKS.md
@@ -48,9 +52,9 @@ struct Cli {
     /// target/BENCHMARKS-partial.md with --part].
     #[arg(long)]
     output: Option<PathBuf>,
-    /// Run only this part (1-8); repeat for several. The report then holds
+    /// Run only this part (1-9); repeat for several. The report then holds
     /// only those sections.
-    #[arg(long = "part", value_name = "N", value_parser = clap::value_parser!(u8).range(1..=8))]
+    #[arg(long = "part", value_name = "N", value_parser = clap::value_parser!(u8).range(1..=9))]
     parts: Vec<u8>,
     #[command(subcommand)]
     child: Option<Child>,
@@ -72,7 +76,7 @@ enum Child {
 
 type Part = fn(&Bench) -> anyhow::Result<report::Section>;
 
-const PARTS: [(&str, Part); 8] = [
+const PARTS: [(&str, Part); 9] = [
     ("hello through Islet vs native", parts::hello::run),
     ("instantiate + call + teardown", parts::instantiate::run),
     ("CPU metering", parts::metering::run),
@@ -81,6 +85,7 @@ const PARTS: [(&str, Part); 8] = [
     ("noisy neighbour", parts::noisy::run),
     ("payment", parts::payment::run),
     ("notification and claim", parts::notification::run),
+    ("shared store (PostgreSQL)", parts::shared_store::run),
 ];
 
 fn main() -> anyhow::Result<()> {

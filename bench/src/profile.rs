@@ -50,6 +50,10 @@ pub struct Profile {
     pub hoggers: usize,
     /// Part 7: orders created, paid and delivered.
     pub payment_orders: usize,
+    /// Part 9: storage and order requests per backend.
+    pub store_requests: usize,
+    /// Part 9: installs and messages timed from one host to another.
+    pub propagations: usize,
 }
 
 impl Profile {
@@ -78,6 +82,8 @@ impl Profile {
             spinners: 2,
             hoggers: 2,
             payment_orders: 500,
+            store_requests: 300,
+            propagations: 20,
         }
     }
 
@@ -106,6 +112,8 @@ impl Profile {
             spinners: 1,
             hoggers: 1,
             payment_orders: 20,
+            store_requests: 20,
+            propagations: 3,
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod metering;
 pub mod noisy;
 pub mod notification;
 pub mod payment;
+pub mod shared_store;
 
 use crate::load::{Client, LoadResult, LoadSpec};
 use crate::profile::Profile;

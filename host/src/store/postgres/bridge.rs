@@ -38,33 +38,39 @@ impl Bridge {
         })
     }
 
-    /// Run `work` on the store's runtime and wait (at most [`CALL_TIMEOUT`])
-    /// for its answer.
+    /// Run `work` in the store's runtime and wait (at most [`CALL_TIMEOUT`])
+    /// for its answer. Where the thread may block (outside any runtime, on
+    /// a blocking thread, or on a multi-thread worker inside
+    /// `block_in_place`) the work runs right here, in the store runtime's
+    /// context: no hand-over to another thread and back. Only on a
+    /// current-thread runtime is it handed to the store's workers.
     pub(crate) fn run<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: Future<Output = Result<T, StoreError>> + Send + 'static,
     {
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.handle.spawn(async move {
-            let answer = match tokio::time::timeout(CALL_TIMEOUT, work).await {
+        let bounded = async move {
+            match tokio::time::timeout(CALL_TIMEOUT, work).await {
                 Ok(answer) => answer,
                 Err(_) => Err(StoreError(format!(
                     "PostgreSQL did not answer within {} s",
                     CALL_TIMEOUT.as_secs()
                 ))),
-            };
-            let _ = tx.send(answer);
-        });
-        let wait = move || {
-            rx.recv()
-                .unwrap_or_else(|_| Err(StoreError("the store is shutting down".into())))
+            }
         };
         match Handle::try_current() {
+            Err(_) => self.handle.block_on(bounded),
             Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => {
-                tokio::task::block_in_place(wait)
+                tokio::task::block_in_place(|| self.handle.block_on(bounded))
             }
-            _ => wait(),
+            Ok(_) => {
+                let (tx, rx) = std::sync::mpsc::sync_channel(1);
+                self.handle.spawn(async move {
+                    let _ = tx.send(bounded.await);
+                });
+                rx.recv()
+                    .unwrap_or_else(|_| Err(StoreError("the store is shutting down".into())))
+            }
         }
     }
 
