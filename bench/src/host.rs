@@ -254,6 +254,31 @@ impl DirectRuntime {
     }
 }
 
+/// The signed-in citizen of the benchmark's guest calls, holding
+/// `personal_data`.
+pub fn bench_citizen(
+    personal_data: std::collections::BTreeMap<islet_host::manifest::DataItem, String>,
+) -> Arc<islet_host::auth::Citizen> {
+    Arc::new(islet_host::auth::Citizen {
+        subject: "bench-citizen".into(),
+        issuer: "islet-dev".into(),
+        roles: Vec::new(),
+        assurance_level: 3,
+        expires_at: u64::MAX,
+        personal_data,
+    })
+}
+
+impl DirectRuntime {
+    /// Open merchant account `city-fees` and let `payment-probe` charge to it.
+    pub fn open_city_fees(&self) -> anyhow::Result<()> {
+        let ledger = self.payments.ledger();
+        ledger.create_merchant("city-fees", "probe", "City fees", 0)?;
+        ledger.grant_merchant("city-fees", "payment-probe", true)?;
+        Ok(())
+    }
+}
+
 /// A request for a guest: `method path?query` with `body`.
 pub fn guest_request(method: &str, path: &str, query: &str, body: Vec<u8>) -> GuestRequest {
     GuestRequest {

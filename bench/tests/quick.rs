@@ -1,5 +1,5 @@
 //! The quick benchmark runs every part and writes a report whose figures
-//! are real numbers: all eight sections, non-zero throughput and timings.
+//! are real numbers: all nine sections, non-zero throughput and timings.
 
 use std::process::Command;
 
@@ -64,7 +64,7 @@ fn positive_column(report: &str, n: u8, col: usize, min_rows: usize) -> Result<(
 
 /// Everything a report must contain.
 fn check_report(report: &str) -> Result<(), String> {
-    for n in 1..=8 {
+    for n in 1..=9 {
         let text = section(report, n)?;
         if !text.contains("**Result:**") || !text.contains("**What bounds it:**") {
             return Err(format!("section {n} has no result or note"));
@@ -72,7 +72,7 @@ fn check_report(report: &str) -> Result<(), String> {
     }
     // Summary: figure, baseline and ratio of every part are positive numbers.
     let summary = rows(report.split("## Summary").nth(1).ok_or("no summary")?);
-    if summary.len() != 8 {
+    if summary.len() != 9 {
         return Err(format!("the summary has {} rows", summary.len()));
     }
     for row in &summary {
@@ -111,6 +111,9 @@ fn check_report(report: &str) -> Result<(), String> {
     positive_column(report, 7, 2, 5)?;
     // 8: the floor, a plain request, send and claim.
     positive_column(report, 8, 1, 4)?;
+    // 9: PostgreSQL and sled p50 of the floors and the three requests.
+    positive_column(report, 9, 1, 5)?;
+    positive_column(report, 9, 3, 5)?;
     Ok(())
 }
 
@@ -136,7 +139,7 @@ fn zero_throughput(report: &str) -> String {
 }
 
 #[test]
-fn quick_run_reports_all_eight_parts_with_figures() {
+fn quick_run_reports_all_nine_parts_with_figures() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("b.md");
     let result = Command::new(env!("CARGO_BIN_EXE_islet-bench"))

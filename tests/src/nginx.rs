@@ -78,6 +78,10 @@ impl Nginx {
             .arg("-c")
             .arg(&path)
             .args(["-g", "daemon off;"])
+            // Its workers must not hold the test's output pipes open.
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
             .spawn()
             .expect("nginx starts");
         let base = format!("http://127.0.0.1:{port}");
@@ -126,6 +130,18 @@ impl Nginx {
 
 impl Drop for Nginx {
     fn drop(&mut self) {
+        // SIGTERM: the master stops its workers, then exits (SIGKILL would
+        // leave the workers running, orphaned).
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

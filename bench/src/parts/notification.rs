@@ -9,11 +9,10 @@ use crate::host::{DirectRuntime, cache_dir, component, guest_request, manifest_a
 use crate::report::{Section, Verdict};
 use crate::stats::{Percentiles, micros, ratio};
 use anyhow::{Context as _, ensure};
-use islet_host::auth::{Citizen, citizen_key};
+use islet_host::auth::citizen_key;
 use islet_host::consent::ConsentFor;
 use islet_host::manifest::{DataItem, TemplateKind};
 use islet_host::runtime::Interruption;
-use std::sync::Arc;
 use std::time::Instant;
 
 /// Longest median send request, ms.
@@ -30,14 +29,7 @@ pub fn run(bench: &Bench) -> anyhow::Result<Section> {
     let hello = rt.prepare(&manifest_as("hello", "hello")?, &component("hello")?)?;
     let mut personal_data = std::collections::BTreeMap::new();
     personal_data.insert(DataItem::RealName, "Bench Citizen".to_string());
-    let citizen = Arc::new(Citizen {
-        subject: "bench-citizen".into(),
-        issuer: "islet-dev".into(),
-        roles: Vec::new(),
-        assurance_level: 3,
-        expires_at: u64::MAX,
-        personal_data,
-    });
+    let citizen = crate::host::bench_citizen(personal_data);
     let me = rt.call_as(
         &probe,
         guest_request("GET", "/me", "", Vec::new()),

@@ -7,7 +7,6 @@ use crate::host::{DirectRuntime, SANDBOX_SECRET, cache_dir, component, guest_req
 use crate::report::{Section, Table, Verdict};
 use crate::stats::{Percentiles, micros, ratio};
 use anyhow::{Context as _, anyhow, ensure};
-use islet_host::auth::Citizen;
 use islet_host::capabilities::payment::to_wit;
 use islet_host::capabilities::{GuestEvent, GuestEventKind};
 use islet_host::payment::delivery::{EventTarget, sweep};
@@ -61,17 +60,8 @@ pub fn run(bench: &Bench) -> anyhow::Result<Section> {
         &crate::host::manifest_as("hello", "hello")?,
         &component("hello")?,
     )?;
-    let ledger = rt.payments.ledger();
-    ledger.create_merchant("city-fees", "probe", "City fees", 0)?;
-    ledger.grant_merchant("city-fees", "payment-probe", true)?;
-    let citizen = Arc::new(Citizen {
-        subject: "bench-citizen".into(),
-        issuer: "islet-dev".into(),
-        roles: Vec::new(),
-        assurance_level: 3,
-        expires_at: u64::MAX,
-        personal_data: Default::default(),
-    });
+    rt.open_city_fees()?;
+    let citizen = crate::host::bench_citizen(Default::default());
 
     let mut plain = Vec::with_capacity(n);
     let mut create = Vec::with_capacity(n);

@@ -10,7 +10,6 @@ use crate::load::Target;
 use crate::report::{Section, Table, Verdict};
 use crate::stats::{Percentiles, micros, millis, ratio};
 use anyhow::{Context as _, anyhow, ensure};
-use islet_host::auth::Citizen;
 use islet_host::runtime::Interruption;
 use islet_host::store::{KvStore, PgStore, SledStore, scratch};
 use std::sync::Arc;
@@ -44,17 +43,8 @@ fn requests(n: usize, store: Arc<dyn KvStore>) -> anyhow::Result<Requests> {
         &manifest_as("payment-probe", "payment-probe")?,
         &component("payment-probe")?,
     )?;
-    let ledger = rt.payments.ledger();
-    ledger.create_merchant("city-fees", "probe", "City fees", 0)?;
-    ledger.grant_merchant("city-fees", "payment-probe", true)?;
-    let citizen = Arc::new(Citizen {
-        subject: "bench-citizen".into(),
-        issuer: "islet-dev".into(),
-        roles: Vec::new(),
-        assurance_level: 3,
-        expires_at: u64::MAX,
-        personal_data: Default::default(),
-    });
+    rt.open_city_fees()?;
+    let citizen = crate::host::bench_citizen(Default::default());
     let mut out = Requests {
         put: Vec::with_capacity(n),
         get: Vec::with_capacity(n),

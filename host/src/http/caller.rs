@@ -33,7 +33,7 @@ pub fn plugin_caller(
             let code = match e {
                 SessionError::Expired => "session_expired",
                 SessionError::OtherService => "invalid_token",
-                SessionError::Unavailable(_) => return store_unavailable(e),
+                SessionError::Unavailable(_) => return ApiError::store_unavailable(e),
             };
             ApiError::unauthorized(code, e.to_string())
         })
@@ -187,16 +187,4 @@ pub fn staff(state: &AppState, headers: &HeaderMap) -> Result<Staff, ApiError> {
         ));
     }
     Ok(staff)
-}
-
-/// `503 store_unavailable` for a request that needs the store while it
-/// cannot be reached.
-pub(super) fn store_unavailable(e: impl std::fmt::Display) -> ApiError {
-    tracing::warn!("store unavailable: {e}");
-    ApiError::new(
-        axum::http::StatusCode::SERVICE_UNAVAILABLE,
-        "store_unavailable",
-        "the store is unavailable; try again shortly",
-    )
-    .retry_after(1)
 }

@@ -23,7 +23,7 @@ fn consent_error(e: ConsentError) -> ApiError {
         ConsentError::TooMany => {
             ApiError::new(StatusCode::CONFLICT, "too_many_consents", e.to_string())
         }
-        ConsentError::Store(m) => ApiError::internal(m),
+        ConsentError::Store(m) => ApiError::store_unavailable(m),
     }
 }
 

@@ -68,6 +68,18 @@ impl ApiError {
         )
     }
 
+    /// 503 `store_unavailable`: the request needs the store, which does not
+    /// answer (PostgreSQL down, a full disk); `detail` is logged, not sent.
+    pub fn store_unavailable(detail: impl std::fmt::Display) -> Self {
+        tracing::warn!("store unavailable: {detail}");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            "the store is unavailable; try again shortly",
+        )
+        .retry_after(1)
+    }
+
     /// Ask the client to retry after `seconds`.
     pub fn retry_after(mut self, seconds: u32) -> Self {
         self.retry_after = Some(seconds);
@@ -107,5 +119,11 @@ impl IntoResponse for ApiError {
             message: self.message,
         });
         response
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        ApiError::store_unavailable(e)
     }
 }

@@ -29,7 +29,7 @@ fn inbox_error(e: InboxError) -> ApiError {
             "invalid_query",
             "cursor must be a next_cursor this API returned",
         ),
-        InboxError::Store(m) => ApiError::internal(m),
+        InboxError::Store(m) => ApiError::store_unavailable(m),
     }
 }
 
@@ -267,9 +267,7 @@ pub async fn deliveries(
     let limit = params.limit.unwrap_or(100).clamp(1, 1000);
     let notifications: Arc<Notifications> = state.notifications.clone();
     blocking(move || {
-        let entries = notifications
-            .deliveries(params.status, limit)
-            .map_err(ApiError::internal)?;
+        let entries = notifications.deliveries(params.status, limit)?;
         Ok(Json(json!({ "deliveries": entries })))
     })
     .await
@@ -292,25 +290,19 @@ pub async fn redeliver(
     }
     let notifications: Arc<Notifications> = state.notifications.clone();
     blocking(move || {
-        let entry = notifications
-            .redeliver(&channel, &id)
-            .map_err(ApiError::internal)?
-            .ok_or_else(|| {
-                ApiError::not_found(
-                    "delivery_not_found",
-                    format!("no delivery {id:?} through {channel:?}"),
-                )
-            })?;
-        state
-            .audit
-            .record(
-                who.actor(),
-                "notification.redeliver",
-                &format!("{channel}/{id}"),
-                Value::Null,
-                json!(entry),
+        let entry = notifications.redeliver(&channel, &id)?.ok_or_else(|| {
+            ApiError::not_found(
+                "delivery_not_found",
+                format!("no delivery {id:?} through {channel:?}"),
             )
-            .map_err(ApiError::internal)?;
+        })?;
+        state.audit.record(
+            who.actor(),
+            "notification.redeliver",
+            &format!("{channel}/{id}"),
+            Value::Null,
+            json!(entry),
+        )?;
         Ok(Json(json!(entry)))
     })
     .await

@@ -70,8 +70,7 @@ pub async fn usage(
     let rows: Vec<UsageRow> =
         tokio::task::spawn_blocking(move || usage.report(from, to, department.as_deref()))
             .await
-            .map_err(|e| ApiError::internal(format!("usage task failed: {e}")))?
-            .map_err(ApiError::internal)?;
+            .map_err(|e| ApiError::internal(format!("usage task failed: {e}")))??;
     let mut totals: BTreeMap<&str, DepartmentTotal> = BTreeMap::new();
     for row in &rows {
         let t = totals.entry(row.department.as_str()).or_default();
@@ -101,8 +100,7 @@ pub async fn audit(
     let log = state.audit.clone();
     let entries = tokio::task::spawn_blocking(move || log.list(&filter))
         .await
-        .map_err(|e| ApiError::internal(format!("audit task failed: {e}")))?
-        .map_err(ApiError::internal)?;
+        .map_err(|e| ApiError::internal(format!("audit task failed: {e}")))??;
     Ok(Json(json!({ "entries": entries })))
 }
 

@@ -46,7 +46,7 @@ pub async fn open(
     let sessions = state.clone();
     let plugin = new.plugin.clone();
     let session = super::blocking(move || {
-        (sessions.sessions.open(&plugin, citizen)).map_err(caller::store_unavailable)
+        (sessions.sessions.open(&plugin, citizen)).map_err(ApiError::store_unavailable)
     })
     .await?;
     let body = json!({
@@ -71,7 +71,7 @@ pub async fn close_all(
     let citizen = caller::signed_in(&state, &headers, "sign out")?;
     let sessions = state.clone();
     let closed = super::blocking(move || {
-        (sessions.sessions.close_all(&citizen)).map_err(caller::store_unavailable)
+        (sessions.sessions.close_all(&citizen)).map_err(ApiError::store_unavailable)
     })
     .await?;
     Ok(Json(json!({ "closed": closed })))

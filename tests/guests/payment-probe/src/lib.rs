@@ -9,7 +9,8 @@
 //! | `GET /orders/by-key/{key}` | the order created with that key |
 //! | `POST /orders/{id}/close` | the order |
 //! | `POST /orders/{id}/refund` `{amount_fen, reason, refund_key}` | the order |
-//! | `POST /fail-events` (body `trap`, `error` or empty) | `{"fail_events": body}` |
+//! | `POST /fail-events` (body `trap`, `error`, `slow` or empty) | `{"fail_events": body}` |
+//! | `GET /delivering` | `{"delivering": [event ids a handler has started]}` |
 //! | `GET /events` | `{"events": [..], "deliveries": n, "attempts": {id: n}}` |
 //!
 //! `kind` is `"service-fee"` or `{"non-tax": "<code>"}`. A payment error is
@@ -21,7 +22,9 @@
 //! `{id, kind, order_id, status, amount_fen, attempt}` (overwritten by a
 //! redelivery), counted in `deliveries` and `attempts/<id>` — unless
 //! `fail-events` says `trap` (the handler panics) or `error` (it answers
-//! `Err("told to fail")`), so the host delivers it again later.
+//! `Err("told to fail")`), so the host delivers it again later, or `slow`
+//! (the handler marks `delivering/<id>`, then takes 3 s before it records
+//! the event: long enough to kill the host in the middle of a delivery).
 
 use islet_sdk::payment::{self, NewOrder, Order, PaymentError, PaymentEvent};
 use islet_sdk::storage::{self, StorageError};
@@ -31,6 +34,7 @@ use serde_json::{Map, Value, json};
 const FAIL_KEY: &str = "fail-events";
 const EVENTS: &str = "events/";
 const ATTEMPTS: &str = "attempts/";
+const DELIVERING: &str = "delivering/";
 
 fn router() -> Router {
     Router::new()
@@ -41,6 +45,7 @@ fn router() -> Router {
         .post("/orders/{id}/refund", refund)
         .post("/fail-events", fail_events)
         .get("/events", events)
+        .get("/delivering", delivering)
 }
 
 fn bad_json(message: &str) -> Response {
@@ -105,8 +110,8 @@ fn fail_events(req: &Request) -> Result<Response, Response> {
         "" => {
             storage::delete(FAIL_KEY)?;
         }
-        "trap" | "error" => storage::set(FAIL_KEY, mode.as_bytes())?,
-        _ => return Err(Response::bad_request("send trap, error or nothing")),
+        "trap" | "error" | "slow" => storage::set(FAIL_KEY, mode.as_bytes())?,
+        _ => return Err(Response::bad_request("send trap, error, slow or nothing")),
     }
     Ok(Response::json(&json!({ "fail_events": mode })))
 }
@@ -152,9 +157,21 @@ fn on_payment(event: &PaymentEvent) -> Result<(), String> {
     {
         Some(b"trap") => panic!("payment-probe told to trap on event {}", event.id),
         Some(b"error") => return Err("told to fail".into()),
+        Some(b"slow") => {
+            storage::set(&format!("{DELIVERING}{}", event.id), b"1").map_err(|e| e.to_string())?;
+            std::thread::sleep(std::time::Duration::from_secs(3));
+        }
         _ => {}
     }
     record(event).map_err(|e| e.to_string())
+}
+
+fn delivering(_req: &Request) -> Result<Response, Response> {
+    let ids: Vec<String> = all_keys(DELIVERING)?
+        .iter()
+        .map(|k| k.trim_start_matches(DELIVERING).to_string())
+        .collect();
+    Ok(Response::json(&json!({ "delivering": ids })))
 }
 
 fn record(event: &PaymentEvent) -> Result<(), StorageError> {
