@@ -30,7 +30,6 @@ const RETRIES: usize = 5;
 pub struct PgStore {
     pool: Pool,
     bridge: Bridge,
-    target: String,
     /// The announcement channel of this deployment (named after its schema).
     channel: String,
     /// This store's id in announcements (its own are not echoed back).
@@ -88,16 +87,10 @@ impl PgStore {
         Ok(PgStore {
             pool,
             bridge,
-            target,
             channel,
             origin,
             announcements,
         })
-    }
-
-    /// Where the store is (user, host, port, database; never the password).
-    pub fn target(&self) -> &str {
-        &self.target
     }
 
     /// Run `work` with a pooled connection, trying again after a deadlock
@@ -155,17 +148,6 @@ impl PgStore {
             Err(WriteError::Store(e)) => Err(e),
             Err(e) => Err(StoreError(e.to_string())),
         }
-    }
-
-    /// The store runtime's handle, for listeners that live as long as the
-    /// store.
-    pub fn runtime_handle(&self) -> tokio::runtime::Handle {
-        self.bridge.handle().clone()
-    }
-
-    /// The connection pool (for listeners and relational tables).
-    pub fn pool(&self) -> &Pool {
-        &self.pool
     }
 }
 
