@@ -7,40 +7,9 @@
 
 mod support;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use std::time::{Duration, Instant};
 use support::*;
-
-fn request(
-    method: reqwest::Method,
-    url: &str,
-    token: &str,
-    body: Option<Value>,
-    raw: Option<&str>,
-) -> (u16, Value) {
-    let client = reqwest::blocking::Client::new();
-    let mut req = client.request(method, url).bearer_auth(token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    if let Some(r) = raw {
-        req = req.body(r.to_string());
-    }
-    let r = req.send().unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().unwrap_or(Value::Null))
-}
-
-fn wait_for<T>(what: &str, limit: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
-    let started = Instant::now();
-    loop {
-        if let Some(v) = probe() {
-            return v;
-        }
-        assert!(started.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 #[test]
 fn a_killed_hosts_delivery_is_finished_by_another_host() {
@@ -122,7 +91,7 @@ fn a_killed_hosts_delivery_is_finished_by_another_host() {
         let out = with_server(args);
         assert!(out.status.success(), "{}", stderr(&out));
     }
-    let (status, _) = request(
+    let (status, _) = send(
         reqwest::Method::POST,
         &format!("{a}/p/payment-probe/fail-events"),
         &citizen,
@@ -132,7 +101,7 @@ fn a_killed_hosts_delivery_is_finished_by_another_host() {
     assert_eq!(status, 200);
 
     // Paid: A's worker takes the event and is inside the (slow) handler.
-    let (status, order) = request(
+    let (status, order) = send(
         reqwest::Method::POST,
         &format!("{a}/p/payment-probe/orders"),
         &citizen,
@@ -144,7 +113,7 @@ fn a_killed_hosts_delivery_is_finished_by_another_host() {
     );
     assert_eq!(status, 200, "{order}");
     let id = order["id"].as_str().unwrap().to_string();
-    let (status, body) = request(
+    let (status, body) = send(
         reqwest::Method::POST,
         &format!("{a}/pay/{id}"),
         &citizen,
@@ -169,7 +138,7 @@ fn a_killed_hosts_delivery_is_finished_by_another_host() {
 
     // B, started after the crash, finishes the delivery once A's lease ends.
     let (_host_b, b) = serve("b");
-    let (status, _) = request(
+    let (status, _) = send(
         reqwest::Method::POST,
         &format!("{b}/p/payment-probe/fail-events"),
         &citizen,

@@ -9,45 +9,11 @@
 mod support;
 
 use serde_json::{Value, json};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use support::*;
-
-fn send(
-    method: reqwest::Method,
-    url: &str,
-    token: &str,
-    body: Option<Value>,
-    raw: Option<&str>,
-) -> (u16, Value) {
-    let client = reqwest::blocking::Client::new();
-    let mut req = client.request(method, url).bearer_auth(token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    if let Some(r) = raw {
-        req = req.body(r.to_string());
-    }
-    let r = req.send().unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().unwrap_or(Value::Null))
-}
 
 fn post(url: &str, token: &str, body: Value) -> (u16, Value) {
     send(reqwest::Method::POST, url, token, Some(body), None)
-}
-
-fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let started = Instant::now();
-    loop {
-        if let Some(v) = probe() {
-            return v;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn token(data_dir: &str, sub: &str, roles: &[&str]) -> String {
@@ -183,11 +149,16 @@ fn a_killed_host_loses_no_payment_and_still_delivers_the_event() {
         json!({"action": "pay"}),
     );
     assert_eq!(status, 200, "{body}");
-    wait_for("a refused delivery of the paid event", || {
-        let (_, detail) = get(&format!("{base}/admin/v1/orders/{id}"), Some(&admin));
-        let event = &detail["events"][0];
-        (detail["order"]["status"] == "paid" && event["attempts"].as_u64() >= Some(1)).then_some(())
-    });
+    wait_for(
+        "a refused delivery of the paid event",
+        Duration::from_secs(30),
+        || {
+            let (_, detail) = get(&format!("{base}/admin/v1/orders/{id}"), Some(&admin));
+            let event = &detail["events"][0];
+            (detail["order"]["status"] == "paid" && event["attempts"].as_u64() >= Some(1))
+                .then_some(())
+        },
+    );
     // 2. Paid in the cashier, notification still on its way: kill -9.
     let (_, second) = post(
         &format!("{base}/p/payment-probe/orders"),
@@ -216,7 +187,7 @@ fn a_killed_host_loses_no_payment_and_still_delivers_the_event() {
         send(reqwest::Method::POST, &fail, &citizen, None, Some("")).0,
         200
     );
-    let events = wait_for("both events at the plugin", || {
+    let events = wait_for("both events at the plugin", Duration::from_secs(30), || {
         let (_, events) = get(&format!("{base}/p/payment-probe/events"), Some(&citizen));
         (events["events"].as_array().map_or(0, Vec::len) >= 2).then_some(events)
     });

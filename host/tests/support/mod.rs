@@ -111,3 +111,37 @@ pub fn get(url: &str, token: Option<&str>) -> (u16, serde_json::Value) {
     let status = r.status().as_u16();
     (status, r.json().unwrap_or(serde_json::Value::Null))
 }
+
+/// `method url` as `token`, with a JSON `body` or a `raw` text body:
+/// status and JSON answer (`Null` when not JSON).
+pub fn send(
+    method: reqwest::Method,
+    url: &str,
+    token: &str,
+    body: Option<serde_json::Value>,
+    raw: Option<&str>,
+) -> (u16, serde_json::Value) {
+    let client = reqwest::blocking::Client::new();
+    let mut req = client.request(method, url).bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    if let Some(r) = raw {
+        req = req.body(r.to_string());
+    }
+    let r = req.send().unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().unwrap_or(serde_json::Value::Null))
+}
+
+/// Poll `probe` every 50 ms until it gives a value; fail after `limit`.
+pub fn wait_for<T>(what: &str, limit: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+    let started = Instant::now();
+    loop {
+        if let Some(v) = probe() {
+            return v;
+        }
+        assert!(started.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
