@@ -115,6 +115,9 @@ pub struct PaymentFile {
     /// How long a host holds an event it delivers before another host may
     /// take it over, ms (default 30000).
     pub lease_ms: Option<u64>,
+    /// How long after creation (and after a Pay in the cashier) an unpaid
+    /// order is first queried at the provider, ms (default 30000).
+    pub query_after_ms: Option<u64>,
 }
 
 /// `[auth]`.
@@ -308,6 +311,9 @@ impl ServerConfig {
         }
         if let Some(ms) = p.lease_ms {
             c.payment.lease = Duration::from_millis(ms.max(100));
+        }
+        if let Some(ms) = p.query_after_ms {
+            c.payment.query_after = Duration::from_millis(ms.max(100));
         }
         apply_notification(&mut c.notification, &file.notification)?;
         let max = Limits::MAX.with(&file.limits.max);

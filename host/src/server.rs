@@ -54,7 +54,10 @@ pub fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>> {
     let payments = Arc::new(crate::payment::Payments::new(
         store.clone(),
         sandbox,
-        config.payment.clone(),
+        crate::payment::PaymentConfig {
+            test_options: config.dev,
+            ..config.payment.clone()
+        },
     ));
     let indexed = payments.index_events()?;
     if indexed > 0 {

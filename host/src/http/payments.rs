@@ -130,7 +130,8 @@ pub async fn my_order(
 }
 
 /// Body of `POST /pay/{id}`: what the citizen does in the sandbox cashier.
-/// `fail`, `notify_times` and `delay_ms` let tests drive the provider.
+/// `fail`, `notify_times` and `delay_ms` let tests drive the provider, on
+/// development hosts only.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CashierAction {
@@ -162,22 +163,27 @@ pub async fn cashier_action(
             format!("expected {{\"action\": \"pay\" | \"cancel\"}}: {e}"),
         )
     })?;
-    let handle = tokio::runtime::Handle::current();
+    let options = PayOptions {
+        fail: action.fail,
+        notify_times: action.notify_times,
+        delay_ms: action.delay_ms,
+    };
+    if options.any() && !state.payments.config().test_options {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "test_options_not_allowed",
+            "fail, notify_times and delay_ms drive the sandbox in tests and are taken only by \
+             development hosts (islet serve --dev)",
+        ));
+    }
     blocking(move || {
         let order = own_order(&state, &citizen, &id)?;
         match action.action.as_str() {
             "pay" => {
-                let options = PayOptions {
-                    fail: action.fail,
-                    notify_times: action.notify_times,
-                    delay_ms: action.delay_ms,
-                };
-                let _guard = handle.enter();
                 let payment = state
                     .payments
-                    .sandbox()
-                    .pay(&order, &options)
-                    .map_err(|e| payment_error(e.into()))?;
+                    .cashier_pay(&order, &options)
+                    .map_err(payment_error)?;
                 Ok(Json(json!({
                     "order": citizen_view(&state, &order),
                     "payment": { "txn_id": payment.txn_id, "status": "processing" },
@@ -232,6 +238,13 @@ pub async fn notify(
                 .increment(1);
             return Ok(Json(
                 json!({ "code": "SUCCESS", "order_id": id, "outcome": "duplicate" }),
+            ));
+        }
+        Ok(NoticeOutcome::LateRefunded(id)) => {
+            metrics::counter!("islet_payment_notifications_total", "outcome" => "late-refunded")
+                .increment(1);
+            return Ok(Json(
+                json!({ "code": "SUCCESS", "order_id": id, "outcome": "late-refunded" }),
             ));
         }
         Err(failure) => failure,

@@ -1,5 +1,7 @@
-//! The background worker of the money path: expires unpaid orders and
-//! delivers queued events to plugins, at least once, retrying with backoff.
+//! The background worker of the money path: asks the provider about unpaid
+//! orders, expires them, and delivers queued events to plugins, at least
+//! once, retrying with backoff; beside it runs the sandbox provider's
+//! notification outbox.
 //! Everything it works from is in the ledger, so a restarted host simply
 //! carries on where the previous one stopped.
 
@@ -86,9 +88,18 @@ pub async fn run(
     target: Arc<dyn EventTarget>,
     mut stop: oneshot::Receiver<()>,
 ) {
+    let (stop_notifier, notifier_stopped) = oneshot::channel();
+    let notifier = tokio::spawn(super::sandbox::notifier::run(
+        payments.sandbox().clone(),
+        notifier_stopped,
+    ));
     loop {
         tokio::select! {
-            _ = &mut stop => return,
+            _ = &mut stop => {
+                let _ = stop_notifier.send(());
+                let _ = notifier.await;
+                return;
+            }
             _ = payments.wait_for_events(IDLE) => {}
         }
         let (p, t) = (payments.clone(), target.clone());
@@ -98,8 +109,12 @@ pub async fn run(
     }
 }
 
-/// One pass: expire, then deliver what is due. Returns events attempted.
+/// One pass: settle unpaid orders from the provider's answers, expire,
+/// then deliver what is due. Returns events attempted.
 pub fn sweep(payments: &Payments, target: &dyn EventTarget) -> usize {
+    if let Err(e) = payments.query_due() {
+        tracing::warn!(error = %e, "querying the provider about unpaid orders failed");
+    }
     if let Err(e) = payments.expire_due() {
         tracing::warn!(error = %e, "expiring orders failed");
     }

@@ -45,6 +45,15 @@ pub fn expiry(expires_at: u64, id: &str) -> String {
     format!("x/{expires_at:012}/{id}")
 }
 
+/// An unpaid order to ask the provider about: `qq/{at ms}/{id}` → the
+/// current interval between queries, ms.
+pub fn query(at_ms: u64, id: &str) -> String {
+    format!("{QUERIES}{at_ms:016}/{id}")
+}
+
+/// Prefix of [`query`].
+pub const QUERIES: &str = "qq/";
+
 /// An event in the outbox: `e/{event id}`.
 pub fn event(id: &str) -> String {
     format!("e/{id}")

@@ -125,12 +125,14 @@ impl Ledger {
     }
 
     /// Create an order (or return the existing one for a repeated key),
-    /// counting it against `plugin`'s `daily_quota`.
+    /// counting it against `plugin`'s `daily_quota`; the provider is first
+    /// asked about it at `first_query_ms` if it is still unpaid then.
     pub fn create(
         &self,
         creation: &Creation<'_>,
         new: NewOrder,
         daily_quota: u64,
+        first_query_ms: u64,
     ) -> Result<Order, LedgerError> {
         let key_key = keys::order_key(creation.plugin, &new.order_key);
         for _ in 0..MAX_RETRIES {
@@ -170,7 +172,11 @@ impl Ledger {
                 )
                 .put(keys::journal(&id, 1), encode(&entry)?)
                 .put(keys::day_journal(&date, &id, 1), Vec::new())
-                .put(keys::expiry(order.expires_at, &id), Vec::new());
+                .put(keys::expiry(order.expires_at, &id), Vec::new())
+                .put(
+                    keys::query(first_query_ms, &id),
+                    first_query_ms.saturating_sub(created_ms).to_string(),
+                );
             if self.commit(&batch)? {
                 return Ok(order);
             }

@@ -29,6 +29,9 @@ pub mod provider;
 pub mod reconcile;
 pub mod sandbox;
 mod service;
+mod settle;
+#[cfg(test)]
+mod settle_tests;
 
 pub use service::{
     Claimed, EventsPage, NoticeFailure, NoticeOutcome, PaymentConfig, PaymentError, Payments,

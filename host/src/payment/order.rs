@@ -101,6 +101,23 @@ pub struct Order {
     pub expires_at: u64,
     /// When the payment was confirmed, seconds since the epoch.
     pub paid_at: Option<u64>,
+    /// Payments the provider took after the order was closed or expired,
+    /// each refunded by the host.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub late_payments: Vec<LatePayment>,
+}
+
+/// A payment that arrived for a closed or expired order, and its refund.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LatePayment {
+    /// The provider's transaction id.
+    pub txn_id: String,
+    /// Amount taken and refunded, fen.
+    pub amount_fen: u64,
+    /// The provider's refund id.
+    pub refund_id: String,
+    /// When it was refunded, seconds since the epoch.
+    pub at: u64,
 }
 
 impl Order {
@@ -247,6 +264,7 @@ pub fn create(
         refunds: Vec::new(),
         created_at: now,
         paid_at: None,
+        late_payments: Vec::new(),
     };
     let journal = entry(&order, "created", by.plugin, now, order.request.amount_fen);
     Ok((order, Some(journal)))
@@ -261,6 +279,19 @@ pub fn mark_paid(
     amount_fen: u64,
     currency: &str,
     now: u64,
+) -> Result<(Order, Option<JournalEntry>), OrderError> {
+    settle_paid(order, txn, amount_fen, currency, now, "provider")
+}
+
+/// [`mark_paid`], learnt `by` a notification (`provider`) or the host's
+/// query at the provider (`provider-query`).
+pub fn settle_paid(
+    order: &Order,
+    txn: &str,
+    amount_fen: u64,
+    currency: &str,
+    now: u64,
+    by: &str,
 ) -> Result<(Order, Option<JournalEntry>), OrderError> {
     if currency != "CNY" {
         return Err(OrderError::Mismatch(format!(
@@ -279,7 +310,7 @@ pub fn mark_paid(
             paid.status = OrderStatus::Paid;
             paid.provider_txn = Some(txn.to_string());
             paid.paid_at = Some(now);
-            let journal = entry(&paid, "paid", "provider", now, amount_fen);
+            let journal = entry(&paid, "paid", by, now, amount_fen);
             Ok((paid, Some(journal)))
         }
         _ if order.provider_txn.as_deref() == Some(txn) => Ok((order.clone(), None)),
@@ -322,6 +353,39 @@ pub fn expire(order: &Order, now: u64) -> (Order, Option<JournalEntry>) {
         (order.clone(), None)
     }
 }
+
+/// Record that the provider took `amount_fen` under transaction `txn` for an
+/// order already closed or expired, and that the host refunded it as
+/// `refund_id`. The order's status stays; a repeat changes nothing.
+pub fn refund_late(
+    order: &Order,
+    txn: &str,
+    amount_fen: u64,
+    refund_id: &str,
+    now: u64,
+) -> Result<(Order, Option<JournalEntry>), OrderError> {
+    if !matches!(order.status, OrderStatus::Closed | OrderStatus::Expired) {
+        return Err(OrderError::InvalidState(
+            order.status,
+            "only a payment for a closed or expired order is refunded as late",
+        ));
+    }
+    if order.late_payments.iter().any(|p| p.txn_id == txn) {
+        return Ok((order.clone(), None));
+    }
+    let mut next = order.clone();
+    next.late_payments.push(LatePayment {
+        txn_id: txn.to_string(),
+        amount_fen,
+        refund_id: refund_id.to_string(),
+        at: now,
+    });
+    let journal = entry(&next, LATE_REFUND, "host", now, amount_fen);
+    Ok((next, Some(journal)))
+}
+
+/// The journal event of a late payment refunded by the host.
+pub const LATE_REFUND: &str = "late-payment-refunded";
 
 /// Refund `amount_fen` under the plugin's refund `key`: the same key with
 /// the same amount changes nothing; refunds never exceed the paid amount.

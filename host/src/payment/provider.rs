@@ -71,6 +71,19 @@ pub struct StatementLine {
     pub amount_fen: u64,
 }
 
+/// What the provider knows of an order, answered by its "query order" API
+/// (every real channel offers one; the host uses it so the ledger never
+/// relies on notifications alone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProviderState {
+    /// No payment taken (yet).
+    Unpaid,
+    /// Closed at the provider: no payment can be taken any more.
+    Closed,
+    /// Paid: the transaction, as a notification would have told it.
+    Paid(Notification),
+}
+
 /// Headers of an incoming notification, looked up case-insensitively.
 pub type HeaderLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
@@ -101,8 +114,13 @@ pub trait PaymentProvider: Send + Sync + 'static {
         now: u64,
     ) -> Result<VerifiedNotice, NoticeError>;
 
-    /// Stop accepting payment for `order` (before the host closes it).
+    /// Stop accepting payment for `order` (before the host closes or
+    /// expires it). Refused when the citizen has already paid: the host then
+    /// settles the order from [`PaymentProvider::query`] instead.
     fn close(&self, order: &Order) -> Result<(), ProviderError>;
+
+    /// What the provider knows of `order` now.
+    fn query(&self, order: &Order) -> Result<ProviderState, ProviderError>;
 
     /// Refund `amount_fen` of `order` under the plugin's `refund_key`
     /// (idempotent at the provider). Returns the provider's refund id.

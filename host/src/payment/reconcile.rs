@@ -88,7 +88,7 @@ impl Payments {
                     day.paid_fen += entry.amount_fen;
                     *ledger_paid.entry(id.to_string()).or_default() += entry.amount_fen;
                 }
-                "refunded" => {
+                "refunded" | super::order::LATE_REFUND => {
                     day.refund_count += 1;
                     day.refunded_fen += entry.amount_fen;
                     *ledger_refunded.entry(id.to_string()).or_default() += entry.amount_fen;
@@ -112,16 +112,27 @@ impl Payments {
                 *provider_refunded.entry(line.order_id.clone()).or_default() += line.amount_fen;
                 continue;
             }
+            // The provider's statement is the truth: every payment in it must
+            // be in the ledger, as the order's payment or as a late payment
+            // the host refunded.
             let order = self.ledger().get(&line.order_id, None).ok();
-            let paid_here = order
-                .as_ref()
-                .is_some_and(|o| o.provider_txn.as_deref() == Some(line.txn_id.as_str()));
-            let problem = if !paid_here {
-                Some("paid at the provider but not paid in the ledger".to_string())
-            } else if order.as_ref().map(|o| o.request.amount_fen) != Some(line.amount_fen) {
-                Some(format!("the provider took {} fen", line.amount_fen))
-            } else {
-                None
+            let recorded_fen = order.as_ref().and_then(|o| {
+                if o.provider_txn.as_deref() == Some(line.txn_id.as_str()) {
+                    Some(o.request.amount_fen)
+                } else {
+                    o.late_payments
+                        .iter()
+                        .find(|p| p.txn_id == line.txn_id)
+                        .map(|p| p.amount_fen)
+                }
+            });
+            let problem = match recorded_fen {
+                None => Some("paid at the provider but not paid in the ledger".to_string()),
+                Some(fen) if fen != line.amount_fen => Some(format!(
+                    "the provider took {} fen, the ledger recorded {fen} fen",
+                    line.amount_fen
+                )),
+                Some(_) => None,
             };
             if let Some(problem) = problem {
                 mismatches.push(Mismatch {
@@ -133,9 +144,16 @@ impl Payments {
         }
         for (id, fen) in &ledger_paid {
             let txn = orders.get(id).and_then(|o| o.provider_txn.clone());
-            let at_provider = statement
+            let in_statement = statement
                 .iter()
                 .any(|l| l.kind == "payment" && Some(&l.txn_id) == txn.as_ref());
+            // Taken on another day (just before midnight, notified after)?
+            let at_provider = in_statement || orders.get(id).is_some_and(|o| {
+                matches!(
+                    self.provider().query(o),
+                    Ok(super::provider::ProviderState::Paid(n)) if Some(&n.txn_id) == txn.as_ref()
+                )
+            });
             if !at_provider {
                 mismatches.push(Mismatch {
                     order_id: id.clone(),
@@ -172,7 +190,8 @@ impl Payments {
             usize::MAX,
         )? {
             let notice: NoticeLog = decode(&value)?;
-            if notice.outcome != "accepted" {
+            // Refunded and journaled by the host: in the books already.
+            if notice.outcome != "accepted" && notice.outcome != "late-refunded" {
                 mismatches.push(Mismatch {
                     order_id: notice.notification.order_id.clone(),
                     txn_id: Some(notice.notification.txn_id.clone()),

@@ -27,6 +27,13 @@ pub struct PaymentConfig {
     /// How long a host holds an event it is delivering before another host
     /// may take it over (longer than any delivery takes).
     pub lease: Duration,
+    /// How long after creation (and after the citizen pays in the cashier)
+    /// an order still unpaid is queried at the provider; the interval then
+    /// doubles until the order expires.
+    pub query_after: Duration,
+    /// Whether the sandbox cashier takes test options (`fail`,
+    /// `notify_times`, `delay_ms`): development hosts only.
+    pub test_options: bool,
 }
 
 impl Default for PaymentConfig {
@@ -37,6 +44,8 @@ impl Default for PaymentConfig {
             max_attempts: 15,
             orders_per_plugin_per_day: 100_000,
             lease: Duration::from_secs(30),
+            query_after: Duration::from_secs(30),
+            test_options: false,
         }
     }
 }
@@ -116,6 +125,8 @@ pub enum NoticeOutcome {
     Applied(String),
     /// The order was already paid by this transaction: nothing changed.
     Duplicate(String),
+    /// The order was closed or expired: the payment was refunded.
+    LateRefunded(String),
 }
 
 /// Why a notification was refused; nothing changed.
@@ -214,7 +225,7 @@ impl Payments {
         let _ = tokio::time::timeout(wait, self.wake.notified()).await;
     }
 
-    fn changed(&self, changed: &Changed) {
+    pub(super) fn changed(&self, changed: &Changed) {
         if changed.event.is_some() {
             self.wake.notify_one();
         }
@@ -240,9 +251,13 @@ impl Payments {
             now: now_secs(),
             min_expiry_s: self.config.min_expiry_s,
         };
-        Ok(self
-            .ledger
-            .create(&creation, new, self.config.orders_per_plugin_per_day)?)
+        let first_query_ms = now_ms() + self.config.query_after.as_millis() as u64;
+        Ok(self.ledger.create(
+            &creation,
+            new,
+            self.config.orders_per_plugin_per_day,
+            first_query_ms,
+        )?)
     }
 
     /// `plugin`'s order `id`.
@@ -263,8 +278,18 @@ impl Payments {
         by: &str,
     ) -> Result<Order, PaymentError> {
         let order = self.ledger.get(id, plugin)?;
-        if order.status == OrderStatus::Created {
-            self.provider().close(&order)?;
+        if order.status == OrderStatus::Created
+            && let Err(e) = self.provider().close(&order)
+        {
+            // Paid at the provider meanwhile: settle from its answer.
+            if let ProviderError::Refused(_) = e
+                && self.settle_from_provider(&order)?.is_some()
+            {
+                return Err(PaymentError::InvalidState(
+                    "the citizen has already paid this order".into(),
+                ));
+            }
+            return Err(e.into());
         }
         let changed = self.ledger.change(id, plugin, &Extra::default(), |o| {
             order::close(o, by, now_secs())
@@ -369,35 +394,32 @@ impl Payments {
                 refused("unknown-order".into())?;
                 Err(NoticeFailure::UnknownOrder(n.order_id.clone()))
             }
+            Err(LedgerError::Order(OrderError::InvalidState(
+                OrderStatus::Closed | OrderStatus::Expired,
+                _,
+            ))) => {
+                let refunded = self
+                    .refund_late(
+                        n,
+                        Extra {
+                            batch: Batch::new()
+                                .expect(keys::nonce(provider, &notice.nonce), None)
+                                .put(
+                                    keys::nonce(provider, &notice.nonce),
+                                    notice.timestamp.to_string(),
+                                )
+                                .put(keys::notice(&date, now_ms()), encode_log("late-refunded")?),
+                        },
+                    )
+                    .map_err(|e| NoticeFailure::Unavailable(e.to_string()))?;
+                Ok(NoticeOutcome::LateRefunded(refunded))
+            }
             Err(LedgerError::Order(e)) => {
                 refused(format!("refused: {e}"))?;
                 Err(NoticeFailure::Mismatch(e.to_string()))
             }
             Err(e) => Err(NoticeFailure::Unavailable(e.to_string())),
         }
-    }
-
-    /// Expire every unpaid order past its expiry; returns how many.
-    pub fn expire_due(&self) -> Result<usize, LedgerError> {
-        let now = now_secs();
-        let mut expired = 0;
-        for id in self.ledger.due_for_expiry(now)? {
-            let changed = match self
-                .ledger
-                .change(&id, None, &Extra::default(), |o| Ok(order::expire(o, now)))
-            {
-                Ok(c) => c,
-                Err(LedgerError::NotFound) => continue,
-                Err(e) => return Err(e),
-            };
-            if changed.entry.is_some() {
-                expired += 1;
-                self.changed(&changed);
-            } else if changed.order.status != OrderStatus::Created {
-                self.ledger.drop_expiry(&changed.order)?;
-            }
-        }
-        Ok(expired)
     }
 
     /// Events whose next attempt is due.
