@@ -1,8 +1,9 @@
 //! The money path survives `kill -9`: of the host after a payment
 //! notification was applied but before the plugin acknowledged its event,
 //! and after the citizen paid but before the provider's notification
-//! arrived. After a restart each order is paid exactly once and its event
-//! is delivered.
+//! arrived (its notification is held back a minute: the host's query at the
+//! provider settles it). After a restart each order is paid exactly once and
+//! its event is delivered.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -65,7 +66,11 @@ fn a_killed_host_loses_no_payment_and_still_delivers_the_event() {
     let data_dir = data.path().join("data");
     let data_dir = data_dir.to_str().unwrap();
     let config = data.path().join("islet.toml");
-    std::fs::write(&config, "[payment]\nretry-base-ms = 200\n").unwrap();
+    std::fs::write(
+        &config,
+        "[payment]\nretry-base-ms = 200\nquery-after-ms = 1000\n",
+    )
+    .unwrap();
     let config = config.to_str().unwrap();
 
     let (server, base) = serve(config, data_dir);
@@ -205,7 +210,7 @@ fn a_killed_host_loses_no_payment_and_still_delivers_the_event() {
     assert_eq!(
         journal(&base, &admin, &second_id),
         ["created", "paid"],
-        "the provider's retry after the restart"
+        "settled after the restart (the host's query or the provider's retry)"
     );
     let (status, statement) = get(&format!("{base}/admin/v1/reconciliation"), Some(&admin));
     assert_eq!(status, 200);

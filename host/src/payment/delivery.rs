@@ -112,6 +112,9 @@ pub async fn run(
 /// One pass: settle unpaid orders from the provider's answers, expire,
 /// then deliver what is due. Returns events attempted.
 pub fn sweep(payments: &Payments, target: &dyn EventTarget) -> usize {
+    if let Err(e) = payments.refunds_due() {
+        tracing::warn!(error = %e, "making requested refunds failed");
+    }
     if let Err(e) = payments.query_due() {
         tracing::warn!(error = %e, "querying the provider about unpaid orders failed");
     }

@@ -54,6 +54,15 @@ pub fn query(at_ms: u64, id: &str) -> String {
 /// Prefix of [`query`].
 pub const QUERIES: &str = "qq/";
 
+/// A refund recorded in the ledger and still to be made at the provider:
+/// `rq/{order id}/{refund key}` → amount, fen.
+pub fn refund_request(order_id: &str, refund_key: &str) -> String {
+    format!("{REFUND_REQUESTS}{order_id}/{refund_key}")
+}
+
+/// Prefix of [`refund_request`].
+pub const REFUND_REQUESTS: &str = "rq/";
+
 /// An event in the outbox: `e/{event id}`.
 pub fn event(id: &str) -> String {
     format!("e/{id}")

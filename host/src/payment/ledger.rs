@@ -227,6 +227,14 @@ impl Ledger {
                 if before.status == OrderStatus::Created && after.status != OrderStatus::Created {
                     batch = batch.delete(keys::expiry(before.expires_at, id));
                 }
+                if entry.event == "refunded"
+                    && let Some(refund) = after.refunds.last()
+                {
+                    batch = batch.put(
+                        keys::refund_request(id, &refund.key),
+                        refund.amount_fen.to_string(),
+                    );
+                }
                 if let Some(kind) = EventKind::for_journal(&entry.event) {
                     let record = new_event(&after, entry, kind, seq);
                     batch = batch

@@ -313,19 +313,19 @@ impl Payments {
                 "the refund reason must have 1 to 80 characters".into(),
             ));
         }
-        let order = self.ledger.get(id, Some(plugin))?;
-        let (_, entry) = order::refund(&order, refund_key, amount_fen, reason, now_secs())
-            .map_err(LedgerError::from)?;
-        if entry.is_none() {
-            return Ok(order);
-        }
-        self.provider().refund(&order, refund_key, amount_fen)?;
+        // The ledger first: the refund, its journal entry, its event and a
+        // request to the provider, in one batch; then the provider (by the
+        // refund key, so once). A crash in between leaves the request, which
+        // the background sweep carries out.
         let changed = self
             .ledger
             .change(id, Some(plugin), &Extra::default(), |o| {
                 order::refund(o, refund_key, amount_fen, reason, now_secs())
             })?;
         self.changed(&changed);
+        if let Err(e) = self.execute_refund(id, refund_key) {
+            tracing::warn!(order = %id, refund_key, error = %e, "the provider refund is retried in the background");
+        }
         Ok(changed.order)
     }
 
@@ -394,10 +394,12 @@ impl Payments {
                 refused("unknown-order".into())?;
                 Err(NoticeFailure::UnknownOrder(n.order_id.clone()))
             }
+            // The provider took money for an order closed or expired here:
+            // refund it (once it confirms the transaction).
             Err(LedgerError::Order(OrderError::InvalidState(
                 OrderStatus::Closed | OrderStatus::Expired,
                 _,
-            ))) => {
+            ))) if self.provider_confirms(n) => {
                 let refunded = self
                     .refund_late(
                         n,
@@ -420,6 +422,17 @@ impl Payments {
             }
             Err(e) => Err(NoticeFailure::Unavailable(e.to_string())),
         }
+    }
+
+    /// Whether the provider's own records hold the payment `n` tells of.
+    fn provider_confirms(&self, n: &super::provider::Notification) -> bool {
+        let Ok(order) = self.ledger.get(&n.order_id, None) else {
+            return false;
+        };
+        matches!(
+            self.provider().query(&order),
+            Ok(super::provider::ProviderState::Paid(p)) if p.txn_id == n.txn_id && p.amount_fen == n.amount_fen
+        )
     }
 
     /// Events whose next attempt is due.

@@ -92,6 +92,56 @@ impl Payments {
         Ok(order.id)
     }
 
+    /// Make the refund `refund_key` of order `id`, recorded in the ledger,
+    /// at the provider, and drop its request. Nothing to do when it was made.
+    pub fn execute_refund(&self, id: &str, refund_key: &str) -> Result<(), PaymentError> {
+        let request = keys::refund_request(id, refund_key);
+        if self
+            .ledger()
+            .store()
+            .get(NAMESPACE, request.as_bytes())
+            .map_err(LedgerError::from)?
+            .is_none()
+        {
+            return Ok(());
+        }
+        let order = self.ledger().get(id, None)?;
+        let Some(refund) = order.refunds.iter().find(|r| r.key == refund_key) else {
+            return Err(PaymentError::InvalidState(format!(
+                "refund {refund_key} of order {id} is requested but not in the ledger"
+            )));
+        };
+        self.provider()
+            .refund(&order, refund_key, refund.amount_fen)?;
+        self.ledger().commit(&Batch::new().delete(request))?;
+        Ok(())
+    }
+
+    /// Carry out refunds recorded in the ledger but not yet made at the
+    /// provider (a host died in between, or the provider was down).
+    /// Returns how many were made.
+    pub fn refunds_due(&self) -> Result<usize, LedgerError> {
+        let mut made = 0;
+        let prefix = keys::REFUND_REQUESTS;
+        for (key, _) in
+            self.ledger()
+                .store()
+                .scan(NAMESPACE, prefix.as_bytes(), None, QUERY_BATCH)?
+        {
+            let text = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
+            let Some((id, refund_key)) = text.split_once('/') else {
+                continue;
+            };
+            match self.execute_refund(id, refund_key) {
+                Ok(()) => made += 1,
+                Err(e) => {
+                    tracing::warn!(order = %id, refund_key, error = %e, "a requested refund is not made yet")
+                }
+            }
+        }
+        Ok(made)
+    }
+
     /// The citizen pays `order` in the sandbox cashier; the provider is
     /// asked about it `query_after` later if no notification settled it.
     pub fn cashier_pay(

@@ -382,3 +382,40 @@ fn reconciliation_lists_a_payment_the_ledger_lacks_whatever_the_provider_records
     assert_eq!(books.mismatches[0].order_id, order.id);
     assert_eq!(books.mismatches[0].txn_id.as_deref(), Some("sbxonlyline1"));
 }
+
+#[test]
+fn a_refund_recorded_in_the_ledger_is_made_at_the_provider_even_after_a_crash() {
+    let f = fixture();
+    let order = f
+        .payments
+        .create_order("bills", "citizen-1", "payer-1", new_order("f-1"))
+        .unwrap();
+    let paid = f
+        .payments
+        .sandbox()
+        .pay(&order, &PayOptions::default())
+        .unwrap();
+    deliver(&f.payments, &paid.notification(), "nonce00000004");
+    // The host died after the ledger's batch, before asking the provider.
+    let changed = f
+        .payments
+        .ledger()
+        .change(&order.id, None, &super::ledger::Extra::default(), |o| {
+            super::order::refund(o, "rf-1", 1000, "overcharged", now_secs())
+        })
+        .unwrap();
+    assert_eq!(changed.order.status, OrderStatus::PartiallyRefunded);
+    assert_eq!(sandbox_rows(&f.store, "refund/"), 0);
+    assert_eq!(f.payments.refunds_due().unwrap(), 1);
+    assert_eq!(f.payments.refunds_due().unwrap(), 0, "made once");
+    assert_eq!(sandbox_rows(&f.store, "refund/"), 1);
+    // The plugin's retry of the same refund changes nothing anywhere.
+    let again = f
+        .payments
+        .refund("bills", &order.id, 1000, "overcharged", "rf-1")
+        .unwrap();
+    assert_eq!(again.refunds.len(), 1);
+    assert_eq!(sandbox_rows(&f.store, "refund/"), 1);
+    let books = f.payments.reconcile(&date_of(now_secs())).unwrap();
+    assert_eq!(books.mismatches, vec![], "{books:?}");
+}

@@ -255,7 +255,10 @@ async fn orders_close_and_expire_and_cannot_be_paid_after(backend: Backend) {
     );
     let secret = sandbox_secret(&host);
     let (status, _) = Notice::paid(&secret, id, "late-txn", 80).send(&host).await;
-    assert_eq!(status, 400, "a payment for a closed order is a mismatch");
+    assert_eq!(
+        status, 400,
+        "a payment the provider does not know of, for a closed order, is a mismatch"
+    );
 
     let mut short = new_order("x-1", 90);
     short["expires_in_s"] = json!(1);
