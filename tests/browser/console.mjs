@@ -958,9 +958,11 @@ step('shell', 'a service page gets nothing from the shell beyond its own grants'
   assert.deepEqual(answers, {
     nationalId: 'error Water bill may not ask for that',
     template: 'error Water bill may not ask for that',
-    admin: 'error not a checkout address',
-    elsewhere: 'error not a checkout address',
+    admin: 'error the payment page was refused: it is not the city cashier',
+    elsewhere: 'error the payment page was refused: it is not the city cashier',
   });
+  // The citizen sees why nothing opened.
+  assert.match(await byTestId(shell, 'service-message').textContent(), /Water bill tried to open a payment page/);
   assert.equal(await byTestId(shell, 'consent-sheet').isHidden(), true);
   assert.equal(new URL(shell.url()).pathname, '/');
   assert.equal((await mine('/api/v1/consents')).consents.length, before, 'no consent recorded');

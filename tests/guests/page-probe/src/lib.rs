@@ -3,7 +3,7 @@
 //!
 //! | Route | Behaviour |
 //! | --- | --- |
-//! | `/?mode=...` | a page loading `/assets/islet.js` that, by `mode`: calls `islet.pay(url)` (`pay`), asks the shell for a session with a message of its own making, as service `claim`, with or without its bridge key (`session`), goes to another page in the same frame (`navigate`, `to`), or opens a nested frame that gets the bridge key and asks the shell itself (`nested`, `child`); the outcome is in `#result` |
+//! | `/?mode=...` | a page loading `/assets/islet.js` that, by `mode`: calls `islet.pay(url)` (`pay`), asks the shell for a session with a message of its own making, as service `claim`, with or without its bridge key (`session`), goes to another page in the same frame (`navigate`, `to`), or opens a nested frame that gets the bridge key and asks the shell itself (`nested`); the outcome is in `#result` |
 //! | `/evil.js` | a script that marks the page that ran it (`data-pwned`) |
 //! | `/clear-site-data` | a page answered with `Clear-Site-Data` for the whole origin |
 
