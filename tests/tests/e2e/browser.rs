@@ -177,11 +177,17 @@ async fn console_and_app_shell_in_chromium() {
     ];
     let started = Instant::now();
     let mut staff_answers = Vec::new();
-    let run = run_script(&browser_dir, "console.mjs", "console", &env, async |request: Value| {
-        let answer = rust_side(&host, &staff, &request).await;
-        staff_answers.push((request, answer.clone()));
-        answer
-    })
+    let run = run_script(
+        &browser_dir,
+        "console.mjs",
+        "console",
+        &env,
+        async |request: Value| {
+            let answer = rust_side(&host, &staff, &request).await;
+            staff_answers.push((request, answer.clone()));
+            answer
+        },
+    )
     .await;
     eprintln!(
         "browser script took {:.1} s; screenshots in {}",
@@ -351,9 +357,16 @@ async fn hostile_service_pages_are_refused_by_the_shell() {
     );
     // Nothing was paid or closed by the refused attempts.
     let (status, order) = host
-        .get_json(&format!("/api/v1/orders/{}", orders.water), Some(&orders.citizen))
+        .get_json(
+            &format!("/api/v1/orders/{}", orders.water),
+            Some(&orders.citizen),
+        )
         .await;
-    assert_eq!((status, order["status"].as_str()), (200, Some("created")), "{order}");
+    assert_eq!(
+        (status, order["status"].as_str()),
+        (200, Some("created")),
+        "{order}"
+    );
     host.stop().await;
 }
 
@@ -451,9 +464,18 @@ async fn run_hostile_pages(host: &TestHost, part: &str, setup: &HostilePageSetup
         ("CHROMIUM", CHROMIUM.to_string()),
     ];
     let label = format!("hostile-{part}");
-    run_script(&browser_dir, "hostile_pages.mjs", &label, &env, async |request: Value| {
-        (400, json!({"error": format!("unexpected request {request}")}))
-    })
+    run_script(
+        &browser_dir,
+        "hostile_pages.mjs",
+        &label,
+        &env,
+        async |request: Value| {
+            (
+                400,
+                json!({"error": format!("unexpected request {request}")}),
+            )
+        },
+    )
     .await
 }
 
