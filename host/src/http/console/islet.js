@@ -15,7 +15,9 @@
 //   islet.askConsent({item})          ask the citizen, in the platform's own
 //   islet.askConsent({template})      prompt; resolves true when granted
 //   islet.pay(checkoutUrl, back)      open the cashier; come back to `back`
-//                                     (a path of this service) afterwards
+//                                     (a path of this service) afterwards;
+//                                     only the platform's checkout_url of an
+//                                     order of this service opens
 //   islet.inShell                     whether the app shell hosts the page
 (function () {
   'use strict';

@@ -5,7 +5,9 @@
 // sandboxed in origins of their own and get only a service session
 // (/api/v1/sessions) that works on their own routes. A page asks the shell
 // by message (/assets/islet.js) to show the platform's consent prompt or to
-// open the cashier. The Orders tab lists the citizen's orders
+// open the cashier; the shell answers only the page it loaded in its frame
+// for the service it opened (a fresh key in that page's fragment), and opens
+// only the city cashier for an order of that service. The Orders tab lists the citizen's orders
 // (/api/v1/orders). Checkout pages (the sandbox cashier at /pay/{id})
 // refuse to be framed, so the shell opens them full screen and has them
 // come back to the service.
