@@ -171,7 +171,9 @@ step('console', 'the page is served with a strict policy', async (page) => {
   const response = await page.goto(`${BASE_URL}/admin`);
   assert.equal(response.status(), 200);
   const headers = response.headers();
-  assert.match(headers['content-security-policy'], /script-src 'self'/);
+  // Scripts only from the host's own /assets/, not from a service's /p/...
+  assert.match(headers['content-security-policy'], new RegExp(`script-src ${BASE_URL.replace(/^https?:/, 'http:')}/assets/;`));
+  assert.doesNotMatch(headers['content-security-policy'], /script-src 'self'/);
   assert.equal(headers['x-content-type-options'], 'nosniff');
   assert.equal(headers['cache-control'], 'no-cache');
   await byTestId(page, 'signin').waitFor({ state: 'visible' });
@@ -457,6 +459,7 @@ async function pageIsIsolated(shell, id) {
   assert.ok(frame, `the frame of ${id}: ${shell.frames().map((f) => f.url())}`);
   assert.equal(await frame.evaluate(() => window.origin), 'null');
   assert.ok(!frame.url().includes('islet-session'), frame.url());
+  assert.ok(!frame.url().includes('islet-bridge'), frame.url());
   const probe = await frame.evaluate(async () => {
     const attempt = (f) => { try { f(); return 'allowed'; } catch (e) { return e.name; } };
     const consent = await fetch('/api/v1/consents', {
@@ -955,9 +958,11 @@ step('shell', 'a service page gets nothing from the shell beyond its own grants'
   assert.deepEqual(answers, {
     nationalId: 'error Water bill may not ask for that',
     template: 'error Water bill may not ask for that',
-    admin: 'error not a checkout address',
-    elsewhere: 'error not a checkout address',
+    admin: 'error the payment page was refused: it is not the city cashier',
+    elsewhere: 'error the payment page was refused: it is not the city cashier',
   });
+  // The citizen sees why nothing opened.
+  assert.match(await byTestId(shell, 'service-message').textContent(), /Water bill tried to open a payment page/);
   assert.equal(await byTestId(shell, 'consent-sheet').isHidden(), true);
   assert.equal(new URL(shell.url()).pathname, '/');
   assert.equal((await mine('/api/v1/consents')).consents.length, before, 'no consent recorded');

@@ -5,7 +5,7 @@
 
 use super::error::ApiError;
 use axum::extract::Path;
-use axum::http::{HeaderName, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
 
 const ADMIN_HTML: &str = include_str!("console/admin.html");
@@ -19,18 +19,58 @@ const COMMON_JS: &str = include_str!("console/common.js");
 const ISLET_JS: &str = include_str!("console/islet.js");
 const STYLE_CSS: &str = include_str!("console/style.css");
 
-/// Only this host's own scripts, styles and API; frames only for the
-/// shell's mini-service pages (same origin); no plugins, no inline code.
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
-     style-src 'self'; connect-src 'self'; img-src 'self'; frame-src 'self'; \
-     base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+/// The policy of the pages' scripts and stylesheet themselves: they fetch
+/// nothing and may not be framed.
+pub const ASSET_CONTENT_SECURITY_POLICY: &str =
+    "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// The policy of the platform's own pages (the shell, the cashier, the
+/// console) served to `authority` (the `Host` the browser asked for):
+/// scripts and stylesheets only from this host's `/assets/`, never from a
+/// mini-service's `/p/...` on the same origin; the API of this host; frames
+/// only for the shell's mini-service pages; no plugins, no inline code.
+///
+/// Browsers take an `http:` source to cover `https:` too, so the policy
+/// holds behind a TLS proxy; the proxy must pass the `Host` the browser
+/// sent (nginx: `proxy_set_header Host $host;`). Without a usable `Host`,
+/// no script runs.
+pub fn page_content_security_policy(authority: Option<&str>) -> String {
+    let assets = match authority.filter(|a| is_authority(a)) {
+        Some(authority) => format!("http://{authority}/assets/"),
+        None => "'none'".to_string(),
+    };
+    format!(
+        "default-src 'none'; script-src {assets}; style-src {assets}; connect-src 'self'; \
+         img-src 'self'; frame-src 'self'; base-uri 'none'; form-action 'none'; \
+         frame-ancestors 'none'"
+    )
+}
+
+/// `host[:port]` made only of what a host name, an IP literal and a port
+/// may contain: nothing that could end the source or add another.
+fn is_authority(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= 255
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
+}
+
+/// The authority the browser asked for: `Host` (HTTP/1.1) or the request
+/// target's authority (HTTP/2).
+fn authority<'a>(headers: &'a HeaderMap, uri: &'a Uri) -> Option<&'a str> {
+    headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| uri.authority().map(|a| a.as_str()))
+}
 
 const HTML: &str = "text/html; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
 
 /// A static file with the console's security and caching headers.
-fn serve(content_type: &'static str, body: &'static str) -> Response {
+fn serve(content_type: &'static str, policy: HeaderValue, body: &'static str) -> Response {
     let headers: [(HeaderName, HeaderValue); 5] = [
         (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
         (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
@@ -38,10 +78,7 @@ fn serve(content_type: &'static str, body: &'static str) -> Response {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ),
-        (
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-        ),
+        (header::CONTENT_SECURITY_POLICY, policy),
         (
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
@@ -50,20 +87,30 @@ fn serve(content_type: &'static str, body: &'static str) -> Response {
     (headers, body).into_response()
 }
 
+/// One of the platform's pages, with the page policy for its authority.
+fn page(headers: &HeaderMap, uri: &Uri, body: &'static str) -> Response {
+    let policy = page_content_security_policy(authority(headers, uri));
+    match HeaderValue::from_str(&policy) {
+        Ok(policy) => serve(HTML, policy, body),
+        // Unreachable (the authority is checked), but never a page without a policy.
+        Err(_) => ApiError::internal("the page policy is not a header value").into_response(),
+    }
+}
+
 /// `GET /admin`, `GET /admin/`: the admin console.
-pub async fn admin_page() -> Response {
-    serve(HTML, ADMIN_HTML)
+pub async fn admin_page(headers: HeaderMap, uri: Uri) -> Response {
+    page(&headers, &uri, ADMIN_HTML)
 }
 
 /// `GET /`: the demo app shell (the city app's home screen).
-pub async fn shell_page() -> Response {
-    serve(HTML, SHELL_HTML)
+pub async fn shell_page(headers: HeaderMap, uri: Uri) -> Response {
+    page(&headers, &uri, SHELL_HTML)
 }
 
 /// `GET /pay/{order}`: the sandbox provider's cashier. The page reads the
 /// order through `/api/v1/orders/{id}` with the citizen's token.
-pub async fn cashier_page() -> Response {
-    serve(HTML, CASHIER_HTML)
+pub async fn cashier_page(headers: HeaderMap, uri: Uri) -> Response {
+    page(&headers, &uri, CASHIER_HTML)
 }
 
 /// `GET /assets/{file}`: the pages' scripts and stylesheet.
@@ -82,5 +129,49 @@ pub async fn asset(Path(file): Path<String>) -> Result<Response, ApiError> {
             ));
         }
     };
-    Ok(serve(content_type, body))
+    Ok(serve(
+        content_type,
+        HeaderValue::from_static(ASSET_CONTENT_SECURITY_POLICY),
+        body,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::page_content_security_policy as policy;
+
+    #[test]
+    fn pages_load_scripts_and_styles_only_from_assets() {
+        let p = policy(Some("city.example:8443"));
+        assert!(
+            p.contains("script-src http://city.example:8443/assets/;"),
+            "{p}"
+        );
+        assert!(
+            p.contains("style-src http://city.example:8443/assets/;"),
+            "{p}"
+        );
+        assert!(!p.contains("script-src 'self'"), "{p}");
+        assert!(!p.contains("unsafe"), "{p}");
+        assert!(p.contains("frame-ancestors 'none'"), "{p}");
+        assert!(policy(Some("[::1]:8080")).contains("script-src http://[::1]:8080/assets/;"));
+    }
+
+    #[test]
+    fn a_forged_host_adds_no_source() {
+        for host in [
+            "",
+            "evil.example/ 'unsafe-inline'",
+            "a; script-src *",
+            "a,b",
+            "*",
+            "a'b",
+            "a\"b",
+            &"a".repeat(300),
+        ] {
+            let p = policy(Some(host));
+            assert!(p.contains("script-src 'none';"), "{host:?}: {p}");
+        }
+        assert!(policy(None).contains("script-src 'none';"));
+    }
 }

@@ -46,16 +46,34 @@ async fn console_pages_are_served_with_security_headers() {
         assert_eq!(header("cache-control"), "no-cache", "{path}");
         assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
         let csp = header("content-security-policy");
-        for directive in [
-            "default-src 'none'",
-            "script-src 'self'",
-            "style-src 'self'",
-            "connect-src 'self'",
-        ] {
-            assert!(csp.contains(directive), "{path}: {csp}");
-        }
+        assert!(csp.contains("default-src 'none'"), "{path}: {csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
         assert!(!csp.contains("unsafe"), "{path}: {csp}");
+        if content_type == "text/html" {
+            // Scripts and styles from the host's /assets/ only: never a
+            // mini-service's script under /p/ on the same origin.
+            let assets = format!("{}/assets/", host.base);
+            for directive in [
+                format!("script-src {assets};"),
+                format!("style-src {assets};"),
+                "connect-src 'self'".to_string(),
+            ] {
+                assert!(csp.contains(&directive), "{path}: {csp}");
+            }
+        } else {
+            assert!(!csp.contains("script-src"), "{path}: {csp}");
+        }
     }
+    // A forged Host adds no source: the page runs no script at all.
+    let r = host
+        .http
+        .get(host.url("/"))
+        .header("host", "evil.example/ 'unsafe-inline'")
+        .send()
+        .await
+        .unwrap();
+    let csp = r.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'none';"), "{csp}");
     let (status, body) = json_of(host.get("/assets/../Cargo.toml", None).await).await;
     assert_eq!(status, 404, "{body}");
     let (status, body) = json_of(host.get("/assets/secret.js", None).await).await;
@@ -159,11 +177,17 @@ async fn console_and_app_shell_in_chromium() {
     ];
     let started = Instant::now();
     let mut staff_answers = Vec::new();
-    let run = run_script(&browser_dir, &env, async |request: Value| {
-        let answer = rust_side(&host, &staff, &request).await;
-        staff_answers.push((request, answer.clone()));
-        answer
-    })
+    let run = run_script(
+        &browser_dir,
+        "console.mjs",
+        "console",
+        &env,
+        async |request: Value| {
+            let answer = rust_side(&host, &staff, &request).await;
+            staff_answers.push((request, answer.clone()));
+            answer
+        },
+    )
     .await;
     eprintln!(
         "browser script took {:.1} s; screenshots in {}",
@@ -314,6 +338,147 @@ async fn console_and_app_shell_in_chromium() {
     host.stop().await;
 }
 
+/// A hostile service page (the page-probe test guest) in the app shell:
+/// `islet.pay` to anything but the city cashier for the service's own
+/// order, bridge requests from a page the shell did not open (another
+/// service's page the frame went to, a nested frame, a page claiming
+/// another service) and scripts from `/p/...` in the shell, cashier and
+/// console are all refused, while the pages keep working; axe-core finds
+/// no serious accessibility problem on them (`tests/browser/hostile_pages.mjs`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_service_pages_are_refused_by_the_shell() {
+    let host = TestHost::start().await;
+    let orders = hostile_page_setup(&host).await;
+    let run = run_hostile_pages(&host, "bridge", &orders).await;
+    assert!(
+        run.success,
+        "tests/browser/hostile_pages.mjs (bridge) failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
+        run.status, run.stdout, run.stderr
+    );
+    // Nothing was paid or closed by the refused attempts.
+    let (status, order) = host
+        .get_json(
+            &format!("/api/v1/orders/{}", orders.water),
+            Some(&orders.citizen),
+        )
+        .await;
+    assert_eq!(
+        (status, order["status"].as_str()),
+        (200, Some("created")),
+        "{order}"
+    );
+    host.stop().await;
+}
+
+/// A service answer carrying `Clear-Site-Data` (the page-probe test
+/// guest's `/clear-site-data`) opened in the app shell: the citizen is
+/// still signed in afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_answer_cannot_sign_the_citizen_out_of_the_shell() {
+    let host = TestHost::start().await;
+    let orders = hostile_page_setup(&host).await;
+    let run = run_hostile_pages(&host, "clear-site-data", &orders).await;
+    assert!(
+        run.success,
+        "tests/browser/hostile_pages.mjs (clear-site-data) failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
+        run.status, run.stdout, run.stderr
+    );
+    host.stop().await;
+}
+
+/// What the hostile-page script needs from the host it runs against.
+struct HostilePageSetup {
+    /// The citizen's app token.
+    citizen: String,
+    /// An unpaid water-bill order of the citizen.
+    water: String,
+    /// An unpaid water-bill order of another citizen.
+    other: String,
+}
+
+/// page-probe installed as `page-probe` and `page-probe-b`; water-bill
+/// allowed to charge, with an unpaid order of the citizen and of another.
+async fn hostile_page_setup(host: &TestHost) -> HostilePageSetup {
+    assert!(
+        Path::new(CHROMIUM).exists(),
+        "{CHROMIUM} is missing: the browser tests need Debian's Chromium"
+    );
+    host.install("page-probe").await;
+    host.install_as("page-probe", "page-probe-b").await;
+    host.install("water-bill").await;
+    let admin = host.admin();
+    let merchant = host
+        .post(
+            "/admin/v1/merchants",
+            &admin,
+            Some(json!({
+                "id": "water-supply",
+                "department": "water",
+                "name": "Islet City Water Supply Co.",
+            })),
+        )
+        .await;
+    assert_eq!(merchant.0, 201, "{}", merchant.1);
+    let grant = put(
+        host,
+        "/admin/v1/merchants/water-supply/plugins/water-bill",
+        &admin,
+    )
+    .await;
+    assert_eq!(grant.0, 200, "{}", grant.1);
+    let citizen = host.token("citizen-1", &[]);
+    let other = host.token("citizen-2", &[]);
+    let order_of = async |token: &str| {
+        let (status, body) = host
+            .post("/p/water-bill/api/bills/2026-10/pay", token, None)
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["order"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no order id: {body}"))
+            .to_string()
+    };
+    let water = order_of(&citizen).await;
+    let other = order_of(&other).await;
+    HostilePageSetup {
+        citizen,
+        water,
+        other,
+    }
+}
+
+async fn run_hostile_pages(host: &TestHost, part: &str, setup: &HostilePageSetup) -> ScriptRun {
+    let browser_dir = workspace().join("tests").join("browser");
+    ensure_node_modules(&browser_dir);
+    let screenshots = output_dir().join(format!("screenshots-hostile-{part}"));
+    let _ = std::fs::remove_dir_all(&screenshots);
+    let env = [
+        ("BASE_URL", host.base.clone()),
+        ("CITIZEN_TOKEN", setup.citizen.clone()),
+        ("CITIZEN_SUB", "citizen-1".to_string()),
+        ("ADMIN_TOKEN", host.admin()),
+        ("WATER_ORDER", setup.water.clone()),
+        ("OTHER_ORDER", setup.other.clone()),
+        ("PART", part.to_string()),
+        ("SCREENSHOT_DIR", screenshots.display().to_string()),
+        ("CHROMIUM", CHROMIUM.to_string()),
+    ];
+    let label = format!("hostile-{part}");
+    run_script(
+        &browser_dir,
+        "hostile_pages.mjs",
+        &label,
+        &env,
+        async |request: Value| {
+            (
+                400,
+                json!({"error": format!("unexpected request {request}")}),
+            )
+        },
+    )
+    .await
+}
+
 /// The citizen of the browser script is called this in their identity token.
 const CITIZEN_NAME: &str = "Li Lei";
 
@@ -363,7 +528,11 @@ fn find<'a>(plugins: &'a Value, id: &str) -> &'a Value {
 
 /// `npm ci` in `dir` when its `node_modules` is missing.
 fn ensure_node_modules(dir: &Path) {
-    if dir.join("node_modules").join("playwright-core").exists() {
+    let modules = dir.join("node_modules");
+    if ["playwright-core", "axe-core"]
+        .iter()
+        .all(|m| modules.join(m).exists())
+    {
         return;
     }
     let status = Command::new("npm")
@@ -381,22 +550,25 @@ struct ScriptRun {
     stderr: String,
 }
 
-/// Run `node console.mjs` in `dir` with `env`, killing it after
-/// [`SCRIPT_TIMEOUT`]. Its output goes to files beside the screenshots; a
+/// Run `node {script}` in `dir` with `env`, killing it after
+/// [`SCRIPT_TIMEOUT`]. Its output goes to files beside the screenshots
+/// (`browser-{label}-stdout.log`, `-stderr.log`); a
 /// stdout line `@@rust <json>` is a request for `handle`, whose answer
 /// (`{"status", "body"}`) goes back as one line on the script's stdin.
 async fn run_script(
     dir: &Path,
+    script: &str,
+    label: &str,
     env: &[(&str, String)],
     mut handle: impl AsyncFnMut(Value) -> (u16, Value),
 ) -> ScriptRun {
     let logs = output_dir();
-    let out_path: PathBuf = logs.join("browser-stdout.log");
-    let err_path: PathBuf = logs.join("browser-stderr.log");
+    let out_path: PathBuf = logs.join(format!("browser-{label}-stdout.log"));
+    let err_path: PathBuf = logs.join(format!("browser-{label}-stderr.log"));
     let mut stdout_log = std::fs::File::create(&out_path).expect("stdout log");
     let stderr = std::fs::File::create(&err_path).expect("stderr log");
     let mut child = Command::new("node")
-        .arg("console.mjs")
+        .arg(script)
         .current_dir(dir)
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdin(Stdio::piped())

@@ -15,28 +15,48 @@
 //   islet.askConsent({item})          ask the citizen, in the platform's own
 //   islet.askConsent({template})      prompt; resolves true when granted
 //   islet.pay(checkoutUrl, back)      open the cashier; come back to `back`
-//                                     (a path of this service) afterwards
+//                                     (a path of this service) afterwards;
+//                                     only the platform's checkout_url of an
+//                                     order of this service opens
 //   islet.inShell                     whether the app shell hosts the page
 (function () {
   'use strict';
   var SESSION_PARAM = 'islet-session';
+  var BRIDGE_PARAM = 'islet-bridge';
   var REPLY_MS = 120000;
 
-  // The shell appends `islet-session=...` to the page's own fragment.
+  // The shell appends `islet-session=...` (when the citizen is signed in)
+  // and `islet-bridge=...` (the key its answers are bound to: this page,
+  // loaded where the shell sent it) to the page's own fragment.
   var fragment = location.hash.slice(1);
-  var found = new RegExp('(^|&)' + SESSION_PARAM + '=([^&]*)').exec(fragment);
-  var token = found ? decodeURIComponent(found[2])
-    : new URLSearchParams(location.search).get('token') || '';
-  if (found) {
-    // Keep the session out of the address bar, history and bookmarks.
-    var rest = fragment.slice(0, found.index) + fragment.slice(found.index + found[0].length);
-    rest = rest.replace(/^&|&$/g, '');
+  var taken = false;
+  function take(name) {
+    var found = new RegExp('(^|&)' + name + '=([^&]*)').exec(fragment);
+    if (!found) return '';
+    taken = true;
+    fragment = fragment.slice(0, found.index) + fragment.slice(found.index + found[0].length);
+    fragment = fragment.replace(/^&|&$/g, '');
     try {
-      history.replaceState(null, '', location.pathname + location.search + (rest ? '#' + rest : ''));
-    } catch (e) { /* the address keeps it; harmless */ }
+      return decodeURIComponent(found[2]);
+    } catch (e) {
+      return '';
+    }
   }
-  var match = location.pathname.match(/^\/p\/[^/]+\//);
+  var session = take(SESSION_PARAM);
+  var bridge = take(BRIDGE_PARAM);
+  var token = session || new URLSearchParams(location.search).get('token') || '';
+  if (taken) {
+    // Keep them out of the address bar, history and bookmarks.
+    try {
+      history.replaceState(null, '', location.pathname + location.search + (fragment ? '#' + fragment : ''));
+    } catch (e) { /* the address keeps them; harmless */ }
+  }
+  var match = location.pathname.match(/^\/p\/([^/]+)\//);
   var root = match ? match[0] : '/';
+  var service = '';
+  try {
+    service = match ? decodeURIComponent(match[1]) : '';
+  } catch (e) { /* not a service page */ }
   var inShell = window.parent !== window;
   var waiting = {};
   var counter = 0;
@@ -63,7 +83,9 @@
         resolve({ ok: false, error: 'the app did not answer' });
       }, REPLY_MS);
       waiting[id] = function (answer) { clearTimeout(timer); resolve(answer); };
-      var message = { type: type, id: id };
+      // The shell answers only the page it opened, for the service it
+      // opened: both travel with every request.
+      var message = { type: type, id: id, service: service, bridge: bridge };
       for (var k in fields) if (Object.prototype.hasOwnProperty.call(fields, k)) message[k] = fields[k];
       // Only the platform's own page (the shell) may receive it.
       window.parent.postMessage(message, location.origin);

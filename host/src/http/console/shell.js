@@ -5,7 +5,9 @@
 // sandboxed in origins of their own and get only a service session
 // (/api/v1/sessions) that works on their own routes. A page asks the shell
 // by message (/assets/islet.js) to show the platform's consent prompt or to
-// open the cashier. The Orders tab lists the citizen's orders
+// open the cashier; the shell answers only the page it loaded in its frame
+// for the service it opened (a fresh key in that page's fragment), and opens
+// only the city cashier for an order of that service. The Orders tab lists the citizen's orders
 // (/api/v1/orders). Checkout pages (the sandbox cashier at /pay/{id})
 // refuse to be framed, so the shell opens them full screen and has them
 // come back to the service.
@@ -39,6 +41,9 @@ const state = {
   screen: 'home',
   catalog: [],
   open: null, // the catalog entry shown in the frame
+  // What the shell answers in the frame: the page it loaded there for
+  // service `id`, which got `key` in its fragment (null between pages).
+  bridge: null,
   orders: { list: [], next: null, loading: false, generation: 0 },
   inbox: { list: [], next: null, loading: false, loaded: false, generation: 0, unread: 0 },
   stream: { source: null, token: '', retry: null },
@@ -161,6 +166,9 @@ async function showService(id, path) {
   if (!state.catalog.length) loadCatalog();
   if (frame.dataset.src === url) return;
   frame.dataset.src = url;
+  serviceSay('');
+  // The page still in the frame is no longer answered.
+  state.bridge = null;
   const opening = (state.opening = (state.opening ?? 0) + 1);
   let session = '';
   if (token()) {
@@ -171,17 +179,34 @@ async function showService(id, path) {
     }
   }
   if (opening !== state.opening) return; // another service was opened meanwhile
-  // The page takes the session from the fragment: it never reaches a server.
+  // The page takes the session and the bridge key from the fragment: they
+  // never reach a server.
   const target = new URL(url, location.origin);
-  if (session) {
-    const own = target.hash.replace(/^#/, '');
-    target.hash = `${own ? `${own}&` : ''}islet-session=${encodeURIComponent(session)}`;
-  }
+  const key = bridgeKey();
+  const own = target.hash.replace(/^#/, '');
+  const ours = `islet-bridge=${key}${session ? `&islet-session=${encodeURIComponent(session)}` : ''}`;
+  target.hash = own ? `${own}&${ours}` : ours;
+  state.bridge = { id, key };
   frame.src = target.pathname + target.search + target.hash;
+}
+
+/** A fresh random key binding the shell's answers to one page load. */
+function bridgeKey() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** Say `text` above the service's page ('' hides it). */
+function serviceSay(text) {
+  const el = $('service-message');
+  el.textContent = text;
+  el.hidden = !text;
 }
 
 function closeService() {
   state.open = null;
+  state.bridge = null;
+  serviceSay('');
   state.opening = (state.opening ?? 0) + 1;
   finishConsent({ ok: false, declined: true });
   $('service').hidden = true;
@@ -259,32 +284,107 @@ async function askConsent(entry, message) {
 }
 
 /**
+ * Why the shell will not answer bridge message `m` (or '' when it will):
+ * only the page it loaded in its frame, for the service it opened, may ask.
+ * That page runs sandboxed (origin `null`, its address unreadable from
+ * here), so it proves where it was loaded with the key the shell put in
+ * its fragment; a page it navigated to, a frame nested in it or another
+ * window has no key, or is not the frame.
+ */
+function bridgeRefusal(event, m) {
+  const entry = state.open;
+  const bridge = state.bridge;
+  if (!entry || !bridge || bridge.id !== entry.id) return 'no service page is open in the app';
+  if (event.source !== $('service-frame').contentWindow || event.origin !== 'null') {
+    return 'the app answers only the service page it opened';
+  }
+  if (m.service !== entry.id) return 'this page does not belong to the service the app opened';
+  if (typeof m.bridge !== 'string' || m.bridge !== bridge.key) {
+    return 'this page was not opened by the app';
+  }
+  return '';
+}
+
+/**
  * Requests of the service page in the frame. It runs sandboxed (origin
  * `null`), so it asks here for what only the platform may do.
  */
 async function onFrameMessage(event) {
-  const frame = $('service-frame');
-  const entry = state.open;
   const m = event.data;
-  if (!entry || event.source !== frame.contentWindow || event.origin !== 'null') return;
   if (!m || typeof m !== 'object' || typeof m.id !== 'string' || typeof m.type !== 'string') return;
+  if (!m.type.startsWith('islet:')) return;
   const source = event.source;
+  if (!source || source === window) return;
   const reply = (answer) => source.postMessage({ ...answer, id: m.id }, '*');
+  const refusal = bridgeRefusal(event, m);
+  if (refusal) {
+    reply({ ok: false, error: refusal });
+    return;
+  }
+  const entry = state.open;
+  const { key } = state.bridge;
+  // Answers that took a while go only to the page that is still open.
+  const still = () => state.open === entry && state.bridge?.key === key;
   if (m.type === 'islet:consent') {
-    reply(await askConsent(entry, m));
+    const answer = await askConsent(entry, m);
+    reply(still() ? answer : { ok: false, declined: true });
   } else if (m.type === 'islet:session') {
     try {
-      reply({ ok: true, token: await openSession(entry.id) });
+      const session = await openSession(entry.id);
+      reply(still() ? { ok: true, token: session } : { ok: false, error: 'the service was closed' });
     } catch (err) {
       reply({ ok: false, error: err.message });
     }
   } else if (m.type === 'islet:pay') {
     const back = servicePath(entry.id, typeof m.back === 'string' ? m.back : '');
     const inside = back ? `/${encodeURIComponent(back)}` : '';
-    const opened = typeof m.checkout_url === 'string'
-      && openCheckout(m.checkout_url, `/#open/${encodeURIComponent(entry.id)}${inside}`);
-    reply(opened ? { ok: true } : { ok: false, error: 'not a checkout address' });
+    reply(await pay(entry, m.checkout_url, `/#open/${encodeURIComponent(entry.id)}${inside}`, still));
   }
+}
+
+/** The order of a cashier address of this host (`/pay/{order}`), or null. */
+function cashierOrder(address) {
+  if (typeof address !== 'string' || /[\u0000-\u0020\u007f\\]/.test(address)) return null;
+  let url;
+  try {
+    url = new URL(address, location.origin);
+  } catch {
+    return null;
+  }
+  const found = /^\/pay\/([^/]+)$/.exec(url.pathname);
+  if (url.origin !== location.origin || !found || url.search || url.hash) return null;
+  try {
+    return decodeURIComponent(found[1]);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * `islet.pay`: open the cashier for an order of service `entry`, coming
+ * back to `back`. The page may only name the platform's own cashier
+ * (`/pay/{order}` on this host) for one of the citizen's orders of this
+ * very service; the shell then opens the checkout the platform gives for
+ * that order, never an address of the page's. Anything else is refused
+ * where the citizen sees it, and nothing opens.
+ */
+async function pay(entry, checkoutUrl, back, still) {
+  const refuse = (why) => {
+    if (still()) serviceSay(`${entry.name} tried to open a payment page the app does not trust: ${why}. Nothing was opened.`);
+    return { ok: false, error: `the payment page was refused: ${why}` };
+  };
+  const id = cashierOrder(checkoutUrl);
+  if (!id) return refuse('it is not the city cashier');
+  if (!token()) return refuse('sign in to the city app first');
+  let order;
+  try {
+    order = await getJson(`/api/v1/orders/${encodeURIComponent(id)}`);
+  } catch (err) {
+    return refuse(err.status === 404 ? 'you have no such order' : err.message);
+  }
+  if (!still()) return { ok: false, error: 'the service was closed' };
+  if (order?.plugin !== entry.id) return refuse('the order is not one of this service');
+  return openCheckout(order.checkout_url, back) ? { ok: true } : refuse('the order has no checkout');
 }
 
 function watchFrame() {
