@@ -45,6 +45,7 @@ fn config(dir: &std::path::Path, port: u16, upstreams: &[String], down: Option<u
                  client_max_body_size 16m;\n\
                  location / {{\n\
                      proxy_pass http://islet;\n\
+                     proxy_set_header Host $http_host;\n\
                      proxy_next_upstream error timeout http_502 http_503 http_504;\n\
                      proxy_next_upstream_tries 3;\n\
                      proxy_connect_timeout 1s;\n\
