@@ -349,3 +349,49 @@ islet_tests::on_every_backend!(
     forged_stale_replayed_and_wrong_notifications_change_nothing,
     the_sandbox_notifies_repeatedly_and_late_and_can_fail,
 );
+
+/// The cashier's test options (failing, repeated and late notifications)
+/// are for development hosts: a production host refuses them, whoever asks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_production_cashier_refuses_the_sandbox_test_options() {
+    let fixtures = islet_tests::workspace().join("tests/fixtures");
+    let host = TestHost::start_with(|c| {
+        c.dev = false;
+        c.rs256_public_key_files = vec![fixtures.join("rs256-public.pem")];
+    })
+    .await;
+    let private = std::fs::read(fixtures.join("rs256-private.pem")).unwrap();
+    let citizen = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
+        &host.claims("erin", &[]),
+        &jsonwebtoken::EncodingKey::from_rsa_pem(&private).unwrap(),
+    )
+    .unwrap();
+    for options in [
+        json!({"action": "pay", "notify_times": 25}),
+        json!({"action": "pay", "delay_ms": 60000}),
+        json!({"action": "pay", "fail": true}),
+    ] {
+        let (status, body) = host
+            .post("/pay/o1234567890abcdef", &citizen, Some(options))
+            .await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (403, Some("test_options_not_allowed")),
+            "{body}"
+        );
+    }
+    // The cashier itself works: a plain Pay of an unknown order is a 404.
+    let (status, body) = host
+        .post(
+            "/pay/o1234567890abcdef",
+            &citizen,
+            Some(json!({"action": "pay"})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("order_not_found")),
+        "{body}"
+    );
+}
