@@ -117,6 +117,10 @@ pub fn manifest_as(name: &str, id: &str, version: Option<&str>) -> String {
 
 /// A compiled-artifact cache shared by the tests (entries are keyed by
 /// component and engine, so sharing is safe and saves compile time).
+/// The metrics token test hosts are configured with (`/metrics` answers
+/// only to it).
+pub const METRICS_TOKEN: &str = "test-metrics-token-0123456789";
+
 fn shared_cache_dir() -> PathBuf {
     workspace().join("target").join("e2e-cache")
 }
@@ -232,6 +236,7 @@ impl TestHost {
         config.dev = true;
         config.cache_dir = shared_cache_dir();
         config.max_instances = 64;
+        config.metrics.token = Some(METRICS_TOKEN.to_string());
         adjust(&mut config);
         let mut host = Self::from_config(config).await;
         host._data = Some(data);
@@ -363,6 +368,16 @@ impl TestHost {
             req = req.bearer_auth(t);
         }
         req.send().await.expect("GET")
+    }
+
+    /// `GET /metrics` with the metrics token.
+    pub async fn metrics(&self) -> reqwest::Response {
+        self.http
+            .get(self.url("/metrics"))
+            .bearer_auth(METRICS_TOKEN)
+            .send()
+            .await
+            .expect("request")
     }
 
     /// GET `path` and parse JSON, returning status and body.
