@@ -64,6 +64,7 @@ impl<B> MakeSpan<B> for RequestSpan {
             .map(|r| r.0.clone())
             .unwrap_or_else(|| Arc::from(""));
         tracing::info_span!(
+            target: "islet::access",
             "request",
             request_id = %id,
             method = %request.method(),
@@ -72,8 +73,8 @@ impl<B> MakeSpan<B> for RequestSpan {
     }
 }
 
-/// The access log line, at info with target `islet::access`: status and
-/// latency, inside the request's span (id, method, path).
+/// The access log line, at info with target `islet::access` (as its span):
+/// status and latency, inside the request's span (id, method, path).
 #[derive(Debug, Clone, Copy)]
 pub struct AccessLine;
 
