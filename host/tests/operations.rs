@@ -2,6 +2,8 @@
 //! request (without the query string, where tokens travel), and `islet
 //! config show` with every layer (file, `ISLET_*` environment, flags).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
 mod support;
 
 use std::io::{BufRead as _, BufReader};
@@ -83,7 +85,10 @@ fn every_request_gets_one_access_line_without_its_query() {
         assert!(line.contains(part), "{part} missing: {line}");
     }
     assert!(!line.contains("SECRET-TOKEN"), "a token in the log: {line}");
-    assert!(!line.contains('?') && !line.contains("last_event_id"), "{line}");
+    assert!(
+        !line.contains('?') && !line.contains("last_event_id"),
+        "{line}"
+    );
     let health = line_of("access-log-test-2");
     assert!(
         health[0].contains("path=/healthz") && health[0].contains("status=200"),
@@ -121,9 +126,21 @@ fn config_show_prints_every_layer_applied_without_secrets() {
     assert!(!text.contains("db-password-xyz"), "{text}");
     assert!(!text.contains("metrics-secret"), "{text}");
     let shown: toml::Value = toml::from_str(&text).expect("TOML");
-    assert_eq!(shown["listen"].as_str(), Some("127.0.0.1:9999"), "flag wins");
-    assert_eq!(shown["payment"]["lease-ms"].as_integer(), Some(4321), "env wins");
-    assert_eq!(shown["payment"]["retry-base-ms"].as_integer(), Some(77), "file");
+    assert_eq!(
+        shown["listen"].as_str(),
+        Some("127.0.0.1:9999"),
+        "flag wins"
+    );
+    assert_eq!(
+        shown["payment"]["lease-ms"].as_integer(),
+        Some(4321),
+        "env wins"
+    );
+    assert_eq!(
+        shown["payment"]["retry-base-ms"].as_integer(),
+        Some(77),
+        "file"
+    );
     assert_eq!(
         shown["payment"]["max-attempts"].as_integer(),
         Some(15),

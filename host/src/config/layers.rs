@@ -89,6 +89,10 @@ fn describe(e: figment::Error) -> String {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::result_large_err,
+    reason = "figment::Jail closures return figment::Error, its size is not ours"
+)]
 mod tests {
     use super::*;
     use crate::config::ServerConfig;

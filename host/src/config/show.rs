@@ -107,7 +107,11 @@ pub fn redact_url(url: &str) -> String {
                 let secret = k.eq_ignore_ascii_case("password");
                 (
                     k.into_owned(),
-                    if secret { REDACTED.into() } else { v.into_owned() },
+                    if secret {
+                        REDACTED.into()
+                    } else {
+                        v.into_owned()
+                    },
                 )
             })
             .collect();
@@ -149,8 +153,7 @@ mod tests {
         assert_eq!(back.data_dir, c.data_dir);
         assert_eq!(back.cache, c.cache);
         assert_eq!(
-            back.notification.retention,
-            c.notification.retention,
+            back.notification.retention, c.notification.retention,
             "{text}"
         );
     }

@@ -41,7 +41,11 @@ const CSS: &str = "text/css; charset=utf-8";
 /// The compression of the pages and their assets: gzip or brotli, for
 /// bodies above a few dozen bytes.
 pub fn compression() -> CompressionLayer {
-    CompressionLayer::new().gzip(true).br(true).no_deflate().no_zstd()
+    CompressionLayer::new()
+        .gzip(true)
+        .br(true)
+        .no_deflate()
+        .no_zstd()
 }
 
 /// The weak ETag of a built-in file (weak: the compressed forms share

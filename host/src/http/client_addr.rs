@@ -74,7 +74,10 @@ mod tests {
         assert_eq!(client_ip(ip("10.0.0.1"), &spoofed, &trusted), ip("6.6.6.6"));
         // The client wrote 6.6.6.6, the proxy appended the real 1.2.3.4.
         let appended = xff(&["6.6.6.6, 1.2.3.4"]);
-        assert_eq!(client_ip(ip("10.0.0.1"), &appended, &trusted), ip("1.2.3.4"));
+        assert_eq!(
+            client_ip(ip("10.0.0.1"), &appended, &trusted),
+            ip("1.2.3.4")
+        );
         // Two proxies of ours in a row.
         let chain = xff(&["6.6.6.6, 1.2.3.4", "10.0.0.7"]);
         assert_eq!(client_ip(ip("10.0.0.1"), &chain, &trusted), ip("1.2.3.4"));

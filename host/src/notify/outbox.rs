@@ -338,7 +338,9 @@ pub async fn sweep(notifications: &Arc<Notifications>) -> usize {
     };
     // Deliveries go out concurrently, a bounded number at once: one slow
     // receiver does not hold up the rest of the sweep.
-    let limit = Arc::new(Semaphore::new(notifications.config.webhook_concurrency.max(1)));
+    let limit = Arc::new(Semaphore::new(
+        notifications.config.webhook_concurrency.max(1),
+    ));
     let mut running = JoinSet::new();
     for due in due {
         let Ok(permit) = limit.clone().acquire_owned().await else {
@@ -413,7 +415,10 @@ mod tests {
     #[test]
     fn jitter_spreads_retries_within_the_upper_half() {
         let delays: Vec<u64> = (0..200).map(|_| with_jitter(1000)).collect();
-        assert!(delays.iter().all(|d| (500..=1000).contains(d)), "{delays:?}");
+        assert!(
+            delays.iter().all(|d| (500..=1000).contains(d)),
+            "{delays:?}"
+        );
         let distinct: std::collections::BTreeSet<_> = delays.iter().collect();
         assert!(distinct.len() > 50, "spread out: {}", distinct.len());
         assert_eq!(with_jitter(0), 0);

@@ -48,8 +48,7 @@ impl RateLimiter {
     pub fn take(&self, plugin: &str, caller: &str, per_minute: u64) -> Result<(), Duration> {
         let limiter = self.limiter(plugin, per_minute);
         let calls = limiter.calls.fetch_add(1, Ordering::Relaxed);
-        if calls % CHECK_SIZE_EVERY == CHECK_SIZE_EVERY - 1 && limiter.limiter.len() > SWEEP_ABOVE
-        {
+        if calls % CHECK_SIZE_EVERY == CHECK_SIZE_EVERY - 1 && limiter.limiter.len() > SWEEP_ABOVE {
             limiter.limiter.retain_recent();
             limiter.limiter.shrink_to_fit();
         }

@@ -20,7 +20,11 @@ async fn metrics_as(host: &TestHost, token: Option<&str>) -> reqwest::Response {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_are_refused_without_the_token_and_served_with_it() {
     let host = TestHost::start().await;
-    for token in [None, Some("not-the-metrics-token"), Some(&host.admin() as &str)] {
+    for token in [
+        None,
+        Some("not-the-metrics-token"),
+        Some(&host.admin() as &str),
+    ] {
         let (status, body) = json_of(metrics_as(&host, token).await).await;
         assert_eq!(status, 401, "{token:?}: {body}");
         assert_eq!(body["error"]["code"], "invalid_token");
@@ -49,7 +53,10 @@ async fn metrics_are_absent_unless_configured_and_open_on_their_own_address() {
     // No token: the main address has no /metrics at all.
     let host = TestHost::start_with(|c| c.metrics.token = None).await;
     let (status, body) = json_of(metrics_as(&host, Some(METRICS_TOKEN)).await).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
     host.stop().await;
 
     let host = TestHost::start_with(|c| {

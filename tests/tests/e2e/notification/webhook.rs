@@ -357,7 +357,8 @@ async fn during_a_rotation_both_secrets_verify_and_after_it_only_the_new_one() {
             seen.requests.lock().expect("lock").first().cloned()
         })
         .await;
-        new.verify(&body, &headers).expect("the new secret verifies");
+        new.verify(&body, &headers)
+            .expect("the new secret verifies");
         assert_eq!(
             old.verify(&body, &headers).is_ok(),
             old_verifies,
