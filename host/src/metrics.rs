@@ -152,3 +152,21 @@ pub fn set_breaker_state(plugin: &str, version: &str, value: f64) {
 pub fn set_installed_plugins(count: usize) {
     metrics::gauge!("islet_installed_plugins").set(count as f64);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_recorder_comes_with_its_upkeep_thread_and_process_metrics() {
+        let text = render().expect("a recorder");
+        assert!(text.contains("process_resident_memory_bytes"), "{text}");
+        // Thread names are cut to 15 bytes by the kernel.
+        let upkeep = std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter_map(|t| std::fs::read_to_string(t.path().join("comm")).ok())
+            .any(|name| name.trim() == "islet-metrics-u");
+        assert!(upkeep, "no upkeep thread");
+    }
+}

@@ -217,3 +217,37 @@ async fn console_assets_answer_304_to_their_etag_and_come_compressed() {
     assert!(catalog.headers().get("content-encoding").is_none());
     host.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_starting_host_evicts_compiled_artifacts_unused_for_too_long() {
+    let cache = tempfile::tempdir().unwrap();
+    let stale = cache.path().join("0123-stale.cwasm");
+    std::fs::write(&stale, b"old native code").unwrap();
+    let two_days = std::time::Duration::from_secs(48 * 3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&stale)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - two_days)
+        .unwrap();
+    let dir = cache.path().to_path_buf();
+    let host = TestHost::start_with(move |c| {
+        c.cache_dir = dir;
+        c.cache.unused = std::time::Duration::from_secs(24 * 3600);
+    })
+    .await;
+    host.install("hello").await;
+    islet_tests::payments::wait_for(
+        "the stale artifact evicted",
+        std::time::Duration::from_secs(10),
+        || async { (!stale.exists()).then_some(()) },
+    )
+    .await;
+    let kept: Vec<_> = std::fs::read_dir(cache.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".cwasm"))
+        .collect();
+    assert_eq!(kept.len(), 1, "hello's fresh artifact stays");
+    host.stop().await;
+}
