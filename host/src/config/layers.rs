@@ -111,6 +111,12 @@ mod tests {
             jail.set_env("ISLET_SHUTDOWN_GRACE_S", "7");
             jail.set_env("ISLET_TRUSTED_PROXIES", "[\"10.0.0.0/8\", \"::1/128\"]");
             jail.set_env("ISLET_METRICS__TOKEN", "a-metrics-token-of-32-characters!");
+            jail.set_env("ISLET_METRICS__LISTEN", "127.0.0.1:9100");
+            jail.set_env(
+                "ISLET_NOTIFICATION__WEBHOOK_URL",
+                "https://push.example:8443/islet?x=1",
+            );
+            jail.set_env("ISLET_STORE__POOL_SIZE", "4");
             // Flags' variables and the harness's are not settings.
             jail.set_env("ISLET_LISTEN", "127.0.0.1:1");
             jail.set_env("ISLET_TEST_PG_URL", "postgres://x");
@@ -127,6 +133,12 @@ mod tests {
                 Some("a-metrics-token-of-32-characters!")
             );
             assert_eq!(c.listen.port(), 8080, "ISLET_LISTEN is clap's, a flag");
+            assert_eq!(c.metrics.listen, Some("127.0.0.1:9100".parse().unwrap()));
+            assert_eq!(
+                c.notification.webhook_url.as_deref(),
+                Some("https://push.example:8443/islet?x=1")
+            );
+            assert_eq!(c.store_pool_size, 4);
             Ok(())
         });
     }
