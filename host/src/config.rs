@@ -1,9 +1,16 @@
-//! Host configuration: a TOML file, overridden by environment variables and
-//! command-line flags (see `cli`).
+//! Host configuration, layered (see [`layers`]): built-in defaults, a TOML
+//! file, `ISLET_*` environment variables, command-line flags (see `cli`).
+//! `islet config show` prints the result ([`show`]).
+
+pub mod layers;
+mod ops;
+pub mod show;
+
+pub use ops::{CacheFile, CachePolicy, MetricsConfig, MetricsFile};
 
 use crate::limits::{LimitOverrides, LimitPolicy, Limits};
 use anyhow::Context as _;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -22,7 +29,7 @@ pub const DEV_KEY_FILE: &str = "dev-signing-key";
 pub const PAIRWISE_SECRET_FILE: &str = "pairwise-secret";
 
 /// The config file, as written. Every field is optional.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct ConfigFile {
     /// Address to listen on.
@@ -60,10 +67,19 @@ pub struct ConfigFile {
     /// `[notification]`: quotas and the outbound webhook.
     #[serde(default)]
     pub notification: NotificationFile,
+    /// Proxies (CIDR ranges) whose `X-Forwarded-For` is believed when
+    /// keying anonymous callers by address (default: none).
+    pub trusted_proxies: Option<Vec<ipnet::IpNet>>,
+    /// `[metrics]`: who may read `/metrics`.
+    #[serde(default)]
+    pub metrics: MetricsFile,
+    /// `[cache]`: eviction of compiled artifacts.
+    #[serde(default)]
+    pub cache: CacheFile,
 }
 
 /// `[store]` of the config file.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct StoreFile {
     /// `postgres://user:password@host:port/database` for a store several
@@ -74,7 +90,7 @@ pub struct StoreFile {
 }
 
 /// `[notification]` of the config file.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct NotificationFile {
     /// Messages one plugin may send per day, all citizens together
@@ -98,10 +114,19 @@ pub struct NotificationFile {
     /// How long a host holds a delivery it sends before another host may
     /// take it over, ms (default 30000).
     pub lease_ms: Option<u64>,
+    /// The secret being rotated out: while set (and until
+    /// `webhook-previous-secret-until`), deliveries carry a signature with
+    /// it too, so receivers can switch at their pace.
+    pub webhook_previous_secret_file: Option<PathBuf>,
+    /// End of the rotation overlap, RFC 3339 (default: while the file is
+    /// configured).
+    pub webhook_previous_secret_until: Option<String>,
+    /// Webhook deliveries sent at once by one host (default 8).
+    pub webhook_concurrency: Option<usize>,
 }
 
 /// `[payment]` of the config file.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct PaymentFile {
     /// Shortest order expiry a plugin may ask for, seconds (default 60).
@@ -121,7 +146,7 @@ pub struct PaymentFile {
 }
 
 /// `[auth]`.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct AuthFile {
     /// Expected `iss`.
@@ -139,7 +164,7 @@ pub struct AuthFile {
 }
 
 /// `[runtime]`.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct RuntimeFile {
     /// Instances that may run at once.
@@ -149,7 +174,7 @@ pub struct RuntimeFile {
 }
 
 /// `[limits.default]` and `[limits.max]`.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct LimitsFile {
     /// Platform defaults.
@@ -161,11 +186,16 @@ pub struct LimitsFile {
 }
 
 impl ConfigFile {
-    /// Read and parse `path`.
+    /// Read and parse `path` alone.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read config file {}", path.display()))?;
         toml::from_str(&text).with_context(|| format!("config file {}", path.display()))
+    }
+
+    /// The config file (if any) with the `ISLET_*` environment over it.
+    pub fn layered(path: Option<&Path>) -> anyhow::Result<Self> {
+        layers::load(path)
     }
 }
 
@@ -224,6 +254,12 @@ pub struct ServerConfig {
     pub payment: crate::payment::PaymentConfig,
     /// Notification quotas and the outbound webhook.
     pub notification: crate::notify::NotificationConfig,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Who may read `/metrics`.
+    pub metrics: MetricsConfig,
+    /// Eviction of compiled artifacts.
+    pub cache: CachePolicy,
 }
 
 impl ServerConfig {
@@ -252,6 +288,9 @@ impl ServerConfig {
             interruption: crate::runtime::Interruption::Epoch,
             payment: crate::payment::PaymentConfig::default(),
             notification: crate::notify::NotificationConfig::default(),
+            trusted_proxies: Vec::new(),
+            metrics: MetricsConfig::default(),
+            cache: CachePolicy::default(),
         }
     }
 
@@ -316,6 +355,14 @@ impl ServerConfig {
             c.payment.query_after = Duration::from_millis(ms.max(100));
         }
         apply_notification(&mut c.notification, &file.notification)?;
+        c.trusted_proxies = file.trusted_proxies.clone().unwrap_or_default();
+        c.metrics = MetricsConfig {
+            listen: file.metrics.listen,
+            token: file.metrics.token.clone(),
+            token_file: file.metrics.token_file.clone(),
+        };
+        c.metrics.resolved_token()?;
+        c.cache = CachePolicy::default().with(&file.cache);
         let max = Limits::MAX.with(&file.limits.max);
         let default = Limits::DEFAULT.with(&file.limits.default);
         default
@@ -353,6 +400,19 @@ fn apply_notification(
     }
     if let Some(days) = file.retention_days {
         c.retention = Duration::from_secs(days.clamp(1, 36_500) * 24 * 3600);
+    }
+    c.webhook_previous_secret_file = file.webhook_previous_secret_file.clone();
+    if let Some(until) = &file.webhook_previous_secret_until {
+        let at = time::OffsetDateTime::parse(until, &time::format_description::well_known::Rfc3339)
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "config [notification] webhook-previous-secret-until: {until:?} is not an RFC 3339 time: {e}"
+                )
+            })?;
+        c.webhook_previous_secret_until_s = Some(at.unix_timestamp());
+    }
+    if let Some(n) = file.webhook_concurrency {
+        c.webhook_concurrency = n.clamp(1, 256);
     }
     Ok(())
 }

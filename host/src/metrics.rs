@@ -1,4 +1,7 @@
-//! Prometheus metrics: one recorder per process, rendered at `GET /metrics`.
+//! Prometheus metrics: one recorder per process, rendered at `GET /metrics`
+//! with the process's own metrics (`process_*`: resident memory, CPU time,
+//! open file descriptors, threads). A background thread runs the
+//! exporter's upkeep, so histogram data is drained even when nobody scrapes.
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
@@ -18,6 +21,9 @@ const MEMORY_BUCKETS: &[f64] = &[
     268_435_456.0,
     536_870_912.0,
 ];
+
+/// How often the exporter's upkeep runs.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
 
 /// The process's Prometheus handle, installing the recorder on first use.
 /// Hosts in one process (tests) share it.
@@ -43,7 +49,11 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
                     )
                 });
             match builder.and_then(|b| b.install_recorder()) {
-                Ok(h) => Some(h),
+                Ok(h) => {
+                    start_upkeep(h.clone());
+                    process_collector().describe();
+                    Some(h)
+                }
                 Err(e) => {
                     tracing::error!("metrics are unavailable: {e}");
                     None
@@ -51,6 +61,35 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
             }
         })
         .as_ref()
+}
+
+/// Run the exporter's upkeep every [`UPKEEP_EVERY`], for the life of the
+/// process (the recorder lives as long).
+fn start_upkeep(handle: PrometheusHandle) {
+    let spawned = std::thread::Builder::new()
+        .name("islet-metrics-upkeep".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(UPKEEP_EVERY);
+                handle.run_upkeep();
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!("cannot start the metrics upkeep thread: {e}");
+    }
+}
+
+fn process_collector() -> &'static metrics_process::Collector {
+    static COLLECTOR: OnceLock<metrics_process::Collector> = OnceLock::new();
+    COLLECTOR.get_or_init(metrics_process::Collector::default)
+}
+
+/// The exposition text, with the process metrics read now; `None` when no
+/// recorder could be installed.
+pub fn render() -> Option<String> {
+    let handle = handle()?;
+    process_collector().collect();
+    Some(handle.render())
 }
 
 /// What one plugin call did, for metrics.
@@ -112,4 +151,22 @@ pub fn set_breaker_state(plugin: &str, version: &str, value: f64) {
 /// Set the number of installed plugins.
 pub fn set_installed_plugins(count: usize) {
     metrics::gauge!("islet_installed_plugins").set(count as f64);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_recorder_comes_with_its_upkeep_thread_and_process_metrics() {
+        let text = render().expect("a recorder");
+        assert!(text.contains("process_resident_memory_bytes"), "{text}");
+        // Thread names are cut to 15 bytes by the kernel.
+        let upkeep = std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter_map(|t| std::fs::read_to_string(t.path().join("comm")).ok())
+            .any(|name| name.trim() == "islet-metrics-u");
+        assert!(upkeep, "no upkeep thread");
+    }
 }

@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 /// A host serving on a socket.
 pub struct RunningServer {
     addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
     state: Arc<AppState>,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
@@ -113,6 +114,12 @@ pub fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>> {
         consents,
         notifications,
         sessions,
+        ops: http::ops::OpsSettings {
+            metrics_token: config.metrics.resolved_token()?,
+            metrics_listen: config.metrics.listen,
+            trusted_proxies: config.trusted_proxies.clone().into(),
+        },
+        cache_policy: config.cache,
     }))
 }
 
@@ -153,6 +160,11 @@ pub async fn serve(listen: SocketAddr, state: Arc<AppState>) -> anyhow::Result<R
     let addr = listener.local_addr()?;
     let (tx, rx) = oneshot::channel::<()>();
     crate::metrics::handle();
+    let (stop_metrics, metrics_stopped) = oneshot::channel::<()>();
+    let metrics_addr = match state.ops.metrics_listen {
+        Some(at) => Some(serve_metrics(at, state.clone(), metrics_stopped).await?),
+        None => None,
+    };
     let app = http::router(state.clone());
     let usage = state.usage.clone();
     state
@@ -168,6 +180,8 @@ pub async fn serve(listen: SocketAddr, state: Arc<AppState>) -> anyhow::Result<R
     let notifications = state.notifications.clone();
     let registry = state.registry.clone();
     let store = state.registry.store().clone();
+    let runtime = state.runtime.clone();
+    let cache_policy = state.cache_policy;
     let task = tokio::spawn(async move {
         let (stop_flusher, flusher_stopped) = oneshot::channel::<()>();
         let flusher = tokio::spawn(flush_usage_periodically(usage.clone(), flusher_stopped));
@@ -184,6 +198,12 @@ pub async fn serve(listen: SocketAddr, state: Arc<AppState>) -> anyhow::Result<R
             notifications.clone(),
             relay_stopped,
         ));
+        let (stop_cache, cache_stopped) = oneshot::channel::<()>();
+        let cache = tokio::spawn(evict_artifacts_periodically(
+            runtime,
+            cache_policy,
+            cache_stopped,
+        ));
         let (stop_outbox, outbox_stopped) = oneshot::channel::<()>();
         let outbox = tokio::spawn(crate::notify::run(notifications.clone(), outbox_stopped));
         let served = axum::serve(
@@ -192,6 +212,7 @@ pub async fn serve(listen: SocketAddr, state: Arc<AppState>) -> anyhow::Result<R
         )
         .with_graceful_shutdown(async move {
             let _ = rx.await;
+            let _ = stop_metrics.send(());
             // Live inbox streams never end by themselves.
             notifications.close();
         })
@@ -208,6 +229,8 @@ pub async fn serve(listen: SocketAddr, state: Arc<AppState>) -> anyhow::Result<R
         let _ = follower.await;
         let _ = stop_relay.send(());
         let _ = relay.await;
+        let _ = stop_cache.send(());
+        let _ = cache.await;
         if let Err(e) = tokio::task::spawn_blocking(move || usage.flush()).await {
             tracing::error!("cannot flush usage at shutdown: {e}");
         }
@@ -216,6 +239,7 @@ pub async fn serve(listen: SocketAddr, state: Arc<AppState>) -> anyhow::Result<R
     tracing::info!(%addr, plugins = state.registry.list().len(), "islet is serving");
     Ok(RunningServer {
         addr,
+        metrics_addr,
         state,
         shutdown: Some(tx),
         task,
@@ -226,6 +250,11 @@ impl RunningServer {
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The separate metrics address, when `[metrics] listen` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// The shared state (registry, runtime).
@@ -259,6 +288,62 @@ impl RunningServer {
                 );
                 Ok(())
             }
+        }
+    }
+}
+
+/// Serve `/metrics` alone on `listen` until `stop`; the bound address.
+async fn serve_metrics(
+    listen: SocketAddr,
+    state: Arc<AppState>,
+    stop: oneshot::Receiver<()>,
+) -> anyhow::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen} ([metrics] listen)"))?;
+    let addr = listener.local_addr()?;
+    let app = http::metrics_router(state);
+    tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop.await;
+            })
+            .await;
+        if let Err(e) = served {
+            tracing::error!("the metrics address failed: {e}");
+        }
+    });
+    tracing::info!(%addr, "metrics served");
+    Ok(addr)
+}
+
+/// How often the compiled-artifact cache is checked for entries to evict.
+const EVICT_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Evict unused and over-budget compiled artifacts now and then (and once
+/// at start).
+async fn evict_artifacts_periodically(
+    runtime: Arc<Runtime>,
+    policy: crate::config::CachePolicy,
+    mut stop: oneshot::Receiver<()>,
+) {
+    let mut tick = tokio::time::interval(EVICT_EVERY);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = &mut stop => return,
+        }
+        let runtime = runtime.clone();
+        match tokio::task::spawn_blocking(move || runtime.evict_artifacts(&policy)).await {
+            Ok(Ok(r)) if r.removed > 0 => tracing::info!(
+                removed = r.removed,
+                freed_bytes = r.freed_bytes,
+                kept_bytes = r.kept_bytes,
+                "evicted compiled artifacts"
+            ),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!("cannot evict compiled artifacts: {e}"),
+            Err(e) => tracing::warn!("artifact eviction failed: {e}"),
         }
     }
 }

@@ -118,6 +118,10 @@ pub fn manifest_as(name: &str, id: &str, version: Option<&str>) -> String {
 
 /// A compiled-artifact cache shared by the tests (entries are keyed by
 /// component and engine, so sharing is safe and saves compile time).
+/// The metrics token test hosts are configured with (`/metrics` answers
+/// only to it).
+pub const METRICS_TOKEN: &str = "test-metrics-token-0123456789";
+
 fn shared_cache_dir() -> PathBuf {
     workspace().join("target").join("e2e-cache")
 }
@@ -233,6 +237,7 @@ impl TestHost {
         config.dev = true;
         config.cache_dir = shared_cache_dir();
         config.max_instances = 64;
+        config.metrics.token = Some(METRICS_TOKEN.to_string());
         adjust(&mut config);
         let mut host = Self::from_config(config).await;
         host._data = Some(data);
@@ -241,11 +246,13 @@ impl TestHost {
 
     async fn from_config(config: ServerConfig) -> TestHost {
         let server = start(config.clone()).await.expect("host starts");
-        let secret = std::fs::read_to_string(config.secrets_dir.join(DEV_KEY_FILE))
-            .expect("dev key")
-            .trim()
-            .as_bytes()
-            .to_vec();
+        // A production host (dev off) has no development key: tokens for it
+        // are signed with the test's own keys.
+        let secret = match std::fs::read_to_string(config.secrets_dir.join(DEV_KEY_FILE)) {
+            Ok(key) => key.trim().as_bytes().to_vec(),
+            Err(_) if !config.dev => Vec::new(),
+            Err(e) => panic!("the development host has no dev key: {e}"),
+        };
         TestHost {
             base: format!("http://{}", server.addr()),
             server: Some(server),
@@ -364,6 +371,16 @@ impl TestHost {
             req = req.bearer_auth(t);
         }
         req.send().await.expect("GET")
+    }
+
+    /// `GET /metrics` with the metrics token.
+    pub async fn metrics(&self) -> reqwest::Response {
+        self.http
+            .get(self.url("/metrics"))
+            .bearer_auth(METRICS_TOKEN)
+            .send()
+            .await
+            .expect("request")
     }
 
     /// GET `path` and parse JSON, returning status and body.

@@ -8,7 +8,7 @@ mod session;
 
 pub use jwt::{AuthError, Citizen, Claims, TokenVerifier, VerifierKeys, sign_hs256};
 pub use pairwise::PairwiseSubjects;
-pub use secrets::{bind_to_store, load_or_create_secret, read_secret};
+pub use secrets::{bind_to_store, create_secret_file, load_or_create_secret, read_secret};
 pub use session::{
     RECHECK as SESSION_RECHECK, SESSION_TTL_SECS, ServiceSession, ServiceSessions, SessionError,
 };

@@ -28,7 +28,13 @@ pub fn load_or_create_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
     if path.exists() {
         return read_secret(path);
     }
-    let secret = hex::encode(rand::random::<[u8; 32]>());
+    create_secret_file(path, &hex::encode(rand::random::<[u8; 32]>()))
+}
+
+/// Create the secret file `path` holding `secret` (mode 0600), written
+/// completely or not at all; returns the secret's bytes.
+pub fn create_secret_file(path: &Path, secret: &str) -> anyhow::Result<Vec<u8>> {
+    let secret = secret.to_string();
     let dir = path
         .parent()
         .with_context(|| format!("{} has no parent folder", path.display()))?;

@@ -57,6 +57,9 @@ pub enum Command {
         #[command(flatten)]
         server: ServerArgs,
     },
+    /// The host's settings.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// An order with its journal and event deliveries.
     Order {
         /// The order id.
@@ -87,6 +90,14 @@ pub struct ServeArgs {
     /// [default: the data folder].
     #[arg(long, env = "ISLET_SECRETS_DIR")]
     pub secrets_dir: Option<PathBuf>,
+}
+
+/// `islet config ...`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective config (defaults, file, `ISLET_*` environment
+    /// and these flags applied) as TOML, secret values redacted.
+    Show(ServeArgs),
 }
 
 /// Where the admin client talks to.
@@ -239,12 +250,9 @@ pub struct PluginIdArgs {
     pub server: ServerArgs,
 }
 
-/// Resolve `serve`/`demo` flags against the config file.
+/// Resolve `serve`/`demo` flags over the environment and the config file.
 pub fn server_config(config: Option<&PathBuf>, args: &ServeArgs) -> anyhow::Result<ServerConfig> {
-    let file = match config {
-        Some(path) => ConfigFile::load(path)?,
-        None => ConfigFile::default(),
-    };
+    let file = ConfigFile::layered(config.map(PathBuf::as_path))?;
     let mut c = ServerConfig::from_file(&file, args.data_dir.clone())?;
     if file.cache_dir.is_none() {
         c.cache_dir = c.data_dir.join("cache");
@@ -370,6 +378,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Store(cmd) => store::run(cmd),
         Command::Reconcile { date, server } => money::reconcile(&server, date.as_deref()),
         Command::Order { id, server } => money::order(&server, &id),
+        Command::Config(ConfigCommand::Show(args)) => {
+            let config = server_config(cli.config.as_ref(), &args)?;
+            print!("{}", crate::config::show::effective_toml(&config)?);
+            Ok(())
+        }
     }
 }
 

@@ -43,10 +43,7 @@ pub struct TokenArgs {
 
 /// Print a token.
 pub fn run(config: Option<&PathBuf>, args: &TokenArgs) -> anyhow::Result<()> {
-    let file = match config {
-        Some(path) => ConfigFile::load(path)?,
-        None => ConfigFile::default(),
-    };
+    let file = ConfigFile::layered(config.map(PathBuf::as_path))?;
     let data_dir = args
         .data_dir
         .clone()

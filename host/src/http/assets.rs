@@ -2,11 +2,20 @@
 //! built into the binary, served with a strict content security policy.
 //! They are plain HTML, CSS and JavaScript modules: no build step, nothing
 //! fetched from elsewhere; they talk to the JSON API of this host.
+//!
+//! Each answer carries an `ETag` (a hash of the file, which is part of the
+//! binary): a browser revalidating (`Cache-Control: no-cache`) gets 304
+//! without the body. Text is compressed (gzip or brotli, as the browser
+//! accepts) by tower-http's `CompressionLayer`.
 
 use super::error::ApiError;
 use axum::extract::Path;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Uri, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+use tower_http::compression::CompressionLayer;
 
 const ADMIN_HTML: &str = include_str!("console/admin.html");
 const SHELL_HTML: &str = include_str!("console/shell.html");
@@ -69,9 +78,54 @@ const HTML: &str = "text/html; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
 
-/// A static file with the console's security and caching headers.
-fn serve(content_type: &'static str, policy: HeaderValue, body: &'static str) -> Response {
-    let headers: [(HeaderName, HeaderValue); 5] = [
+/// The compression of the pages and their assets: gzip or brotli, for
+/// bodies above a few dozen bytes.
+pub fn compression() -> CompressionLayer {
+    CompressionLayer::new()
+        .gzip(true)
+        .br(true)
+        .no_deflate()
+        .no_zstd()
+}
+
+/// The weak ETag of a built-in file (weak: the compressed forms share
+/// it), computed once per file.
+fn etag(body: &'static str) -> HeaderValue {
+    static TAGS: OnceLock<Mutex<HashMap<usize, HeaderValue>>> = OnceLock::new();
+    let tags = TAGS.get_or_init(|| Mutex::new(HashMap::new()));
+    let mut tags = tags.lock().unwrap_or_else(|e| e.into_inner());
+    tags.entry(body.as_ptr() as usize)
+        .or_insert_with(|| {
+            let digest = Sha256::digest(body.as_bytes());
+            let tag = format!("W/\"{}\"", hex::encode(&digest[..12]));
+            HeaderValue::from_str(&tag).unwrap_or(HeaderValue::from_static("W/\"0\""))
+        })
+        .clone()
+}
+
+/// Whether `If-None-Match` in `request` names `tag` (weak comparison).
+fn not_modified(request: &HeaderMap, tag: &HeaderValue) -> bool {
+    let ours = tag.to_str().unwrap_or_default().trim_start_matches("W/");
+    request
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == "*" || t == ours)
+}
+
+/// A static file with the console's security and caching headers (its
+/// content security `policy`), or 304 when the browser's copy is current.
+fn serve(
+    request: &HeaderMap,
+    content_type: &'static str,
+    policy: HeaderValue,
+    body: &'static str,
+) -> Response {
+    let tag = etag(body);
+    let fresh = not_modified(request, &tag);
+    let headers: [(HeaderName, HeaderValue); 6] = [
         (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
         (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
         (
@@ -83,7 +137,11 @@ fn serve(content_type: &'static str, policy: HeaderValue, body: &'static str) ->
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
         ),
+        (header::ETAG, tag),
     ];
+    if fresh {
+        return (StatusCode::NOT_MODIFIED, headers).into_response();
+    }
     (headers, body).into_response()
 }
 
@@ -91,7 +149,7 @@ fn serve(content_type: &'static str, policy: HeaderValue, body: &'static str) ->
 fn page(headers: &HeaderMap, uri: &Uri, body: &'static str) -> Response {
     let policy = page_content_security_policy(authority(headers, uri));
     match HeaderValue::from_str(&policy) {
-        Ok(policy) => serve(HTML, policy, body),
+        Ok(policy) => serve(headers, HTML, policy, body),
         // Unreachable (the authority is checked), but never a page without a policy.
         Err(_) => ApiError::internal("the page policy is not a header value").into_response(),
     }
@@ -114,7 +172,7 @@ pub async fn cashier_page(headers: HeaderMap, uri: Uri) -> Response {
 }
 
 /// `GET /assets/{file}`: the pages' scripts and stylesheet.
-pub async fn asset(Path(file): Path<String>) -> Result<Response, ApiError> {
+pub async fn asset(Path(file): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
     let (content_type, body) = match file.as_str() {
         "admin.js" => (JS, ADMIN_JS),
         "shell.js" => (JS, SHELL_JS),
@@ -130,6 +188,7 @@ pub async fn asset(Path(file): Path<String>) -> Result<Response, ApiError> {
         }
     };
     Ok(serve(
+        &headers,
         content_type,
         HeaderValue::from_static(ASSET_CONTENT_SECURITY_POLICY),
         body,
@@ -139,6 +198,7 @@ pub async fn asset(Path(file): Path<String>) -> Result<Response, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::page_content_security_policy as policy;
+    use super::*;
 
     #[test]
     fn pages_load_scripts_and_styles_only_from_assets() {
@@ -173,5 +233,21 @@ mod tests {
             assert!(p.contains("script-src 'none';"), "{host:?}: {p}");
         }
         assert!(policy(None).contains("script-src 'none';"));
+    }
+
+    #[test]
+    fn if_none_match_is_compared_weakly_and_in_lists() {
+        let tag = etag(STYLE_CSS);
+        assert_eq!(tag, etag(STYLE_CSS), "stable");
+        assert_ne!(tag, etag(ADMIN_JS), "per file");
+        let ours = tag.to_str().unwrap().to_string();
+        let strong = ours.trim_start_matches("W/").to_string();
+        for header_value in [ours.as_str(), strong.as_str(), "\"x\", W/\"y\"", "*"] {
+            let mut h = HeaderMap::new();
+            h.insert(header::IF_NONE_MATCH, header_value.parse().unwrap());
+            let expected = header_value != "\"x\", W/\"y\"";
+            assert_eq!(not_modified(&h, &tag), expected, "{header_value}");
+        }
+        assert!(!not_modified(&HeaderMap::new(), &tag));
     }
 }

@@ -3,12 +3,14 @@
 mod admin;
 mod assets;
 mod caller;
+pub mod client_addr;
 mod consents;
 pub mod error;
 mod inbox;
 mod isolation;
 mod lifecycle;
 mod operations;
+pub mod ops;
 mod payment_admin;
 pub mod payments;
 mod plugin_route;
@@ -27,7 +29,6 @@ use axum::routing::{any, get, post};
 use error::{ApiError, HostError, error_body};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
-use tracing::Instrument as _;
 
 /// Shared state of all handlers.
 pub struct AppState {
@@ -55,6 +56,10 @@ pub struct AppState {
     pub notifications: Arc<crate::notify::Notifications>,
     /// Service sessions handed to the mini-services' sandboxed pages.
     pub sessions: Arc<crate::auth::ServiceSessions>,
+    /// Metrics access and trusted proxies.
+    pub ops: ops::OpsSettings,
+    /// Eviction of compiled artifacts.
+    pub cache_policy: crate::config::CachePolicy,
 }
 
 /// Run store work off the async executor; a panic in it is a 500.
@@ -129,11 +134,15 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/reconciliation", get(payment_admin::reconciliation))
         .route("/usage", get(operations::usage))
         .route("/audit", get(operations::audit));
-    Router::new()
+    // The console's and shell's text assets, compressed for the phone.
+    let pages = Router::new()
         .route("/", get(assets::shell_page))
         .route("/admin", get(assets::admin_page))
         .route("/admin/", get(assets::admin_page))
         .route("/assets/{file}", get(assets::asset))
+        .layer(assets::compression());
+    Router::new()
+        .merge(pages)
         .route("/healthz", get(public::healthz))
         .route("/readyz", get(public::readyz))
         .route("/metrics", get(public::metrics))
@@ -156,7 +165,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route(
             "/pay/{id}",
-            get(assets::cashier_page).post(payments::cashier_action),
+            get(assets::cashier_page)
+                .layer(assets::compression())
+                .post(payments::cashier_action),
         )
         .route(
             "/api/v1/sessions",
@@ -170,6 +181,19 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,
         ))
+        // Inside the request id (which the span and the line carry).
+        .layer(ops::access_log())
+        .layer(axum::middleware::from_fn(request_id))
+        .with_state(state)
+}
+
+/// The router of the separate metrics address (`[metrics] listen`): only
+/// `GET /metrics`, to anyone who can reach that address.
+pub fn metrics_router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/metrics", get(public::metrics_text))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(request_id))
         .with_state(state)
 }
@@ -198,8 +222,8 @@ fn valid_request_id(value: &HeaderValue) -> Option<Arc<str>> {
     ok.then(|| s.into())
 }
 
-/// Accept or generate the request id, run the request in a span carrying
-/// it, return it in `X-Request-Id` and inside host error bodies.
+/// Accept or generate the request id, return it in `X-Request-Id` and
+/// inside host error bodies (the access log's span carries it).
 async fn request_id(mut req: Request, next: Next) -> Response {
     let id = req
         .headers()
@@ -207,9 +231,7 @@ async fn request_id(mut req: Request, next: Next) -> Response {
         .and_then(valid_request_id)
         .unwrap_or_else(|| hex::encode(rand::random::<[u8; 8]>()).into());
     req.extensions_mut().insert(RequestId(id.clone()));
-    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
-    let started = std::time::Instant::now();
-    let mut response = next.run(req).instrument(span.clone()).await;
+    let mut response = next.run(req).await;
     if let Some(err) = response.extensions_mut().remove::<HostError>() {
         let status = response.status();
         let mut rebuilt = (
@@ -226,13 +248,6 @@ async fn request_id(mut req: Request, next: Next) -> Response {
         }
         response = rebuilt;
     }
-    span.in_scope(|| {
-        tracing::debug!(
-            status = response.status().as_u16(),
-            ms = started.elapsed().as_secs_f64() * 1000.0,
-            "answered"
-        )
-    });
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert("x-request-id", value);
     }

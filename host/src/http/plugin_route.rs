@@ -94,10 +94,18 @@ pub async fn call_plugin(
         version: version.clone(),
     };
 
-    // Citizens are limited per identity, anonymous callers per address.
+    // Citizens are limited per identity, anonymous callers per address
+    // (behind a trusted proxy: the address it forwarded for).
     let caller_key = match (&citizen, parts.extensions.get::<ConnectInfo<SocketAddr>>()) {
         (Some(c), _) => format!("citizen:{}:{}", c.issuer, c.subject),
-        (None, Some(ConnectInfo(addr))) => format!("address:{}", addr.ip()),
+        (None, Some(ConnectInfo(addr))) => {
+            let ip = super::client_addr::client_ip(
+                addr.ip(),
+                &parts.headers,
+                &state.ops.trusted_proxies,
+            );
+            format!("address:{ip}")
+        }
         (None, None) => "anonymous".to_string(),
     };
     let target = Target {

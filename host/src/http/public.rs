@@ -88,17 +88,30 @@ pub async fn catalog(State(state): State<Arc<AppState>>) -> Json<Value> {
     Json(json!({ "plugins": entries }))
 }
 
-/// `GET /metrics`: Prometheus text exposition.
-pub async fn metrics(State(state): State<Arc<AppState>>) -> axum::response::Response {
+/// `GET /metrics` on the main address: only with the metrics token.
+pub async fn metrics(
+    State(state): State<Arc<AppState>>,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    if let Err(e) = state.ops.check_metrics_access(&headers) {
+        return e.into_response();
+    }
+    metrics_text(State(state)).await
+}
+
+/// `GET /metrics` on the metrics address: Prometheus text exposition,
+/// process metrics included.
+pub async fn metrics_text(State(state): State<Arc<AppState>>) -> axum::response::Response {
     use axum::response::IntoResponse as _;
     crate::metrics::set_installed_plugins(state.registry.list().len());
-    match crate::metrics::handle() {
-        Some(handle) => (
+    match crate::metrics::render() {
+        Some(text) => (
             [(
                 axum::http::header::CONTENT_TYPE,
                 "text/plain; version=0.0.4; charset=utf-8",
             )],
-            handle.render(),
+            text,
         )
             .into_response(),
         None => super::error::ApiError::new(

@@ -34,7 +34,9 @@ pub use keys::Message;
 pub use outbox::{DeliveryStatus, OutboxEntry, run};
 pub use relay::run as relay_other_hosts;
 pub use send::{Outgoing, SendError, consume, plugin_link};
-pub use webhook::{WEBHOOK_SECRET_FILE, WebhookChannel, channels_from_config, signature};
+pub use webhook::{
+    WEBHOOK_SECRET_FILE, WebhookChannel, channels_from_config, parse_secret, secret_text, signature,
+};
 
 use crate::consent::Consents;
 use crate::store::KvStore;
@@ -64,6 +66,15 @@ pub struct NotificationConfig {
     /// How long a host holds a delivery it is sending before another host
     /// may take it over (longer than a webhook call may take).
     pub lease: Duration,
+    /// The webhook secret being rotated out: deliveries are signed with it
+    /// too while it is set and `webhook_previous_secret_until_s` has not
+    /// passed.
+    pub webhook_previous_secret_file: Option<PathBuf>,
+    /// End of the rotation overlap, seconds since the epoch (none: while
+    /// the previous secret is configured).
+    pub webhook_previous_secret_until_s: Option<i64>,
+    /// Outbound deliveries one host sends at once.
+    pub webhook_concurrency: usize,
 }
 
 impl Default for NotificationConfig {
@@ -77,6 +88,9 @@ impl Default for NotificationConfig {
             max_attempts: 10,
             retention: Duration::from_secs(180 * 24 * 3600),
             lease: Duration::from_secs(30),
+            webhook_previous_secret_file: None,
+            webhook_previous_secret_until_s: None,
+            webhook_concurrency: 8,
         }
     }
 }

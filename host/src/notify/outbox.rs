@@ -1,7 +1,9 @@
 //! The outbox: one entry per message and outbound channel, written in the
 //! send's batch and delivered at least once by a background worker, with
-//! exponential backoff, until [`NotificationConfig::max_attempts`]
-//! (then kept, marked failed, for admins to see).
+//! exponential backoff with jitter (so deliveries failing together do not
+//! retry together), until [`NotificationConfig::max_attempts`] (then kept,
+//! marked failed, for admins to see). At most
+//! `NotificationConfig::webhook_concurrency` deliveries are sent at once.
 //!
 //! [`NotificationConfig::max_attempts`]: super::NotificationConfig::max_attempts
 
@@ -15,7 +17,8 @@ use crate::store::{Batch, StoreError, WriteError, walk};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::oneshot;
+use tokio::sync::{Semaphore, oneshot};
+use tokio::task::JoinSet;
 
 /// Where an outbound delivery is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -162,7 +165,7 @@ impl Notifications {
                     batch = batch.delete(pending);
                 } else {
                     let base = self.config.webhook_retry_base.as_millis() as u64;
-                    next.next_attempt_ms = now + backoff_ms(base, next.attempts);
+                    next.next_attempt_ms = now + with_jitter(backoff_ms(base, next.attempts));
                 }
             }
         }
@@ -264,6 +267,12 @@ impl Notifications {
     }
 }
 
+/// "Equal jitter": half the delay, plus a random share of the other half.
+pub fn with_jitter(delay_ms: u64) -> u64 {
+    let half = delay_ms / 2;
+    half + rand::random_range(0..=delay_ms - half)
+}
+
 /// Deliveries taken per sweep.
 const BATCH: usize = 32;
 /// Longest pause between sweeps.
@@ -327,51 +336,92 @@ pub async fn sweep(notifications: &Arc<Notifications>) -> usize {
             return 0;
         }
     };
-    let mut attempted = 0;
-    for due in &due {
+    // Deliveries go out concurrently, a bounded number at once: one slow
+    // receiver does not hold up the rest of the sweep.
+    let limit = Arc::new(Semaphore::new(
+        notifications.config.webhook_concurrency.max(1),
+    ));
+    let mut running = JoinSet::new();
+    for due in due {
+        let Ok(permit) = limit.clone().acquire_owned().await else {
+            break;
+        };
         let n = notifications.clone();
-        let e = due.clone();
-        let claimed = match tokio::task::spawn_blocking(move || n.claim_delivery(&e)).await {
-            Ok(Ok(Some(claimed))) => claimed,
-            // Sent meanwhile, or another host is sending it.
-            Ok(Ok(None)) => continue,
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "cannot take a notification delivery");
-                continue;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot take a notification delivery");
-                continue;
-            }
-        };
-        attempted += 1;
-        let entry = &claimed.entry;
-        let channel = notifications
-            .channels
-            .iter()
-            .find(|c| c.name() == entry.channel);
-        let result = match channel {
-            Some(c) => c.deliver(&entry.delivery, entry.attempts + 1).await,
-            None => Err(format!("channel {} is not configured", entry.channel)),
-        };
-        let outcome = if result.is_ok() {
-            "delivered"
-        } else {
-            "failed"
-        };
-        metrics::counter!("islet_notification_deliveries_total", "channel" => entry.channel.clone(), "outcome" => outcome).increment(1);
-        if let Err(why) = &result {
-            tracing::warn!(message = %entry.delivery.id, channel = %entry.channel, attempt = entry.attempts + 1, error = %why, "notification not delivered");
-        }
-        let (n, c) = (notifications.clone(), claimed.clone());
-        match tokio::task::spawn_blocking(move || n.record_delivery(&c, result)).await {
-            Ok(Ok(Some(_))) => {}
-            Ok(Ok(None)) => {
-                tracing::warn!(message = %entry.delivery.id, "the delivery's lease ended while sending; another host took it over")
-            }
-            Ok(Err(e)) => tracing::error!(error = %e, "cannot record a notification delivery"),
-            Err(e) => tracing::error!(error = %e, "cannot record a notification delivery"),
+        running.spawn(async move {
+            let attempted = attempt(&n, due).await;
+            drop(permit);
+            attempted
+        });
+    }
+    let mut attempted = 0;
+    while let Some(done) = running.join_next().await {
+        if matches!(done, Ok(true)) {
+            attempted += 1;
         }
     }
     attempted
+}
+
+/// Take `due` and send it once; whether it was attempted.
+async fn attempt(notifications: &Arc<Notifications>, due: OutboxEntry) -> bool {
+    let n = notifications.clone();
+    let claimed = match tokio::task::spawn_blocking(move || n.claim_delivery(&due)).await {
+        Ok(Ok(Some(claimed))) => claimed,
+        // Sent meanwhile, or another host is sending it.
+        Ok(Ok(None)) => return false,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "cannot take a notification delivery");
+            return false;
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot take a notification delivery");
+            return false;
+        }
+    };
+    let entry = &claimed.entry;
+    let channel = notifications
+        .channels
+        .iter()
+        .find(|c| c.name() == entry.channel);
+    let result = match channel {
+        Some(c) => c.deliver(&entry.delivery, entry.attempts + 1).await,
+        None => Err(format!("channel {} is not configured", entry.channel)),
+    };
+    let outcome = if result.is_ok() {
+        "delivered"
+    } else {
+        "failed"
+    };
+    metrics::counter!("islet_notification_deliveries_total", "channel" => entry.channel.clone(), "outcome" => outcome).increment(1);
+    if let Err(why) = &result {
+        tracing::warn!(message = %entry.delivery.id, channel = %entry.channel, attempt = entry.attempts + 1, error = %why, "notification not delivered");
+    }
+    let (n, c) = (notifications.clone(), claimed.clone());
+    match tokio::task::spawn_blocking(move || n.record_delivery(&c, result)).await {
+        Ok(Ok(Some(_))) => {}
+        Ok(Ok(None)) => {
+            tracing::warn!(message = %entry.delivery.id, "the delivery's lease ended while sending; another host took it over")
+        }
+        Ok(Err(e)) => tracing::error!(error = %e, "cannot record a notification delivery"),
+        Err(e) => tracing::error!(error = %e, "cannot record a notification delivery"),
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_spreads_retries_within_the_upper_half() {
+        let delays: Vec<u64> = (0..200).map(|_| with_jitter(1000)).collect();
+        assert!(
+            delays.iter().all(|d| (500..=1000).contains(d)),
+            "{delays:?}"
+        );
+        let distinct: std::collections::BTreeSet<_> = delays.iter().collect();
+        assert!(distinct.len() > 50, "spread out: {}", distinct.len());
+        assert_eq!(with_jitter(0), 0);
+        assert!((1..=3).contains(&with_jitter(3)));
+    }
 }

@@ -1,53 +1,80 @@
-//! Per-citizen, per-plugin rate limiting: one token bucket per caller.
+//! Per-caller, per-plugin rate limiting on `governor` (GCRA): one keyed
+//! limiter per plugin, its callers in a sharded map, so concurrent calls
+//! take no global lock. A caller may burst `per_minute` calls, then one
+//! call every `60 s / per_minute`.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use dashmap::DashMap;
+use governor::clock::{Clock as _, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
-/// Buckets kept before idle, full ones are swept.
+/// Callers one plugin's limiter keeps before it forgets those whose
+/// bucket is full again.
 const SWEEP_ABOVE: usize = 10_000;
+/// How many calls pass between checks of the limiter's size.
+const CHECK_SIZE_EVERY: u64 = 1024;
 
-struct Bucket {
-    tokens: f64,
-    updated: Instant,
+struct PluginLimiter {
+    per_minute: u64,
+    limiter: DefaultKeyedRateLimiter<String>,
+    calls: AtomicU64,
 }
 
-/// Token buckets keyed by (plugin, caller): `per_minute` tokens refilled
-/// evenly, burst up to `per_minute`.
+impl PluginLimiter {
+    fn new(per_minute: u64) -> Self {
+        let n = NonZeroU32::new(u32::try_from(per_minute).unwrap_or(u32::MAX).max(1))
+            .unwrap_or(NonZeroU32::MIN);
+        PluginLimiter {
+            per_minute,
+            limiter: DefaultKeyedRateLimiter::keyed(Quota::per_minute(n)),
+            calls: AtomicU64::new(0),
+        }
+    }
+}
+
+/// Rate limits keyed by (plugin, caller).
 #[derive(Default)]
 pub struct RateLimiter {
-    buckets: Mutex<HashMap<(String, String), Bucket>>,
+    plugins: DashMap<String, Arc<PluginLimiter>>,
+    clock: DefaultClock,
 }
 
 impl RateLimiter {
-    /// Take one token for `caller` of `plugin`; on refusal, how long until
-    /// the next token.
+    /// Take one call for `caller` of `plugin`; on refusal, how long until
+    /// the next one is allowed.
     pub fn take(&self, plugin: &str, caller: &str, per_minute: u64) -> Result<(), Duration> {
-        let capacity = per_minute.max(1) as f64;
-        let per_second = capacity / 60.0;
-        let now = Instant::now();
-        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-        if buckets.len() > SWEEP_ABOVE {
-            buckets.retain(|_, b| {
-                let refilled = b.tokens + now.duration_since(b.updated).as_secs_f64() * per_second;
-                refilled < capacity
-            });
+        let limiter = self.limiter(plugin, per_minute);
+        let calls = limiter.calls.fetch_add(1, Ordering::Relaxed);
+        if calls % CHECK_SIZE_EVERY == CHECK_SIZE_EVERY - 1 && limiter.limiter.len() > SWEEP_ABOVE {
+            limiter.limiter.retain_recent();
+            limiter.limiter.shrink_to_fit();
         }
-        let bucket = buckets
-            .entry((plugin.to_string(), caller.to_string()))
-            .or_insert(Bucket {
-                tokens: capacity,
-                updated: now,
-            });
-        let elapsed = now.duration_since(bucket.updated).as_secs_f64();
-        bucket.tokens = (bucket.tokens + elapsed * per_second).min(capacity);
-        bucket.updated = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(Duration::from_secs_f64((1.0 - bucket.tokens) / per_second))
+        limiter
+            .limiter
+            .check_key(&caller.to_string())
+            .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
+    }
+
+    /// The plugin's limiter at `per_minute` (a new one when its limit
+    /// changed, e.g. a new version).
+    fn limiter(&self, plugin: &str, per_minute: u64) -> Arc<PluginLimiter> {
+        if let Some(l) = self.plugins.get(plugin)
+            && l.per_minute == per_minute
+        {
+            return l.clone();
         }
+        let fresh = Arc::new(PluginLimiter::new(per_minute));
+        let mut entry = self
+            .plugins
+            .entry(plugin.to_string())
+            .or_insert_with(|| fresh.clone());
+        if entry.per_minute != per_minute {
+            *entry = fresh;
+        }
+        entry.clone()
     }
 }
 
@@ -74,5 +101,38 @@ mod tests {
             r.take("q", "alice", 3).is_ok(),
             "another plugin has its own bucket"
         );
+    }
+
+    #[test]
+    fn a_changed_limit_takes_effect() {
+        let r = RateLimiter::default();
+        assert!(r.take("p", "alice", 1).is_ok());
+        assert!(r.take("p", "alice", 1).is_err());
+        assert!(r.take("p", "alice", 5).is_ok(), "a new version's limit");
+    }
+
+    #[test]
+    fn concurrent_callers_get_exactly_their_burst() {
+        let r = Arc::new(RateLimiter::default());
+        let allowed = Arc::new(AtomicU64::new(0));
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let (r, allowed) = (r.clone(), allowed.clone());
+                std::thread::spawn(move || {
+                    for _ in 0..200 {
+                        // Two callers shared by all threads.
+                        if r.take("p", &format!("caller-{}", t % 2), 100).is_ok() {
+                            allowed.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        // 100 each, give or take the few that refilled during the test.
+        let n = allowed.load(Ordering::Relaxed);
+        assert!((200..=204).contains(&n), "{n}");
     }
 }

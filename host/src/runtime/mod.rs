@@ -8,7 +8,7 @@ mod invoke;
 mod meter;
 mod prepare;
 
-pub use cache::{ArtifactCache, write_atomically};
+pub use cache::{ArtifactCache, Eviction, write_atomically};
 pub use imports::{ImportError, check_imports};
 pub use invoke::{CallInput, CallOutput, GuestFault};
 pub use meter::{Interrupt, MemoryLimiter, Meter, thread_cpu_time};
@@ -104,6 +104,14 @@ impl Runtime {
     /// The shared engine.
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// Remove compiled artifacts `policy` says are unused or over budget.
+    pub fn evict_artifacts(
+        &self,
+        policy: &crate::config::CachePolicy,
+    ) -> std::io::Result<Eviction> {
+        self.cache.evict(policy.unused, policy.max_bytes)
     }
 }
 

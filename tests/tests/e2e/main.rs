@@ -9,6 +9,7 @@ mod jwt;
 mod lifecycle;
 mod metering;
 mod notification;
+mod operations;
 mod outage;
 mod page_sandbox;
 mod payment;

@@ -56,7 +56,7 @@ fn series_value(metrics: &HashMap<String, f64>, name: &str, labels: &[(&str, &st
 }
 
 async fn metrics(host: &TestHost) -> HashMap<String, f64> {
-    let response = host.get("/metrics", None).await;
+    let response = host.metrics().await;
     assert_eq!(response.status(), 200);
     assert!(
         response.headers()["content-type"]

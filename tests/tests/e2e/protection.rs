@@ -156,7 +156,7 @@ async fn the_breaker_opens_on_failures_and_recovers() {
     );
     let (_, plugin) = host.get_json("/admin/v1/plugins/flaky", Some(&admin)).await;
     assert_eq!(plugin["breaker"], "open");
-    let metrics = host.get("/metrics", None).await.text().await.unwrap();
+    let metrics = host.metrics().await.text().await.unwrap();
     assert!(
         metrics
             .lines()

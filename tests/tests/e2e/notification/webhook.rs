@@ -1,7 +1,8 @@
-//! The webhook channel: signed, retried with backoff until the receiver
-//! accepts, given up (and kept visible) after the last attempt. The
-//! receiver is a small axum server inside the test; the signature is
-//! checked here with the hmac and sha2 crates, independently of the host.
+//! The webhook channel: signed in the Standard Webhooks format (checked
+//! with the `standardwebhooks` library receivers use), both secrets during
+//! a rotation, retried with backoff until the receiver accepts, given up
+//! (and kept visible) after the last attempt, a bounded number sent at
+//! once. The receiver is a small axum server inside the test.
 
 use super::{PROBE, consented, send, status_params, subject};
 use axum::Router;
@@ -9,11 +10,11 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use hmac::{Hmac, Mac};
 use islet_tests::TestHost;
 use islet_tests::payments::wait_for;
 use serde_json::Value;
-use sha2::Sha256;
+use standardwebhooks::Webhook;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,9 +24,18 @@ struct Received {
     requests: Mutex<Vec<(HeaderMap, Bytes)>>,
     /// Answer 500 to this many requests first.
     fail_first: usize,
+    /// Take this long to answer.
+    delay: Duration,
+    /// Requests being answered now, and the most there were at once.
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
 }
 
 async fn hook(State(seen): State<Arc<Received>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let now = seen.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    seen.max_in_flight.fetch_max(now, Ordering::SeqCst);
+    tokio::time::sleep(seen.delay).await;
+    seen.in_flight.fetch_sub(1, Ordering::SeqCst);
     let mut requests = seen.requests.lock().expect("lock");
     requests.push((headers, body));
     if requests.len() <= seen.fail_first {
@@ -37,8 +47,14 @@ async fn hook(State(seen): State<Arc<Received>>, headers: HeaderMap, body: Bytes
 
 /// Start a receiver failing its first `fail_first` requests; its URL.
 async fn receiver(fail_first: usize) -> (String, Arc<Received>) {
+    slow_receiver(fail_first, Duration::ZERO).await
+}
+
+/// A receiver taking `delay` per request.
+async fn slow_receiver(fail_first: usize, delay: Duration) -> (String, Arc<Received>) {
     let seen = Arc::new(Received {
         fail_first,
+        delay,
         ..Received::default()
     });
     let app = Router::new()
@@ -110,24 +126,26 @@ async fn the_webhook_is_signed_and_retried_until_accepted() {
         },
     )
     .await;
+    // The generated secret is in the form receivers configure.
     let secret =
         std::fs::read_to_string(host.config.data_dir.join("webhook-secret")).expect("secret");
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    let verifier = Webhook::new(secret.trim()).expect("a Standard Webhooks secret");
+    let stranger = Webhook::new("whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD").expect("secret");
     for (attempt, (headers, body)) in requests.iter().enumerate() {
-        assert_eq!(header(headers, "islet-webhook-id"), id);
+        assert_eq!(header(headers, "webhook-id"), id);
         assert_eq!(
             header(headers, "islet-webhook-attempt"),
             (attempt + 1).to_string()
         );
-        let timestamp = header(headers, "islet-webhook-timestamp");
-        let mut mac = Hmac::<Sha256>::new_from_slice(secret.trim().as_bytes()).expect("key");
-        mac.update(format!("{timestamp}\n").as_bytes());
-        mac.update(body);
-        let expected = hex::encode(mac.finalize().into_bytes());
-        assert_eq!(
-            header(headers, "islet-webhook-signature"),
-            expected,
-            "attempt {attempt}"
-        );
+        verifier
+            .verify(body, headers)
+            .unwrap_or_else(|e| panic!("attempt {attempt}: {e}"));
+        assert!(stranger.verify(body, headers).is_err(), "another key fails");
+        let mut tampered = body.to_vec();
+        tampered[1] ^= 1;
+        assert!(verifier.verify(&tampered, headers).is_err());
+        let timestamp = header(headers, "webhook-timestamp");
         let age = islet_tests::now().abs_diff(timestamp.parse().expect("seconds"));
         assert!(age < 60, "timestamp {timestamp}");
     }
@@ -294,11 +312,91 @@ async fn two_hosts_send_each_message_to_the_webhook_once() {
     let requests = seen.requests.lock().expect("lock").clone();
     let mut sent: Vec<String> = requests
         .iter()
-        .map(|(headers, _)| header(headers, "islet-webhook-id").to_string())
+        .map(|(headers, _)| header(headers, "webhook-id").to_string())
         .collect();
     sent.sort();
     ids.sort();
     assert_eq!(sent, ids, "each message once, whichever host sent it");
     b.stop().await;
     a.stop().await;
+}
+
+/// Write `whsec_` + base64 of `key` to a file in `dir`; its text.
+fn secret_file(dir: &std::path::Path, name: &str, key: u8) -> (std::path::PathBuf, String) {
+    use base64::Engine as _;
+    let text = format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode([key; 32])
+    );
+    let path = dir.join(name);
+    std::fs::write(&path, &text).expect("write secret");
+    (path, text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn during_a_rotation_both_secrets_verify_and_after_it_only_the_new_one() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (new_file, new_secret) = secret_file(dir.path(), "new", 1);
+    let (old_file, old_secret) = secret_file(dir.path(), "old", 2);
+    let new = Webhook::new(&new_secret).expect("new");
+    let old = Webhook::new(&old_secret).expect("old");
+
+    for (until, old_verifies) in [(None, true), (Some(islet_tests::now() as i64 - 1), false)] {
+        let (url, seen) = receiver(0).await;
+        let (n, o) = (new_file.clone(), old_file.clone());
+        let host = TestHost::start_with(move |c| {
+            c.notification.webhook_url = Some(url);
+            c.notification.webhook_secret_file = Some(n);
+            c.notification.webhook_previous_secret_file = Some(o);
+            c.notification.webhook_previous_secret_until_s = until;
+        })
+        .await;
+        host.install(PROBE).await;
+        send_one(&host).await;
+        let (headers, body) = wait_for("the delivery", Duration::from_secs(10), || async {
+            seen.requests.lock().expect("lock").first().cloned()
+        })
+        .await;
+        new.verify(&body, &headers)
+            .expect("the new secret verifies");
+        assert_eq!(
+            old.verify(&body, &headers).is_ok(),
+            old_verifies,
+            "the old secret during the overlap only: {:?}",
+            headers.get("webhook-signature")
+        );
+        let signatures = header(&headers, "webhook-signature").split(' ').count();
+        assert_eq!(signatures, if old_verifies { 2 } else { 1 });
+        host.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_go_out_concurrently_up_to_the_bound() {
+    let (url, seen) = slow_receiver(0, Duration::from_millis(400)).await;
+    let host = TestHost::start_with(move |c| {
+        c.notification.webhook_url = Some(url);
+        c.notification.webhook_concurrency = 2;
+    })
+    .await;
+    host.install(PROBE).await;
+    let ann = host.token("ann", &[]);
+    let me = subject(&host, PROBE, &ann).await;
+    for _ in 0..6 {
+        consented(&host, &ann, PROBE, "status").await;
+    }
+    for _ in 0..6 {
+        let (status, body) = send(&host, PROBE, &me, "status", status_params(), None).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    wait_for("six deliveries", Duration::from_secs(20), || async {
+        (seen.requests.lock().expect("lock").len() >= 6).then_some(())
+    })
+    .await;
+    assert_eq!(
+        seen.max_in_flight.load(Ordering::SeqCst),
+        2,
+        "two at a time, never more"
+    );
+    host.stop().await;
 }
