@@ -235,3 +235,65 @@ pub async fn run(sandbox: Arc<SandboxProvider>, mut stop: oneshot::Receiver<()>)
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "a failing unwrap is a failing test")]
+mod tests {
+    use super::*;
+    use crate::store::{KvStore, SledStore};
+
+    fn provider(store: &Arc<dyn KvStore>) -> SandboxProvider {
+        SandboxProvider::new(store.clone(), vec![7; 32], Duration::from_millis(100))
+    }
+
+    #[test]
+    fn hosts_sharing_the_outbox_take_each_notification_once_and_retry_with_backoff() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn KvStore> = Arc::new(SledStore::open(&dir.path().join("db")).unwrap());
+        let mut batch = Batch::new();
+        for n in 0..40 {
+            let payment = SandboxPayment {
+                txn_id: format!("sbx{n:04}"),
+                order_id: format!("o{n}"),
+                amount_fen: 100,
+                at: 1,
+            };
+            batch = batch.put(outbox_key(&payment.txn_id), entry(&payment, 0, 1).unwrap());
+        }
+        store.commit(NAMESPACE, &batch).unwrap();
+        let hosts: Vec<SandboxProvider> = (0..3).map(|_| provider(&store)).collect();
+        let taken: Vec<Vec<Taken>> = std::thread::scope(|s| {
+            let handles: Vec<_> = hosts
+                .iter()
+                .map(|h| s.spawn(move || h.take_due().unwrap()))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let mut ids: Vec<String> = taken
+            .iter()
+            .flatten()
+            .map(|t| t.entry.payment.txn_id.clone())
+            .collect();
+        ids.sort();
+        let before = ids.len();
+        ids.dedup();
+        assert_eq!(before, ids.len(), "no notification taken twice");
+        assert_eq!(ids.len(), 40, "every one taken");
+        // Leased: nobody takes them again until the lease ends.
+        assert!(hosts[0].take_due().unwrap().is_empty());
+        // A refused attempt is retried later; an acknowledged one is gone.
+        let first = taken.iter().flatten().next().unwrap();
+        hosts[1].finish(first, false).unwrap();
+        let raw = store
+            .get(NAMESPACE, first.key.as_bytes())
+            .unwrap()
+            .unwrap();
+        let retried = decode_entry(&raw).unwrap();
+        assert_eq!(retried.attempts, 1);
+        assert!(retried.next_attempt_ms > now_ms() + 100, "backoff");
+        for t in taken.iter().flatten().skip(1) {
+            hosts[2].finish(t, true).unwrap();
+        }
+        assert_eq!(hosts[0].unsent().unwrap(), 1);
+    }
+}
