@@ -45,6 +45,9 @@ pub struct ConfigFile {
     /// `[store]`: where the data lives.
     #[serde(default)]
     pub store: StoreFile,
+    /// `[server]`: connection timeouts and caps, per-citizen caps.
+    #[serde(default)]
+    pub server: crate::conn::ServerFile,
     /// Token verification.
     #[serde(default)]
     pub auth: AuthFile,
@@ -221,6 +224,10 @@ pub struct ServerConfig {
     pub payment: crate::payment::PaymentConfig,
     /// Notification quotas and the outbound webhook.
     pub notification: crate::notify::NotificationConfig,
+    /// Connection timeouts and caps.
+    pub connections: crate::conn::ConnectionLimits,
+    /// Caps on each citizen's service sessions and inbox streams.
+    pub citizen_limits: crate::conn::CitizenLimits,
 }
 
 impl ServerConfig {
@@ -249,6 +256,8 @@ impl ServerConfig {
             interruption: crate::runtime::Interruption::Epoch,
             payment: crate::payment::PaymentConfig::default(),
             notification: crate::notify::NotificationConfig::default(),
+            connections: crate::conn::ConnectionLimits::default(),
+            citizen_limits: crate::conn::CitizenLimits::default(),
         }
     }
 
@@ -310,6 +319,11 @@ impl ServerConfig {
             c.payment.lease = Duration::from_millis(ms.max(100));
         }
         apply_notification(&mut c.notification, &file.notification)?;
+        let server = (file.server.clone())
+            .overridden_by(crate::conn::ServerFile::from_env(std::env::vars_os().filter_map(|(k, v)| {
+                Some((k.into_string().ok()?, v.into_string().ok()?))
+            }))?);
+        (c.connections, c.citizen_limits) = server.resolve()?;
         let max = Limits::MAX.with(&file.limits.max);
         let default = Limits::DEFAULT.with(&file.limits.default);
         default

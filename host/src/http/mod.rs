@@ -14,6 +14,7 @@ pub mod payments;
 mod plugin_route;
 mod public;
 mod sessions;
+pub mod streams;
 
 use crate::auth::TokenVerifier;
 use crate::registry::Registry;
@@ -55,6 +56,8 @@ pub struct AppState {
     pub notifications: Arc<crate::notify::Notifications>,
     /// Service sessions handed to the mini-services' sandboxed pages.
     pub sessions: Arc<crate::auth::ServiceSessions>,
+    /// Live inbox streams per citizen.
+    pub streams: Arc<streams::StreamSlots>,
 }
 
 /// Run store work off the async executor; a panic in it is a 500.
