@@ -282,25 +282,28 @@ async fn opening_sessions_is_rate_limited_per_citizen_with_429_json() {
     host.stop().await;
 }
 
+async fn inbox_stream(host: &TestHost, token: &str) -> reqwest::Response {
+    host.get("/api/v1/inbox/stream", Some(token)).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_citizen_holds_a_capped_number_of_inbox_streams() {
     let host = TestHost::start_with(|c| c.citizen_limits.inbox_streams_per_citizen = 2).await;
     let (alice, bob) = (host.token("alice", &[]), host.token("bob", &[]));
-    let stream = |token: &str| host.get("/api/v1/inbox/stream", Some(token));
-    let first = stream(&alice).await;
-    let second = stream(&alice).await;
-    assert_eq!((first.status(), second.status()), (200, 200));
-    let r = stream(&alice).await;
+    let first = inbox_stream(&host, &alice).await;
+    let second = inbox_stream(&host, &alice).await;
+    assert_eq!((first.status().as_u16(), second.status().as_u16()), (200, 200));
+    let r = inbox_stream(&host, &alice).await;
     assert!(r.headers().contains_key("retry-after"));
     let (status, body) = json_of(r).await;
     assert_eq!(status, 429, "{body}");
     assert_eq!(body["error"]["code"], "too_many_streams");
-    assert_eq!(stream(&bob).await.status(), 200, "bob has his own places");
+    assert_eq!(inbox_stream(&host, &bob).await.status(), 200, "bob has his own places");
     // Closing a stream frees its place.
     drop(first);
     let started = Instant::now();
     loop {
-        let r = stream(&alice).await;
+        let r = inbox_stream(&host, &alice).await;
         if r.status() == 200 {
             break;
         }
@@ -432,4 +435,74 @@ fn rand_bytes() -> [u8; 8] {
         .unwrap()
         .as_nanos();
     (t as u64 ^ u64::from(std::process::id()).rotate_left(32)).to_be_bytes()
+}
+
+/// Every file and folder under `root` with its mode bits.
+fn modes(root: &std::path::Path) -> Vec<(std::path::PathBuf, u32, bool)> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mut out = Vec::new();
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(path) = todo.pop() {
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        out.push((path.clone(), meta.permissions().mode() & 0o777, meta.is_dir()));
+        if meta.is_dir() {
+            for entry in std::fs::read_dir(&path).unwrap() {
+                todo.push(entry.unwrap().path());
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_data_folder_is_private_after_a_real_host_ran() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    // A data folder left readable by everyone, as older hosts made it.
+    std::fs::create_dir_all(data.join("components")).unwrap();
+    std::fs::write(data.join("components/left-over"), b"x").unwrap();
+    for (path, mode) in [
+        (data.clone(), 0o755),
+        (data.join("components"), 0o755),
+        (data.join("components/left-over"), 0o644),
+    ] {
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let folder = data.clone();
+    let host = TestHost::start_with(move |c| {
+        c.data_dir = folder.clone();
+        c.secrets_dir = folder.clone();
+        c.cache_dir = folder.join("cache");
+    })
+    .await;
+    host.install("hello").await;
+    let session = open_session(&host, &host.token("alice", &[])).await;
+    assert_eq!(with_session(&host, &session).await, 200);
+    host.stop().await;
+
+    let all = modes(&data);
+    let names: Vec<String> = all
+        .iter()
+        .map(|(p, _, _)| p.strip_prefix(&data).unwrap().display().to_string())
+        .collect();
+    for expected in ["db", "components", "cache", "pairwise-secret", "dev-signing-key"] {
+        assert!(
+            names.iter().any(|n| n.starts_with(expected)),
+            "{expected} missing in {names:?}"
+        );
+    }
+    assert!(all.len() > 8, "{names:?}");
+    for (path, mode, dir) in &all {
+        let want = if *dir { 0o700 } else { 0o600 };
+        assert_eq!(
+            *mode & 0o077,
+            0,
+            "{} is {mode:o}, group or others may read it",
+            path.display()
+        );
+        if path.ends_with("left-over") || *dir {
+            assert_eq!(*mode, want, "{}", path.display());
+        }
+    }
 }
