@@ -319,10 +319,10 @@ impl ServerConfig {
             c.payment.lease = Duration::from_millis(ms.max(100));
         }
         apply_notification(&mut c.notification, &file.notification)?;
-        let server = (file.server.clone())
-            .overridden_by(crate::conn::ServerFile::from_env(std::env::vars_os().filter_map(|(k, v)| {
-                Some((k.into_string().ok()?, v.into_string().ok()?))
-            }))?);
+        let server = (file.server.clone()).overridden_by(crate::conn::ServerFile::from_env(
+            std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
+        )?);
         (c.connections, c.citizen_limits) = server.resolve()?;
         let max = Limits::MAX.with(&file.limits.max);
         let default = Limits::DEFAULT.with(&file.limits.default);

@@ -141,7 +141,10 @@ mod tests {
         let out = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
         assert_eq!(out.lines().count(), 1, "{out}");
         assert!(!out.contains('\r') && !out.contains('\x1b') && !out.contains('\u{2028}'));
-        assert!(out.contains("fine\\n2026-11-30T13:00:00.000000Z  INFO islet"), "{out}");
+        assert!(
+            out.contains("fine\\n2026-11-30T13:00:00.000000Z  INFO islet"),
+            "{out}"
+        );
         assert!(out.contains("\\r\\x1b[2Kgone\\u{2028}x"), "{out}");
         assert!(out.contains("detail=fine\\n"), "{out}");
         assert!(out.contains("path=fine\\n"), "span fields too: {out}");

@@ -81,6 +81,7 @@ fn tighten(_path: &Path, _tightened: &mut usize) -> std::io::Result<()> {
 }
 
 #[cfg(all(test, unix))]
+#[allow(clippy::unwrap_used, reason = "a failing unwrap is a failing test")]
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt as _;
@@ -109,7 +110,11 @@ mod tests {
         assert_eq!(mode(&data), 0o700);
         assert_eq!(mode(&data.join("db")), 0o700);
         assert_eq!(mode(&data.join("db/conf")), 0o600);
-        assert_eq!(mode(&root.path().join("outside")), 0o644, "links not followed");
+        assert_eq!(
+            mode(&root.path().join("outside")),
+            0o644,
+            "links not followed"
+        );
         assert_eq!(secure_folder(&data).unwrap(), 0, "nothing left to do");
         let fresh = root.path().join("a/b");
         secure_folder(&fresh).unwrap();

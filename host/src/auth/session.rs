@@ -329,13 +329,18 @@ impl ServiceSessions {
     ) -> Vec<[u8; 32]> {
         let mut own: Vec<(u64, u64, [u8; 32])> = live
             .iter()
-            .filter(|(_, s)| s.citizen.issuer == citizen.issuer && s.citizen.subject == citizen.subject)
+            .filter(|(_, s)| {
+                s.citizen.issuer == citizen.issuer && s.citizen.subject == citizen.subject
+            })
             .map(|(k, s)| (s.expires_at, s.opened_ns, *k))
             .collect();
         own.sort_by_key(|(expires, opened, _)| (*expires > now, *opened));
         let expired = own.iter().filter(|(expires, _, _)| *expires <= now).count();
         let over = (own.len() - expired + 1).saturating_sub(self.limits.per_citizen);
-        own.iter().take(expired + over).map(|(_, _, k)| *k).collect()
+        own.iter()
+            .take(expired + over)
+            .map(|(_, _, k)| *k)
+            .collect()
     }
 
     /// The citizen behind `token`, if it is a live session of `plugin`.

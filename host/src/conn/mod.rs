@@ -137,8 +137,7 @@ async fn accept_failed(e: std::io::Error) {
 /// Answer a connection over a cap with `503` JSON, without waiting for
 /// the client, and close it.
 fn refuse(stream: TcpStream, refusal: Refusal) {
-    metrics::counter!("islet_connections_refused_total", "reason" => refusal.reason())
-        .increment(1);
+    metrics::counter!("islet_connections_refused_total", "reason" => refusal.reason()).increment(1);
     let body = crate::http::error::error_body(
         "too_many_connections",
         refusal.message(),

@@ -186,8 +186,10 @@ pub async fn stream(
             .chain(missed)
             .map(Ok::<Event, Infallible>),
     );
-    Ok(Sse::new(first.chain(live(events, closing, key, replayed, slot)))
-        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("keep-alive")))
+    Ok(
+        Sse::new(first.chain(live(events, closing, key, replayed, slot)))
+            .keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("keep-alive")),
+    )
 }
 
 /// A new message; its id lets `EventSource` resume after it.

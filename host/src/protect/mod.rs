@@ -283,7 +283,8 @@ impl Admission {
     /// Record the outcome: `ok` unless the guest faulted or answered 5xx.
     pub fn finish(mut self, ok: bool) {
         self.finished = true;
-        self.protection.finish(&self.key, ok, self.probe, self.caller);
+        self.protection
+            .finish(&self.key, ok, self.probe, self.caller);
     }
 }
 

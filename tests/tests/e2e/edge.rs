@@ -70,7 +70,10 @@ async fn unfinished_headers_are_cut_after_the_header_timeout_while_others_are_se
     );
     for s in &mut slow {
         let closed = closed_within(s, Duration::from_secs(5)).await;
-        assert!(closed.is_some(), "a connection with an unfinished head stayed open");
+        assert!(
+            closed.is_some(),
+            "a connection with an unfinished head stayed open"
+        );
     }
     let all_closed = started.elapsed();
     assert!(
@@ -232,7 +235,11 @@ async fn a_citizen_minting_sessions_ends_only_their_own_oldest() {
     for _ in 0..40 {
         alices.push(open_session(&host, &alice).await);
     }
-    assert_eq!(with_session(&host, &bobs).await, 200, "bob's session survives");
+    assert_eq!(
+        with_session(&host, &bobs).await,
+        200,
+        "bob's session survives"
+    );
     assert_eq!(with_session(&host, &alices[39]).await, 200);
     let (status, body) = json_of(host.get("/p/hello/", Some(&alices[0])).await).await;
     assert_eq!(
@@ -247,7 +254,10 @@ async fn a_citizen_minting_sessions_ends_only_their_own_oldest() {
         alive.push(with_session(&host, t).await == 200);
     }
     assert_eq!(alive.iter().filter(|a| **a).count(), 5, "{alive:?}");
-    assert!(alive[35..].iter().all(|a| *a), "the newest five live: {alive:?}");
+    assert!(
+        alive[35..].iter().all(|a| *a),
+        "the newest five live: {alive:?}"
+    );
     assert_eq!(with_session(&host, &bobs).await, 200);
     host.stop().await;
 }
@@ -292,13 +302,20 @@ async fn a_citizen_holds_a_capped_number_of_inbox_streams() {
     let (alice, bob) = (host.token("alice", &[]), host.token("bob", &[]));
     let first = inbox_stream(&host, &alice).await;
     let second = inbox_stream(&host, &alice).await;
-    assert_eq!((first.status().as_u16(), second.status().as_u16()), (200, 200));
+    assert_eq!(
+        (first.status().as_u16(), second.status().as_u16()),
+        (200, 200)
+    );
     let r = inbox_stream(&host, &alice).await;
     assert!(r.headers().contains_key("retry-after"));
     let (status, body) = json_of(r).await;
     assert_eq!(status, 429, "{body}");
     assert_eq!(body["error"]["code"], "too_many_streams");
-    assert_eq!(inbox_stream(&host, &bob).await.status(), 200, "bob has his own places");
+    assert_eq!(
+        inbox_stream(&host, &bob).await.status(),
+        200,
+        "bob has his own places"
+    );
     // Closing a stream frees its place.
     drop(first);
     let started = Instant::now();
@@ -345,7 +362,10 @@ async fn one_caller_cannot_suspend_a_plugin_but_several_failing_callers_do() {
     assert_eq!(plugin["breaker"], "closed");
     // One citizen alike.
     for _ in 0..20 {
-        assert_eq!(host.get("/p/flaky/trap", Some(&citizen)).await.status(), 500);
+        assert_eq!(
+            host.get("/p/flaky/trap", Some(&citizen)).await.status(),
+            500
+        );
     }
     assert_eq!(host.get("/p/flaky/ok", None).await.status(), 200);
 
@@ -419,9 +439,14 @@ async fn a_plugin_log_line_cannot_forge_host_log_lines() {
     assert_eq!(ours.len(), 1, "one guest line, one log line: {ours:?}");
     let line = ours[0];
     assert!(line.contains(" WARN "), "{line}");
-    assert!(line.contains("plugin=probe") || line.contains("plugin=\"probe\""), "{line}");
     assert!(
-        line.contains(&format!("hello-{nonce}\\n{forged_line}\\r\\x1b[2K\\x1b[31mrepainted\\u{{2028}}end")),
+        line.contains("plugin=probe") || line.contains("plugin=\"probe\""),
+        "{line}"
+    );
+    assert!(
+        line.contains(&format!(
+            "hello-{nonce}\\n{forged_line}\\r\\x1b[2K\\x1b[31mrepainted\\u{{2028}}end"
+        )),
         "{line}"
     );
     assert!(!text.lines().any(|l| l.starts_with(&forged_line)));
@@ -444,7 +469,11 @@ fn modes(root: &std::path::Path) -> Vec<(std::path::PathBuf, u32, bool)> {
     let mut todo = vec![root.to_path_buf()];
     while let Some(path) = todo.pop() {
         let meta = std::fs::symlink_metadata(&path).unwrap();
-        out.push((path.clone(), meta.permissions().mode() & 0o777, meta.is_dir()));
+        out.push((
+            path.clone(),
+            meta.permissions().mode() & 0o777,
+            meta.is_dir(),
+        ));
         if meta.is_dir() {
             for entry in std::fs::read_dir(&path).unwrap() {
                 todo.push(entry.unwrap().path());
@@ -486,7 +515,13 @@ async fn the_data_folder_is_private_after_a_real_host_ran() {
         .iter()
         .map(|(p, _, _)| p.strip_prefix(&data).unwrap().display().to_string())
         .collect();
-    for expected in ["db", "components", "cache", "pairwise-secret", "dev-signing-key"] {
+    for expected in [
+        "db",
+        "components",
+        "cache",
+        "pairwise-secret",
+        "dev-signing-key",
+    ] {
         assert!(
             names.iter().any(|n| n.starts_with(expected)),
             "{expected} missing in {names:?}"
