@@ -97,7 +97,9 @@ pub async fn call_plugin(
     // Citizens are limited per identity, anonymous callers per address.
     let caller_key = match (&citizen, parts.extensions.get::<ConnectInfo<SocketAddr>>()) {
         (Some(c), _) => format!("citizen:{}:{}", c.issuer, c.subject),
-        (None, Some(ConnectInfo(addr))) => format!("address:{}", addr.ip()),
+        (None, Some(ConnectInfo(addr))) => {
+            format!("address:{}", crate::conn::client_address(addr))
+        }
         (None, None) => "anonymous".to_string(),
     };
     let target = Target {

@@ -62,8 +62,10 @@ async fn unfinished_headers_are_cut_after_the_header_timeout_while_others_are_se
         false
     });
     // With 300 heads hanging, a normal client is served.
+    let asked = Instant::now();
     let r = host.get("/healthz", None).await;
     assert_eq!(r.status(), 200);
+    eprintln!("served beside 300 hanging heads in {:?}", asked.elapsed());
     assert!(
         started.elapsed() < Duration::from_millis(800),
         "the check ran before the timeout"
@@ -76,6 +78,7 @@ async fn unfinished_headers_are_cut_after_the_header_timeout_while_others_are_se
         );
     }
     let all_closed = started.elapsed();
+    eprintln!("300 unfinished heads all closed {all_closed:?} after the first was opened");
     assert!(
         all_closed >= Duration::from_millis(750) && all_closed < Duration::from_secs(4),
         "closed after {all_closed:?}"
@@ -116,6 +119,7 @@ async fn a_slow_body_is_cut_and_a_steady_one_is_not() {
             "a 100 B/s body was never cut"
         );
     };
+    eprintln!("a 100 B/s body was cut after {cut:?} and {sent} bytes");
     assert!(
         cut < Duration::from_secs(3) && sent < 1000,
         "cut after {cut:?} and {sent} bytes"
@@ -200,6 +204,7 @@ async fn an_idle_keep_alive_connection_is_closed() {
     // ...silence past the idle timeout ends it.
     let closed = closed_within(&mut s, Duration::from_secs(5)).await;
     let closed = closed.expect("the idle connection stayed open");
+    eprintln!("idle keep-alive (timeout 700 ms) closed {closed:?} after the last 400 ms pause");
     assert!(
         closed >= Duration::from_millis(200) && closed < Duration::from_secs(2),
         "{closed:?}"
@@ -319,9 +324,14 @@ async fn a_citizen_holds_a_capped_number_of_inbox_streams() {
     // Closing a stream frees its place.
     drop(first);
     let started = Instant::now();
+    let freed = Instant::now();
     loop {
         let r = inbox_stream(&host, &alice).await;
         if r.status() == 200 {
+            eprintln!(
+                "a closed stream's place was free again after {:?}",
+                freed.elapsed()
+            );
             break;
         }
         assert!(
