@@ -75,6 +75,11 @@ impl Activity {
         }
     }
 
+    /// Whether a request is being served (its response has not ended).
+    pub(super) fn serving(&self) -> bool {
+        self.with(|s| s.in_flight > 0)
+    }
+
     /// Close the connection at once for `why`.
     pub(super) fn cut(&self, why: &'static str) {
         self.with(|s| s.cut = Some(why));

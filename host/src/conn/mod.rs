@@ -214,6 +214,12 @@ async fn connection(
                 return;
             }
             _ = stop.changed(), if !stopping => {
+                // Nothing in flight (idle, or a head still arriving): close
+                // now; hyper would wait for a slow head. Otherwise finish
+                // the request and close.
+                if !activity.serving() {
+                    return;
+                }
                 stopping = true;
                 conn.as_mut().graceful_shutdown();
             }
