@@ -1,6 +1,7 @@
 //! What one connection is doing, for its timeouts: waiting for a request
 //! head (header timeout), serving requests (no timeout here; the body has
-//! its own minimum rate), or idle between requests (idle timeout).
+//! its own minimum rate), or idle between requests (idle timeout); and
+//! whether the client stopped taking what the host sends (send timeout).
 
 use super::ConnectionLimits;
 use hyper::body::{Body, Frame, SizeHint};
@@ -19,6 +20,9 @@ struct State {
     head_started: Option<Instant>,
     /// When the last response ended.
     idle_since: Instant,
+    /// Since when the client has not taken what the host sends (the
+    /// socket's send buffer is full); `None` while writes go through.
+    write_stalled: Option<Instant>,
     /// A limit was broken elsewhere (a body too slow): close now.
     cut: Option<&'static str>,
 }
@@ -38,6 +42,7 @@ impl Activity {
                 in_flight: 0,
                 head_started: Some(now),
                 idle_since: now,
+                write_stalled: None,
                 cut: None,
             }),
             changed: Notify::new(),
@@ -75,6 +80,12 @@ impl Activity {
         }
     }
 
+    /// Writes stopped going through (`true`) or went through again.
+    fn write_stalled(&self, stalled: bool) {
+        self.with(|s| s.write_stalled = stalled.then(Instant::now));
+        self.changed.notify_one();
+    }
+
     /// Whether a request is being served (its response has not ended).
     pub(super) fn serving(&self) -> bool {
         self.with(|s| s.in_flight > 0)
@@ -93,15 +104,18 @@ impl Activity {
             if let Some(why) = s.cut {
                 return Err(why);
             }
-            let (deadline, why) = match (s.head_started, s.in_flight) {
-                (Some(started), _) => (started + limits.header_timeout, "header_timeout"),
-                (None, 0) => (s.idle_since + limits.idle_timeout, "idle_timeout"),
-                (None, _) => return Ok(None),
+            let reading = match (s.head_started, s.in_flight) {
+                (Some(started), _) => Some((started + limits.header_timeout, "header_timeout")),
+                (None, 0) => Some((s.idle_since + limits.idle_timeout, "idle_timeout")),
+                (None, _) => None,
             };
-            if deadline <= Instant::now() {
-                Err(why)
-            } else {
-                Ok(Some(deadline))
+            let writing = s
+                .write_stalled
+                .map(|since| (since + limits.send_timeout, "send_timeout"));
+            match [reading, writing].into_iter().flatten().min() {
+                Some((deadline, why)) if deadline <= Instant::now() => Err(why),
+                Some((deadline, _)) => Ok(Some(deadline)),
+                None => Ok(None),
             }
         })
     }
@@ -141,15 +155,30 @@ impl Drop for InFlight {
     }
 }
 
-/// The connection's socket, telling [`Activity`] when bytes arrive.
+/// The connection's socket, telling [`Activity`] when bytes arrive and
+/// when writes stall.
 pub(super) struct Watched<T> {
     io: T,
     activity: Arc<Activity>,
+    stalled: bool,
 }
 
 impl<T> Watched<T> {
     pub(super) fn new(io: T, activity: Arc<Activity>) -> Self {
-        Watched { io, activity }
+        Watched {
+            io,
+            activity,
+            stalled: false,
+        }
+    }
+
+    /// Note a write's outcome (only changes reach [`Activity`]).
+    fn wrote<R>(&mut self, polled: &Poll<std::io::Result<R>>) {
+        let stalled = polled.is_pending();
+        if stalled != self.stalled {
+            self.stalled = stalled;
+            self.activity.write_stalled(stalled);
+        }
     }
 }
 
@@ -174,7 +203,9 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
+        let polled = Pin::new(&mut self.io).poll_write(cx, buf);
+        self.wrote(&polled);
+        polled
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
@@ -190,7 +221,9 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+        let polled = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        self.wrote(&polled);
+        polled
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -6,8 +6,9 @@
 //!   closed;
 //! - a header read timeout (a request's head must be complete within it of
 //!   its first byte, or of the connection's start), an idle keep-alive
-//!   timeout, and a request body minimum rate after a grace period
-//!   ([`activity`], [`body`]); a connection that breaks one is closed.
+//!   timeout, a request body minimum rate after a grace period, and a send
+//!   timeout for a client that stops reading ([`activity`], [`body`]); a
+//!   connection that breaks one is closed.
 //!
 //! HTTP/1.1 only (as before); graceful shutdown stops accepting, lets every
 //! request in flight finish and closes idle connections at once.
@@ -43,6 +44,9 @@ pub struct ConnectionLimits {
     pub header_timeout: Duration,
     /// How long a kept-alive connection may wait for its next request.
     pub idle_timeout: Duration,
+    /// How long the client may leave the host's writes blocked (taking
+    /// none of a response) before the connection is cut.
+    pub send_timeout: Duration,
     /// Time a request body may take before the minimum rate applies.
     pub body_grace: Duration,
     /// Bytes per second a request body must average once the grace is
@@ -60,6 +64,7 @@ impl Default for ConnectionLimits {
         ConnectionLimits {
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
+            send_timeout: Duration::from_secs(30),
             body_grace: Duration::from_secs(10),
             body_min_rate: 1024,
             max_connections: 10_000,

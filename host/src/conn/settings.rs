@@ -19,6 +19,9 @@ pub struct ServerFile {
     /// Seconds a kept-alive connection may wait for its next request
     /// (default 60).
     pub idle_timeout_s: Option<f64>,
+    /// Seconds the client may leave the host's writes blocked before the
+    /// connection is cut (default 30).
+    pub send_timeout_s: Option<f64>,
     /// Seconds a request body may take before the minimum rate applies
     /// (default 10).
     pub body_grace_s: Option<f64>,
@@ -94,6 +97,7 @@ impl ServerFile {
         ServerFile {
             header_timeout_s: over.header_timeout_s.or(self.header_timeout_s),
             idle_timeout_s: over.idle_timeout_s.or(self.idle_timeout_s),
+            send_timeout_s: over.send_timeout_s.or(self.send_timeout_s),
             body_grace_s: over.body_grace_s.or(self.body_grace_s),
             body_min_rate: over.body_min_rate.or(self.body_min_rate),
             max_connections: over.max_connections.or(self.max_connections),
@@ -117,6 +121,9 @@ impl ServerFile {
         }
         if let Some(s) = self.idle_timeout_s {
             c.idle_timeout = seconds("idle-timeout-s", s)?;
+        }
+        if let Some(s) = self.send_timeout_s {
+            c.send_timeout = seconds("send-timeout-s", s)?;
         }
         if let Some(s) = self.body_grace_s {
             c.body_grace = seconds("body-grace-s", s)?;

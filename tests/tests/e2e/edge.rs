@@ -589,3 +589,43 @@ async fn slow_clients_do_not_hold_up_a_shutdown() {
         assert!(closed_within(s, Duration::from_secs(1)).await.is_some());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_cut_after_the_send_timeout() {
+    let host = TestHost::start_with(|c| c.connections.send_timeout = Duration::from_secs(1)).await;
+    let base = manifest_as("hostile", "big", None);
+    let head = base.split("[limits]").next().unwrap().to_string();
+    let manifest = format!("{head}\n[limits]\nresponse-body-kib = 10240\n");
+    let r = host.upload(&manifest, component("hostile")).await;
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    const BYTES: usize = 10_000_000;
+    let path = format!("/p/big/big?bytes={BYTES}");
+    // A reading client gets it all.
+    let all = host.get(&path, None).await.bytes().await.unwrap();
+    assert_eq!(all.len(), BYTES);
+
+    // One that asks and then reads nothing holds the host's writes...
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut s = socket.connect(host.server().addr()).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nhost: x\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // ...until the send timeout cuts it: what it reads now ends early.
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 1 << 16];
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got += n,
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the connection was not cut");
+    eprintln!("a client that stopped reading got {got} of {BYTES} bytes before the cut");
+    assert!(got < BYTES, "got all {got} bytes: nothing was cut");
+    host.stop().await;
+}
