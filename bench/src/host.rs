@@ -57,8 +57,8 @@ const UNTHROTTLED: u64 = 1 << 40;
 /// production (dev keys, pooling, epoch interruption, default limits) except
 /// for the quotas a load test would otherwise measure instead of the host:
 /// the per-caller rate and the daily quota are raised (all the benchmark's
-/// calls come from one address) and the per-plugin concurrency cap is set
-/// to its maximum. Every check still runs on every request.
+/// calls come from one address), the per-address connection cap is off, and
+/// the per-plugin concurrency cap is set to its maximum. Every check still runs on every request.
 pub struct IsletServer {
     running: Option<RunningServer>,
     _data: tempfile::TempDir,
@@ -89,6 +89,8 @@ impl IsletServer {
             l.daily_calls = UNTHROTTLED;
         }
         limits.default.concurrency = limits.max.concurrency;
+        // Every load connection comes from 127.0.0.1.
+        config.connections.max_connections_per_address = 0;
         if !breaker {
             // The breaker suspends a version when more than this share of
             // its recent calls failed: never, at 100%.

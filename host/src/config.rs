@@ -52,6 +52,9 @@ pub struct ConfigFile {
     /// `[store]`: where the data lives.
     #[serde(default)]
     pub store: StoreFile,
+    /// `[server]`: connection timeouts and caps, per-citizen caps.
+    #[serde(default)]
+    pub server: crate::conn::ServerFile,
     /// Token verification.
     #[serde(default)]
     pub auth: AuthFile,
@@ -260,6 +263,10 @@ pub struct ServerConfig {
     pub metrics: MetricsConfig,
     /// Eviction of compiled artifacts.
     pub cache: CachePolicy,
+    /// Connection timeouts and caps.
+    pub connections: crate::conn::ConnectionLimits,
+    /// Caps on each citizen's service sessions and inbox streams.
+    pub citizen_limits: crate::conn::CitizenLimits,
 }
 
 impl ServerConfig {
@@ -291,6 +298,8 @@ impl ServerConfig {
             trusted_proxies: Vec::new(),
             metrics: MetricsConfig::default(),
             cache: CachePolicy::default(),
+            connections: crate::conn::ConnectionLimits::default(),
+            citizen_limits: crate::conn::CitizenLimits::default(),
         }
     }
 
@@ -363,6 +372,7 @@ impl ServerConfig {
         };
         c.metrics.resolved_token()?;
         c.cache = CachePolicy::default().with(&file.cache);
+        (c.connections, c.citizen_limits) = file.server.resolve()?;
         let max = Limits::MAX.with(&file.limits.max);
         let default = Limits::DEFAULT.with(&file.limits.default);
         default

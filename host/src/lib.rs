@@ -14,6 +14,7 @@
 //! - [`protect`] holds quotas, rate limits and circuit breakers, [`usage`]
 //!   meters what each plugin costs, [`audit`] records admin actions and
 //!   [`metrics`] exports Prometheus figures;
+//! - [`conn`] is the connection edge (timeouts, connection caps);
 //! - [`server`] assembles them; [`cli`] is the `islet` command.
 
 pub mod audit;
@@ -22,13 +23,16 @@ pub mod capabilities;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod conn;
 pub mod consent;
 pub mod http;
 pub mod limits;
+pub mod logging;
 pub mod manifest;
 pub mod metrics;
 pub mod notify;
 pub mod payment;
+pub mod private;
 pub mod protect;
 pub mod registry;
 pub mod runtime;

@@ -71,6 +71,11 @@ limits! {
     breaker_window: "breaker-window" = 20, max 1_000;
     /// Seconds a suspended version waits before a probe call may test it.
     breaker_cooldown_s: "breaker-cooldown-s" = 30, max 3_600;
+    /// Distinct callers (citizens, or anonymous client addresses) whose
+    /// calls must have failed before the breaker opens; each caller's
+    /// failures also count for at most `breaker-window / breaker-min-callers`
+    /// of the window, so one caller cannot suspend a plugin for everyone.
+    breaker_min_callers: "breaker-min-callers" = 3, max 1_000;
 }
 
 impl Limits {

@@ -26,8 +26,11 @@ pub struct RunningServer {
 
 /// Build the shared state from `config` (opens the store, activates plugins).
 pub fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>> {
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("cannot create data folder {}", config.data_dir.display()))?;
+    crate::private::restrict_new_files();
+    for folder in [&config.data_dir, &config.secrets_dir, &config.cache_dir] {
+        crate::private::secure_folder(folder)
+            .with_context(|| format!("cannot make {} private", folder.display()))?;
+    }
     let location = config.store_location()?;
     let store: Arc<dyn KvStore> = location
         .open()
@@ -93,7 +96,14 @@ pub fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>> {
         audit.clone(),
         usage.clone(),
     ));
-    let sessions = Arc::new(crate::auth::ServiceSessions::shared(store.clone()));
+    let sessions = Arc::new(
+        crate::auth::ServiceSessions::shared(store.clone()).with_limits(
+            crate::auth::SessionLimits {
+                per_citizen: config.citizen_limits.sessions_per_citizen,
+                per_minute: config.citizen_limits.sessions_per_minute,
+            },
+        ),
+    );
     let registry = Arc::new(Registry::open(
         runtime.clone(),
         store,
@@ -120,6 +130,9 @@ pub fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>> {
             trusted_proxies: config.trusted_proxies.clone().into(),
         },
         cache_policy: config.cache,
+        streams: Arc::new(http::streams::StreamSlots::new(
+            config.citizen_limits.inbox_streams_per_citizen,
+        )),
     }))
 }
 
@@ -149,11 +162,15 @@ fn verifier_keys(config: &ServerConfig) -> anyhow::Result<VerifierKeys> {
 pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let build_config = config.clone();
     let state = tokio::task::spawn_blocking(move || build_state(&build_config)).await??;
-    serve(config.listen, state).await
+    serve(config.listen, state, config.connections).await
 }
 
-/// Serve an already built `state` on `listen`.
-pub async fn serve(listen: SocketAddr, state: Arc<AppState>) -> anyhow::Result<RunningServer> {
+/// Serve an already built `state` on `listen`, under `connections`.
+pub async fn serve(
+    listen: SocketAddr,
+    state: Arc<AppState>,
+    connections: crate::conn::ConnectionLimits,
+) -> anyhow::Result<RunningServer> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -206,11 +223,7 @@ pub async fn serve(listen: SocketAddr, state: Arc<AppState>) -> anyhow::Result<R
         ));
         let (stop_outbox, outbox_stopped) = oneshot::channel::<()>();
         let outbox = tokio::spawn(crate::notify::run(notifications.clone(), outbox_stopped));
-        let served = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
+        let served = crate::conn::serve(listener, app, connections, async move {
             let _ = rx.await;
             let _ = stop_metrics.send(());
             // Live inbox streams never end by themselves.

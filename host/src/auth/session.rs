@@ -40,8 +40,41 @@ const NAMESPACE: &str = "sessions";
 pub const SESSION_TTL_SECS: u64 = 30 * 60;
 /// The prefix that tells a service session from an app token (a JWT).
 pub const SESSION_PREFIX: &str = "isl_s_";
-/// Most live sessions kept; the ones closest to expiry give way first.
+/// Most sessions a host keeps in memory. With a store this is only a
+/// cache (a session dropped from it is read again); what bounds the
+/// sessions themselves is [`SessionLimits::per_citizen`].
 const MAX_SESSIONS: usize = 100_000;
+
+/// Caps on one citizen's sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionLimits {
+    /// Live sessions one citizen may hold; opening one more ends that
+    /// citizen's oldest (never another citizen's).
+    pub per_citizen: usize,
+    /// Sessions one citizen may open per minute (a burst of as many, then
+    /// evenly spread).
+    pub per_minute: u64,
+}
+
+impl Default for SessionLimits {
+    fn default() -> Self {
+        SessionLimits {
+            per_citizen: 32,
+            per_minute: 60,
+        }
+    }
+}
+
+/// Why a session was not opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The citizen opened too many sessions lately; retry after this long.
+    #[error("too many service sessions opened; retry in {} s", .0.as_secs().max(1))]
+    RateLimited(Duration),
+    /// The store cannot be written.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
 
 /// Why a session token was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -73,6 +106,10 @@ struct Live {
     plugin: String,
     citizen: Arc<Citizen>,
     expires_at: u64,
+    /// When it was opened, ns since the epoch (orders a citizen's
+    /// sessions for eviction; 0 in sessions from before it was kept).
+    #[serde(default)]
+    opened_ns: u64,
     /// When this host last read it from the store (not stored).
     #[serde(skip, default = "Instant::now")]
     checked: Instant,
@@ -80,10 +117,11 @@ struct Live {
 
 /// The live service sessions: in the store when there is one (shared by
 /// every host), and those this host used lately in memory.
-#[derive(Default)]
 pub struct ServiceSessions {
     live: Mutex<HashMap<[u8; 32], Live>>,
     store: Option<Arc<dyn KvStore>>,
+    limits: SessionLimits,
+    opened: crate::protect::RateLimiter,
 }
 
 /// The store key of a session: `s/` and the hex hash of its token.
@@ -128,17 +166,45 @@ fn open_sealed(token: &str, sealed: &[u8]) -> Option<Live> {
     serde_json::from_slice(&plain).ok()
 }
 
+/// Nanoseconds since the epoch.
+fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
 fn key_of(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
+}
+
+impl Default for ServiceSessions {
+    /// Sessions in memory only, under the default limits.
+    fn default() -> Self {
+        ServiceSessions {
+            live: Mutex::default(),
+            store: None,
+            limits: SessionLimits::default(),
+            opened: crate::protect::RateLimiter::default(),
+        }
+    }
 }
 
 impl ServiceSessions {
     /// Sessions kept in `store`, shared by every host that uses it.
     pub fn shared(store: Arc<dyn KvStore>) -> Self {
         ServiceSessions {
-            live: Mutex::default(),
             store: Some(store),
+            ..ServiceSessions::default()
         }
+    }
+
+    /// The same sessions under `limits`.
+    pub fn with_limits(mut self, limits: SessionLimits) -> Self {
+        self.limits = SessionLimits {
+            per_citizen: limits.per_citizen.max(1),
+            per_minute: limits.per_minute.max(1),
+        };
+        self
     }
 
     /// Whether `token` has the shape of a service session (not a JWT).
@@ -147,12 +213,14 @@ impl ServiceSessions {
     }
 
     /// Open a session of `plugin` for `citizen`; it ends with the
-    /// citizen's token at the latest.
-    pub fn open(
-        &self,
-        plugin: &str,
-        citizen: Arc<Citizen>,
-    ) -> Result<ServiceSession, crate::store::StoreError> {
+    /// citizen's token at the latest. At [`SessionLimits::per_citizen`]
+    /// the citizen's oldest session ends; past
+    /// [`SessionLimits::per_minute`] the citizen must wait.
+    pub fn open(&self, plugin: &str, citizen: Arc<Citizen>) -> Result<ServiceSession, OpenError> {
+        let index_prefix = citizen_prefix(&citizen);
+        self.opened
+            .take("service-sessions", &index_prefix, self.limits.per_minute)
+            .map_err(OpenError::RateLimited)?;
         let now = now_secs();
         let expires_at = (now + SESSION_TTL_SECS).min(citizen.expires_at);
         let secret: [u8; 32] = rand::random();
@@ -160,38 +228,53 @@ impl ServiceSessions {
             "{SESSION_PREFIX}{}",
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
         );
+        let key = key_of(&token);
+        let session = Live {
+            plugin: plugin.to_string(),
+            citizen,
+            expires_at,
+            opened_ns: now_ns(),
+            checked: Instant::now(),
+        };
         let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+        let ended = match &self.store {
+            Some(store) => {
+                let ended = self.end_oldest_stored(store.as_ref(), &index_prefix, now)?;
+                let sealed = seal(&token, &session)
+                    .ok_or_else(|| crate::store::StoreError("cannot seal a session".into()))?;
+                let mut batch = Batch::new();
+                for old in &ended {
+                    batch = batch
+                        .delete(format!("{index_prefix}{}", hex::encode(old)))
+                        .delete(session_key(old));
+                }
+                let mut entry = expires_at.to_be_bytes().to_vec();
+                entry.extend(session.opened_ns.to_be_bytes());
+                batch = batch
+                    .put(session_key(&key), sealed)
+                    .put(format!("{index_prefix}{}", hex::encode(key)), entry);
+                store
+                    .commit(NAMESPACE, &batch)
+                    .map_err(|e| crate::store::StoreError(e.to_string()))?;
+                store.flush()?;
+                ended
+            }
+            None => self.oldest_in_memory(&live, &session.citizen, now),
+        };
+        for old in &ended {
+            live.remove(old);
+        }
         if live.len() >= MAX_SESSIONS {
             live.retain(|_, s| s.expires_at > now);
         }
         if live.len() >= MAX_SESSIONS
             && let Some(first) = live
                 .iter()
-                .min_by_key(|(_, s)| s.expires_at)
+                .min_by_key(|(_, s)| (s.checked, s.opened_ns))
                 .map(|(k, _)| *k)
         {
+            // With a store, only this host's cached copy goes.
             live.remove(&first);
-        }
-        let key = key_of(&token);
-        let session = Live {
-            plugin: plugin.to_string(),
-            citizen,
-            expires_at,
-            checked: Instant::now(),
-        };
-        if let Some(store) = &self.store {
-            let sealed = seal(&token, &session)
-                .ok_or_else(|| crate::store::StoreError("cannot seal a session".into()))?;
-            let index = format!("{}{}", citizen_prefix(&session.citizen), hex::encode(key));
-            store
-                .commit(
-                    NAMESPACE,
-                    &Batch::new()
-                        .put(session_key(&key), sealed)
-                        .put(index, expires_at.to_be_bytes().to_vec()),
-                )
-                .map_err(|e| crate::store::StoreError(e.to_string()))?;
-            store.flush()?;
         }
         live.insert(key, session);
         Ok(ServiceSession {
@@ -199,6 +282,65 @@ impl ServiceSessions {
             plugin: plugin.to_string(),
             expires_at,
         })
+    }
+
+    /// The stored sessions of the citizen under `prefix` to end before one
+    /// more opens: the expired ones, and the oldest beyond the cap.
+    fn end_oldest_stored(
+        &self,
+        store: &dyn KvStore,
+        prefix: &str,
+        now: u64,
+    ) -> Result<Vec<[u8; 32]>, crate::store::StoreError> {
+        let scan_at_most = self.limits.per_citizen.saturating_mul(2).saturating_add(64);
+        let rows = store.scan(NAMESPACE, prefix.as_bytes(), None, scan_at_most)?;
+        let mut held: Vec<(u64, u64, [u8; 32])> = rows
+            .iter()
+            .filter_map(|(index, value)| {
+                let hexed = index.get(prefix.len()..)?;
+                let mut key = [0u8; 32];
+                hex::decode_to_slice(hexed, &mut key).ok()?;
+                let expires = u64::from_be_bytes(value.get(..8)?.try_into().ok()?);
+                let opened = value
+                    .get(8..16)
+                    .and_then(|b| b.try_into().ok())
+                    .map_or(0, u64::from_be_bytes);
+                Some((expires, opened, key))
+            })
+            .collect();
+        let (expired, mut alive): (Vec<_>, Vec<_>) =
+            held.drain(..).partition(|(expires, _, _)| *expires <= now);
+        alive.sort_by_key(|(expires, opened, _)| (*opened, *expires));
+        let over = (alive.len() + 1).saturating_sub(self.limits.per_citizen);
+        Ok(expired
+            .iter()
+            .chain(alive.iter().take(over))
+            .map(|(_, _, key)| *key)
+            .collect())
+    }
+
+    /// Without a store: the citizen's expired sessions and the oldest
+    /// beyond the cap.
+    fn oldest_in_memory(
+        &self,
+        live: &HashMap<[u8; 32], Live>,
+        citizen: &Citizen,
+        now: u64,
+    ) -> Vec<[u8; 32]> {
+        let mut own: Vec<(u64, u64, [u8; 32])> = live
+            .iter()
+            .filter(|(_, s)| {
+                s.citizen.issuer == citizen.issuer && s.citizen.subject == citizen.subject
+            })
+            .map(|(k, s)| (s.expires_at, s.opened_ns, *k))
+            .collect();
+        own.sort_by_key(|(expires, opened, _)| (*expires > now, *opened));
+        let expired = own.iter().filter(|(expires, _, _)| *expires <= now).count();
+        let over = (own.len() - expired + 1).saturating_sub(self.limits.per_citizen);
+        own.iter()
+            .take(expired + over)
+            .map(|(_, _, k)| *k)
+            .collect()
     }
 
     /// The citizen behind `token`, if it is a live session of `plugin`.
@@ -365,5 +507,32 @@ mod tests {
         assert!(sessions.resolve(&a.token, "hello").is_err());
         assert!(sessions.resolve(&b.token, "hello").is_ok());
         assert_eq!(sessions.len(), 1);
+    }
+
+    #[test]
+    fn a_citizen_over_the_cap_loses_their_own_oldest_and_is_rate_limited() {
+        let sessions = ServiceSessions::default().with_limits(SessionLimits {
+            per_citizen: 3,
+            per_minute: 12,
+        });
+        let bob = sessions.open("hello", citizen("bob", u64::MAX)).unwrap();
+        let alice: Vec<_> = (0..10)
+            .map(|_| sessions.open("hello", citizen("alice", u64::MAX)).unwrap())
+            .collect();
+        assert!(sessions.resolve(&bob.token, "hello").is_ok());
+        let alive: Vec<bool> = alice
+            .iter()
+            .map(|s| sessions.resolve(&s.token, "hello").is_ok())
+            .collect();
+        assert_eq!(alive, [vec![false; 7], vec![true; 3]].concat());
+        assert_eq!(sessions.len(), 4);
+        // Alice spent 10 of her 12; bob 1 of his.
+        sessions.open("hello", citizen("alice", u64::MAX)).unwrap();
+        sessions.open("hello", citizen("alice", u64::MAX)).unwrap();
+        assert!(matches!(
+            sessions.open("hello", citizen("alice", u64::MAX)),
+            Err(OpenError::RateLimited(wait)) if wait > Duration::ZERO
+        ));
+        assert!(sessions.open("hello", citizen("bob", u64::MAX)).is_ok());
     }
 }

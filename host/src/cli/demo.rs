@@ -106,7 +106,7 @@ pub fn run(config: ServerConfig) -> anyhow::Result<()> {
         }
         let payments = state.payments.clone();
         tokio::task::spawn_blocking(move || open_demo_merchant(&payments)).await??;
-        let server = crate::server::serve(config.listen, state).await?;
+        let server = crate::server::serve(config.listen, state, config.connections).await?;
         print_banner(&config, server.addr())?;
         server.run_until_signal(config.shutdown_grace).await
     })

@@ -150,6 +150,17 @@ pub async fn stream(
         }
     };
     let key: Arc<str> = citizen_key(&citizen).into();
+    let slot = state.streams.take(&key).ok_or_else(|| {
+        ApiError::new(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            "too_many_streams",
+            format!(
+                "you already follow your inbox in {} places; close one first",
+                state.streams.per_citizen()
+            ),
+        )
+        .retry_after(15)
+    })?;
     let last = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
@@ -175,8 +186,10 @@ pub async fn stream(
             .chain(missed)
             .map(Ok::<Event, Infallible>),
     );
-    Ok(Sse::new(first.chain(live(events, closing, key, replayed)))
-        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("keep-alive")))
+    Ok(
+        Sse::new(first.chain(live(events, closing, key, replayed, slot)))
+            .keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("keep-alive")),
+    )
 }
 
 /// A new message; its id lets `EventSource` resume after it.
@@ -203,6 +216,8 @@ struct Live {
     queued: VecDeque<Event>,
     /// Messages already sent by the replay; the live feed skips them.
     replayed: HashSet<String>,
+    /// This stream's place among the citizen's; freed with the stream.
+    _slot: super::streams::StreamSlot,
 }
 
 /// The citizen's inbox events until the host shuts down.
@@ -211,6 +226,7 @@ fn live(
     closing: watch::Receiver<bool>,
     citizen: Arc<str>,
     replayed: HashSet<String>,
+    slot: super::streams::StreamSlot,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     let start = Live {
         events,
@@ -218,6 +234,7 @@ fn live(
         citizen,
         queued: VecDeque::new(),
         replayed,
+        _slot: slot,
     };
     stream::unfold(start, |mut live| async move {
         loop {

@@ -16,6 +16,7 @@ pub mod payments;
 mod plugin_route;
 mod public;
 mod sessions;
+pub mod streams;
 
 use crate::auth::TokenVerifier;
 use crate::registry::Registry;
@@ -60,6 +61,8 @@ pub struct AppState {
     pub ops: ops::OpsSettings,
     /// Eviction of compiled artifacts.
     pub cache_policy: crate::config::CachePolicy,
+    /// Live inbox streams per citizen.
+    pub streams: Arc<streams::StreamSlots>,
 }
 
 /// Run store work off the async executor; a panic in it is a 500.

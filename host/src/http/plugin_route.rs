@@ -99,12 +99,15 @@ pub async fn call_plugin(
     let caller_key = match (&citizen, parts.extensions.get::<ConnectInfo<SocketAddr>>()) {
         (Some(c), _) => format!("citizen:{}:{}", c.issuer, c.subject),
         (None, Some(ConnectInfo(addr))) => {
+            // The client behind trusted proxies, then its network (an IPv6
+            // client counts by its /64).
             let ip = super::client_addr::client_ip(
                 addr.ip(),
                 &parts.headers,
                 &state.ops.trusted_proxies,
             );
-            format!("address:{ip}")
+            let client = crate::conn::client_address(&SocketAddr::new(ip, addr.port()));
+            format!("address:{client}")
         }
         (None, None) => "anonymous".to_string(),
     };

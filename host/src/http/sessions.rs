@@ -4,7 +4,7 @@
 
 use super::error::ApiError;
 use super::{AppState, caller};
-use crate::auth::SESSION_TTL_SECS;
+use crate::auth::{OpenError, SESSION_TTL_SECS};
 use crate::clock::now_secs;
 use axum::Json;
 use axum::body::Bytes;
@@ -46,7 +46,15 @@ pub async fn open(
     let sessions = state.clone();
     let plugin = new.plugin.clone();
     let session = super::blocking(move || {
-        (sessions.sessions.open(&plugin, citizen)).map_err(ApiError::store_unavailable)
+        (sessions.sessions.open(&plugin, citizen)).map_err(|e| match e {
+            OpenError::RateLimited(wait) => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_sessions",
+                e.to_string(),
+            )
+            .retry_after(u32::try_from(wait.as_secs().max(1)).unwrap_or(u32::MAX)),
+            OpenError::Store(e) => ApiError::store_unavailable(e),
+        })
     })
     .await?;
     let body = json!({

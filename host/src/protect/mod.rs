@@ -71,9 +71,23 @@ pub struct Admission {
     _permit: OwnedSemaphorePermit,
     probe: bool,
     key: VersionKey,
+    caller: u64,
     protection: Arc<Protection>,
     finished: bool,
 }
+
+/// A short hash of a caller key: the breaker remembers who failed
+/// without keeping citizen ids or addresses.
+fn caller_hash(caller: &str) -> u64 {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    let mut h = CALLER_HASHER.build_hasher();
+    h.write(caller.as_bytes());
+    h.finish()
+}
+
+/// One random hash key per process.
+static CALLER_HASHER: std::sync::LazyLock<std::collections::hash_map::RandomState> =
+    std::sync::LazyLock::new(std::collections::hash_map::RandomState::new);
 
 fn until_midnight_utc() -> Duration {
     let now = time::OffsetDateTime::now_utc();
@@ -112,6 +126,7 @@ impl Protection {
                 _permit: permit,
                 probe,
                 key,
+                caller: caller_hash(caller),
                 protection: self.clone(),
                 finished: false,
             }),
@@ -179,6 +194,7 @@ impl Protection {
             failure_percent: limits.breaker_failure_percent,
             window: limits.breaker_window as usize,
             cooldown: Duration::from_secs(limits.breaker_cooldown_s),
+            min_callers: usize::try_from(limits.breaker_min_callers).unwrap_or(usize::MAX),
         }
     }
 
@@ -205,11 +221,11 @@ impl Protection {
         }
     }
 
-    fn finish(&self, key: &VersionKey, ok: bool, probe: bool) {
+    fn finish(&self, key: &VersionKey, ok: bool, probe: bool, caller: u64) {
         let mut breakers = self.breakers.lock().unwrap_or_else(|e| e.into_inner());
         let transition = breakers
             .get_mut(key)
-            .and_then(|b| b.record(ok, probe, Instant::now()));
+            .and_then(|b| b.record(ok, probe, caller, Instant::now()));
         drop(breakers);
         self.note(key, transition, "islet");
     }
@@ -267,7 +283,8 @@ impl Admission {
     /// Record the outcome: `ok` unless the guest faulted or answered 5xx.
     pub fn finish(mut self, ok: bool) {
         self.finished = true;
-        self.protection.finish(&self.key, ok, self.probe);
+        self.protection
+            .finish(&self.key, ok, self.probe, self.caller);
     }
 }
 
@@ -276,7 +293,7 @@ impl Drop for Admission {
         // A call abandoned midway (the client went away) says nothing about
         // the plugin, except that a probe must not block the breaker.
         if !self.finished && self.probe {
-            self.protection.finish(&self.key, false, true);
+            self.protection.finish(&self.key, false, true, self.caller);
         }
     }
 }

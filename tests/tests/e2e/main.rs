@@ -3,6 +3,7 @@
 
 mod browser;
 mod consent;
+mod edge;
 mod hosts;
 mod isolation;
 mod jwt;

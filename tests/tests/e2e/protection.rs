@@ -139,7 +139,7 @@ async fn the_breaker_opens_on_failures_and_recovers() {
         &host,
         "hostile",
         "flaky",
-        "breaker-window = 4\nbreaker-failure-percent = 50\nbreaker-cooldown-s = 1\nmemory-mib = 16\n",
+        "breaker-window = 4\nbreaker-failure-percent = 50\nbreaker-cooldown-s = 1\nbreaker-min-callers = 1\nmemory-mib = 16\n",
     )
     .await;
     let admin = host.admin();
