@@ -162,11 +162,18 @@ mod tests {
         let text = render().expect("a recorder");
         assert!(text.contains("process_resident_memory_bytes"), "{text}");
         // Thread names are cut to 15 bytes by the kernel.
-        let upkeep = std::fs::read_dir("/proc/self/task")
-            .unwrap()
-            .filter_map(Result::ok)
-            .filter_map(|t| std::fs::read_to_string(t.path().join("comm")).ok())
-            .any(|name| name.trim() == "islet-metrics-u");
-        assert!(upkeep, "no upkeep thread");
+        // A new thread names itself once it runs: look for a while.
+        let named = || {
+            std::fs::read_dir("/proc/self/task")
+                .unwrap()
+                .filter_map(Result::ok)
+                .filter_map(|t| std::fs::read_to_string(t.path().join("comm")).ok())
+                .any(|name| name.trim() == "islet-metrics-u")
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !named() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(named(), "no upkeep thread");
     }
 }
