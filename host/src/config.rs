@@ -60,6 +60,9 @@ pub struct ConfigFile {
     /// `[notification]`: quotas and the outbound webhook.
     #[serde(default)]
     pub notification: NotificationFile,
+    /// `[guest-headers]`: bounds on a plugin answer's headers.
+    #[serde(default)]
+    pub guest_headers: crate::http::guest_headers::HeaderLimits,
 }
 
 /// `[store]` of the config file.
@@ -221,6 +224,8 @@ pub struct ServerConfig {
     pub payment: crate::payment::PaymentConfig,
     /// Notification quotas and the outbound webhook.
     pub notification: crate::notify::NotificationConfig,
+    /// Bounds on a plugin answer's headers.
+    pub guest_headers: crate::http::guest_headers::HeaderLimits,
 }
 
 impl ServerConfig {
@@ -249,6 +254,7 @@ impl ServerConfig {
             interruption: crate::runtime::Interruption::Epoch,
             payment: crate::payment::PaymentConfig::default(),
             notification: crate::notify::NotificationConfig::default(),
+            guest_headers: Default::default(),
         }
     }
 
@@ -310,6 +316,10 @@ impl ServerConfig {
             c.payment.lease = Duration::from_millis(ms.max(100));
         }
         apply_notification(&mut c.notification, &file.notification)?;
+        c.guest_headers = file
+            .guest_headers
+            .checked()
+            .map_err(|e| anyhow::anyhow!("config [guest-headers]: {e}"))?;
         let max = Limits::MAX.with(&file.limits.max);
         let default = Limits::DEFAULT.with(&file.limits.default);
         default

@@ -110,6 +110,7 @@ pub fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>> {
         consents,
         notifications,
         sessions,
+        guest_headers: config.guest_headers,
     }))
 }
 

@@ -26,6 +26,7 @@ pub const COMPONENTS: &[(&str, &str)] = &[
     ("sockets", "tests/guests/sockets"),
     ("unknown-import", "tests/guests/unknown-import"),
     ("cpu-heavy", "tests/guests/cpu-heavy"),
+    ("mirror", "tests/guests/mirror"),
 ];
 
 /// The workspace root.

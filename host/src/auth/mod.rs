@@ -10,7 +10,8 @@ pub use jwt::{AuthError, Citizen, Claims, TokenVerifier, VerifierKeys, sign_hs25
 pub use pairwise::PairwiseSubjects;
 pub use secrets::{bind_to_store, load_or_create_secret, read_secret};
 pub use session::{
-    RECHECK as SESSION_RECHECK, SESSION_TTL_SECS, ServiceSession, ServiceSessions, SessionError,
+    RECHECK as SESSION_RECHECK, SESSION_PREFIX, SESSION_TTL_SECS, ServiceSession, ServiceSessions,
+    SessionError,
 };
 
 /// The role that grants access to the admin API.

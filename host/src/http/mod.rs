@@ -5,6 +5,9 @@ mod assets;
 mod caller;
 mod consents;
 pub mod error;
+mod extract;
+pub mod guest_headers;
+mod guest_request;
 mod inbox;
 mod isolation;
 mod lifecycle;
@@ -55,6 +58,8 @@ pub struct AppState {
     pub notifications: Arc<crate::notify::Notifications>,
     /// Service sessions handed to the mini-services' sandboxed pages.
     pub sessions: Arc<crate::auth::ServiceSessions>,
+    /// Bounds on a plugin answer's headers.
+    pub guest_headers: guest_headers::HeaderLimits,
 }
 
 /// Run store work off the async executor; a panic in it is a 500.
@@ -128,7 +133,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/reconciliation", get(payment_admin::reconciliation))
         .route("/usage", get(operations::usage))
-        .route("/audit", get(operations::audit));
+        .route("/audit", get(operations::audit))
+        // Who is calling is settled before any body is read.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            caller::require_staff,
+        ));
     Router::new()
         .route("/", get(assets::shell_page))
         .route("/admin", get(assets::admin_page))
@@ -170,6 +180,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,
         ))
+        .layer(axum::middleware::from_fn(extract::drain_unread_body))
         .layer(axum::middleware::from_fn(request_id))
         .with_state(state)
 }
@@ -209,7 +220,7 @@ async fn request_id(mut req: Request, next: Next) -> Response {
     req.extensions_mut().insert(RequestId(id.clone()));
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
     let started = std::time::Instant::now();
-    let mut response = next.run(req).instrument(span.clone()).await;
+    let mut response = extract::json_error_net(next.run(req).instrument(span.clone()).await).await;
     if let Some(err) = response.extensions_mut().remove::<HostError>() {
         let status = response.status();
         let mut rebuilt = (

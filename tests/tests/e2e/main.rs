@@ -4,6 +4,7 @@
 mod browser;
 mod consent;
 mod hosts;
+mod input;
 mod isolation;
 mod jwt;
 mod lifecycle;
