@@ -226,3 +226,17 @@ pub fn visible_plugin(
         .filter(|p| who.can_read(&p.record.department))
         .ok_or_else(|| plugin_not_found(id))
 }
+
+/// Middleware of citizen routes that take a body: refuse a caller without
+/// a valid token before the body is read.
+pub async fn require_signed_in(
+    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    match signed_in(&state, request.headers(), "use this API") {
+        Ok(_) => next.run(request).await,
+        Err(e) => e.into_response(),
+    }
+}

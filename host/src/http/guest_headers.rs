@@ -458,6 +458,24 @@ mod tests {
     }
 
     #[test]
+    fn limits_come_from_the_config_file_and_are_checked() {
+        use crate::config::{ConfigFile, ServerConfig};
+        let parse = |text: &str| {
+            toml::from_str::<ConfigFile>(text)
+                .map_err(|e| e.to_string())
+                .and_then(|f| ServerConfig::from_file(&f, None).map_err(|e| e.to_string()))
+        };
+        let c = parse("[guest-headers]\nmax-count = 10").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.guest_headers.max_count, 10);
+        assert_eq!(c.guest_headers.max_bytes, 16 << 10);
+        let err = parse("[guest-headers]\nmax-count = 100000")
+            .err()
+            .unwrap_or_default();
+        assert!(err.contains("max-count"), "{err}");
+        assert!(parse("[guest-headers]\nmax-headers = 1").is_err());
+    }
+
+    #[test]
     fn conversion_refuses_bad_status_and_marks_the_answer() {
         let answer = |status| GuestResponse {
             status,

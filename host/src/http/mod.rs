@@ -78,6 +78,9 @@ pub struct RequestId(pub Arc<str>);
 /// Build the router.
 pub fn router(state: Arc<AppState>) -> Router {
     let upload_limit = state.max_component_bytes + (1 << 20);
+    // Citizen routes with a body check the token before reading it.
+    let signed_in =
+        || axum::middleware::from_fn_with_state(state.clone(), caller::require_signed_in);
     // Mini-service pages run sandboxed in origins of their own.
     let plugin_routes = Router::new()
         .route("/p/{plugin}", any(plugin_route::redirect_to_root))
@@ -149,7 +152,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(public::metrics))
         .route("/api/v1/catalog", get(public::catalog))
         .route("/api/v1/catalog/{id}/privacy", get(consents::privacy))
-        .route("/api/v1/consents", get(consents::list).post(consents::give))
+        .route(
+            "/api/v1/consents",
+            get(consents::list)
+                .post(consents::give)
+                .route_layer(signed_in()),
+        )
         .route(
             "/api/v1/consents/{id}",
             axum::routing::delete(consents::revoke),
@@ -170,7 +178,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route(
             "/api/v1/sessions",
-            post(sessions::open).delete(sessions::close_all),
+            post(sessions::open)
+                .delete(sessions::close_all)
+                .route_layer(signed_in()),
         )
         .merge(plugin_routes)
         .nest("/admin/v1", admin)

@@ -377,6 +377,21 @@ async fn every_refusal_is_the_json_error_with_the_request_id() {
         .expect("a body over the default limit gets an answer");
     json_error(r, 413, "body_too_large", "body over the default limit").await;
     let r = h
+        .post(host.url("/api/v1/consents"))
+        .body(vec![b' '; 3 << 20])
+        .send()
+        .await
+        .expect("an anonymous body over the limit gets an answer");
+    json_error(r, 401, "unauthenticated", "anonymous body over the limit").await;
+    let r = h
+        .post(host.url("/api/v1/sessions"))
+        .header("content-type", "application/json")
+        .body("{")
+        .send()
+        .await
+        .expect("POST");
+    json_error(r, 401, "unauthenticated", "anonymous broken session body").await;
+    let r = h
         .post(host.url("/p/mirror/echo"))
         .body(vec![b'x'; 2 << 20])
         .send()
