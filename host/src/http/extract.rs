@@ -122,12 +122,19 @@ pub fn by_status(status: StatusCode, message: impl Into<String>) -> ApiError {
     ApiError::new(status, code, message)
 }
 
-/// Turn an error answer that is neither the host's JSON error nor a
-/// plugin's own answer (an axum rejection, a layer's refusal) into the
-/// JSON error, keeping its status and headers and its text as message.
+/// Turn an error answer that is neither JSON already (the host's error,
+/// `/readyz`) nor a plugin's own answer (an axum rejection, a layer's
+/// refusal, both plain text) into the JSON error, keeping its status and
+/// headers and its text as message.
 pub async fn json_error_net(response: Response) -> Response {
     let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/json"));
     if !(status.is_client_error() || status.is_server_error())
+        || is_json
         || response.extensions().get::<HostError>().is_some()
         || response.extensions().get::<GuestAnswer>().is_some()
     {
