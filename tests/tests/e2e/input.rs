@@ -660,3 +660,42 @@ async fn only_platform_roles_see_a_citizens_platform_wide_key() {
     assert_eq!(hidden, absent);
     host.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_cannot_sign_the_citizen_out_in_chromium() {
+    const CHROMIUM: &str = "/usr/bin/chromium";
+    assert!(
+        std::path::Path::new(CHROMIUM).exists(),
+        "{CHROMIUM} is missing: run `apt-get update && apt-get install -y chromium`"
+    );
+    let dir = islet_tests::workspace().join("tests").join("browser");
+    if !dir.join("node_modules").join("playwright-core").exists() {
+        let status = std::process::Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&dir)
+            .status()
+            .expect("npm (Node.js) is needed for the browser tests");
+        assert!(status.success(), "`npm ci` in {} failed", dir.display());
+    }
+    let host = mirror_host().await;
+    let token = host.token("citizen-3", &[]);
+    let run = tokio::process::Command::new("node")
+        .arg("clear-site-data.mjs")
+        .current_dir(&dir)
+        .env("BASE_URL", &host.base)
+        .env("CITIZEN_TOKEN", &token)
+        .env("CHROMIUM", CHROMIUM)
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(std::time::Duration::from_secs(120), run)
+        .await
+        .expect("the browser script ends within 2 minutes")
+        .expect("node (Node.js) is needed for the browser tests");
+    assert!(
+        output.status.success(),
+        "tests/browser/clear-site-data.mjs failed:\n--- stdout\n{}\n--- stderr\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    host.stop().await;
+}

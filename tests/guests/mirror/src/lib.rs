@@ -8,6 +8,7 @@
 //! | `POST /headers` (body `[[name, value], ...]`) | `200` with exactly those headers |
 //! | `GET /many?n=N` | `200` with N distinct headers `x-h{i}: v` |
 //! | `GET /huge?bytes=N` | `200` with one `x-huge` header of N bytes |
+//! | `GET /clear` | `200` telling the browser to wipe the origin (`Clear-Site-Data`, an expired cookie) |
 
 use islet_sdk::{Request, Response, Router};
 use serde_json::json;
@@ -18,6 +19,11 @@ fn router() -> Router {
         .post("/headers", headers)
         .get("/many", many)
         .get("/huge", huge)
+        .get("/clear", |_: &Request| {
+            Response::html("<p>signed out?</p>")
+                .with_header("clear-site-data", "\"cache\", \"cookies\", \"storage\"")
+                .with_header("set-cookie", "islet_token=; Max-Age=0; Path=/")
+        })
 }
 
 fn echo(req: &Request) -> Response {
