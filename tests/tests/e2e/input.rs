@@ -435,6 +435,14 @@ async fn curation_refuses_unknown_fields_and_unbounded_strings() {
         .await
         .expect("PUT");
     json_error(r, 422, "invalid_body", "a long category").await;
+    // A field name of 100,000 characters is not echoed back whole.
+    let r = put(json!({ "f".repeat(100_000): 1 })).await.expect("PUT");
+    let body = json_error(r, 422, "invalid_body", "a huge unknown field").await;
+    assert!(
+        body.to_string().len() < 2_000,
+        "{} bytes",
+        body.to_string().len()
+    );
     let r = put(json!({"order": i32::MAX})).await.expect("PUT");
     json_error(r, 422, "invalid_body", "an extreme order").await;
     // The refused bodies left the curation as it was.
