@@ -243,6 +243,7 @@ pub async fn revoke(
 
 /// Paging of a trail.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TrailQuery {
     cursor: Option<String>,
     limit: Option<usize>,

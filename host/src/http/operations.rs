@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 /// Query of `GET /admin/v1/usage`.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UsageQuery {
     /// First day, `YYYY-MM-DD` (default: today, UTC).
     from: Option<String>,

@@ -184,6 +184,7 @@ pub async fn order_detail(
 
 /// Query of `GET /admin/v1/payment-events`.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EventsQuery {
     plugin: Option<String>,
     status: Option<String>,
@@ -270,6 +271,7 @@ pub async fn redeliver(
 
 /// Query of `GET /admin/v1/reconciliation`.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ReconciliationQuery {
     /// `YYYY-MM-DD` (default today, UTC).
     date: Option<String>,

@@ -287,6 +287,14 @@ async fn every_refusal_is_the_json_error_with_the_request_id() {
         .expect("GET");
     json_error(r, 400, "invalid_query", "bad query (admin)").await;
     let r = h
+        .get(host.url("/admin/v1/payment-events?stauts=failed"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("GET");
+    let body = json_error(r, 400, "invalid_query", "a typo'd filter").await;
+    assert!(body.to_string().contains("stauts"), "{body}");
+    let r = h
         .get(host.url("/api/v1/orders?limit=many"))
         .bearer_auth(&citizen)
         .send()
