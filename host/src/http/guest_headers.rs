@@ -438,6 +438,64 @@ mod tests {
     }
 
     #[test]
+    fn no_random_location_escapes_the_plugin() {
+        // Pieces a browser treats specially, glued at random.
+        const PIECES: &[&str] = &[
+            "/",
+            ".",
+            "..",
+            "%2e",
+            "%2E",
+            "%2f",
+            "\\",
+            "?",
+            "#",
+            ":",
+            "//",
+            "p",
+            "hello",
+            "other",
+            "a",
+            "/p/hello/",
+            "http:",
+            "\t",
+            " ",
+            "é",
+        ];
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..20_000 {
+            let n = (next() % 8) as usize + 1;
+            let text: String = (0..n)
+                .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
+                .collect();
+            let Ok(value) = HeaderValue::from_str(&text) else {
+                continue;
+            };
+            if location_within_plugin(&value, CX) {
+                let path = text.split(['?', '#']).next().unwrap_or("");
+                let joined = if path.starts_with('/') {
+                    path.to_string()
+                } else {
+                    format!("/p/hello/forms/{path}")
+                };
+                let resolved = remove_dot_segments(&joined);
+                assert!(
+                    resolved == "/p/hello" || resolved.starts_with("/p/hello/"),
+                    "{text:?} passed but resolves to {resolved:?}"
+                );
+                let first = path.split('/').next().unwrap_or("");
+                assert!(!first.contains(':') && !text.contains('\\'), "{text:?}");
+            }
+        }
+    }
+
+    #[test]
     fn too_many_or_too_large_headers_refuse_the_answer() {
         let limits = HeaderLimits::default();
         let many: Vec<_> = (0..100_000).map(|i| h(&format!("x-h{i}"), "v")).collect();
