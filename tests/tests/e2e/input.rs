@@ -280,6 +280,19 @@ async fn every_refusal_is_the_json_error_with_the_request_id() {
         .expect("GET");
     json_error(r, 404, "not_found", "unknown admin route").await;
     let r = h
+        .delete(host.url("/admin/v1/plugins"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("DELETE");
+    json_error(r, 405, "method_not_allowed", "wrong method (admin)").await;
+    let r = h
+        .delete(host.url("/admin/v1/plugins"))
+        .send()
+        .await
+        .expect("DELETE");
+    json_error(r, 405, "method_not_allowed", "wrong method, no token (admin)").await;
+    let r = h
         .get(host.url("/admin/v1/payment-events?limit=many"))
         .bearer_auth(&admin)
         .send()
