@@ -291,7 +291,13 @@ async fn every_refusal_is_the_json_error_with_the_request_id() {
         .send()
         .await
         .expect("DELETE");
-    json_error(r, 405, "method_not_allowed", "wrong method, no token (admin)").await;
+    json_error(
+        r,
+        405,
+        "method_not_allowed",
+        "wrong method, no token (admin)",
+    )
+    .await;
     let r = h
         .get(host.url("/admin/v1/payment-events?limit=many"))
         .bearer_auth(&admin)
