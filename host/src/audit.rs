@@ -27,6 +27,7 @@ pub struct AuditEntry {
 
 /// Which entries to list.
 #[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AuditFilter {
     /// Only this action.
     pub action: Option<String>,

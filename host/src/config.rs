@@ -79,6 +79,9 @@ pub struct ConfigFile {
     /// `[cache]`: eviction of compiled artifacts.
     #[serde(default)]
     pub cache: CacheFile,
+    /// `[guest-headers]`: bounds on a plugin answer's headers.
+    #[serde(default)]
+    pub guest_headers: crate::http::guest_headers::HeaderLimits,
 }
 
 /// `[store]` of the config file.
@@ -267,6 +270,8 @@ pub struct ServerConfig {
     pub connections: crate::conn::ConnectionLimits,
     /// Caps on each citizen's service sessions and inbox streams.
     pub citizen_limits: crate::conn::CitizenLimits,
+    /// Bounds on a plugin answer's headers.
+    pub guest_headers: crate::http::guest_headers::HeaderLimits,
 }
 
 impl ServerConfig {
@@ -300,6 +305,7 @@ impl ServerConfig {
             cache: CachePolicy::default(),
             connections: crate::conn::ConnectionLimits::default(),
             citizen_limits: crate::conn::CitizenLimits::default(),
+            guest_headers: Default::default(),
         }
     }
 
@@ -373,6 +379,10 @@ impl ServerConfig {
         c.metrics.resolved_token()?;
         c.cache = CachePolicy::default().with(&file.cache);
         (c.connections, c.citizen_limits) = file.server.resolve()?;
+        c.guest_headers = file
+            .guest_headers
+            .checked()
+            .map_err(|e| anyhow::anyhow!("config [guest-headers]: {e}"))?;
         let max = Limits::MAX.with(&file.limits.max);
         let default = Limits::DEFAULT.with(&file.limits.default);
         default

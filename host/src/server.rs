@@ -133,6 +133,7 @@ pub fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>> {
         streams: Arc::new(http::streams::StreamSlots::new(
             config.citizen_limits.inbox_streams_per_citizen,
         )),
+        guest_headers: config.guest_headers,
     }))
 }
 

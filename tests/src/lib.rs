@@ -27,6 +27,7 @@ pub const COMPONENTS: &[(&str, &str)] = &[
     ("unknown-import", "tests/guests/unknown-import"),
     ("cpu-heavy", "tests/guests/cpu-heavy"),
     ("page-probe", "tests/guests/page-probe"),
+    ("mirror", "tests/guests/mirror"),
 ];
 
 /// The workspace root.

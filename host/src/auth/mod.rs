@@ -10,8 +10,8 @@ pub use jwt::{AuthError, Citizen, Claims, TokenVerifier, VerifierKeys, sign_hs25
 pub use pairwise::PairwiseSubjects;
 pub use secrets::{bind_to_store, create_secret_file, load_or_create_secret, read_secret};
 pub use session::{
-    OpenError, RECHECK as SESSION_RECHECK, SESSION_TTL_SECS, ServiceSession, ServiceSessions,
-    SessionError, SessionLimits,
+    OpenError, RECHECK as SESSION_RECHECK, SESSION_PREFIX, SESSION_TTL_SECS, ServiceSession,
+    ServiceSessions, SessionError, SessionLimits,
 };
 
 /// The role that grants access to the admin API.

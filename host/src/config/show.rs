@@ -29,6 +29,7 @@ pub fn effective(c: &ServerConfig) -> ConfigFile {
         max_component_mib: Some((c.max_component_bytes >> 20) as u64),
         shutdown_grace_s: Some(c.shutdown_grace.as_secs()),
         server: crate::conn::ServerFile::of(&c.connections, &c.citizen_limits),
+        guest_headers: c.guest_headers,
         store: StoreFile {
             url: c.store_url.as_deref().map(redact_url),
             pool_size: Some(c.store_pool_size),

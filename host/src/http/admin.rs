@@ -1,10 +1,11 @@
 //! The admin API: install, list, enable and disable plugins.
 
 use super::error::ApiError;
+use super::extract::Path;
 use super::{AppState, caller};
 use crate::registry::{ActivePlugin, RegistryError, allowed_for_version};
 use axum::Json;
-use axum::extract::{Multipart, Path, State};
+use axum::extract::{Multipart, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -110,7 +111,7 @@ pub fn registry_error(e: RegistryError) -> ApiError {
         RegistryError::Component(PrepareError::Link(_)) => {
             ApiError::bad_request("incompatible_component", message)
         }
-        RegistryError::NotFound(_) => ApiError::not_found("plugin_not_found", message),
+        RegistryError::NotFound(id) => caller::plugin_not_found(&id),
         RegistryError::NoVersion(..) => ApiError::not_found("version_not_found", message),
         RegistryError::Transition(t) => transition_error(t),
         RegistryError::Conflict(_) => ApiError::new(StatusCode::CONFLICT, "conflict", message),
@@ -141,11 +142,7 @@ pub async fn get_plugin(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let who = caller::staff(&state, &headers)?;
-    let plugin = state
-        .registry
-        .get(&id)
-        .filter(|p| who.can_read(&p.record.department))
-        .ok_or_else(|| registry_error(RegistryError::NotFound(id.clone())))?;
+    let plugin = caller::visible_plugin(&state, &who, &id)?;
     Ok(Json(plugin_json(&state, &plugin)))
 }
 
@@ -156,7 +153,7 @@ pub async fn install_plugin(
     multipart: Multipart,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let admin = caller::admin(&state, &headers)?;
-    let (manifest, component) = read_upload(multipart).await?;
+    let (manifest, component) = read_upload(multipart, state.max_component_bytes).await?;
     let registry = state.registry.clone();
     let actor = admin.subject.clone();
     let before = manifest
@@ -212,24 +209,49 @@ fn transition_error(t: crate::registry::TransitionError) -> ApiError {
     ApiError::new(StatusCode::CONFLICT, "invalid_transition", t.to_string())
 }
 
-/// Read an upload's `manifest` (islet.toml text) and `component` fields.
+/// Largest `islet.toml`, bytes.
+pub const MAX_MANIFEST_BYTES: usize = 64 << 10;
+
+/// Read an upload's `manifest` (islet.toml text) and `component` fields;
+/// a body over the upload limit (the component's `limit` and 1 MiB for
+/// the rest) is a 413 naming it.
 pub async fn read_upload(
     mut multipart: Multipart,
+    limit: usize,
 ) -> Result<(String, axum::body::Bytes), ApiError> {
+    let unreadable = |what: String, e: axum::extract::multipart::MultipartError| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "upload_too_large",
+                format!(
+                    "the upload exceeds the limit of {limit} bytes for a component (and 1 MiB for the manifest)"
+                ),
+            )
+        } else {
+            ApiError::bad_request("invalid_upload", format!("cannot read {what}: {e}"))
+        }
+    };
     let mut manifest = None;
     let mut component = None;
-    while let Some(field) = multipart.next_field().await.map_err(|e| {
-        ApiError::bad_request(
-            "invalid_upload",
-            format!("cannot read the multipart body: {e}"),
-        )
-    })? {
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| unreadable("the multipart body".into(), e))?
+    {
         let name = field.name().unwrap_or("").to_string();
-        let bytes = field.bytes().await.map_err(|e| {
-            ApiError::bad_request("invalid_upload", format!("cannot read field {name:?}: {e}"))
-        })?;
+        let bytes = field
+            .bytes()
+            .await
+            .map_err(|e| unreadable(format!("field {name:?}"), e))?;
         match name.as_str() {
             "manifest" => {
+                if bytes.len() > MAX_MANIFEST_BYTES {
+                    return Err(ApiError::bad_request(
+                        "invalid_manifest",
+                        format!("the manifest exceeds the limit of {MAX_MANIFEST_BYTES} bytes"),
+                    ));
+                }
                 let text = String::from_utf8(bytes.to_vec()).map_err(|_| {
                     ApiError::bad_request("invalid_manifest", "the manifest is not UTF-8 text")
                 })?;

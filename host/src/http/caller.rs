@@ -188,3 +188,55 @@ pub fn staff(state: &AppState, headers: &HeaderMap) -> Result<Staff, ApiError> {
     }
     Ok(staff)
 }
+
+/// Middleware of the admin API: refuse a caller without a platform role
+/// before the handler reads (or parses) any body. Handlers still check the
+/// finer rights.
+pub async fn require_staff(
+    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    match staff(&state, request.headers()) {
+        Ok(_) => next.run(request).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The 404 for plugin `id`: the same for an absent plugin and for one the
+/// caller may not see, so another department's ids cannot be probed.
+pub fn plugin_not_found(id: &str) -> ApiError {
+    ApiError::not_found(
+        "plugin_not_found",
+        format!("no plugin with id {id:?} is installed"),
+    )
+}
+
+/// Plugin `id` if `who` may see it (its department's developers and the
+/// platform roles), else [`plugin_not_found`].
+pub fn visible_plugin(
+    state: &AppState,
+    who: &Staff,
+    id: &str,
+) -> Result<Arc<crate::registry::ActivePlugin>, ApiError> {
+    state
+        .registry
+        .get(id)
+        .filter(|p| who.can_read(&p.record.department))
+        .ok_or_else(|| plugin_not_found(id))
+}
+
+/// Middleware of citizen routes that take a body: refuse a caller without
+/// a valid token before the body is read.
+pub async fn require_signed_in(
+    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    match signed_in(&state, request.headers(), "use this API") {
+        Ok(_) => next.run(request).await,
+        Err(e) => e.into_response(),
+    }
+}

@@ -3,13 +3,14 @@
 //! trail per plugin.
 
 use super::error::ApiError;
+use super::extract::{Path, Query};
 use super::{AppState, blocking, caller};
 use crate::auth::citizen_key;
 use crate::consent::{AccessRecord, Consent, ConsentError, ConsentFor};
 use crate::manifest::{DataItem, Grants, Manifest, TemplateKind};
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -242,6 +243,7 @@ pub async fn revoke(
 
 /// Paging of a trail.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TrailQuery {
     cursor: Option<String>,
     limit: Option<usize>,
@@ -291,15 +293,7 @@ pub async fn plugin_data_access(
     Query(query): Query<TrailQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let who = caller::staff(&state, &headers)?;
-    let department = state
-        .registry
-        .get(&id)
-        .map(|p| p.record.department.clone())
-        .ok_or_else(|| ApiError::not_found("plugin_not_found", format!("no plugin {id:?}")))?;
-    who.require(
-        who.can_read(&department),
-        "reading this plugin's data-access trail",
-    )?;
+    caller::visible_plugin(&state, &who, &id)?;
     let limit = page_limit(query.limit)?;
     blocking(move || {
         let (records, next) = state

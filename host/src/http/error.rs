@@ -6,6 +6,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+/// Longest error message sent, characters.
+pub const MAX_MESSAGE_CHARS: usize = 500;
+
 /// An error answered by the host itself (never by a plugin).
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -30,12 +33,18 @@ pub struct HostError {
 }
 
 impl ApiError {
-    /// An error with `status`, `code` and `message`.
+    /// An error with `status`, `code` and `message` (cut at
+    /// [`MAX_MESSAGE_CHARS`]: a message may quote the caller's input).
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        let mut message = message.into();
+        if let Some((cut, _)) = message.char_indices().nth(MAX_MESSAGE_CHARS) {
+            message.truncate(cut);
+            message.push('…');
+        }
         ApiError {
             status,
             code,
-            message: message.into(),
+            message,
             retry_after: None,
             bearer_challenge: false,
         }

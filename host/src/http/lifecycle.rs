@@ -6,11 +6,12 @@ use super::AppState;
 use super::admin::{plugin_json, registry_error};
 use super::caller::{Staff, staff};
 use super::error::ApiError;
+use super::extract::Path;
 use crate::manifest::Capability;
 use crate::registry::{Action, ActivePlugin, Curation, Grants, VersionState};
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Multipart, Path, State};
+use axum::extract::{Multipart, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -22,17 +23,50 @@ fn parse_body<T: for<'de> Deserialize<'de> + Default>(body: &Bytes) -> Result<T,
         return Ok(T::default());
     }
     serde_json::from_slice(body).map_err(|e| {
-        ApiError::bad_request("invalid_body", format!("the JSON body is invalid: {e}"))
+        if e.is_data() {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+                format!("the JSON body does not fit: {e}"),
+            )
+        } else {
+            ApiError::bad_request("invalid_json", format!("the JSON body is invalid: {e}"))
+        }
     })
 }
 
-fn plugin(state: &AppState, id: &str) -> Result<Arc<ActivePlugin>, ApiError> {
-    state.registry.get(id).ok_or_else(|| {
-        ApiError::not_found(
-            "plugin_not_found",
-            format!("no plugin with id {id:?} is installed"),
-        )
-    })
+/// Longest free text a reviewer writes (a rejection reason), characters.
+pub const MAX_REASON_CHARS: usize = 2_000;
+/// Most testers of one gray release.
+pub const MAX_TESTERS: usize = 1_000;
+/// Longest token subject, characters.
+pub const MAX_SUBJECT_CHARS: usize = 255;
+/// Longest catalog category or district, characters.
+pub const MAX_CURATION_CHARS: usize = 40;
+/// Lowest and highest catalog position.
+pub const CURATION_ORDER: std::ops::RangeInclusive<i32> = -100_000..=100_000;
+
+/// 422 `invalid_body` naming `field` and its limit.
+fn out_of_bounds(field: &str, limit: impl std::fmt::Display) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_body",
+        format!("{field}: {limit}"),
+    )
+}
+
+fn bounded_text(field: &str, text: &str, max: usize) -> Result<(), ApiError> {
+    if text.chars().count() > max || text.chars().any(char::is_control) {
+        return Err(out_of_bounds(
+            field,
+            format!("at most {max} characters, no control characters"),
+        ));
+    }
+    Ok(())
+}
+
+fn plugin(state: &AppState, who: &Staff, id: &str) -> Result<Arc<ActivePlugin>, ApiError> {
+    super::caller::visible_plugin(state, who, id)
 }
 
 fn version(text: &str) -> Result<semver::Version, ApiError> {
@@ -84,7 +118,8 @@ pub async fn upload_version(
     multipart: Multipart,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let who = staff(&state, &headers)?;
-    let (manifest_text, component) = super::admin::read_upload(multipart).await?;
+    let (manifest_text, component) =
+        super::admin::read_upload(multipart, state.max_component_bytes).await?;
     let manifest: crate::manifest::Manifest =
         manifest_text
             .parse()
@@ -100,11 +135,16 @@ pub async fn upload_version(
             ),
         ));
     }
-    let department = state
-        .registry
-        .get(&id)
-        .map(|p| p.record.department.clone())
-        .unwrap_or_else(|| manifest.department.clone());
+    // Another department's plugin answers as an absent one would on
+    // every other route (the id itself is taken, which an upload cannot
+    // hide).
+    let department = match state.registry.get(&id) {
+        Some(p) if !who.can_read(&p.record.department) => {
+            return Err(super::caller::plugin_not_found(&id));
+        }
+        Some(p) => p.record.department.clone(),
+        None => manifest.department.clone(),
+    };
     who.require(
         who.can_upload(&department) && who.can_upload(&manifest.department),
         &format!("uploading versions for department {department:?}"),
@@ -179,6 +219,70 @@ fn hundred() -> u8 {
     100
 }
 
+impl ReleaseBody {
+    fn checked(self) -> Result<Self, ApiError> {
+        if self.percent > 100 {
+            return Err(out_of_bounds("percent", "0 to 100"));
+        }
+        if self.testers.len() > MAX_TESTERS {
+            return Err(out_of_bounds(
+                "testers",
+                format!("at most {MAX_TESTERS} subjects"),
+            ));
+        }
+        for t in &self.testers {
+            if t.is_empty() {
+                return Err(out_of_bounds("testers", "subjects must not be empty"));
+            }
+            bounded_text("testers", t, MAX_SUBJECT_CHARS)?;
+        }
+        Ok(self)
+    }
+}
+
+/// Body of `PUT /admin/v1/plugins/{id}/catalog`: the whole curation (a
+/// field left out takes its default, an unknown one is refused).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CurationBody {
+    #[serde(default)]
+    hidden: bool,
+    #[serde(default)]
+    featured: bool,
+    #[serde(default)]
+    order: i32,
+    #[serde(default)]
+    district: Option<String>,
+    #[serde(default)]
+    category: Option<String>,
+}
+
+impl CurationBody {
+    fn checked(self) -> Result<Curation, ApiError> {
+        if !CURATION_ORDER.contains(&self.order) {
+            return Err(out_of_bounds(
+                "order",
+                format!("{} to {}", CURATION_ORDER.start(), CURATION_ORDER.end()),
+            ));
+        }
+        for (field, value) in [("district", &self.district), ("category", &self.category)] {
+            if let Some(v) = value {
+                if v.trim().is_empty() {
+                    return Err(out_of_bounds(field, "omit it or give 1 character or more"));
+                }
+                bounded_text(field, v, MAX_CURATION_CHARS)?;
+            }
+        }
+        Ok(Curation {
+            hidden: self.hidden,
+            featured: self.featured,
+            order: self.order,
+            district: self.district,
+            category: self.category,
+        })
+    }
+}
+
 impl Default for ReleaseBody {
     fn default() -> Self {
         ReleaseBody {
@@ -197,7 +301,7 @@ pub async fn version_action(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let who = staff(&state, &headers)?;
-    let department = plugin(&state, &id)?.record.department.clone();
+    let department = plugin(&state, &who, &id)?.record.department.clone();
     let version = version(&version_text)?;
     let action = match action.as_str() {
         "submit" => {
@@ -210,8 +314,24 @@ pub async fn version_action(
         "approve" => {
             who.require(who.can_review(), "reviewing")?;
             let body: ApproveBody = parse_body(&body)?;
+            if body.templates.len() > crate::manifest::MAX_TEMPLATES {
+                return Err(out_of_bounds(
+                    "templates",
+                    format!("at most {} templates", crate::manifest::MAX_TEMPLATES),
+                ));
+            }
+            if let Some(t) = body
+                .templates
+                .iter()
+                .find(|t| !crate::manifest::is_valid_id(t))
+            {
+                return Err(out_of_bounds(
+                    "templates",
+                    format!("{:.40?} is not a template id", t),
+                ));
+            }
             let grants = if body.all_requested {
-                let plugin = plugin(&state, &id)?;
+                let plugin = plugin(&state, &who, &id)?;
                 let manifest = plugin
                     .record
                     .version(&version)
@@ -236,11 +356,12 @@ pub async fn version_action(
         "reject" => {
             who.require(who.can_review(), "reviewing")?;
             let body: RejectBody = parse_body(&body)?;
+            bounded_text("reason", &body.reason, MAX_REASON_CHARS)?;
             Action::Reject(version, body.reason)
         }
         "release" => {
             who.require(who.can_review(), "releasing")?;
-            let body: ReleaseBody = parse_body(&body)?;
+            let body = parse_body::<ReleaseBody>(&body)?.checked()?;
             Action::Release {
                 version,
                 percent: body.percent,
@@ -266,11 +387,11 @@ pub async fn plugin_action(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let who = staff(&state, &headers)?;
-    plugin(&state, &id)?;
+    plugin(&state, &who, &id)?;
     who.require(who.can_review(), "changing a listing")?;
     let action = match action.as_str() {
         "gray" => {
-            let body: ReleaseBody = parse_body(&body)?;
+            let body = parse_body::<ReleaseBody>(&body)?.checked()?;
             Action::SetGray {
                 percent: body.percent,
                 testers: body.testers,
@@ -299,11 +420,12 @@ pub async fn curate(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    Json(curation): Json<Curation>,
+    super::extract::Json(body): super::extract::Json<CurationBody>,
 ) -> Result<Json<Value>, ApiError> {
     let who = staff(&state, &headers)?;
     who.require(who.can_review(), "curating the catalog")?;
-    let before = plugin_json(&state, &*plugin(&state, &id)?);
+    let curation = body.checked()?;
+    let before = plugin_json(&state, &*plugin(&state, &who, &id)?);
     let registry = state.registry.clone();
     let plugin_id = id.clone();
     let plugin = tokio::task::spawn_blocking(move || registry.curate(&plugin_id, curation))

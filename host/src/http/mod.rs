@@ -6,6 +6,9 @@ mod caller;
 pub mod client_addr;
 mod consents;
 pub mod error;
+mod extract;
+pub mod guest_headers;
+mod guest_request;
 mod inbox;
 mod isolation;
 mod lifecycle;
@@ -63,6 +66,8 @@ pub struct AppState {
     pub cache_policy: crate::config::CachePolicy,
     /// Live inbox streams per citizen.
     pub streams: Arc<streams::StreamSlots>,
+    /// Bounds on a plugin answer's headers.
+    pub guest_headers: guest_headers::HeaderLimits,
 }
 
 /// Run store work off the async executor; a panic in it is a 500.
@@ -81,6 +86,9 @@ pub struct RequestId(pub Arc<str>);
 /// Build the router.
 pub fn router(state: Arc<AppState>) -> Router {
     let upload_limit = state.max_component_bytes + (1 << 20);
+    // Citizen routes with a body check the token before reading it.
+    let signed_in =
+        || axum::middleware::from_fn_with_state(state.clone(), caller::require_signed_in);
     // Mini-service pages run sandboxed in origins of their own.
     let plugin_routes = Router::new()
         .route("/p/{plugin}", any(plugin_route::redirect_to_root))
@@ -136,7 +144,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/reconciliation", get(payment_admin::reconciliation))
         .route("/usage", get(operations::usage))
-        .route("/audit", get(operations::audit));
+        .route("/audit", get(operations::audit))
+        // Who is calling is settled before any body is read.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            caller::require_staff,
+        ));
     // The console's and shell's text assets, compressed for the phone.
     let pages = Router::new()
         .route("/", get(assets::shell_page))
@@ -151,7 +164,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(public::metrics))
         .route("/api/v1/catalog", get(public::catalog))
         .route("/api/v1/catalog/{id}/privacy", get(consents::privacy))
-        .route("/api/v1/consents", get(consents::list).post(consents::give))
+        .route(
+            "/api/v1/consents",
+            get(consents::list)
+                .post(consents::give)
+                .route_layer(signed_in()),
+        )
         .route(
             "/api/v1/consents/{id}",
             axum::routing::delete(consents::revoke),
@@ -170,11 +188,13 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/pay/{id}",
             get(assets::cashier_page)
                 .layer(assets::compression())
-                .post(payments::cashier_action),
+                .merge(post(payments::cashier_action).route_layer(signed_in())),
         )
         .route(
             "/api/v1/sessions",
-            post(sessions::open).delete(sessions::close_all),
+            post(sessions::open)
+                .delete(sessions::close_all)
+                .route_layer(signed_in()),
         )
         .merge(plugin_routes)
         .nest("/admin/v1", admin)
@@ -184,6 +204,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,
         ))
+        .layer(axum::middleware::from_fn(extract::drain_unread_body))
         // Inside the request id (which the span and the line carry).
         .layer(ops::access_log())
         .layer(axum::middleware::from_fn(request_id))
@@ -234,7 +255,9 @@ async fn request_id(mut req: Request, next: Next) -> Response {
         .and_then(valid_request_id)
         .unwrap_or_else(|| hex::encode(rand::random::<[u8; 8]>()).into());
     req.extensions_mut().insert(RequestId(id.clone()));
-    let mut response = next.run(req).await;
+    // Any error answer that is not JSON yet (an extractor's, a layer's)
+    // becomes the JSON error body.
+    let mut response = extract::json_error_net(next.run(req).await).await;
     if let Some(err) = response.extensions_mut().remove::<HostError>() {
         let status = response.status();
         let mut rebuilt = (

@@ -2,11 +2,12 @@
 //! resuming a version its circuit breaker suspended.
 
 use super::error::ApiError;
+use super::extract::{Path, Query};
 use super::{AppState, caller};
 use crate::audit::AuditFilter;
 use crate::usage::{UsageRow, parse_day, today};
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -15,6 +16,7 @@ use std::sync::Arc;
 
 /// Query of `GET /admin/v1/usage`.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UsageQuery {
     /// First day, `YYYY-MM-DD` (default: today, UTC).
     from: Option<String>,
@@ -112,12 +114,7 @@ pub async fn resume_plugin(
 ) -> Result<Json<Value>, ApiError> {
     let who = caller::staff(&state, &headers)?;
     who.require(who.can_review(), "resuming a suspended version")?;
-    let plugin = state.registry.get(&id).ok_or_else(|| {
-        ApiError::not_found(
-            "plugin_not_found",
-            format!("no plugin with id {id:?} is installed"),
-        )
-    })?;
+    let plugin = caller::visible_plugin(&state, &who, &id)?;
     let version = plugin
         .record
         .released

@@ -3,6 +3,7 @@
 //! reconciliation statement.
 
 use super::error::ApiError;
+use super::extract::{Path, Query};
 use super::{AppState, blocking, caller};
 use crate::clock::now_ms;
 use crate::payment::Payments;
@@ -11,7 +12,7 @@ use crate::payment::ledger::LedgerError;
 use crate::payment::merchants::MerchantError;
 use crate::usage::{parse_day, today};
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -155,16 +156,25 @@ pub async fn order_detail(
             .ledger()
             .get(&id, None)
             .map_err(|e| ledger_error(e, "such order"))?;
-        let department = state
-            .registry
-            .get(&order.plugin)
-            .map(|p| p.record.department.clone());
-        who.require(
-            who.can_read_all() || department.is_some_and(|d| who.can_read(&d)),
-            "reading this plugin's orders",
-        )?;
+        let visible = who.can_read_all()
+            || state
+                .registry
+                .get(&order.plugin)
+                .is_some_and(|p| who.can_read(&p.record.department));
+        if !visible {
+            // The same answer as for an absent order.
+            return Err(ledger_error(LedgerError::NotFound, "such order"));
+        }
         let journal = payments.ledger().journal(&id).map_err(ApiError::internal)?;
         let events = payments.events_of(&id).map_err(ApiError::internal)?;
+        let mut order = json!(order);
+        if !who.can_read_all() {
+            // The platform-wide citizen key links a citizen across every
+            // department; a department sees its own pairwise payer id only.
+            if let Some(o) = order.as_object_mut() {
+                o.remove("citizen");
+            }
+        }
         Ok(Json(
             json!({ "order": order, "journal": journal, "events": events }),
         ))
@@ -174,6 +184,7 @@ pub async fn order_detail(
 
 /// Query of `GET /admin/v1/payment-events`.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EventsQuery {
     plugin: Option<String>,
     status: Option<String>,
@@ -260,6 +271,7 @@ pub async fn redeliver(
 
 /// Query of `GET /admin/v1/reconciliation`.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ReconciliationQuery {
     /// `YYYY-MM-DD` (default today, UTC).
     date: Option<String>,

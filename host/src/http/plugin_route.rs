@@ -1,45 +1,41 @@
 //! `ANY /p/{plugin}/{*path}`: hand a request to a plugin and its answer back.
 
 use super::error::ApiError;
-use super::{AppState, RequestId, caller};
-use crate::capabilities::{GuestHeader, GuestRequest, GuestResponse};
+use super::extract::Path;
+use super::guest_headers::{AnswerContext, guest_response, record_dropped};
+use super::{AppState, RequestId, caller, guest_request};
+use crate::capabilities::GuestRequest;
 use crate::metrics::CallMetrics;
 use crate::protect::{Rejection, Target};
 use crate::runtime::{CallInput, GuestFault};
 use crate::usage::{UsageKey, today};
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, Path, Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use std::time::Instant;
 
-/// Request headers the plugin never sees.
-const STRIPPED_REQUEST_HEADERS: &[&str] = &["authorization", "cookie", "proxy-authorization"];
-/// Response headers a plugin may not set: cookies would be shared by every
-/// plugin on the platform origin; the rest are the host's business.
-const STRIPPED_RESPONSE_HEADERS: &[&str] = &[
-    "set-cookie",
-    "connection",
-    "keep-alive",
-    "transfer-encoding",
-    "content-length",
-    "upgrade",
-    "trailer",
-    "te",
-    "x-request-id",
-    "x-islet-plugin-version",
-];
-/// Tells the app (and canary checks) which plugin version answered.
-const VERSION_HEADER: &str = "x-islet-plugin-version";
+/// Marks a response as the plugin's own answer (not a host error), so the
+/// host's error-body net leaves its 4xx and 5xx alone.
+#[derive(Debug, Clone, Copy)]
+pub struct GuestAnswer;
+
 /// How long a request may wait for a free instance slot.
 const SLOT_WAIT: Duration = Duration::from_millis(500);
 
 /// `/p/{plugin}` → `/p/{plugin}/`, so relative links in its pages work.
-pub async fn redirect_to_root(Path(plugin): Path<String>) -> Response {
-    Redirect::permanent(&format!("/p/{plugin}/")).into_response()
+/// Anything that is not a plugin id (`/p/%0d%0a`) is a 400.
+pub async fn redirect_to_root(Path(plugin): Path<String>) -> Result<Response, ApiError> {
+    if !crate::manifest::is_valid_id(&plugin) {
+        return Err(ApiError::bad_request(
+            "invalid_path",
+            "a mini-service id is 2-40 lower-case letters, digits and dashes",
+        ));
+    }
+    Ok(Redirect::permanent(&format!("/p/{plugin}/")).into_response())
 }
 
 fn split_plugin_path(path: &str) -> (&str, String) {
@@ -128,8 +124,8 @@ pub async fn call_plugin(
     let request = GuestRequest {
         method: parts.method.as_str().to_string(),
         path,
-        query: parts.uri.query().unwrap_or("").to_string(),
-        headers: guest_headers(&parts.headers),
+        query: guest_request::query(parts.uri.query().unwrap_or("")),
+        headers: guest_request::headers(&parts.headers),
         body: body.to_vec(),
     };
     let permit = tokio::time::timeout(SLOT_WAIT, state.slots.clone().acquire_owned())
@@ -148,10 +144,23 @@ pub async fn call_plugin(
     let result = run_guest(runtime, prepared, input, span, permit, limits.timeout()).await?;
     match result {
         Ok(output) => {
-            let status = output.response.status;
+            let context = AnswerContext {
+                plugin: plugin_id,
+                request_path: parts.uri.path(),
+            };
+            let converted =
+                guest_response(output.response, context, &version, &state.guest_headers);
+            if let Ok((_, dropped)) = &converted {
+                record_dropped(plugin_id, dropped);
+            }
+            let sent = converted
+                .as_ref()
+                .map_or(StatusCode::BAD_GATEWAY.as_u16(), |(r, _)| {
+                    r.status().as_u16()
+                });
             state.usage.record(usage_key, |c| {
                 c.calls += 1;
-                c.errors += u64::from(status >= 500);
+                c.errors += u64::from(sent >= 500);
                 c.cpu_us += output.cpu.as_micros() as u64;
                 c.wall_us += output.wall.as_micros() as u64;
                 c.peak_memory_bytes = c.peak_memory_bytes.max(output.peak_memory as u64);
@@ -161,10 +170,6 @@ pub async fn call_plugin(
                 c.payment_calls += u64::from(output.capability_calls[3]);
                 c.notification_calls += u64::from(output.capability_calls[4]);
             });
-            let response = guest_response(output.response, &version);
-            let sent = response
-                .as_ref()
-                .map_or_else(|e| e.status.as_u16(), |r| r.status().as_u16());
             admission.finish(sent < 500);
             crate::metrics::record_call(&CallMetrics {
                 plugin: plugin_id,
@@ -175,7 +180,18 @@ pub async fn call_plugin(
                 peak_memory: Some(output.peak_memory),
                 capability_calls: output.capability_calls,
             });
-            response
+            match converted {
+                Ok((mut response, _)) => {
+                    response.extensions_mut().insert(GuestAnswer);
+                    Ok(response)
+                }
+                Err(fault) => {
+                    tracing::warn!(plugin = %plugin_id, version = %version, fault = %fault, "guest fault");
+                    let error = fault_to_error(&fault);
+                    crate::metrics::record_fault(plugin_id, &version, error.code);
+                    Err(error)
+                }
+            }
         }
         Err(fault) => {
             tracing::warn!(
@@ -276,59 +292,6 @@ async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
             format!("the request body exceeds this mini-service's limit of {limit} bytes"),
         )
     })
-}
-
-fn guest_headers(headers: &HeaderMap) -> Vec<GuestHeader> {
-    headers
-        .iter()
-        .filter(|(name, _)| !STRIPPED_REQUEST_HEADERS.contains(&name.as_str()))
-        .filter_map(|(name, value)| {
-            Some(GuestHeader {
-                name: name.as_str().to_string(),
-                value: value.to_str().ok()?.to_string(),
-            })
-        })
-        .collect()
-}
-
-fn guest_response(response: GuestResponse, version: &str) -> Result<Response, ApiError> {
-    let status = StatusCode::from_u16(response.status)
-        .ok()
-        .filter(|s| !s.is_informational())
-        .ok_or_else(|| {
-            fault_to_error(&GuestFault::InvalidResponse(format!(
-                "status {} is not a valid final status",
-                response.status
-            )))
-        })?;
-    let mut out = Response::new(Body::from(response.body));
-    *out.status_mut() = status;
-    let headers = out.headers_mut();
-    for h in response.headers {
-        let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| {
-            fault_to_error(&GuestFault::InvalidResponse(format!(
-                "invalid header name {:?}",
-                h.name
-            )))
-        })?;
-        if STRIPPED_RESPONSE_HEADERS.contains(&name.as_str()) {
-            continue;
-        }
-        let value = HeaderValue::from_str(&h.value).map_err(|_| {
-            fault_to_error(&GuestFault::InvalidResponse(format!(
-                "invalid value for header {name}"
-            )))
-        })?;
-        headers.append(name, value);
-    }
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    if let Ok(v) = HeaderValue::from_str(version) {
-        headers.insert(VERSION_HEADER, v);
-    }
-    Ok(out)
 }
 
 fn busy(code: &'static str, message: &str) -> ApiError {

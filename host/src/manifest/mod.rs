@@ -130,6 +130,9 @@ fn span_hint(text: &str, span: Option<std::ops::Range<usize>>) -> String {
     }
 }
 
+/// Most `[[templates]]` one manifest may declare.
+pub const MAX_TEMPLATES: usize = 50;
+
 /// Whether `id` is a valid plugin id: `[a-z][a-z0-9-]{1,39}`, no trailing `-`.
 pub fn is_valid_id(id: &str) -> bool {
     let bytes = id.as_bytes();
@@ -183,6 +186,15 @@ impl Manifest {
         }
         if !self.personal_data.is_empty() && !self.declares(Capability::Identity) {
             return invalid("personal-data", "needs the \"identity\" capability");
+        }
+        if self.templates.len() > MAX_TEMPLATES {
+            return invalid(
+                "templates",
+                &format!(
+                    "{} templates declared; at most {MAX_TEMPLATES} are allowed",
+                    self.templates.len()
+                ),
+            );
         }
         let mut ids = BTreeSet::new();
         for template in &self.templates {

@@ -221,11 +221,12 @@ async fn roles_are_scoped_to_departments_and_duties(backend: Backend) {
     let operator = host.token("ops-1", &["operator"]);
     let citizen = host.token("alice", &[]);
 
-    // A developer of department A cannot upload for B, nor approve anything.
+    // A developer of department A cannot upload for B (whose plugin answers
+    // as an absent one would), nor approve anything.
     let (status, body) = upload(&host, "hello", "hello", "0.2.0", &dev_a).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
-        (403, Some("forbidden")),
+        (404, Some("plugin_not_found")),
         "{body}"
     );
     let (status, _) = upload(
@@ -254,7 +255,18 @@ async fn roles_are_scoped_to_departments_and_duties(backend: Backend) {
     .await;
     assert_eq!(status, 403);
     let (status, _) = post(&host, "/admin/v1/plugins/hello/take-down", &dev_a, None).await;
-    assert_eq!(status, 403);
+    assert_eq!(status, 404, "another department's plugin is not visible");
+    let (status, _) = post(
+        &host,
+        "/admin/v1/plugins/community-report/take-down",
+        &dev_a,
+        None,
+    )
+    .await;
+    assert_eq!(
+        status, 403,
+        "their own plugin: visible, but not theirs to take down"
+    );
     // A developer sees only their department.
     let (_, list) = host.get_json("/admin/v1/plugins", Some(&dev_a)).await;
     let ids: Vec<&str> = list["plugins"]

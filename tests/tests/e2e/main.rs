@@ -5,6 +5,7 @@ mod browser;
 mod consent;
 mod edge;
 mod hosts;
+mod input;
 mod isolation;
 mod jwt;
 mod lifecycle;
