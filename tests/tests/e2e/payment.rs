@@ -77,7 +77,12 @@ async fn water_bill_is_paid_through_the_cashier_and_the_plugin_hears_of_it(backe
     .await;
     assert_eq!(shown["order_id"], order_id.as_str());
 
-    let detail = admin_order(&host, &order_id).await;
+    // The host records the delivery right after the handler returns.
+    let detail = wait_for("the delivery recorded", WAIT, || async {
+        let d = admin_order(&host, &order_id).await;
+        (d["events"][0]["status"] != "pending").then_some(d)
+    })
+    .await;
     assert_eq!(journal(&host, &order_id).await, ["created", "paid"]);
     let events = detail["events"].as_array().unwrap();
     assert_eq!(events.len(), 1, "{detail}");
