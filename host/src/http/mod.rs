@@ -15,6 +15,14 @@ mod plugin_route;
 mod public;
 mod sessions;
 
+/// The pure parsers and conversions of the HTTP edge, for the fuzz targets
+/// in `host/fuzz/` (not an API for anything else).
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use super::admin::read_upload;
+    pub use super::plugin_route::guest_response;
+}
+
 use crate::auth::TokenVerifier;
 use crate::registry::Registry;
 use crate::runtime::Runtime;

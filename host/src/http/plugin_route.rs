@@ -280,7 +280,9 @@ fn guest_headers(headers: &HeaderMap) -> Vec<GuestHeader> {
         .collect()
 }
 
-fn guest_response(response: GuestResponse, version: &str) -> Result<Response, ApiError> {
+/// Turn a guest's answer (status, headers, body) into the HTTP response
+/// sent to the app, refusing what is not valid HTTP with a typed 502.
+pub fn guest_response(response: GuestResponse, version: &str) -> Result<Response, ApiError> {
     let status = StatusCode::from_u16(response.status)
         .ok()
         .filter(|s| !s.is_informational())
