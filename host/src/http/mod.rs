@@ -21,6 +21,14 @@ mod public;
 mod sessions;
 pub mod streams;
 
+/// The pure parsers and conversions of the HTTP edge, for the fuzz targets
+/// in `host/fuzz/` (not an API for anything else).
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use super::admin::read_upload;
+    pub use super::guest_headers::{AnswerContext, HeaderLimits, guest_response};
+}
+
 use crate::auth::TokenVerifier;
 use crate::registry::Registry;
 use crate::runtime::Runtime;

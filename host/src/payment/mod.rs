@@ -25,6 +25,8 @@ mod lease_tests;
 pub mod ledger;
 pub mod merchants;
 pub mod order;
+#[cfg(test)]
+mod order_props;
 pub mod provider;
 pub mod reconcile;
 pub mod sandbox;
