@@ -158,7 +158,7 @@ pub struct JournalEntry {
     pub by: String,
     /// When, seconds since the epoch.
     pub at: u64,
-    /// Amount moved, fen (0 when none).
+    /// Amount moved, fen (for `created`: the amount asked; 0 when none).
     pub amount_fen: u64,
     /// Status after the change.
     pub status: OrderStatus,
