@@ -76,21 +76,7 @@ fn a_killed_hosts_delivery_is_finished_by_another_host() {
         manifest.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    for args in [
-        &[
-            "merchant",
-            "create",
-            "city-fees",
-            "--department",
-            "probe",
-            "--name",
-            "City fees",
-        ][..],
-        &["merchant", "grant", "city-fees", "payment-probe"][..],
-    ] {
-        let out = with_server(args);
-        assert!(out.status.success(), "{}", stderr(&out));
-    }
+    open_probe_merchant(&cli);
     let (status, _) = send(
         reqwest::Method::POST,
         &format!("{a}/p/payment-probe/fail-events"),

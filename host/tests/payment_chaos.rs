@@ -24,33 +24,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use support::*;
 
-fn token(data_dir: &str, sub: &str, roles: &[&str]) -> String {
-    let mut args = vec!["token", "--data-dir", data_dir, "--sub", sub];
-    for role in roles {
-        args.extend_from_slice(&["--role", role]);
-    }
-    let out = run(&args);
-    assert!(out.status.success(), "{}", stderr(&out));
-    stdout(&out).trim().to_string()
-}
-
-fn serve(config: &str, data_dir: &str) -> (Running, String) {
-    spawn_until(
-        &[
-            "--config",
-            config,
-            "serve",
-            "--dev",
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-            data_dir,
-        ],
-        "islet listening on ",
-        Duration::from_secs(120),
-    )
-}
-
 /// What the burst threads share.
 struct Burst {
     /// The running host (a restarted one listens on a new port).
@@ -151,10 +124,10 @@ fn money_is_conserved_across_random_kills_during_concurrent_payments() {
     .unwrap();
     let config = config.to_str().unwrap().to_string();
 
-    let (server, base) = serve(&config, &data_dir);
-    let admin = token(&data_dir, "ops-1", &["admin"]);
+    let (server, base) = serve_dev(&config, &data_dir);
+    let admin = dev_token(&data_dir, "ops-1", &["admin"]);
     let citizens: Vec<String> = (0..4)
-        .map(|n| token(&data_dir, &format!("resident-{n}"), &[]))
+        .map(|n| dev_token(&data_dir, &format!("resident-{n}"), &[]))
         .collect();
     let out = run(&[
         "plugin",
@@ -166,24 +139,7 @@ fn money_is_conserved_across_random_kills_during_concurrent_payments() {
         &admin,
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let cli = ["--server", base.as_str(), "--token", admin.as_str()];
-    for args in [
-        &[
-            "merchant",
-            "create",
-            "city-fees",
-            "--department",
-            "probe",
-            "--name",
-            "City fees",
-        ][..],
-        &["merchant", "grant", "city-fees", "payment-probe"][..],
-    ] {
-        let mut all = args.to_vec();
-        all.extend_from_slice(&cli);
-        let out = run(&all);
-        assert!(out.status.success(), "{}", stderr(&out));
-    }
+    open_probe_merchant(&["--server", base.as_str(), "--token", admin.as_str()]);
 
     let burst = Arc::new(Burst {
         base: Mutex::new(base),
@@ -219,7 +175,7 @@ fn money_is_conserved_across_random_kills_during_concurrent_payments() {
         for w in workers {
             w.join().unwrap();
         }
-        let (s, url) = serve(&config, &data_dir);
+        let (s, url) = serve_dev(&config, &data_dir);
         server = Some(s);
         *burst.base.lock().unwrap() = url;
         if (trial + 1) % 25 == 0 {

@@ -17,33 +17,6 @@ fn post(url: &str, token: &str, body: Value) -> (u16, Value) {
     send(reqwest::Method::POST, url, token, Some(body), None)
 }
 
-fn token(data_dir: &str, sub: &str, roles: &[&str]) -> String {
-    let mut args = vec!["token", "--data-dir", data_dir, "--sub", sub];
-    for role in roles {
-        args.extend_from_slice(&["--role", role]);
-    }
-    let out = run(&args);
-    assert!(out.status.success(), "{}", stderr(&out));
-    stdout(&out).trim().to_string()
-}
-
-fn serve(config: &str, data_dir: &str) -> (Running, String) {
-    spawn_until(
-        &[
-            "--config",
-            config,
-            "serve",
-            "--dev",
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-            data_dir,
-        ],
-        "islet listening on ",
-        Duration::from_secs(60),
-    )
-}
-
 fn journal(base: &str, admin: &str, id: &str) -> Vec<String> {
     let (status, detail) = get(&format!("{base}/admin/v1/orders/{id}"), Some(admin));
     assert_eq!(status, 200, "{detail}");
@@ -73,9 +46,9 @@ fn a_killed_host_loses_no_payment_and_still_delivers_the_event() {
     .unwrap();
     let config = config.to_str().unwrap();
 
-    let (server, base) = serve(config, data_dir);
-    let admin = token(data_dir, "ops-1", &["admin"]);
-    let citizen = token(data_dir, "resident-9", &[]);
+    let (server, base) = serve_dev(config, data_dir);
+    let admin = dev_token(data_dir, "ops-1", &["admin"]);
+    let citizen = dev_token(data_dir, "resident-9", &[]);
     let out = run(&[
         "plugin",
         "install",
@@ -179,7 +152,7 @@ fn a_killed_host_loses_no_payment_and_still_delivers_the_event() {
     assert_eq!(status, 200);
     server.crash();
 
-    let (_server, base) = serve(config, data_dir);
+    let (_server, base) = serve_dev(config, data_dir);
     assert_eq!(
         journal(&base, &admin, &id),
         ["created", "paid"],

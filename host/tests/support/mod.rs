@@ -145,3 +145,56 @@ pub fn wait_for<T>(what: &str, limit: Duration, mut probe: impl FnMut() -> Optio
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// A development token for `sub` with `roles`, signed with the key in
+/// `data_dir`.
+pub fn dev_token(data_dir: &str, sub: &str, roles: &[&str]) -> String {
+    let mut args = vec!["token", "--data-dir", data_dir, "--sub", sub];
+    for role in roles {
+        args.extend_from_slice(&["--role", role]);
+    }
+    let out = run(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out).trim().to_string()
+}
+
+/// `islet --config config serve --dev` on a random port with `data_dir`.
+pub fn serve_dev(config: &str, data_dir: &str) -> (Running, String) {
+    spawn_until(
+        &[
+            "--config",
+            config,
+            "serve",
+            "--dev",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            data_dir,
+        ],
+        "islet listening on ",
+        Duration::from_secs(120),
+    )
+}
+
+/// Open the `city-fees` merchant account (department `probe`) and grant it
+/// to `payment-probe`, with the CLI as an admin would (`cli` holds the
+/// `--server` and `--token` flags).
+pub fn open_probe_merchant(cli: &[&str]) {
+    for args in [
+        &[
+            "merchant",
+            "create",
+            "city-fees",
+            "--department",
+            "probe",
+            "--name",
+            "City fees",
+        ][..],
+        &["merchant", "grant", "city-fees", "payment-probe"][..],
+    ] {
+        let mut all = args.to_vec();
+        all.extend_from_slice(cli);
+        let out = run(&all);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+}

@@ -136,6 +136,25 @@ fn day_key(at: u64, txn_id: &str) -> String {
     format!("day/{}/{txn_id}", date_of(at))
 }
 
+/// `batch` with what goes with a payment: its statement line and its
+/// notification outbox entry (first sent at `first_attempt_ms`).
+fn records(
+    batch: Batch,
+    payment: &SandboxPayment,
+    first_attempt_ms: u64,
+    copies: u32,
+) -> Result<Batch, ProviderError> {
+    Ok(batch
+        .put(
+            day_key(payment.at, &payment.txn_id),
+            encode(&payment.statement_line()).map_err(unavailable)?,
+        )
+        .put(
+            notifier::outbox_key(&payment.txn_id),
+            notifier::entry(payment, first_attempt_ms, copies)?,
+        ))
+}
+
 impl SandboxProvider {
     /// A sandbox keeping its records in `store`, signing with `secret`;
     /// notifications that fail are retried after `retry_base`, doubling.
@@ -197,15 +216,7 @@ impl SandboxProvider {
             let (payment, batch) = match self.payment(&order.id)? {
                 Some(payment) => {
                     // Taken before: make its records whole again.
-                    let batch = Batch::new()
-                        .put(
-                            day_key(payment.at, &payment.txn_id),
-                            encode(&payment.statement_line()).map_err(unavailable)?,
-                        )
-                        .put(
-                            notifier::outbox_key(&payment.txn_id),
-                            notifier::entry(&payment, first_attempt_ms, copies)?,
-                        );
+                    let batch = records(Batch::new(), &payment, first_attempt_ms, copies)?;
                     (payment, batch)
                 }
                 None => {
@@ -218,15 +229,8 @@ impl SandboxProvider {
                     let batch = Batch::new()
                         .expect(pay_key(&order.id), None)
                         .expect(closed_key(&order.id), None)
-                        .put(pay_key(&order.id), encode(&payment).map_err(unavailable)?)
-                        .put(
-                            day_key(payment.at, &payment.txn_id),
-                            encode(&payment.statement_line()).map_err(unavailable)?,
-                        )
-                        .put(
-                            notifier::outbox_key(&payment.txn_id),
-                            notifier::entry(&payment, first_attempt_ms, copies)?,
-                        );
+                        .put(pay_key(&order.id), encode(&payment).map_err(unavailable)?);
+                    let batch = records(batch, &payment, first_attempt_ms, copies)?;
                     (payment, batch)
                 }
             };
