@@ -213,3 +213,111 @@ async fn memory_hungry_calls_stay_within_the_host_budget() {
     );
     host.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn oversized_answers_leave_no_resident_memory() {
+    let host = TestHost::start().await;
+    install_with_limits(
+        &host,
+        "hostile",
+        "bigmouth",
+        "memory-mib = 512\ncpu-ms = 2000\ntimeout-ms = 30000\nrate-per-minute = 60000\n",
+    )
+    .await;
+    install_with_limits(&host, "hello", "hello", "rate-per-minute = 60000\n").await;
+    hello_calls(&host, 20).await;
+    let before = rss_mib();
+    let stop = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut peak = 0;
+            while !stop.load(Ordering::Relaxed) {
+                peak = peak.max(rss_mib());
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            peak
+        })
+    };
+    for _round in 0..3 {
+        let calls: Vec<_> = (0..8)
+            .map(|_| {
+                let (client, url) = (
+                    host.http.clone(),
+                    host.url("/p/bigmouth/big?bytes=100000000"),
+                );
+                tokio::spawn(async move {
+                    let r = client.get(url).send().await.unwrap();
+                    let status = r.status().as_u16();
+                    let (_, body) = json_of(r).await;
+                    (status, body)
+                })
+            })
+            .collect();
+        for c in calls {
+            let (status, body) = c.await.unwrap();
+            assert!(
+                status == 502 && body["error"]["code"] == "plugin_response_too_large"
+                    || status == 503,
+                "{status} {body}"
+            );
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let peak = sampler.await.unwrap();
+    let mut after = rss_mib();
+    let settled = Instant::now();
+    while after > before + 64 && settled.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        after = rss_mib();
+    }
+    eprintln!(
+        "large answers: RSS before {before} MiB, peak {peak} MiB, after {after} MiB ({:?} to settle)",
+        settled.elapsed()
+    );
+    let (_, failed) = hello_calls(&host, 20).await;
+    assert!(failed.is_empty(), "{failed:?}");
+    assert!(
+        after < before + 128,
+        "RSS stayed at {after} MiB after the large answers (from {before} MiB)"
+    );
+    host.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn steady_hello_traffic_does_not_grow_resident_memory() {
+    // The production pool size: idle slots are where memory could pile up.
+    let host = TestHost::start_with(|c| c.max_instances = 256).await;
+    install_with_limits(&host, "hello", "hello", "rate-per-minute = 60000\n").await;
+    let mut samples = Vec::new();
+    let rounds: usize = std::env::var("ISLET_RSS_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    for _ in 0..rounds {
+        let mut calls = Vec::new();
+        for _ in 0..8 {
+            let (client, url) = (host.http.clone(), host.url("/p/hello/"));
+            calls.push(tokio::spawn(async move {
+                for _ in 0..250 {
+                    let r = client.get(&url).send().await.unwrap();
+                    assert_eq!(r.status(), 200);
+                    r.bytes().await.unwrap();
+                }
+            }));
+        }
+        for c in calls {
+            c.await.unwrap();
+        }
+        samples.push(rss_mib());
+    }
+    eprintln!("hello: RSS every 2,000 calls: {samples:?} MiB");
+    // After the first 2,000 calls warm the pool, memory stays flat (it grew
+    // by 3 MiB over 50,000 calls, most of it in the first 10,000).
+    let (first, last) = (samples[0], samples[samples.len() - 1]);
+    assert!(
+        last <= first + 8,
+        "RSS grew from {first} to {last} MiB under steady hello traffic"
+    );
+    host.stop().await;
+}
