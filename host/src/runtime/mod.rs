@@ -2,6 +2,7 @@
 //! ticker, compiled-artifact caching, import checks, plugin preparation and
 //! per-request invocation.
 
+mod answer;
 mod cache;
 mod imports;
 mod invoke;
