@@ -450,6 +450,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_pool_settings_are_read_and_bounded() {
+        let file: ConfigFile = toml::from_str(
+            "[runtime]\nmemory-budget-mib = 2048\nplugin-share-percent = 250\nreserve-percent = 20\n",
+        )
+        .unwrap();
+        let c = ServerConfig::from_file(&file, None).unwrap();
+        assert_eq!(c.pool.memory_budget_mib, 2048);
+        assert_eq!(c.pool.plugin_share_percent, 100, "a share is at most 100 %");
+        assert_eq!(c.pool.reserve_percent, 20);
+        let defaults = ServerConfig::from_file(&ConfigFile::default(), None).unwrap();
+        assert_eq!(defaults.pool, crate::pool::PoolSettings::default());
+    }
+
+    #[test]
     fn the_notification_section_is_read_and_checked() {
         let file: ConfigFile = toml::from_str(
             r#"

@@ -231,6 +231,7 @@ impl InstancePool {
         let entry = state.plugins.entry(plugin.to_string()).or_default();
         entry.slots += 1;
         entry.memory_mib += need_mib;
+        publish(&state);
         Ok(())
     }
 
@@ -245,9 +246,17 @@ impl InstancePool {
                 state.plugins.remove(plugin);
             }
         }
+        publish(&state);
         drop(state);
         self.released.notify_waiters();
     }
+}
+
+/// Free slots and memory as gauges (`islet_pool_free_slots`,
+/// `islet_pool_free_memory_mib`).
+fn publish(state: &State) {
+    metrics::gauge!("islet_pool_free_slots").set(state.free_slots as f64);
+    metrics::gauge!("islet_pool_free_memory_mib").set(state.free_mib as f64);
 }
 
 impl Drop for PoolPermit {
