@@ -177,6 +177,12 @@ pub struct RuntimeFile {
     pub max_instances: Option<u32>,
     /// Epoch tick in milliseconds.
     pub epoch_tick_ms: Option<u64>,
+    /// Sum of the memory limits of the calls running at once, in MiB.
+    pub memory_budget_mib: Option<u64>,
+    /// Largest share (percent) of slots and memory budget one plugin holds.
+    pub plugin_share_percent: Option<u8>,
+    /// Share (percent) a plugin already running calls leaves to others.
+    pub reserve_percent: Option<u8>,
 }
 
 /// `[limits.default]` and `[limits.max]`.
@@ -254,6 +260,8 @@ pub struct ServerConfig {
     pub max_instances: u32,
     /// Epoch tick.
     pub epoch_tick: Duration,
+    /// How instance slots and the memory budget are shared.
+    pub pool: crate::pool::PoolSettings,
     /// How runaway guests are stopped.
     pub interruption: crate::runtime::Interruption,
     /// The money path's tunables.
@@ -297,6 +305,7 @@ impl ServerConfig {
             shutdown_grace: Duration::from_secs(30),
             max_instances: 256,
             epoch_tick: Duration::from_millis(2),
+            pool: crate::pool::PoolSettings::default(),
             interruption: crate::runtime::Interruption::Epoch,
             payment: crate::payment::PaymentConfig::default(),
             notification: crate::notify::NotificationConfig::default(),
@@ -349,6 +358,15 @@ impl ServerConfig {
         }
         if let Some(ms) = file.runtime.epoch_tick_ms {
             c.epoch_tick = Duration::from_millis(ms);
+        }
+        if let Some(mib) = file.runtime.memory_budget_mib {
+            c.pool.memory_budget_mib = mib.max(1);
+        }
+        if let Some(p) = file.runtime.plugin_share_percent {
+            c.pool.plugin_share_percent = p.clamp(1, 100);
+        }
+        if let Some(p) = file.runtime.reserve_percent {
+            c.pool.reserve_percent = p.min(50);
         }
         let p = &file.payment;
         if let Some(s) = p.min_expiry_s {
@@ -440,6 +458,20 @@ fn apply_notification(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_pool_settings_are_read_and_bounded() {
+        let file: ConfigFile = toml::from_str(
+            "[runtime]\nmemory-budget-mib = 2048\nplugin-share-percent = 250\nreserve-percent = 20\n",
+        )
+        .unwrap();
+        let c = ServerConfig::from_file(&file, None).unwrap();
+        assert_eq!(c.pool.memory_budget_mib, 2048);
+        assert_eq!(c.pool.plugin_share_percent, 100, "a share is at most 100 %");
+        assert_eq!(c.pool.reserve_percent, 20);
+        let defaults = ServerConfig::from_file(&ConfigFile::default(), None).unwrap();
+        assert_eq!(defaults.pool, crate::pool::PoolSettings::default());
+    }
 
     #[test]
     fn the_notification_section_is_read_and_checked() {

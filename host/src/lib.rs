@@ -32,6 +32,7 @@ pub mod manifest;
 pub mod metrics;
 pub mod notify;
 pub mod payment;
+pub mod pool;
 pub mod private;
 pub mod protect;
 pub mod registry;

@@ -12,7 +12,7 @@ use crate::store::KvStore;
 use anyhow::Context as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::sync::{Semaphore, oneshot};
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 /// A host serving on a socket.
@@ -115,7 +115,10 @@ pub fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>> {
         registry,
         runtime,
         verifier,
-        slots: Arc::new(Semaphore::new(config.max_instances as usize)),
+        pool: Arc::new(crate::pool::InstancePool::new(
+            config.max_instances,
+            config.pool,
+        )),
         max_component_bytes: config.max_component_bytes,
         protection,
         usage,

@@ -44,6 +44,9 @@ pub fn effective(c: &ServerConfig) -> ConfigFile {
         runtime: RuntimeFile {
             max_instances: Some(c.max_instances),
             epoch_tick_ms: Some(c.epoch_tick.as_millis() as u64),
+            memory_budget_mib: Some(c.pool.memory_budget_mib),
+            plugin_share_percent: Some(c.pool.plugin_share_percent),
+            reserve_percent: Some(c.pool.reserve_percent),
         },
         limits: LimitsFile {
             default: all_of(&c.limits.default),

@@ -40,7 +40,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use error::{ApiError, HostError, error_body};
 use std::sync::Arc;
-use tokio::sync::Semaphore;
 
 /// Shared state of all handlers.
 pub struct AppState {
@@ -50,8 +49,9 @@ pub struct AppState {
     pub runtime: Arc<Runtime>,
     /// Token verification.
     pub verifier: Arc<TokenVerifier>,
-    /// One permit per instance slot: excess requests wait briefly, then get 503.
-    pub slots: Arc<Semaphore>,
+    /// Instance slots and the memory budget, shared fairly between plugins:
+    /// excess requests wait briefly, then get 503.
+    pub pool: Arc<crate::pool::InstancePool>,
     /// Largest component upload, bytes.
     pub max_component_bytes: usize,
     /// Quotas, rate limits, circuit breakers.

@@ -6,6 +6,7 @@ use super::guest_headers::{AnswerContext, guest_response, record_dropped};
 use super::{AppState, RequestId, caller, guest_request};
 use crate::capabilities::GuestRequest;
 use crate::metrics::CallMetrics;
+use crate::pool::PoolRefusal;
 use crate::protect::{Rejection, Target};
 use crate::runtime::{CallInput, GuestFault};
 use crate::usage::{UsageKey, today};
@@ -128,11 +129,15 @@ pub async fn call_plugin(
         headers: guest_request::headers(&parts.headers),
         body: body.to_vec(),
     };
-    let permit = tokio::time::timeout(SLOT_WAIT, state.slots.clone().acquire_owned())
+    let permit = state
+        .pool
+        .admit(plugin_id, limits.memory_bytes(), SLOT_WAIT)
         .await
-        .ok()
-        .and_then(Result::ok)
-        .ok_or_else(|| busy("busy", "the host is at capacity"))?;
+        .map_err(|refusal| {
+            crate::metrics::record_rejection(plugin_id, pool_reason(&refusal));
+            state.usage.record(usage_key.clone(), |c| c.rejected += 1);
+            pool_refusal_to_error(plugin_id, &refusal)
+        })?;
     let runtime = state.runtime.clone();
     let input = CallInput {
         request,
@@ -232,7 +237,7 @@ async fn run_guest(
     prepared: Arc<crate::runtime::PreparedPlugin>,
     input: CallInput,
     span: tracing::Span,
-    permit: tokio::sync::OwnedSemaphorePermit,
+    permit: crate::pool::PoolPermit,
     timeout: Duration,
 ) -> Result<Result<crate::runtime::CallOutput, GuestFault>, ApiError> {
     use tokio::runtime::{Handle, RuntimeFlavor};
@@ -280,6 +285,42 @@ fn rejection_to_error(plugin_id: &str, rejection: &Rejection) -> ApiError {
         Rejection::Busy => busy(
             "plugin_busy",
             &format!("the mini-service {plugin_id:?} is at its concurrency limit; retry shortly"),
+        ),
+    }
+}
+
+fn pool_reason(refusal: &PoolRefusal) -> &'static str {
+    match refusal {
+        PoolRefusal::PluginShare { .. } => "pool_share",
+        PoolRefusal::Slots => "pool_slots",
+        PoolRefusal::Memory | PoolRefusal::TooLarge { .. } => "pool_memory",
+    }
+}
+
+fn pool_refusal_to_error(plugin_id: &str, refusal: &PoolRefusal) -> ApiError {
+    match refusal {
+        PoolRefusal::PluginShare { slots, memory_mib } => busy(
+            "plugin_busy",
+            &format!(
+                "the mini-service {plugin_id:?} holds its share of the host \
+                 ({slots} calls, {memory_mib} MiB of memory); retry shortly"
+            ),
+        ),
+        PoolRefusal::Slots => busy("busy", "the host is at capacity"),
+        PoolRefusal::Memory => busy(
+            "memory_busy",
+            "the host's memory budget is taken by running calls; retry shortly",
+        ),
+        PoolRefusal::TooLarge {
+            need_mib,
+            share_mib,
+        } => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "plugin_memory_too_large",
+            format!(
+                "the mini-service {plugin_id:?} may use {need_mib} MiB of memory, more than \
+                 its share of this host's memory budget ({share_mib} MiB)"
+            ),
         ),
     }
 }

@@ -122,18 +122,24 @@ impl Runtime {
             input.citizen,
             input.request_id,
             |store, instance| {
-                plugin
-                    .handler
-                    .load(&mut *store, instance)?
-                    .call_handle(&mut *store, &request)
+                super::answer::handle_within(
+                    store,
+                    instance,
+                    &plugin.handle,
+                    &request,
+                    limits.response_body_bytes(),
+                )
             },
         )?;
-        if response.body.len() > limits.response_body_bytes() {
-            return Err(GuestFault::ResponseTooLarge {
-                size: response.body.len(),
-                limit: limits.response_body_bytes(),
-            });
-        }
+        let response = match response {
+            super::answer::Answer::Response(response) => response,
+            super::answer::Answer::TooLarge(size) => {
+                return Err(GuestFault::ResponseTooLarge {
+                    size,
+                    limit: limits.response_body_bytes(),
+                });
+            }
+        };
         Ok(CallOutput {
             response,
             cpu: costs.cpu,

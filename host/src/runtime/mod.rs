@@ -2,6 +2,7 @@
 //! ticker, compiled-artifact caching, import checks, plugin preparation and
 //! per-request invocation.
 
+mod answer;
 mod cache;
 mod imports;
 mod invoke;
@@ -135,8 +136,10 @@ fn engine_config(config: &RuntimeConfig) -> Config {
         .pagemap_scan(wasmtime::Enabled::Auto)
         .linear_memory_keep_resident(2 << 20)
         .table_keep_resident(64 << 10)
-        // Batch the madvise calls that remain, so one TLB flush covers many.
-        .decommit_batch_size(16);
+        // Give back what a call dirtied beyond that at once: a batch would
+        // keep a burst of large calls resident until more calls come (an
+        // idle host held 1.2 GiB after ten 200 MiB calls with batches of 16).
+        .decommit_batch_size(1);
     let mut c = Config::new();
     c.wasm_component_model(true)
         .epoch_interruption(config.interruption == Interruption::Epoch)

@@ -9,7 +9,7 @@ use crate::limits::Limits;
 use crate::manifest::{Grants, Manifest};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wasmtime::component::{InstancePre, Linker};
+use wasmtime::component::{ComponentExportIndex, InstancePre, Linker};
 
 /// Why a component cannot be activated. Each names the problem for the uploader.
 #[derive(Debug, thiserror::Error)]
@@ -50,7 +50,8 @@ pub struct PreparedPlugin {
     /// templates); only granted capabilities answer.
     pub grants: Arc<Grants>,
     pub(super) pre: InstancePre<RequestState>,
-    pub(super) handler: HandlerIndices,
+    /// The `handle` export, type-checked when prepared.
+    pub(super) handle: ComponentExportIndex,
     pub(super) events: Option<PaymentEventsIndices>,
     pub(super) scope: crate::capabilities::identity::PluginScope,
     pub(super) namespace: Arc<str>,
@@ -90,8 +91,10 @@ impl Runtime {
         let pre = linker
             .instantiate_pre(&component)
             .map_err(|e| PrepareError::Link(format!("{e:#}")))?;
-        let handler =
-            HandlerIndices::new(&pre).map_err(|e| PrepareError::Link(format!("{e:#}")))?;
+        // Type-check the handler export, then keep its index.
+        HandlerIndices::new(&pre).map_err(|e| PrepareError::Link(format!("{e:#}")))?;
+        let handle = super::answer::handle_index(pre.component())
+            .map_err(|e| PrepareError::Link(format!("{e:#}")))?;
         // `payment-events` is optional: without it the plugin polls its
         // orders instead of hearing about them.
         let events = PaymentEventsIndices::new(&pre).ok();
@@ -114,7 +117,7 @@ impl Runtime {
             activation: started.elapsed(),
             grants,
             pre,
-            handler,
+            handle,
             events,
         })
     }

@@ -16,6 +16,7 @@ mod outage;
 mod page_sandbox;
 mod payment;
 mod payment_orders;
+mod pool;
 mod protection;
 mod registry;
 mod rolling;

@@ -10,6 +10,7 @@
 //! | `/panic` | panics |
 //! | `/big?bytes=N` | `200` with N bytes (default 4 MiB; response-size limit) |
 //! | `/echo` | method, path, query, header names and body, as JSON |
+//! | `/hold?mib=N&ms=M` | touches N MiB, then sleeps M ms holding it, then `200` |
 
 use islet_sdk::{Request, Response, Router};
 use std::hint::black_box;
@@ -25,6 +26,7 @@ fn router() -> Router {
         })
         .any("/big", big)
         .any("/echo", echo)
+        .any("/hold", hold)
 }
 
 fn spin(_req: &Request) -> Response {
@@ -46,6 +48,19 @@ fn hog(_req: &Request) -> Response {
         kept.push(black_box(chunk));
         black_box(&kept);
     }
+}
+
+fn hold(req: &Request) -> Response {
+    let number = |name: &str| req.query(name).and_then(|v| v.parse::<usize>().ok());
+    let mib = number("mib").unwrap_or(0);
+    let ms = number("ms").unwrap_or(1000);
+    let mut held = vec![0u8; mib << 20];
+    for i in (0..held.len()).step_by(4096) {
+        held[i] = black_box(1);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(ms as u64));
+    black_box(&held);
+    Response::text(format!("held {mib} MiB for {ms} ms"))
 }
 
 fn trap(_req: &Request) -> Response {
