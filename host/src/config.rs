@@ -6,7 +6,7 @@ pub mod layers;
 mod ops;
 pub mod show;
 
-pub use ops::{CacheFile, CachePolicy, MetricsConfig, MetricsFile};
+pub use ops::{CacheFile, CachePolicy, GuestLogFile, MetricsConfig, MetricsFile};
 
 use crate::limits::{LimitOverrides, LimitPolicy, Limits};
 use anyhow::Context as _;
@@ -79,6 +79,9 @@ pub struct ConfigFile {
     /// `[cache]`: eviction of compiled artifacts.
     #[serde(default)]
     pub cache: CacheFile,
+    /// `[guest-log]`: caps on plugins' log lines.
+    #[serde(default)]
+    pub guest_log: GuestLogFile,
 }
 
 /// `[store]` of the config file.
@@ -267,6 +270,8 @@ pub struct ServerConfig {
     pub connections: crate::conn::ConnectionLimits,
     /// Caps on each citizen's service sessions and inbox streams.
     pub citizen_limits: crate::conn::CitizenLimits,
+    /// Caps on plugins' log lines.
+    pub guest_log: crate::capabilities::log::LogLimits,
 }
 
 impl ServerConfig {
@@ -300,6 +305,7 @@ impl ServerConfig {
             cache: CachePolicy::default(),
             connections: crate::conn::ConnectionLimits::default(),
             citizen_limits: crate::conn::CitizenLimits::default(),
+            guest_log: crate::capabilities::log::LogLimits::default(),
         }
     }
 
@@ -372,6 +378,7 @@ impl ServerConfig {
         };
         c.metrics.resolved_token()?;
         c.cache = CachePolicy::default().with(&file.cache);
+        c.guest_log = file.guest_log.apply(c.guest_log);
         (c.connections, c.citizen_limits) = file.server.resolve()?;
         let max = Limits::MAX.with(&file.limits.max);
         let default = Limits::DEFAULT.with(&file.limits.default);

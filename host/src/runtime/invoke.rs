@@ -196,6 +196,7 @@ impl Runtime {
                 plugin.scope.version.clone(),
                 request_id,
                 granted(Capability::Log),
+                self.services.guest_log.clone(),
             ),
             payment: PaymentState::new(
                 self.services.payments.clone(),

@@ -8,6 +8,7 @@ mod hosts;
 mod isolation;
 mod jwt;
 mod lifecycle;
+mod log_and_disk;
 mod metering;
 mod notification;
 mod operations;

@@ -284,10 +284,7 @@ mod tests {
         // A refused attempt is retried later; an acknowledged one is gone.
         let first = taken.iter().flatten().next().unwrap();
         hosts[1].finish(first, false).unwrap();
-        let raw = store
-            .get(NAMESPACE, first.key.as_bytes())
-            .unwrap()
-            .unwrap();
+        let raw = store.get(NAMESPACE, first.key.as_bytes()).unwrap().unwrap();
         let retried = decode_entry(&raw).unwrap();
         assert_eq!(retried.attempts, 1);
         assert!(retried.next_attempt_ms > now_ms() + 100, "backoff");
