@@ -222,7 +222,7 @@ impl Drop for LogState {
 
 /// `message` cut to at most `max` bytes as escaped in the log, with a
 /// marker saying how many bytes were cut.
-fn truncate(message: &str, max: usize) -> std::borrow::Cow<'_, str> {
+pub(crate) fn truncate(message: &str, max: usize) -> std::borrow::Cow<'_, str> {
     if message.len() <= max / ESCAPED_CHAR_BYTES {
         return message.into();
     }

@@ -296,7 +296,9 @@ fn classify_trap(
     }
     let printed = output.text();
     if let Some(start) = printed.find("panicked at") {
-        return GuestFault::Panic(printed[start..].trim().to_string());
+        // Guest text for the host log: cut like a guest log line.
+        let message = crate::capabilities::log::truncate(printed[start..].trim(), 2048);
+        return GuestFault::Panic(message.into_owned());
     }
     if error.downcast_ref::<Trap>() == Some(&Trap::OutOfFuel) {
         return GuestFault::CpuLimit(limits.cpu_ms);

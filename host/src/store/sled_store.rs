@@ -60,6 +60,10 @@ impl SledStore {
             // A copy finished but was not yet moved in place.
             std::fs::rename(&staged, path).map_err(|e| io_error(&staged, e))?;
         }
+        let retired = path.with_extension("retired");
+        if path.exists() && retired.exists() {
+            std::fs::remove_dir_all(&retired).map_err(|e| io_error(&retired, e))?;
+        }
         match Self::open_with(path, SEGMENT_BYTES) {
             Err(e) if e.0.contains("io buffer size") => {
                 resegment(path, &staged)?;
