@@ -407,6 +407,50 @@ mod tests {
         }
     }
 
+    /// `cargo test -p islet-host --lib long_churn -- --ignored --nocapture`
+    /// prints the folder's size every 5 s of 60 s of churn of a 10 MiB
+    /// quota with 1 MB values.
+    #[test]
+    #[ignore = "long: 60 s of churn, run by hand for the figures"]
+    fn long_churn_levels_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(&dir.path().join("db")).unwrap();
+        let quota: u64 = 10 << 20;
+        let v = vec![7u8; 1_000_000];
+        let started = std::time::Instant::now();
+        let (mut written, mut next, mut peak) = (0u64, 5, 0);
+        while started.elapsed().as_secs() < 60 {
+            for k in 0..10 {
+                let key = format!("k{k}");
+                store
+                    .write("kv/p", key.as_bytes(), Expect::Anything, None, Some(quota))
+                    .unwrap();
+                store
+                    .write(
+                        "kv/p",
+                        key.as_bytes(),
+                        Expect::Anything,
+                        Some(&v),
+                        Some(quota),
+                    )
+                    .unwrap();
+                written += v.len() as u64;
+            }
+            store.flush().unwrap();
+            if started.elapsed().as_secs() >= next {
+                let size = folder_bytes(dir.path());
+                peak = peak.max(size);
+                eprintln!(
+                    "t={next}s written={} MiB disk={} MiB",
+                    written >> 20,
+                    size >> 20
+                );
+                next += 5;
+            }
+        }
+        assert!(peak < 16 * quota + (16 << 20), "{peak}");
+    }
+
     #[test]
     fn churning_large_values_leaks_no_disk_and_old_stores_are_copied_back_to_size() {
         let dir = tempfile::tempdir().unwrap();

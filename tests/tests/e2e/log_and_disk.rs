@@ -168,7 +168,7 @@ async fn deleting_and_refilling_the_quota_keeps_the_store_on_disk_bounded() {
             assert!(body["error"].is_null(), "{body}");
             written += body["written"].as_u64().unwrap_or(0);
             round += 1;
-            if round % 25 == 0 {
+            if round.is_multiple_of(25) {
                 sizes.push((
                     started.elapsed().as_secs(),
                     written >> 20,
