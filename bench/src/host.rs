@@ -205,6 +205,7 @@ impl DirectRuntime {
                 )),
                 store,
                 pairwise: Arc::new(PairwiseSubjects::new(vec![7; 32])),
+                guest_log: Arc::default(),
             },
         )
         .context("cannot build the runtime")?;

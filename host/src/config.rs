@@ -6,7 +6,7 @@ pub mod layers;
 mod ops;
 pub mod show;
 
-pub use ops::{CacheFile, CachePolicy, MetricsConfig, MetricsFile};
+pub use ops::{CacheFile, CachePolicy, GuestLogFile, MetricsConfig, MetricsFile};
 
 use crate::limits::{LimitOverrides, LimitPolicy, Limits};
 use anyhow::Context as _;
@@ -82,6 +82,9 @@ pub struct ConfigFile {
     /// `[guest-headers]`: bounds on a plugin answer's headers.
     #[serde(default)]
     pub guest_headers: crate::http::guest_headers::HeaderLimits,
+    /// `[guest-log]`: caps on plugins' log lines.
+    #[serde(default)]
+    pub guest_log: GuestLogFile,
 }
 
 /// `[store]` of the config file.
@@ -280,6 +283,8 @@ pub struct ServerConfig {
     pub citizen_limits: crate::conn::CitizenLimits,
     /// Bounds on a plugin answer's headers.
     pub guest_headers: crate::http::guest_headers::HeaderLimits,
+    /// Caps on plugins' log lines.
+    pub guest_log: crate::capabilities::log::LogLimits,
 }
 
 impl ServerConfig {
@@ -315,6 +320,7 @@ impl ServerConfig {
             connections: crate::conn::ConnectionLimits::default(),
             citizen_limits: crate::conn::CitizenLimits::default(),
             guest_headers: Default::default(),
+            guest_log: crate::capabilities::log::LogLimits::default(),
         }
     }
 
@@ -396,6 +402,7 @@ impl ServerConfig {
         };
         c.metrics.resolved_token()?;
         c.cache = CachePolicy::default().with(&file.cache);
+        c.guest_log = file.guest_log.apply(c.guest_log);
         (c.connections, c.citizen_limits) = file.server.resolve()?;
         c.guest_headers = file
             .guest_headers

@@ -88,6 +88,7 @@ pub fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>> {
             payments: payments.clone(),
             consents: consents.clone(),
             notifications: notifications.clone(),
+            guest_log: Arc::new(crate::capabilities::log::LogGate::new(config.guest_log)),
         },
     )?);
     let audit = Arc::new(crate::audit::AuditLog::new(store.clone()));

@@ -96,3 +96,40 @@ impl CachePolicy {
         self
     }
 }
+
+/// `[guest-log]`: caps on plugins' log lines (see
+/// [`crate::capabilities::log`]).
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct GuestLogFile {
+    /// Longest line, bytes as logged; the rest is cut (default 2048).
+    pub max_line_bytes: Option<usize>,
+    /// Lines one request may write (default 100).
+    pub max_lines_per_request: Option<u32>,
+    /// Lines per second one plugin may write (default 20).
+    pub lines_per_second: Option<u32>,
+    /// Lines one plugin may write at once above its rate (default 100).
+    pub burst: Option<u32>,
+}
+
+impl GuestLogFile {
+    /// `limits` with this section over them.
+    pub fn apply(
+        &self,
+        mut limits: crate::capabilities::log::LogLimits,
+    ) -> crate::capabilities::log::LogLimits {
+        if let Some(n) = self.max_line_bytes {
+            limits.max_line_bytes = n.clamp(64, 1 << 20);
+        }
+        if let Some(n) = self.max_lines_per_request {
+            limits.max_lines_per_request = n;
+        }
+        if let Some(n) = self.lines_per_second {
+            limits.lines_per_second = n.max(1);
+        }
+        if let Some(n) = self.burst {
+            limits.burst = n.max(1);
+        }
+        limits
+    }
+}

@@ -3,8 +3,8 @@
 //! *files* are shown by path; their contents never are).
 
 use super::{
-    AuthFile, CacheFile, ConfigFile, LimitsFile, MetricsFile, NotificationFile, PaymentFile,
-    RuntimeFile, ServerConfig, StoreFile,
+    AuthFile, CacheFile, ConfigFile, GuestLogFile, LimitsFile, MetricsFile, NotificationFile,
+    PaymentFile, RuntimeFile, ServerConfig, StoreFile,
 };
 use crate::limits::{LimitOverrides, Limits};
 
@@ -88,6 +88,12 @@ pub fn effective(c: &ServerConfig) -> ConfigFile {
             max_mib: Some(c.cache.max_bytes >> 20),
             unused_hours: Some(c.cache.unused.as_secs() / 3600),
         },
+        guest_log: GuestLogFile {
+            max_line_bytes: Some(c.guest_log.max_line_bytes),
+            max_lines_per_request: Some(c.guest_log.max_lines_per_request),
+            lines_per_second: Some(c.guest_log.lines_per_second),
+            burst: Some(c.guest_log.burst),
+        },
     }
 }
 
@@ -158,6 +164,7 @@ mod tests {
         assert_eq!(back.trusted_proxies, c.trusted_proxies);
         assert_eq!(back.data_dir, c.data_dir);
         assert_eq!(back.cache, c.cache);
+        assert_eq!(back.guest_log, c.guest_log);
         assert_eq!(
             back.notification.retention, c.notification.retention,
             "{text}"

@@ -202,6 +202,7 @@ impl Runtime {
                 plugin.scope.version.clone(),
                 request_id,
                 granted(Capability::Log),
+                self.services.guest_log.clone(),
             ),
             payment: PaymentState::new(
                 self.services.payments.clone(),
@@ -301,7 +302,9 @@ fn classify_trap(
     }
     let printed = output.text();
     if let Some(start) = printed.find("panicked at") {
-        return GuestFault::Panic(printed[start..].trim().to_string());
+        // Guest text for the host log: cut like a guest log line.
+        let message = crate::capabilities::log::truncate(printed[start..].trim(), 2048);
+        return GuestFault::Panic(message.into_owned());
     }
     if error.downcast_ref::<Trap>() == Some(&Trap::OutOfFuel) {
         return GuestFault::CpuLimit(limits.cpu_ms);

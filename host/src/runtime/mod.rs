@@ -73,6 +73,8 @@ pub struct HostServices {
     pub consents: Arc<crate::consent::Consents>,
     /// Inboxes and outbound channels behind `notification`.
     pub notifications: Arc<crate::notify::Notifications>,
+    /// Caps and per-plugin rate buckets behind `log`.
+    pub guest_log: Arc<crate::capabilities::log::LogGate>,
 }
 
 /// The engine and everything shared by all plugins.

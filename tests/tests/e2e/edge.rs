@@ -398,7 +398,7 @@ async fn one_caller_cannot_suspend_a_plugin_but_several_failing_callers_do() {
 
 /// The guest log lines this test process writes, in the host's text
 /// format (one subscriber for the whole process, guests' lines only).
-fn guest_log() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+pub(crate) fn guest_log() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
     use tracing_subscriber::Layer as _;
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;

@@ -9,6 +9,7 @@ mod input;
 mod isolation;
 mod jwt;
 mod lifecycle;
+mod log_and_disk;
 mod metering;
 mod notification;
 mod operations;

@@ -11,6 +11,8 @@
 //! | `/big?bytes=N` | `200` with N bytes (default 4 MiB; response-size limit) |
 //! | `/echo` | method, path, query, header names and body, as JSON |
 //! | `/hold?mib=N&ms=M` | touches N MiB, then sleeps M ms holding it, then `200` |
+//! | `/log-flood?lines=N&bytes=B` | writes N log lines of B bytes (default 100000 of 4096), `200 {"lines":N}` |
+//! | `/churn?keys=N&chunk=C&from=I` | deletes then rewrites keys `churn/I`..`churn/I+N-1` with C bytes each, `200 {"written":n,"error":e\|null}` |
 
 use islet_sdk::{Request, Response, Router};
 use std::hint::black_box;
@@ -27,6 +29,39 @@ fn router() -> Router {
         .any("/big", big)
         .any("/echo", echo)
         .any("/hold", hold)
+        .any("/log-flood", log_flood)
+        .any("/churn", churn)
+}
+
+fn number(req: &Request, name: &str, default: usize) -> usize {
+    req.query(name)
+        .and_then(|b| b.parse::<usize>().ok())
+        .unwrap_or(default)
+}
+
+fn log_flood(req: &Request) -> Response {
+    let lines = number(req, "lines", 100_000);
+    let line = "x".repeat(number(req, "bytes", 4096));
+    for _ in 0..lines {
+        islet_sdk::log::write(islet_sdk::log::Level::Info, black_box(&line));
+    }
+    Response::json(&serde_json::json!({ "lines": lines }))
+}
+
+fn churn(req: &Request) -> Response {
+    use islet_sdk::storage;
+    let (keys, from) = (number(req, "keys", 8), number(req, "from", 0));
+    let value = vec![b'c'; number(req, "chunk", 256 << 10)];
+    let mut written = 0;
+    for i in from..from + keys {
+        let key = format!("churn/{i}");
+        let result = storage::delete(&key).and_then(|_| storage::set(&key, &value));
+        if let Err(e) = result {
+            return Response::json(&serde_json::json!({ "written": written, "error": e.code() }));
+        }
+        written += value.len();
+    }
+    Response::json(&serde_json::json!({ "written": written, "error": null }))
 }
 
 fn spin(_req: &Request) -> Response {
