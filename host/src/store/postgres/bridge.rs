@@ -38,8 +38,9 @@ impl Bridge {
         })
     }
 
-    /// Run `work` in the store's runtime and wait (at most [`CALL_TIMEOUT`])
-    /// for its answer. Where the thread may block (outside any runtime, on
+    /// Run `work` in the store's runtime and wait (at most [`CALL_TIMEOUT`],
+    /// and never past the deadline of the guest call on this thread, see
+    /// [`crate::deadline`]) for its answer. Where the thread may block (outside any runtime, on
     /// a blocking thread, or on a multi-thread worker inside
     /// `block_in_place`) the work runs right here, in the store runtime's
     /// context: no hand-over to another thread and back. Only on a
@@ -49,15 +50,30 @@ impl Bridge {
         T: Send + 'static,
         F: Future<Output = Result<T, StoreError>> + Send + 'static,
     {
+        let limit = crate::deadline::bound(CALL_TIMEOUT);
         let bounded = async move {
-            match tokio::time::timeout(CALL_TIMEOUT, work).await {
+            match tokio::time::timeout(limit, work).await {
                 Ok(answer) => answer,
                 Err(_) => Err(StoreError(format!(
-                    "PostgreSQL did not answer within {} s",
-                    CALL_TIMEOUT.as_secs()
+                    "PostgreSQL did not answer within {} ms",
+                    limit.as_millis()
                 ))),
             }
         };
+        let answer = self.wait(bounded);
+        if answer.is_err() && crate::deadline::passed() {
+            crate::deadline::mark_cut();
+        }
+        answer
+    }
+
+    fn wait<T>(
+        &self,
+        bounded: impl Future<Output = Result<T, StoreError>> + Send + 'static,
+    ) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+    {
         match Handle::try_current() {
             Err(_) => self.handle.block_on(bounded),
             Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => {

@@ -10,6 +10,7 @@
 //! | `/panic` | panics |
 //! | `/big?bytes=N` | `200` with N bytes (default 4 MiB; response-size limit) |
 //! | `/echo` | method, path, query, header names and body, as JSON |
+//! | `/sleep?ms=N` | sleeps N ms (default 10000) in `wasi:io/poll`, then `200 slept` |
 
 use islet_sdk::{Request, Response, Router};
 use std::hint::black_box;
@@ -25,6 +26,7 @@ fn router() -> Router {
         })
         .any("/big", big)
         .any("/echo", echo)
+        .any("/sleep", sleep)
 }
 
 fn spin(_req: &Request) -> Response {
@@ -61,6 +63,17 @@ fn big(req: &Request) -> Response {
         .and_then(|b| b.parse::<usize>().ok())
         .unwrap_or(4 << 20);
     Response::bytes("application/octet-stream", vec![b'x'; bytes])
+}
+
+fn sleep(req: &Request) -> Response {
+    let ms = req
+        .query("ms")
+        .and_then(|b| b.parse::<u64>().ok())
+        .unwrap_or(10_000);
+    // A host call (a monotonic-clock pollable, then poll), not Wasm code:
+    // no epoch check runs while it waits.
+    std::thread::sleep(std::time::Duration::from_millis(ms));
+    Response::text("slept")
 }
 
 fn echo(req: &Request) -> Response {
