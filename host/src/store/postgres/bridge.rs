@@ -105,3 +105,31 @@ impl Drop for Bridge {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    fn a_guest_calls_store_wait_ends_at_its_deadline() {
+        let bridge = Bridge::new(1).expect("runtime");
+        let scope = crate::deadline::enter(Instant::now() + Duration::from_millis(200));
+        let started = Instant::now();
+        let answer = bridge.run(async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            Ok(())
+        });
+        let took = started.elapsed();
+        assert!(answer.is_err());
+        assert!(
+            took >= Duration::from_millis(190) && took < Duration::from_secs(1),
+            "{took:?}"
+        );
+        assert!(scope.cut(), "the guest call ends as a timeout");
+        drop(scope);
+        // Without a guest call the usual limit applies (and nothing is cut).
+        assert_eq!(bridge.run(async { Ok(7) }).ok(), Some(7));
+        assert!(!crate::deadline::was_cut());
+    }
+}
