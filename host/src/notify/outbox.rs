@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
+use tokio::task::JoinSet;
 
 /// Where an outbound delivery is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -297,20 +298,23 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// Run until `stop` fires: deliver due outbox entries concurrently in
 /// per-plugin lanes (at most `deliveries-per-plugin` of one plugin and
 /// `webhook-concurrency` in all, each cut at `delivery-timeout`), and
-/// prune old counters. At the stop, deliveries under way are let finish
-/// (each is bounded by its timeout); one cut short is sent again later.
+/// prune old counters. At the stop, deliveries under way are dropped:
+/// their entries stay pending and are sent after the restart (at least
+/// once).
 pub async fn run(notifications: Arc<Notifications>, mut stop: oneshot::Receiver<()>) {
     let config = &notifications.config;
     let lanes = Lanes::new(config.deliveries_per_plugin, config.webhook_concurrency);
+    let mut running = JoinSet::new();
     let mut last_prune: Option<Instant> = None;
     loop {
         if last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
             last_prune = Some(Instant::now());
             prune(notifications.clone()).await;
         }
+        while running.try_join_next().is_some() {}
         for (due, lane) in take_due(&notifications, &lanes).await {
             let n = notifications.clone();
-            tokio::spawn(async move {
+            running.spawn(async move {
                 attempt(&n, due).await;
                 drop(lane);
             });
@@ -321,12 +325,7 @@ pub async fn run(notifications: Arc<Notifications>, mut stop: oneshot::Receiver<
             _ = lanes.freed() => {}
         }
     }
-    while lanes.running() > 0 {
-        tokio::select! {
-            _ = lanes.freed() => {}
-            _ = tokio::time::sleep(Duration::from_millis(50)) => {}
-        }
-    }
+    running.shutdown().await;
 }
 
 async fn prune(notifications: Arc<Notifications>) {
