@@ -188,14 +188,18 @@ async fn a_storm_of_trapping_events_never_delays_another_plugins_events() {
     let quiet = healthy_event_latency(&host, "quiet-1").await;
 
     tell_to_fail(&host, "slowpay", "trap").await;
-    const STORM: usize = 150;
+    // ISLET_STORM_EVENTS=2500 reproduces the size of the reported storms.
+    let storm_size: usize = std::env::var("ISLET_STORM_EVENTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(150);
     let mut tasks = Vec::new();
     for worker in 0..8 {
         let (http, base) = (host.http.clone(), host.base.clone());
         let token = host.token(&format!("storm-{worker}"), &[]);
         tasks.push(tokio::spawn(async move {
             let mut ids = Vec::new();
-            for i in (worker..STORM).step_by(8) {
+            for i in (worker..storm_size).step_by(8) {
                 let order: Value = http
                     .post(format!("{base}/p/slowpay/orders"))
                     .bearer_auth(&token)
@@ -224,9 +228,9 @@ async fn a_storm_of_trapping_events_never_delays_another_plugins_events() {
     for t in tasks {
         storm.extend(t.await.expect("storm task"));
     }
-    assert_eq!(storm.len(), STORM);
+    assert_eq!(storm.len(), storm_size);
     // The storm is being delivered (and trapping) now.
-    let watched = storm[STORM / 2].clone();
+    let watched = storm[storm_size / 2].clone();
     wait_for("trapping attempts", Duration::from_secs(20), || async {
         let event = first_event(&host, &watched).await;
         (event["attempts"].as_u64() >= Some(1)).then_some(())
@@ -237,7 +241,7 @@ async fn a_storm_of_trapping_events_never_delays_another_plugins_events() {
         during.push(healthy_event_latency(&host, &format!("storm-good-{i}")).await);
     }
     println!(
-        "goodpay event latency: quiet {quiet:?}; during a storm of {STORM} trapping events {during:?}"
+        "goodpay event latency: quiet {quiet:?}; during a storm of {storm_size} trapping events {during:?}"
     );
     assert!(
         during.iter().all(|d| *d < HEALTHY_WITHIN),
