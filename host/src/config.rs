@@ -485,4 +485,37 @@ webhook-retry-base-ms = 50
         assert!(err.contains("webhook-url"), "{err}");
         assert!(toml::from_str::<ConfigFile>("[notification]\nquota = 1").is_err());
     }
+
+    #[test]
+    fn delivery_lanes_are_configurable_and_kept_in_range() {
+        let defaults = ServerConfig::new(PathBuf::from("x"));
+        assert_eq!(
+            (
+                defaults.payment.events_per_plugin,
+                defaults.payment.event_workers,
+                defaults.notification.deliveries_per_plugin,
+            ),
+            (2, 16, 2)
+        );
+        let file: ConfigFile = toml::from_str(
+            r#"
+[payment]
+events-per-plugin = 3
+event-workers = 0
+event-timeout-ms = 1500
+[notification]
+deliveries-per-plugin = 1000
+delivery-timeout-ms = 2500
+"#,
+        )
+        .unwrap();
+        let c = ServerConfig::from_file(&file, None).unwrap();
+        assert_eq!(
+            (c.payment.events_per_plugin, c.payment.event_workers),
+            (3, 1)
+        );
+        assert_eq!(c.payment.event_timeout, Duration::from_millis(1500));
+        assert_eq!(c.notification.deliveries_per_plugin, 64);
+        assert_eq!(c.notification.delivery_timeout, Duration::from_millis(2500));
+    }
 }
