@@ -132,6 +132,10 @@ pub struct NotificationFile {
     pub webhook_previous_secret_until: Option<String>,
     /// Webhook deliveries sent at once by one host (default 8).
     pub webhook_concurrency: Option<usize>,
+    /// Deliveries of one plugin's messages sent at once (default 2).
+    pub deliveries_per_plugin: Option<usize>,
+    /// Longest one outbound delivery attempt may take, ms (default 10000).
+    pub delivery_timeout_ms: Option<u64>,
 }
 
 /// `[payment]` of the config file.
@@ -152,6 +156,12 @@ pub struct PaymentFile {
     /// How long after creation (and after a Pay in the cashier) an unpaid
     /// order is first queried at the provider, ms (default 30000).
     pub query_after_ms: Option<u64>,
+    /// Event deliveries to one plugin running at once (default 2).
+    pub events_per_plugin: Option<usize>,
+    /// Event deliveries running at once, all plugins (default 16).
+    pub event_workers: Option<usize>,
+    /// Longest one event delivery attempt may take, ms (default 10000).
+    pub event_timeout_ms: Option<u64>,
 }
 
 /// `[auth]`.
@@ -393,6 +403,15 @@ impl ServerConfig {
         if let Some(ms) = p.query_after_ms {
             c.payment.query_after = Duration::from_millis(ms.max(100));
         }
+        if let Some(n) = p.events_per_plugin {
+            c.payment.events_per_plugin = n.clamp(1, 64);
+        }
+        if let Some(n) = p.event_workers {
+            c.payment.event_workers = n.clamp(1, 256);
+        }
+        if let Some(ms) = p.event_timeout_ms {
+            c.payment.event_timeout = Duration::from_millis(ms.max(10));
+        }
         apply_notification(&mut c.notification, &file.notification)?;
         c.trusted_proxies = file.trusted_proxies.clone().unwrap_or_default();
         c.metrics = MetricsConfig {
@@ -456,6 +475,12 @@ fn apply_notification(
             })?;
         c.webhook_previous_secret_until_s = Some(at.unix_timestamp());
     }
+    if let Some(n) = file.deliveries_per_plugin {
+        c.deliveries_per_plugin = n.clamp(1, 64);
+    }
+    if let Some(ms) = file.delivery_timeout_ms {
+        c.delivery_timeout = Duration::from_millis(ms.max(10));
+    }
     if let Some(n) = file.webhook_concurrency {
         c.webhook_concurrency = n.clamp(1, 256);
     }
@@ -508,5 +533,38 @@ webhook-retry-base-ms = 50
         let err = ServerConfig::from_file(&bad, None).unwrap_err().to_string();
         assert!(err.contains("webhook-url"), "{err}");
         assert!(toml::from_str::<ConfigFile>("[notification]\nquota = 1").is_err());
+    }
+
+    #[test]
+    fn delivery_lanes_are_configurable_and_kept_in_range() {
+        let defaults = ServerConfig::new(PathBuf::from("x"));
+        assert_eq!(
+            (
+                defaults.payment.events_per_plugin,
+                defaults.payment.event_workers,
+                defaults.notification.deliveries_per_plugin,
+            ),
+            (2, 16, 2)
+        );
+        let file: ConfigFile = toml::from_str(
+            r#"
+[payment]
+events-per-plugin = 3
+event-workers = 0
+event-timeout-ms = 1500
+[notification]
+deliveries-per-plugin = 1000
+delivery-timeout-ms = 2500
+"#,
+        )
+        .unwrap();
+        let c = ServerConfig::from_file(&file, None).unwrap();
+        assert_eq!(
+            (c.payment.events_per_plugin, c.payment.event_workers),
+            (3, 1)
+        );
+        assert_eq!(c.payment.event_timeout, Duration::from_millis(1500));
+        assert_eq!(c.notification.deliveries_per_plugin, 64);
+        assert_eq!(c.notification.delivery_timeout, Duration::from_millis(2500));
     }
 }

@@ -38,10 +38,12 @@ impl EventTarget for ProbeTarget<'_> {
             refund_key: None,
             attempt: event.attempts + 1,
         };
-        match self
-            .runtime
-            .deliver_event(self.plugin, &guest_event, Arc::from("bench"))
-        {
+        match self.runtime.deliver_event(
+            self.plugin,
+            &guest_event,
+            Arc::from("bench"),
+            self.payments.config().event_timeout,
+        ) {
             Ok(Some(Ok(()))) => Ok(Some("bench".into())),
             Ok(Some(Err(why))) => Err(why),
             Ok(None) => Ok(None),

@@ -2,19 +2,28 @@
 //! empty context: no environment, no arguments, no preopened files, no
 //! sockets (not even linked), millisecond clocks, and stdout/stderr captured
 //! into a small bounded buffer so a panic message can be logged.
+//!
+//! Waiting (`wasi:io/poll`, which `std::thread::sleep` and every blocking
+//! stream call use) never outlasts the call's wall-clock deadline: a wait
+//! still pending then is cut and the call ends as a timeout.
 
 use super::RequestState;
+use crate::runtime::Meter;
 use bytes::Bytes;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use wasmtime::component::{HasData, Linker, ResourceTable};
+use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream, WasiCli, WasiCliView as _};
 use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView as _};
 use wasmtime_wasi::filesystem::{WasiFilesystem, WasiFilesystemView as _};
 use wasmtime_wasi::p2::bindings::{cli, clocks, filesystem, random, sync};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
 use wasmtime_wasi::random::WasiRandom;
+use wasmtime_wasi::runtime::in_tokio;
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx};
+use wasmtime_wasi_io::bindings::wasi::io::poll as async_poll;
+use wasmtime_wasi_io::poll::DynPollable;
 
 /// WASI interfaces a guest may import. Anything else (sockets, HTTP, ...)
 /// is refused at install time.
@@ -51,7 +60,10 @@ impl HasData for HasIo {
 pub fn add_to_linker(l: &mut Linker<RequestState>) -> wasmtime::Result<()> {
     type T = RequestState;
     wasmtime_wasi_io_error(l)?;
-    sync::io::poll::add_to_linker::<T, HasIo>(l, |t| &mut t.table)?;
+    sync::io::poll::add_to_linker::<T, DeadlineIo>(l, |t| BoundedPoll {
+        table: &mut t.table,
+        meter: &mut t.meter,
+    })?;
     sync::io::streams::add_to_linker::<T, HasIo>(l, |t| &mut t.table)?;
     clocks::wall_clock::add_to_linker::<T, WasiClocks>(l, T::clocks)?;
     clocks::monotonic_clock::add_to_linker::<T, WasiClocks>(l, T::clocks)?;
@@ -71,6 +83,59 @@ pub fn add_to_linker(l: &mut Linker<RequestState>) -> wasmtime::Result<()> {
     cli::terminal_stdout::add_to_linker::<T, WasiCli>(l, T::cli)?;
     cli::terminal_stderr::add_to_linker::<T, WasiCli>(l, T::cli)?;
     Ok(())
+}
+
+struct DeadlineIo;
+
+impl HasData for DeadlineIo {
+    type Data<'a> = BoundedPoll<'a>;
+}
+
+/// `wasi:io/poll` of one call, every wait bounded by the call's deadline.
+pub struct BoundedPoll<'a> {
+    table: &'a mut ResourceTable,
+    meter: &'a mut Meter,
+}
+
+/// Wait for `work` until `meter`'s deadline; past it, mark the call timed
+/// out and trap.
+fn until_deadline<R>(
+    meter: &mut Meter,
+    work: impl Future<Output = wasmtime::Result<R>>,
+) -> wasmtime::Result<R> {
+    let deadline = tokio::time::Instant::from_std(meter.deadline());
+    match in_tokio(tokio::time::timeout_at(deadline, work)) {
+        Ok(answer) => answer,
+        Err(_) => {
+            meter.cut_at_deadline();
+            Err(wasmtime::format_err!(
+                "the call's wall-clock deadline passed while it waited in wasi:io/poll"
+            ))
+        }
+    }
+}
+
+impl sync::io::poll::Host for BoundedPoll<'_> {
+    fn poll(&mut self, pollables: Vec<Resource<DynPollable>>) -> wasmtime::Result<Vec<u32>> {
+        until_deadline(self.meter, async_poll::Host::poll(self.table, pollables))
+    }
+}
+
+impl sync::io::poll::HostPollable for BoundedPoll<'_> {
+    fn ready(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<bool> {
+        sync::io::poll::HostPollable::ready(self.table, pollable)
+    }
+
+    fn block(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<()> {
+        until_deadline(
+            self.meter,
+            async_poll::HostPollable::block(self.table, pollable),
+        )
+    }
+
+    fn drop(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<()> {
+        sync::io::poll::HostPollable::drop(self.table, pollable)
+    }
 }
 
 fn wasmtime_wasi_io_error(l: &mut Linker<RequestState>) -> wasmtime::Result<()> {

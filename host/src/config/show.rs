@@ -59,6 +59,9 @@ pub fn effective(c: &ServerConfig) -> ConfigFile {
             orders_per_plugin_per_day: Some(p.orders_per_plugin_per_day),
             lease_ms: Some(p.lease.as_millis() as u64),
             query_after_ms: Some(p.query_after.as_millis() as u64),
+            events_per_plugin: Some(p.events_per_plugin),
+            event_workers: Some(p.event_workers),
+            event_timeout_ms: Some(p.event_timeout.as_millis() as u64),
         },
         notification: NotificationFile {
             plugin_daily_quota: Some(n.plugin_daily_quota),
@@ -77,6 +80,8 @@ pub fn effective(c: &ServerConfig) -> ConfigFile {
                     .ok()
             }),
             webhook_concurrency: Some(n.webhook_concurrency),
+            deliveries_per_plugin: Some(n.deliveries_per_plugin),
+            delivery_timeout_ms: Some(n.delivery_timeout.as_millis() as u64),
         },
         trusted_proxies: Some(c.trusted_proxies.clone()),
         metrics: MetricsFile {

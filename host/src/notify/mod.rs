@@ -75,6 +75,11 @@ pub struct NotificationConfig {
     pub webhook_previous_secret_until_s: Option<i64>,
     /// Outbound deliveries one host sends at once.
     pub webhook_concurrency: usize,
+    /// Outbound deliveries of one plugin's messages sent at once (default
+    /// 2): one plugin's slow or failing deliveries hold only its own lane.
+    pub deliveries_per_plugin: usize,
+    /// Longest one outbound delivery attempt may take (default 10 s).
+    pub delivery_timeout: Duration,
 }
 
 impl Default for NotificationConfig {
@@ -91,6 +96,8 @@ impl Default for NotificationConfig {
             webhook_previous_secret_file: None,
             webhook_previous_secret_until_s: None,
             webhook_concurrency: 8,
+            deliveries_per_plugin: 2,
+            delivery_timeout: Duration::from_secs(10),
         }
     }
 }

@@ -2,8 +2,11 @@
 //! send's batch and delivered at least once by a background worker, with
 //! exponential backoff with jitter (so deliveries failing together do not
 //! retry together), until [`NotificationConfig::max_attempts`] (then kept,
-//! marked failed, for admins to see). At most
-//! `NotificationConfig::webhook_concurrency` deliveries are sent at once.
+//! marked failed, for admins to see). Deliveries go out in per-plugin
+//! lanes: at most `NotificationConfig::deliveries_per_plugin` of one
+//! plugin and `NotificationConfig::webhook_concurrency` in all at once,
+//! each cut at `NotificationConfig::delivery_timeout`, so one plugin's
+//! deliveries that are slow or failing never hold up another plugin's.
 //!
 //! [`NotificationConfig::max_attempts`]: super::NotificationConfig::max_attempts
 
@@ -12,12 +15,13 @@ use super::channel::Delivery;
 use super::keys::{self, OUTBOX_PREFIX, PENDING_PREFIX};
 use crate::clock::{date_of, now_ms};
 use crate::consent::NAMESPACE;
+use crate::lanes::{self, Lane, Lanes};
 use crate::payment::events::backoff_ms;
 use crate::store::{Batch, StoreError, WriteError, walk};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{Semaphore, oneshot};
+use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 
 /// Where an outbound delivery is.
@@ -84,14 +88,25 @@ fn decode(bytes: &[u8]) -> Result<OutboxEntry, StoreError> {
 }
 
 impl Notifications {
-    /// Up to `limit` deliveries whose next attempt is due.
-    pub fn due_deliveries(&self, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
+    /// Deliveries whose next attempt is due, of plugins with a free lane,
+    /// in queue order, each with its lane. A delivery of a plugin whose
+    /// lane is full is passed over without reading its entry (the pending
+    /// index holds its plugin).
+    fn due_in_lanes(&self, lanes: &Arc<Lanes>) -> Result<Vec<(OutboxEntry, Lane)>, StoreError> {
         let now = now_ms();
         let mut due = Vec::new();
-        for (key, _) in self
-            .store
-            .scan(NAMESPACE, PENDING_PREFIX.as_bytes(), None, usize::MAX)?
+        for (key, hint) in
+            self.store
+                .scan(NAMESPACE, PENDING_PREFIX.as_bytes(), None, usize::MAX)?
         {
+            if lanes.free() == 0 {
+                break;
+            }
+            if let Some((at, plugin)) = lanes::parse_hint(&hint)
+                && (at > now || !lanes.has_room(plugin))
+            {
+                continue;
+            }
             let rest = String::from_utf8_lossy(&key[PENDING_PREFIX.len()..]).to_string();
             let Some(raw) = self
                 .store
@@ -100,11 +115,10 @@ impl Notifications {
                 continue;
             };
             let entry = decode(&raw)?;
-            if entry.next_attempt_ms <= now {
-                due.push(entry);
-                if due.len() >= limit {
-                    break;
-                }
+            if entry.next_attempt_ms <= now
+                && let Some(lane) = lanes.take(&entry.delivery.plugin)
+            {
+                due.push((entry, lane));
             }
         }
         Ok(due)
@@ -166,6 +180,8 @@ impl Notifications {
                 } else {
                     let base = self.config.webhook_retry_base.as_millis() as u64;
                     next.next_attempt_ms = now + with_jitter(backoff_ms(base, next.attempts));
+                    let hint = lanes::hint(next.next_attempt_ms, &entry.delivery.plugin);
+                    batch = batch.put(pending.clone(), hint);
                 }
             }
         }
@@ -250,9 +266,10 @@ impl Notifications {
         entry.attempts = 0;
         entry.next_attempt_ms = 0;
         let bytes = serde_json::to_vec(&entry).map_err(|e| StoreError(e.to_string()))?;
-        let batch = Batch::new()
-            .put(key, bytes)
-            .put(keys::pending(channel, id), Vec::new());
+        let batch = Batch::new().put(key, bytes).put(
+            keys::pending(channel, id),
+            lanes::hint(0, &entry.delivery.plugin),
+        );
         self.store
             .commit(NAMESPACE, &batch)
             .map_err(|e| StoreError(e.to_string()))?;
@@ -273,32 +290,42 @@ pub fn with_jitter(delay_ms: u64) -> u64 {
     half + rand::random_range(0..=delay_ms - half)
 }
 
-/// Deliveries taken per sweep.
-const BATCH: usize = 32;
-/// Longest pause between sweeps.
+/// Longest pause between looks at the outbox.
 const IDLE: Duration = Duration::from_millis(250);
 /// How often past days' quota counters are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
-/// Run until `stop` fires: deliver due outbox entries, prune old counters.
+/// Run until `stop` fires: deliver due outbox entries concurrently in
+/// per-plugin lanes (at most `deliveries-per-plugin` of one plugin and
+/// `webhook-concurrency` in all, each cut at `delivery-timeout`), and
+/// prune old counters. At the stop, deliveries under way are dropped:
+/// their entries stay pending and are sent after the restart (at least
+/// once).
 pub async fn run(notifications: Arc<Notifications>, mut stop: oneshot::Receiver<()>) {
+    let config = &notifications.config;
+    let lanes = Lanes::new(config.deliveries_per_plugin, config.webhook_concurrency);
+    let mut running = JoinSet::new();
     let mut last_prune: Option<Instant> = None;
     loop {
         if last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
             last_prune = Some(Instant::now());
             prune(notifications.clone()).await;
         }
-        // A sweep cut short by shutdown leaves its entries pending: they
-        // are delivered after the restart (at least once).
-        tokio::select! {
-            _ = &mut stop => return,
-            _ = sweep(&notifications) => {}
+        while running.try_join_next().is_some() {}
+        for (due, lane) in take_due(&notifications, &lanes).await {
+            let n = notifications.clone();
+            running.spawn(async move {
+                attempt(&n, due).await;
+                drop(lane);
+            });
         }
         tokio::select! {
-            _ = &mut stop => return,
+            _ = &mut stop => break,
             _ = notifications.wait_for_work(IDLE) => {}
+            _ = lanes.freed() => {}
         }
     }
+    running.shutdown().await;
 }
 
 async fn prune(notifications: Arc<Notifications>) {
@@ -319,47 +346,26 @@ async fn prune(notifications: Arc<Notifications>) {
     }
 }
 
-/// One pass over the due deliveries. Returns how many were attempted.
-pub async fn sweep(notifications: &Arc<Notifications>) -> usize {
+/// Due deliveries of plugins with a free lane, each with its lane.
+async fn take_due(
+    notifications: &Arc<Notifications>,
+    lanes: &Arc<Lanes>,
+) -> Vec<(OutboxEntry, Lane)> {
     if notifications.channels.is_empty() {
-        return 0;
+        return Vec::new();
     }
-    let n = notifications.clone();
-    let due = match tokio::task::spawn_blocking(move || n.due_deliveries(BATCH)).await {
+    let (n, l) = (notifications.clone(), lanes.clone());
+    match tokio::task::spawn_blocking(move || n.due_in_lanes(&l)).await {
         Ok(Ok(due)) => due,
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "reading the notification outbox failed");
-            return 0;
+            Vec::new()
         }
         Err(e) => {
             tracing::warn!(error = %e, "reading the notification outbox failed");
-            return 0;
-        }
-    };
-    // Deliveries go out concurrently, a bounded number at once: one slow
-    // receiver does not hold up the rest of the sweep.
-    let limit = Arc::new(Semaphore::new(
-        notifications.config.webhook_concurrency.max(1),
-    ));
-    let mut running = JoinSet::new();
-    for due in due {
-        let Ok(permit) = limit.clone().acquire_owned().await else {
-            break;
-        };
-        let n = notifications.clone();
-        running.spawn(async move {
-            let attempted = attempt(&n, due).await;
-            drop(permit);
-            attempted
-        });
-    }
-    let mut attempted = 0;
-    while let Some(done) = running.join_next().await {
-        if matches!(done, Ok(true)) {
-            attempted += 1;
+            Vec::new()
         }
     }
-    attempted
 }
 
 /// Take `due` and send it once; whether it was attempted.
@@ -383,8 +389,16 @@ async fn attempt(notifications: &Arc<Notifications>, due: OutboxEntry) -> bool {
         .channels
         .iter()
         .find(|c| c.name() == entry.channel);
+    let limit = notifications.config.delivery_timeout;
     let result = match channel {
-        Some(c) => c.deliver(&entry.delivery, entry.attempts + 1).await,
+        Some(c) => tokio::time::timeout(limit, c.deliver(&entry.delivery, entry.attempts + 1))
+            .await
+            .unwrap_or_else(|_| {
+                Err(format!(
+                    "the channel did not answer within {} ms",
+                    limit.as_millis()
+                ))
+            }),
         None => Err(format!("channel {} is not configured", entry.channel)),
     };
     let outcome = if result.is_ok() {

@@ -277,7 +277,10 @@ impl Notifications {
             let entry = OutboxEntry::new(channel.name(), delivery_of(&message, citizen));
             batch = batch
                 .put(keys::outbox(channel.name(), &message.id), encode(&entry)?)
-                .put(keys::pending(channel.name(), &message.id), Vec::new());
+                .put(
+                    keys::pending(channel.name(), &message.id),
+                    crate::lanes::hint(entry.next_attempt_ms, plugin),
+                );
         }
         match self.store.commit(NAMESPACE, &batch) {
             Ok(()) => Ok(Some((message, unread.value + 1))),

@@ -4,22 +4,37 @@
 //! notification outbox.
 //! Everything it works from is in the ledger, so a restarted host simply
 //! carries on where the previous one stopped.
+//!
+//! Deliveries run concurrently in per-plugin [`Lanes`]: at most
+//! `events-per-plugin` attempts of one plugin at once and `event-workers`
+//! in all, each cut at `event-timeout`, so a plugin whose handler is slow,
+//! failing or trapping holds only its own lane and never delays another
+//! plugin's events. Each attempt still takes its event's lease first
+//! ([`Payments::claim`]), so hosts sharing a store never deliver one event
+//! at once.
 
-use super::Payments;
 use super::events::{EventKind, EventRecord};
+use super::keys::{self, NAMESPACE};
+use super::ledger::LedgerError;
 use super::order::Order;
+use super::{Claimed, Payments};
 use crate::capabilities::payment::to_wit;
 use crate::capabilities::{GuestEvent, GuestEventKind};
+use crate::clock::now_ms;
+use crate::lanes::{Lane, Lanes};
 use crate::registry::Registry;
 use crate::runtime::Runtime;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
-/// Events taken per sweep.
+/// Events taken per [`sweep`].
 const BATCH: usize = 32;
-/// Longest pause between sweeps.
+/// Longest pause between looks at the outbox.
 const IDLE: Duration = Duration::from_millis(250);
+/// Shortest pause between two rounds of provider queries, refunds and
+/// expiries (event deliveries are started more often, as lanes free up).
+const UPKEEP_EVERY: Duration = Duration::from_millis(100);
 
 /// Where events go.
 pub trait EventTarget: Send + Sync {
@@ -67,10 +82,12 @@ impl EventTarget for PluginEventTarget {
         };
         let request_id: Arc<str> = format!("{}-{}", event.id, event.attempts + 1).into();
         let version = prepared.manifest.version.to_string();
-        match self
-            .runtime
-            .deliver_event(&prepared, &guest_event, request_id)
-        {
+        match self.runtime.deliver_event(
+            &prepared,
+            &guest_event,
+            request_id,
+            self.payments.config().event_timeout,
+        ) {
             Ok(None) => Ok(None),
             Ok(Some(Ok(()))) => Ok(Some(version)),
             Ok(Some(Err(why))) => Err(format!("version {version} refused the event: {why}")),
@@ -82,7 +99,9 @@ impl EventTarget for PluginEventTarget {
     }
 }
 
-/// Run until `stop` fires: expire due orders, deliver due events.
+/// Run until `stop` fires: query, refund and expire what is due, and
+/// deliver due events concurrently in per-plugin lanes. At the stop the
+/// attempts running are let finish (each is bounded by the event timeout).
 pub async fn run(
     payments: Arc<Payments>,
     target: Arc<dyn EventTarget>,
@@ -93,25 +112,55 @@ pub async fn run(
         payments.sandbox().clone(),
         notifier_stopped,
     ));
+    let config = payments.config();
+    let lanes = Lanes::new(config.events_per_plugin, config.event_workers);
+    let mut last_upkeep: Option<Instant> = None;
     loop {
         tokio::select! {
-            _ = &mut stop => {
-                let _ = stop_notifier.send(());
-                let _ = notifier.await;
-                return;
-            }
+            _ = &mut stop => break,
             _ = payments.wait_for_events(IDLE) => {}
+            _ = lanes.freed() => {}
         }
-        let (p, t) = (payments.clone(), target.clone());
-        if let Err(e) = tokio::task::spawn_blocking(move || sweep(&p, t.as_ref())).await {
-            tracing::error!(error = %e, "payment sweep failed");
+        let upkeep_due = last_upkeep.is_none_or(|t| t.elapsed() >= UPKEEP_EVERY);
+        if upkeep_due {
+            last_upkeep = Some(Instant::now());
+        }
+        let (p, l) = (payments.clone(), lanes.clone());
+        let taken = tokio::task::spawn_blocking(move || {
+            if upkeep_due {
+                upkeep(&p);
+            }
+            take_due(&p, &l)
+        })
+        .await;
+        let taken = match taken {
+            Ok(taken) => taken,
+            Err(e) => {
+                tracing::error!(error = %e, "payment sweep failed");
+                continue;
+            }
+        };
+        for (claimed, lane) in taken {
+            let (p, t) = (payments.clone(), target.clone());
+            tokio::task::spawn_blocking(move || {
+                attempt(&p, t.as_ref(), &claimed);
+                drop(lane);
+            });
         }
     }
+    while lanes.running() > 0 {
+        tokio::select! {
+            _ = lanes.freed() => {}
+            _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+        }
+    }
+    let _ = stop_notifier.send(());
+    let _ = notifier.await;
 }
 
-/// One pass: settle unpaid orders from the provider's answers, expire,
-/// then deliver what is due. Returns events attempted.
-pub fn sweep(payments: &Payments, target: &dyn EventTarget) -> usize {
+/// Settle unpaid orders from the provider's answers, make requested
+/// refunds, expire what is due.
+fn upkeep(payments: &Payments) {
     if let Err(e) = payments.refunds_due() {
         tracing::warn!(error = %e, "making requested refunds failed");
     }
@@ -121,6 +170,73 @@ pub fn sweep(payments: &Payments, target: &dyn EventTarget) -> usize {
     if let Err(e) = payments.expire_due() {
         tracing::warn!(error = %e, "expiring orders failed");
     }
+}
+
+/// Take (claim) due events of plugins with a free lane, in queue order,
+/// each with its lane. An event of a plugin whose lane is full is passed
+/// over without reading its record (the pending index holds its plugin).
+fn take_due(payments: &Payments, lanes: &Arc<Lanes>) -> Vec<(Claimed, Lane)> {
+    match due_in_lanes(payments, lanes) {
+        Ok(due) => due
+            .into_iter()
+            .filter_map(|(event, lane)| claim(payments, &event).map(|c| (c, lane)))
+            .collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "reading the payment outbox failed");
+            Vec::new()
+        }
+    }
+}
+
+fn due_in_lanes(
+    payments: &Payments,
+    lanes: &Arc<Lanes>,
+) -> Result<Vec<(EventRecord, Lane)>, LedgerError> {
+    let now = now_ms();
+    let mut due = Vec::new();
+    let pending = payments
+        .ledger()
+        .store()
+        .scan(NAMESPACE, b"q/", None, usize::MAX)?;
+    for (key, hint) in pending {
+        if lanes.free() == 0 {
+            break;
+        }
+        if let Some((at, plugin)) = crate::lanes::parse_hint(&hint)
+            && (at > now || !lanes.has_room(plugin))
+        {
+            continue;
+        }
+        let id = String::from_utf8_lossy(&key[2..]);
+        let Some(event) = payments.ledger().read::<EventRecord>(&keys::event(&id))? else {
+            continue;
+        };
+        if event.next_attempt_ms > now {
+            continue;
+        }
+        if let Some(lane) = lanes.take(&event.plugin) {
+            due.push((event, lane));
+        }
+    }
+    Ok(due)
+}
+
+fn claim(payments: &Payments, due: &EventRecord) -> Option<Claimed> {
+    match payments.claim(due) {
+        Ok(claimed) => claimed,
+        Err(e) => {
+            tracing::warn!(event = %due.id, error = %e, "cannot take a payment event");
+            None
+        }
+    }
+}
+
+/// One pass, in sequence on this thread: settle unpaid orders from the
+/// provider's answers, expire, then deliver what is due (up to a batch).
+/// Returns events attempted. The host's worker is [`run`]; this is for
+/// tools and measurements.
+pub fn sweep(payments: &Payments, target: &dyn EventTarget) -> usize {
+    upkeep(payments);
     let due = match payments.due_events(BATCH) {
         Ok(due) => due,
         Err(e) => {
@@ -130,39 +246,38 @@ pub fn sweep(payments: &Payments, target: &dyn EventTarget) -> usize {
     };
     let mut attempted = 0;
     for due in &due {
-        let claimed = match payments.claim(due) {
-            Ok(Some(claimed)) => claimed,
-            // Delivered meanwhile, or another host is delivering it.
-            Ok(None) => continue,
-            Err(e) => {
-                tracing::warn!(event = %due.id, error = %e, "cannot take a payment event");
-                continue;
-            }
-        };
-        attempted += 1;
-        let event = &claimed.event;
-        let result = match payments.ledger().get(&event.order_id, None) {
-            Ok(order) => target.deliver(event, &order),
-            Err(e) => Err(e.to_string()),
-        };
-        let outcome = match &result {
-            Ok(Some(_)) => "delivered",
-            Ok(None) => "no-handler",
-            Err(_) => "failed",
-        };
-        metrics::counter!("islet_payment_event_deliveries_total", "plugin" => event.plugin.clone(), "outcome" => outcome).increment(1);
-        if let Err(why) = &result {
-            tracing::warn!(event = %event.id, plugin = %event.plugin, attempt = event.attempts + 1, error = %why, "payment event not delivered");
-        }
-        match payments.record_attempt(&claimed, result) {
-            Ok(Some(_)) => {}
-            Ok(None) => {
-                tracing::warn!(event = %event.id, "the event's lease ended during delivery; another host took it over")
-            }
-            Err(e) => {
-                tracing::error!(event = %event.id, error = %e, "cannot record a delivery attempt")
-            }
+        // None: delivered meanwhile, or another host is delivering it.
+        if let Some(claimed) = claim(payments, due) {
+            attempted += 1;
+            attempt(payments, target, &claimed);
         }
     }
     attempted
+}
+
+/// Deliver a claimed event once and record the attempt.
+fn attempt(payments: &Payments, target: &dyn EventTarget, claimed: &Claimed) {
+    let event = &claimed.event;
+    let result = match payments.ledger().get(&event.order_id, None) {
+        Ok(order) => target.deliver(event, &order),
+        Err(e) => Err(e.to_string()),
+    };
+    let outcome = match &result {
+        Ok(Some(_)) => "delivered",
+        Ok(None) => "no-handler",
+        Err(_) => "failed",
+    };
+    metrics::counter!("islet_payment_event_deliveries_total", "plugin" => event.plugin.clone(), "outcome" => outcome).increment(1);
+    if let Err(why) = &result {
+        tracing::warn!(event = %event.id, plugin = %event.plugin, attempt = event.attempts + 1, error = %why, "payment event not delivered");
+    }
+    match payments.record_attempt(claimed, result) {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            tracing::warn!(event = %event.id, "the event's lease ended during delivery; another host took it over")
+        }
+        Err(e) => {
+            tracing::error!(event = %event.id, error = %e, "cannot record a delivery attempt")
+        }
+    }
 }

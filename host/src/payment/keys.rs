@@ -76,9 +76,16 @@ pub fn event_by_time(created_ms: u64, id: &str) -> String {
 /// Prefix of [`event_by_time`].
 pub const EVENTS_BY_TIME: &str = "et/";
 
-/// An event still to deliver: `q/{event id}`.
+/// An event still to deliver: `q/{event id}` → [`pending_value`].
 pub fn pending(id: &str) -> String {
     format!("q/{id}")
+}
+
+/// What [`pending`] holds: a [`crate::lanes::hint`] of the next attempt
+/// and the plugin, so the delivery worker passes over events of plugins
+/// whose lane is full without reading them.
+pub fn pending_value(next_attempt_ms: u64, plugin: &str) -> String {
+    crate::lanes::hint(next_attempt_ms, plugin)
 }
 
 /// A provider nonce seen: `n/{provider}/{nonce}`.

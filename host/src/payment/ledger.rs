@@ -242,7 +242,10 @@ impl Ledger {
                         // Ordered by the millisecond it was raised
                         // (`created_ms` has the journal's seconds).
                         .put(keys::event_by_time(now_ms(), &record.id), Vec::new())
-                        .put(keys::pending(&record.id), Vec::new());
+                        .put(
+                            keys::pending(&record.id),
+                            keys::pending_value(record.next_attempt_ms, &record.plugin),
+                        );
                     event = Some(record.id);
                 }
             } else if extra.batch.writes.is_empty() {

@@ -34,6 +34,15 @@ pub struct PaymentConfig {
     /// Whether the sandbox cashier takes test options (`fail`,
     /// `notify_times`, `delay_ms`): development hosts only.
     pub test_options: bool,
+    /// Event deliveries to one plugin running at once (default 2): a
+    /// plugin's slow handler holds only its own lane.
+    pub events_per_plugin: usize,
+    /// Event deliveries running at once on one host, all plugins
+    /// together (default 16).
+    pub event_workers: usize,
+    /// Longest one delivery attempt may take (default 10 s): the
+    /// handler's wall-clock limit is cut to it. Keep it below `lease`.
+    pub event_timeout: Duration,
 }
 
 impl Default for PaymentConfig {
@@ -46,6 +55,9 @@ impl Default for PaymentConfig {
             lease: Duration::from_secs(30),
             query_after: Duration::from_secs(30),
             test_options: false,
+            events_per_plugin: 2,
+            event_workers: 16,
+            event_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -518,6 +530,10 @@ impl Payments {
                 } else {
                     let base = self.config.retry_base.as_millis() as u64;
                     next.next_attempt_ms = now + backoff_ms(base, next.attempts);
+                    batch = batch.put(
+                        keys::pending(&event.id),
+                        keys::pending_value(next.next_attempt_ms, &event.plugin),
+                    );
                 }
             }
         }
@@ -543,7 +559,10 @@ impl Payments {
         event.next_attempt_ms = 0;
         let batch = Batch::new()
             .put(keys::event(event_id), encode(&event)?)
-            .put(keys::pending(event_id), Vec::new());
+            .put(
+                keys::pending(event_id),
+                keys::pending_value(0, &event.plugin),
+            );
         self.ledger
             .store()
             .commit(NAMESPACE, &batch)

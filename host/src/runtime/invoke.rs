@@ -121,6 +121,7 @@ impl Runtime {
             plugin,
             input.citizen,
             input.request_id,
+            None,
             |store, instance| {
                 super::answer::handle_within(
                     store,
@@ -150,19 +151,22 @@ impl Runtime {
     }
 
     /// Deliver a payment event to `plugin` on a fresh instance, with the
-    /// same limits as a request and no caller. `Ok(None)` when the plugin
-    /// does not export `payment-events`; `Ok(Some(Err(why)))` when its
-    /// handler refused the event.
+    /// same limits as a request (its wall-clock limit cut to `deadline`)
+    /// and no caller. `Ok(None)` when the plugin does not export
+    /// `payment-events`; `Ok(Some(Err(why)))` when its handler refused
+    /// the event.
     pub fn deliver_event(
         &self,
         plugin: &PreparedPlugin,
         event: &GuestEvent,
         request_id: Arc<str>,
+        deadline: Duration,
     ) -> Result<Option<Result<(), String>>, GuestFault> {
         let Some(events) = &plugin.events else {
             return Ok(None);
         };
-        let (answer, _) = self.run(plugin, None, request_id, |store, instance| {
+        let wall = Some(deadline);
+        let (answer, _) = self.run(plugin, None, request_id, wall, |store, instance| {
             events
                 .load(&mut *store, instance)?
                 .call_on_payment(&mut *store, event)
@@ -175,9 +179,14 @@ impl Runtime {
         plugin: &PreparedPlugin,
         citizen: Option<Arc<Citizen>>,
         request_id: Arc<str>,
+        wall_cap: Option<Duration>,
         call: impl FnOnce(&mut Store<RequestState>, &Instance) -> wasmtime::Result<R>,
     ) -> Result<(R, Costs), GuestFault> {
-        let limits = plugin.limits;
+        let mut limits = plugin.limits;
+        if let Some(cap) = wall_cap {
+            let cap_ms = u64::try_from(cap.as_millis()).unwrap_or(u64::MAX).max(1);
+            limits.timeout_ms = limits.timeout_ms.min(cap_ms);
+        }
         let output = CapturedOutput::new(OUTPUT_CAPTURE_BYTES);
         let granted = |c| plugin.grants.capabilities.contains(&c);
         let state = RequestState {
@@ -236,6 +245,9 @@ impl Runtime {
             Interruption::Unbounded => {}
         }
 
+        // Host calls the guest makes (the store's) wait no longer than the
+        // call's own deadline; one cut there ends the call as a timeout.
+        let deadline = crate::deadline::enter(store.data().meter.deadline());
         let result = plugin
             .pre
             .instantiate(&mut store)
@@ -243,6 +255,12 @@ impl Runtime {
             .and_then(|instance| {
                 call(&mut store, &instance).map_err(|e| classify_trap(&store, e, &output, &limits))
             });
+        let cut = deadline.cut();
+        drop(deadline);
+        if cut {
+            store.data_mut().meter.cut_at_deadline();
+            return Err(GuestFault::Timeout(limits.timeout_ms));
+        }
         let state = store.data();
         let answer = result?;
         // A write the guest saw succeed must survive a crash once the
@@ -292,6 +310,9 @@ fn classify_trap(
     limits: &crate::limits::Limits,
 ) -> GuestFault {
     let state = store.data();
+    if crate::deadline::was_cut() {
+        return GuestFault::Timeout(limits.timeout_ms);
+    }
     match state.meter.interrupted {
         Some(Interrupt::Cpu) => return GuestFault::CpuLimit(limits.cpu_ms),
         Some(Interrupt::Wall) => return GuestFault::Timeout(limits.timeout_ms),

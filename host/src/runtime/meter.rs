@@ -96,6 +96,18 @@ impl Meter {
         self.wall_start.elapsed()
     }
 
+    /// When the call's wall-clock budget ends: no host call the guest makes
+    /// waits past it.
+    pub fn deadline(&self) -> Instant {
+        self.wall_start + self.wall_budget
+    }
+
+    /// A host call was cut at [`Meter::deadline`]: the call ends as a
+    /// wall-clock timeout.
+    pub fn cut_at_deadline(&mut self) {
+        self.interrupted = Some(Interrupt::Wall);
+    }
+
     /// Ticks before the first check: CPU time never exceeds wall time, so
     /// nothing needs checking until the smaller budget could have been spent.
     pub fn first_deadline_ticks(&self, tick: Duration) -> u64 {

@@ -597,18 +597,19 @@ async fn admins_page_through_payment_events_newest_first(backend: Backend) {
     };
     assert_eq!(ids(&paged), ids(&all));
 
-    // Filters apply within the pages (the last delivery may still be
-    // being recorded); a made-up cursor is refused.
-    wait_for("four delivered events", WAIT, || async {
+    // Filters apply within the pages; a made-up cursor is refused. (The
+    // last event may still be on its way to the probe.)
+    let delivered = wait_for("four delivered events", WAIT, || async {
         let (_, delivered) = host
             .get_json(
                 "/admin/v1/payment-events?status=delivered&plugin=payment-probe",
                 Some(&admin),
             )
             .await;
-        (delivered["events"].as_array().map(Vec::len) == Some(4)).then_some(())
+        (delivered["events"].as_array().map(Vec::len) == Some(4)).then_some(delivered)
     })
     .await;
+    assert_eq!(delivered["events"].as_array().map(Vec::len), Some(4));
     let (_, none) = host
         .get_json("/admin/v1/payment-events?plugin=hello", Some(&admin))
         .await;

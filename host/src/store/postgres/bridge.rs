@@ -38,8 +38,9 @@ impl Bridge {
         })
     }
 
-    /// Run `work` in the store's runtime and wait (at most [`CALL_TIMEOUT`])
-    /// for its answer. Where the thread may block (outside any runtime, on
+    /// Run `work` in the store's runtime and wait (at most [`CALL_TIMEOUT`],
+    /// and never past the deadline of the guest call on this thread, see
+    /// [`crate::deadline`]) for its answer. Where the thread may block (outside any runtime, on
     /// a blocking thread, or on a multi-thread worker inside
     /// `block_in_place`) the work runs right here, in the store runtime's
     /// context: no hand-over to another thread and back. Only on a
@@ -49,15 +50,30 @@ impl Bridge {
         T: Send + 'static,
         F: Future<Output = Result<T, StoreError>> + Send + 'static,
     {
+        let limit = crate::deadline::bound(CALL_TIMEOUT);
         let bounded = async move {
-            match tokio::time::timeout(CALL_TIMEOUT, work).await {
+            match tokio::time::timeout(limit, work).await {
                 Ok(answer) => answer,
                 Err(_) => Err(StoreError(format!(
-                    "PostgreSQL did not answer within {} s",
-                    CALL_TIMEOUT.as_secs()
+                    "PostgreSQL did not answer within {} ms",
+                    limit.as_millis()
                 ))),
             }
         };
+        let answer = self.wait(bounded);
+        if answer.is_err() && crate::deadline::passed() {
+            crate::deadline::mark_cut();
+        }
+        answer
+    }
+
+    fn wait<T>(
+        &self,
+        bounded: impl Future<Output = Result<T, StoreError>> + Send + 'static,
+    ) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+    {
         match Handle::try_current() {
             Err(_) => self.handle.block_on(bounded),
             Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => {
@@ -87,5 +103,33 @@ impl Drop for Bridge {
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    fn a_guest_calls_store_wait_ends_at_its_deadline() {
+        let bridge = Bridge::new(1).expect("runtime");
+        let scope = crate::deadline::enter(Instant::now() + Duration::from_millis(200));
+        let started = Instant::now();
+        let answer = bridge.run(async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            Ok(())
+        });
+        let took = started.elapsed();
+        assert!(answer.is_err());
+        assert!(
+            took >= Duration::from_millis(190) && took < Duration::from_secs(1),
+            "{took:?}"
+        );
+        assert!(scope.cut(), "the guest call ends as a timeout");
+        drop(scope);
+        // Without a guest call the usual limit applies (and nothing is cut).
+        assert_eq!(bridge.run(async { Ok(7) }).ok(), Some(7));
+        assert!(!crate::deadline::was_cut());
     }
 }

@@ -13,6 +13,7 @@
 //! | `/hold?mib=N&ms=M` | touches N MiB, then sleeps M ms holding it, then `200` |
 //! | `/log-flood?lines=N&bytes=B` | writes N log lines of B bytes (default 100000 of 4096), `200 {"lines":N}` |
 //! | `/churn?keys=N&chunk=C&from=I` | deletes then rewrites keys `churn/I`..`churn/I+N-1` with C bytes each, `200 {"written":n,"error":e\|null}` |
+//! | `/sleep?ms=N` | sleeps N ms (default 10000) in `wasi:io/poll`, then `200 slept` |
 
 use islet_sdk::{Request, Response, Router};
 use std::hint::black_box;
@@ -31,6 +32,7 @@ fn router() -> Router {
         .any("/hold", hold)
         .any("/log-flood", log_flood)
         .any("/churn", churn)
+        .any("/sleep", sleep)
 }
 
 fn number(req: &Request, name: &str, default: usize) -> usize {
@@ -111,6 +113,17 @@ fn big(req: &Request) -> Response {
         .and_then(|b| b.parse::<usize>().ok())
         .unwrap_or(4 << 20);
     Response::bytes("application/octet-stream", vec![b'x'; bytes])
+}
+
+fn sleep(req: &Request) -> Response {
+    let ms = req
+        .query("ms")
+        .and_then(|b| b.parse::<u64>().ok())
+        .unwrap_or(10_000);
+    // A host call (a monotonic-clock pollable, then poll), not Wasm code:
+    // no epoch check runs while it waits.
+    std::thread::sleep(std::time::Duration::from_millis(ms));
+    Response::text("slept")
 }
 
 fn echo(req: &Request) -> Response {

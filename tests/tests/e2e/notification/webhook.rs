@@ -400,3 +400,126 @@ async fn deliveries_go_out_concurrently_up_to_the_bound() {
     );
     host.stop().await;
 }
+
+/// Arrivals at a receiver that is slow for one plugin's messages.
+struct ByPlugin {
+    slow_plugin: String,
+    delay: Duration,
+    /// The plugin of each request, when it arrived.
+    arrivals: Mutex<Vec<(String, std::time::Instant)>>,
+}
+
+async fn hook_by_plugin(State(seen): State<Arc<ByPlugin>>, body: Bytes) -> StatusCode {
+    let payload: Value = serde_json::from_slice(&body).unwrap_or_default();
+    let plugin = payload["plugin"].as_str().unwrap_or_default().to_string();
+    let slow = plugin == seen.slow_plugin;
+    seen.arrivals
+        .lock()
+        .expect("lock")
+        .push((plugin, std::time::Instant::now()));
+    if slow {
+        tokio::time::sleep(seen.delay).await;
+    }
+    StatusCode::OK
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_plugins_slow_deliveries_never_delay_another_plugins() {
+    const SLOW: &str = "people-slow";
+    let seen = Arc::new(ByPlugin {
+        slow_plugin: SLOW.into(),
+        delay: Duration::from_secs(3),
+        arrivals: Mutex::new(Vec::new()),
+    });
+    let app = Router::new()
+        .route("/hook", post(hook_by_plugin))
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let host = TestHost::start_with(move |c| {
+        c.notification.webhook_url = Some(url);
+        c.notification.webhook_retry_base = Duration::from_millis(100);
+        c.notification.delivery_timeout = Duration::from_millis(1000);
+        c.notification.deliveries_per_plugin = 2;
+    })
+    .await;
+    host.install(PROBE).await;
+    host.install_as(PROBE, SLOW).await;
+    let ann = host.token("ann", &[]);
+    let (me_slow, me) = (
+        subject(&host, SLOW, &ann).await,
+        subject(&host, PROBE, &ann).await,
+    );
+    for _ in 0..6 {
+        consented(&host, &ann, SLOW, "status").await;
+    }
+    consented(&host, &ann, PROBE, "status").await;
+    for _ in 0..6 {
+        let (status, body) = send(&host, SLOW, &me_slow, "status", status_params(), None).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    wait_for(
+        "the slow plugin's deliveries",
+        Duration::from_secs(10),
+        || async {
+            let arrivals = seen.arrivals.lock().expect("lock");
+            arrivals.iter().any(|(p, _)| p == SLOW).then_some(())
+        },
+    )
+    .await;
+
+    let sent = std::time::Instant::now();
+    let (status, body) = send(&host, PROBE, &me, "status", status_params(), None).await;
+    assert_eq!(status, 200, "{body}");
+    let arrived = wait_for(
+        "the healthy plugin's delivery",
+        Duration::from_secs(20),
+        || async {
+            let arrivals = seen.arrivals.lock().expect("lock");
+            arrivals
+                .iter()
+                .find(|(p, _)| p == PROBE)
+                .map(|(_, at)| at.saturating_duration_since(sent))
+        },
+    )
+    .await;
+    println!("people-probe's delivery arrived {arrived:?} after its send, next to a slow plugin");
+    assert!(
+        arrived < Duration::from_secs(1),
+        "the healthy plugin's delivery took {arrived:?}"
+    );
+    // The slow plugin never had more than its two lanes at once: within
+    // the first second (each attempt is cut at 1 s) at most two arrived.
+    let arrivals = seen.arrivals.lock().expect("lock").clone();
+    let first = arrivals
+        .iter()
+        .find(|(p, _)| p == SLOW)
+        .map(|(_, at)| *at)
+        .expect("a slow arrival");
+    let early = arrivals
+        .iter()
+        .filter(|(p, at)| {
+            p == SLOW && at.saturating_duration_since(first) < Duration::from_millis(900)
+        })
+        .count();
+    assert!((1..=2).contains(&early), "{early} slow deliveries at once");
+    // Cut at the 1 s delivery timeout, and retried.
+    let list = wait_for("a cut delivery", Duration::from_secs(10), || async {
+        let list = deliveries(&host).await;
+        list.as_array()
+            .is_some_and(|l| {
+                l.iter().any(|d| {
+                    d["last_error"]
+                        .as_str()
+                        .is_some_and(|e| e.contains("within 1000 ms"))
+                })
+            })
+            .then_some(list)
+    })
+    .await;
+    assert!(list.as_array().is_some_and(|l| !l.is_empty()));
+    host.stop().await;
+}
