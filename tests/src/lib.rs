@@ -453,3 +453,29 @@ pub fn now() -> u64 {
         .map(|d| d.as_secs())
         .unwrap_or(0)
 }
+
+/// The browser tests' Node.js packages (`tests/browser/node_modules`),
+/// installed with `npm ci` once per test process when any is missing; tests
+/// running at the same time wait for the one install instead of racing it
+/// (a second `npm ci` would delete the folder under the first's browser).
+pub fn browser_node_modules() -> PathBuf {
+    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let dir = workspace().join("tests").join("browser");
+    let _one_at_a_time = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
+    let modules = dir.join("node_modules");
+    // npm writes `.package-lock.json` last: its presence means a whole install.
+    let complete = ["playwright-core", "axe-core", ".package-lock.json"]
+        .iter()
+        .all(|m| modules.join(m).exists());
+    if !complete {
+        let status = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&dir)
+            .status()
+            .unwrap_or_else(|e| {
+                panic!("cannot run npm (Node.js is needed for the browser tests): {e}")
+            });
+        assert!(status.success(), "`npm ci` in {} failed", dir.display());
+    }
+    dir
+}

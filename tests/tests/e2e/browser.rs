@@ -7,7 +7,7 @@
 //! when the script asks (`@@rust {...}` on its stdout, answered on its
 //! stdin). Needs Node.js and Debian's `chromium`.
 
-use islet_tests::{TestHost, component, json_of, output_dir, workspace};
+use islet_tests::{TestHost, component, json_of, output_dir};
 use serde_json::{Value, json};
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::{Path, PathBuf};
@@ -94,8 +94,7 @@ async fn console_and_app_shell_in_chromium() {
         "{CHROMIUM} is missing: the browser tests need Debian's Chromium; \
          run `apt-get update && apt-get install -y chromium`"
     );
-    let browser_dir = workspace().join("tests").join("browser");
-    ensure_node_modules(&browser_dir);
+    let browser_dir = islet_tests::browser_node_modules();
 
     let host = TestHost::start().await;
     host.install("hello").await;
@@ -448,8 +447,7 @@ async fn hostile_page_setup(host: &TestHost) -> HostilePageSetup {
 }
 
 async fn run_hostile_pages(host: &TestHost, part: &str, setup: &HostilePageSetup) -> ScriptRun {
-    let browser_dir = workspace().join("tests").join("browser");
-    ensure_node_modules(&browser_dir);
+    let browser_dir = islet_tests::browser_node_modules();
     let screenshots = output_dir().join(format!("screenshots-hostile-{part}"));
     let _ = std::fs::remove_dir_all(&screenshots);
     let env = [
@@ -524,23 +522,6 @@ fn find<'a>(plugins: &'a Value, id: &str) -> &'a Value {
         .as_array()
         .and_then(|list| list.iter().find(|p| p["id"] == id))
         .unwrap_or_else(|| panic!("{id} is not listed: {plugins}"))
-}
-
-/// `npm ci` in `dir` when its `node_modules` is missing.
-fn ensure_node_modules(dir: &Path) {
-    let modules = dir.join("node_modules");
-    if ["playwright-core", "axe-core"]
-        .iter()
-        .all(|m| modules.join(m).exists())
-    {
-        return;
-    }
-    let status = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund"])
-        .current_dir(dir)
-        .status()
-        .unwrap_or_else(|e| panic!("cannot run npm (is Node.js installed?): {e}"));
-    assert!(status.success(), "`npm ci` in {} failed", dir.display());
 }
 
 struct ScriptRun {

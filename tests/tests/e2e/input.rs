@@ -703,15 +703,7 @@ async fn a_plugin_cannot_sign_the_citizen_out_in_chromium() {
         std::path::Path::new(CHROMIUM).exists(),
         "{CHROMIUM} is missing: run `apt-get update && apt-get install -y chromium`"
     );
-    let dir = islet_tests::workspace().join("tests").join("browser");
-    if !dir.join("node_modules").join("playwright-core").exists() {
-        let status = std::process::Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&dir)
-            .status()
-            .expect("npm (Node.js) is needed for the browser tests");
-        assert!(status.success(), "`npm ci` in {} failed", dir.display());
-    }
+    let dir = islet_tests::browser_node_modules();
     let host = mirror_host().await;
     let token = host.token("citizen-3", &[]);
     let run = tokio::process::Command::new("node")
