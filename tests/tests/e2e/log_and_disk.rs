@@ -185,7 +185,9 @@ async fn deleting_and_refilling_the_quota_keeps_the_store_on_disk_bounded() {
         "disk churn: quota {quota} B, baseline {baseline} B, wrote {written} B; \
          (s, MiB written, MiB on disk): {sizes:?}; hello slowest {slowest:?}"
     );
-    assert!(written > 20 * quota, "the churn really ran: {written}");
+    // Enough churn that the old leak (~2.9 bytes on disk per byte written)
+    // would have passed the bound below, even on a slow, loaded machine.
+    assert!(written > 8 * quota, "the churn really ran: {written}");
     // Under full-speed churn sled 0.34 holds up to 10 replaced copies of
     // a page before consolidating it and cleans a segment once half of it
     // is dead: the folder levels off at 10-15 times the live bytes. Before
