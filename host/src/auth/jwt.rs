@@ -17,7 +17,10 @@ pub struct Claims {
     pub sub: String,
     /// Issuer; must match the host's configured issuer.
     pub iss: String,
-    /// Audience; must match the host's configured audience.
+    /// Audience; must match the host's configured audience. Tokens may
+    /// carry one audience or an array of them (RFC 7519 4.1.3); an array is
+    /// kept here space-separated, and the host's audience must be one of it.
+    #[serde(deserialize_with = "one_or_many")]
     pub aud: String,
     /// Expiry, seconds since the epoch.
     pub exp: u64,
@@ -156,6 +159,20 @@ pub struct VerifierKeys {
     pub rs256_pem: Vec<Vec<u8>>,
     /// ES256 public keys, PEM.
     pub es256_pem: Vec<Vec<u8>>,
+}
+
+/// `aud` as a string or an array of strings (kept space-separated).
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Audience {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Audience::deserialize(d)? {
+        Audience::One(one) => one,
+        Audience::Many(many) => many.join(" "),
+    })
 }
 
 /// Verifies tokens against configured keys, issuer and audience.
@@ -303,5 +320,46 @@ mod tests {
         );
         assert_eq!(c.roles_for_plugin("hello", "platform"), vec!["tester"]);
         assert!(c.roles_for_plugin("bus-card", "transport").is_empty());
+    }
+
+    #[test]
+    fn the_audience_may_be_a_string_or_an_array_holding_ours() {
+        let secret = b"0123456789abcdef0123456789abcdef".to_vec();
+        let verifier = TokenVerifier::new(
+            "city-idp",
+            "islet-app",
+            &VerifierKeys {
+                hs256: vec![secret.clone()],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let sign = |aud: serde_json::Value| {
+            let claims = serde_json::json!({
+                "sub": "resident-1", "iss": "city-idp", "aud": aud,
+                "exp": crate::clock::now_secs() + 600,
+            });
+            jsonwebtoken::encode(
+                &jsonwebtoken::Header::new(Algorithm::HS256),
+                &claims,
+                &jsonwebtoken::EncodingKey::from_secret(&secret).unwrap(),
+            )
+            .unwrap()
+        };
+        let one = verifier.verify(&sign(serde_json::json!("islet-app")));
+        assert_eq!(one.unwrap().subject, "resident-1");
+        let many = verifier.verify(&sign(serde_json::json!(["city-portal", "islet-app"])));
+        assert_eq!(many.unwrap().subject, "resident-1");
+        for wrong in [
+            serde_json::json!(["city-portal", "bus-app"]),
+            serde_json::json!([]),
+            serde_json::json!("bus-app"),
+        ] {
+            let refused = verifier.verify(&sign(wrong.clone()));
+            assert!(
+                matches!(refused, Err(AuthError::WrongAudience)),
+                "{wrong}: {refused:?}"
+            );
+        }
     }
 }
