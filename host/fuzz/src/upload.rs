@@ -1,7 +1,8 @@
 //! The multipart install upload (`POST /admin/v1/plugins`, and a new
 //! version of one): never a panic; any body is either read into exactly
 //! the `manifest` text and `component` bytes it carried, or refused with a
-//! 400 and a typed code (`invalid_upload`, `invalid_manifest`); what it
+//! 400 and a typed code (`invalid_upload`, `invalid_manifest`) or a 413
+//! `upload_too_large` over the component limit; what it
 //! yields then goes through the manifest parser (the next step of an
 //! install) without a panic.
 
@@ -13,6 +14,9 @@ use axum::http::{Request, StatusCode, header};
 use islet_host::http::error::ApiError;
 use islet_host::http::fuzzing::read_upload;
 use islet_host::manifest::Manifest;
+
+/// The component size limit the upload is read under.
+const UPLOAD_LIMIT: usize = 64 << 10;
 
 #[derive(Debug, Arbitrary)]
 struct Recipe {
@@ -68,6 +72,8 @@ pub fn check(data: &[u8]) {
 
 /// Read `body` as a multipart upload with `boundary`; `None` when the
 /// request is refused before the handler (no usable boundary).
+///
+/// The component limit is small so that large inputs reach the 413 path.
 fn read(boundary: &str, body: Vec<u8>) -> Option<Result<(String, Vec<u8>), ApiError>> {
     let request = Request::builder()
         .method("POST")
@@ -80,13 +86,14 @@ fn read(boundary: &str, body: Vec<u8>) -> Option<Result<(String, Vec<u8>), ApiEr
         .ok()?;
     block_on(async {
         let multipart = Multipart::from_request(request, &()).await.ok()?;
-        let result = read_upload(multipart).await;
+        let result = read_upload(multipart, UPLOAD_LIMIT).await;
         if let Err(e) = &result {
-            assert_eq!(e.status, StatusCode::BAD_REQUEST, "{e:?}");
-            assert!(
-                matches!(e.code, "invalid_upload" | "invalid_manifest"),
-                "{e:?}"
-            );
+            let expected = match e.code {
+                "invalid_upload" | "invalid_manifest" => StatusCode::BAD_REQUEST,
+                "upload_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
+                other => panic!("unexpected refusal {other}: {e:?}"),
+            };
+            assert_eq!(e.status, expected, "{e:?}");
         }
         Some(result.map(|(m, c)| (m, c.to_vec())))
     })
