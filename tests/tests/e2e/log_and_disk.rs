@@ -190,10 +190,10 @@ async fn deleting_and_refilling_the_quota_keeps_the_store_on_disk_bounded() {
     assert!(written > 8 * quota, "the churn really ran: {written}");
     // Under full-speed churn sled 0.34 holds up to 10 replaced copies of
     // a page before consolidating it and cleans a segment once half of it
-    // is dead: the folder levels off at 10-15 times the live bytes. Before
-    // the fix it grew by ~2.9 bytes per byte written (~190 MiB/s here),
-    // for good.
-    let bound = 16 * quota + baseline + (16 << 20);
+    // is dead: the folder levels off at 10-17 times the live bytes (17 seen
+    // on a fast machine writing 920 MB in 20 s). Before the fix it grew by
+    // ~2.9 bytes per byte written (~190 MiB/s here), for good.
+    let bound = 24 * quota + baseline + (16 << 20);
     assert!(during <= bound, "{during} bytes on disk for {quota} live");
     for (_, _, mib) in &sizes {
         assert!(mib << 20 <= bound, "{sizes:?}");
