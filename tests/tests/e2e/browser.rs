@@ -117,25 +117,7 @@ async fn console_and_app_shell_in_chromium() {
     // The water company's service, allowed to charge to its merchant.
     host.install("water-bill").await;
     let admin = host.admin();
-    let merchant = host
-        .post(
-            "/admin/v1/merchants",
-            &admin,
-            Some(json!({
-                "id": "water-supply",
-                "department": "water",
-                "name": "Islet City Water Supply Co.",
-            })),
-        )
-        .await;
-    assert_eq!(merchant.0, 201, "{}", merchant.1);
-    let grant = put(
-        &host,
-        "/admin/v1/merchants/water-supply/plugins/water-bill",
-        &admin,
-    )
-    .await;
-    assert_eq!(grant.0, 200, "{}", grant.1);
+    open_water_supply(&host, &admin).await;
     // Two more versions in review: the water company's next release (it
     // asks for the citizen's real name) and a city alert service with a
     // long-term message template (the people-probe test component).
@@ -397,19 +379,13 @@ struct HostilePageSetup {
 
 /// page-probe installed as `page-probe` and `page-probe-b`; water-bill
 /// allowed to charge, with an unpaid order of the citizen and of another.
-async fn hostile_page_setup(host: &TestHost) -> HostilePageSetup {
-    assert!(
-        Path::new(CHROMIUM).exists(),
-        "{CHROMIUM} is missing: the browser tests need Debian's Chromium"
-    );
-    host.install("page-probe").await;
-    host.install_as("page-probe", "page-probe-b").await;
-    host.install("water-bill").await;
-    let admin = host.admin();
+/// Open the water company's merchant account and let `water-bill` charge
+/// to it, as `admin`.
+async fn open_water_supply(host: &TestHost, admin: &str) {
     let merchant = host
         .post(
             "/admin/v1/merchants",
-            &admin,
+            admin,
             Some(json!({
                 "id": "water-supply",
                 "department": "water",
@@ -421,10 +397,22 @@ async fn hostile_page_setup(host: &TestHost) -> HostilePageSetup {
     let grant = put(
         host,
         "/admin/v1/merchants/water-supply/plugins/water-bill",
-        &admin,
+        admin,
     )
     .await;
     assert_eq!(grant.0, 200, "{}", grant.1);
+}
+
+async fn hostile_page_setup(host: &TestHost) -> HostilePageSetup {
+    assert!(
+        Path::new(CHROMIUM).exists(),
+        "{CHROMIUM} is missing: the browser tests need Debian's Chromium"
+    );
+    host.install("page-probe").await;
+    host.install_as("page-probe", "page-probe-b").await;
+    host.install("water-bill").await;
+    let admin = host.admin();
+    open_water_supply(host, &admin).await;
     let citizen = host.token("citizen-1", &[]);
     let other = host.token("citizen-2", &[]);
     let order_of = async |token: &str| {
