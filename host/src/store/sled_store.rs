@@ -383,25 +383,29 @@ fn sync_folder(path: &Path) -> Result<(), StoreError> {
 mod tests {
     use super::*;
 
+    /// Delete `key` of a plugin's namespace, then write `v` there again.
+    fn delete_and_refill(store: &SledStore, key: &str, v: &[u8], quota: u64) {
+        store
+            .write("kv/p", key.as_bytes(), Expect::Anything, None, Some(quota))
+            .unwrap();
+        store
+            .write(
+                "kv/p",
+                key.as_bytes(),
+                Expect::Anything,
+                Some(v),
+                Some(quota),
+            )
+            .unwrap();
+    }
+
     fn churn(store: &SledStore, value: usize, rounds: usize) {
         let quota: u64 = 4 << 20;
         let v = vec![7u8; value];
         let keys = quota as usize / (value + 8);
         for _ in 0..rounds {
             for k in 0..keys {
-                let key = format!("k{k:05}");
-                store
-                    .write("kv/p", key.as_bytes(), Expect::Anything, None, Some(quota))
-                    .unwrap();
-                store
-                    .write(
-                        "kv/p",
-                        key.as_bytes(),
-                        Expect::Anything,
-                        Some(&v),
-                        Some(quota),
-                    )
-                    .unwrap();
+                delete_and_refill(store, &format!("k{k:05}"), &v, quota);
             }
             store.flush().unwrap();
         }
@@ -421,19 +425,7 @@ mod tests {
         let (mut written, mut next, mut peak) = (0u64, 5, 0);
         while started.elapsed().as_secs() < 60 {
             for k in 0..10 {
-                let key = format!("k{k}");
-                store
-                    .write("kv/p", key.as_bytes(), Expect::Anything, None, Some(quota))
-                    .unwrap();
-                store
-                    .write(
-                        "kv/p",
-                        key.as_bytes(),
-                        Expect::Anything,
-                        Some(&v),
-                        Some(quota),
-                    )
-                    .unwrap();
+                delete_and_refill(&store, &format!("k{k}"), &v, quota);
                 written += v.len() as u64;
             }
             store.flush().unwrap();
