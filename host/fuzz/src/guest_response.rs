@@ -175,10 +175,16 @@ fn convert((status, headers, body, version): Parts) {
                 );
                 if name == "location" {
                     let target = value.to_str().unwrap_or("");
+                    // Resolved against the request's path, as a browser would.
+                    let resolved = if target.starts_with('/') {
+                        target.to_string()
+                    } else {
+                        format!("/p/fuzz/a/{target}")
+                    };
                     let leaves = target.starts_with("//")
-                        || target.contains("://")
+                        || has_scheme(target)
                         || target.contains('\\')
-                        || (target.starts_with('/') && !target.starts_with("/p/fuzz/"));
+                        || !within_plugin(&resolved);
                     assert!(!leaves, "location {target:?} may leave the plugin");
                 }
             }
@@ -186,5 +192,51 @@ fn convert((status, headers, body, version): Parts) {
                 .expect("an in-memory body");
             assert_eq!(got.as_ref(), body.as_slice(), "body changed");
         }
+    }
+}
+
+/// Whether `target` starts with a URL scheme (`https:`, `javascript:`).
+fn has_scheme(target: &str) -> bool {
+    match target.split_once(':') {
+        Some((scheme, _)) => {
+            scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        }
+        None => false,
+    }
+}
+
+/// The path of `target` with `.` and `..` segments resolved, as a browser
+/// resolves them (RFC 3986 5.2.4), query and fragment dropped.
+fn remove_dot_segments(target: &str) -> String {
+    let path = target.split(['?', '#']).next().unwrap_or("");
+    let mut out: Vec<&str> = Vec::new();
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    for (i, segment) in segments.iter().enumerate() {
+        let last = i + 1 == segments.len();
+        match *segment {
+            "." | ".." => {
+                if *segment == ".." {
+                    out.pop();
+                }
+                if last {
+                    out.push("");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    format!("/{}", out.join("/"))
+}
+
+/// Whether the absolute path `target` is the plugin's root (`/p/fuzz`, which
+/// the host redirects to `/p/fuzz/`) or below it.
+fn within_plugin(target: &str) -> bool {
+    let target = remove_dot_segments(target);
+    match target.strip_prefix("/p/fuzz") {
+        Some(rest) => rest.is_empty() || rest.starts_with(['/', '?', '#']),
+        None => false,
     }
 }
