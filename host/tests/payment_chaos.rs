@@ -129,16 +129,7 @@ fn money_is_conserved_across_random_kills_during_concurrent_payments() {
     let citizens: Vec<String> = (0..4)
         .map(|n| dev_token(&data_dir, &format!("resident-{n}"), &[]))
         .collect();
-    let out = run(&[
-        "plugin",
-        "install",
-        "tests/guests/payment-probe",
-        "--server",
-        &base,
-        "--token",
-        &admin,
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    install_probe(&base, &admin);
     open_probe_merchant(&["--server", base.as_str(), "--token", admin.as_str()]);
 
     let burst = Arc::new(Burst {

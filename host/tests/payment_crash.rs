@@ -49,16 +49,7 @@ fn a_killed_host_loses_no_payment_and_still_delivers_the_event() {
     let (server, base) = serve_dev(config, data_dir);
     let admin = dev_token(data_dir, "ops-1", &["admin"]);
     let citizen = dev_token(data_dir, "resident-9", &[]);
-    let out = run(&[
-        "plugin",
-        "install",
-        "tests/guests/payment-probe",
-        "--server",
-        &base,
-        "--token",
-        &admin,
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    install_probe(&base, &admin);
     // The merchant account, from the CLI as an admin would.
     let cli = ["--server", base.as_str(), "--token", admin.as_str()];
     let with_server = |args: &[&str]| {

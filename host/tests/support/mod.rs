@@ -198,3 +198,17 @@ pub fn open_probe_merchant(cli: &[&str]) {
         assert!(out.status.success(), "{}", stderr(&out));
     }
 }
+
+/// Install `tests/guests/payment-probe` on the host at `base` as `admin`.
+pub fn install_probe(base: &str, admin: &str) {
+    let out = run(&[
+        "plugin",
+        "install",
+        "tests/guests/payment-probe",
+        "--server",
+        base,
+        "--token",
+        admin,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
