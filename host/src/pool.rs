@@ -79,6 +79,18 @@ pub enum PoolRefusal {
     },
 }
 
+impl PoolRefusal {
+    /// The refusal's label in metrics (`pool_share`, `pool_slots`,
+    /// `pool_memory`).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            PoolRefusal::PluginShare { .. } => "pool_share",
+            PoolRefusal::Slots => "pool_slots",
+            PoolRefusal::Memory | PoolRefusal::TooLarge { .. } => "pool_memory",
+        }
+    }
+}
+
 #[derive(Debug, Default, Clone, Copy)]
 struct Held {
     slots: usize,

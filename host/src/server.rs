@@ -197,6 +197,7 @@ pub async fn serve(
         registry: state.registry.clone(),
         runtime: state.runtime.clone(),
         payments: state.payments.clone(),
+        pool: state.pool.clone(),
     });
     let payments = state.payments.clone();
     let notifications = state.notifications.clone();

@@ -134,7 +134,7 @@ pub async fn call_plugin(
         .admit(plugin_id, limits.memory_bytes(), SLOT_WAIT)
         .await
         .map_err(|refusal| {
-            crate::metrics::record_rejection(plugin_id, pool_reason(&refusal));
+            crate::metrics::record_rejection(plugin_id, refusal.reason());
             state.usage.record(usage_key.clone(), |c| c.rejected += 1);
             pool_refusal_to_error(plugin_id, &refusal)
         })?;
@@ -286,14 +286,6 @@ fn rejection_to_error(plugin_id: &str, rejection: &Rejection) -> ApiError {
             "plugin_busy",
             &format!("the mini-service {plugin_id:?} is at its concurrency limit; retry shortly"),
         ),
-    }
-}
-
-fn pool_reason(refusal: &PoolRefusal) -> &'static str {
-    match refusal {
-        PoolRefusal::PluginShare { .. } => "pool_share",
-        PoolRefusal::Slots => "pool_slots",
-        PoolRefusal::Memory | PoolRefusal::TooLarge { .. } => "pool_memory",
     }
 }
 

@@ -51,7 +51,14 @@ pub struct PluginEventTarget {
     pub runtime: Arc<Runtime>,
     /// For checkout URLs.
     pub payments: Arc<Payments>,
+    /// The instance slots and memory budget requests share: a delivery
+    /// holds a slot like a request, within the plugin's share.
+    pub pool: Arc<crate::pool::InstancePool>,
 }
+
+/// How long a delivery waits for an instance slot before it is retried
+/// later (with the event's backoff).
+const SLOT_WAIT: Duration = Duration::from_millis(500);
 
 impl EventTarget for PluginEventTarget {
     fn deliver(&self, event: &EventRecord, order: &Order) -> Result<Option<String>, String> {
@@ -82,6 +89,17 @@ impl EventTarget for PluginEventTarget {
         };
         let request_id: Arc<str> = format!("{}-{}", event.id, event.attempts + 1).into();
         let version = prepared.manifest.version.to_string();
+        // Deliveries run on blocking threads of the host's runtime.
+        let admitted = tokio::runtime::Handle::try_current()
+            .map_err(|e| format!("no runtime to wait for an instance slot: {e}"))?
+            .block_on(
+                self.pool
+                    .admit(&event.plugin, prepared.limits.memory_bytes(), SLOT_WAIT),
+            );
+        let _permit = admitted.map_err(|refusal| {
+            crate::metrics::record_rejection(&event.plugin, refusal.reason());
+            format!("version {version}: no instance slot: {refusal:?}")
+        })?;
         match self.runtime.deliver_event(
             &prepared,
             &guest_event,

@@ -15,12 +15,25 @@ const HEALTHY_WITHIN: Duration = Duration::from_secs(1);
 /// granted [`MERCHANT`], rate limits lifted, attempts cut at 1 s, event
 /// deliveries in lanes of 2 per plugin and `workers` in all.
 async fn two_paying_plugins(workers: usize) -> TestHost {
+    two_paying_plugins_with(workers, 2, None).await
+}
+
+/// [`two_paying_plugins`] with `per_plugin` deliveries per plugin and,
+/// when given, a host of `slots` instance slots.
+async fn two_paying_plugins_with(
+    workers: usize,
+    per_plugin: usize,
+    slots: Option<u32>,
+) -> TestHost {
     let host = TestHost::start_on_with(Backend::Sled, |c| {
         c.payment.retry_base = Duration::from_millis(100);
         c.payment.min_expiry_s = 1;
         c.payment.event_timeout = Duration::from_millis(1000);
-        c.payment.events_per_plugin = 2;
+        c.payment.events_per_plugin = per_plugin;
         c.payment.event_workers = workers;
+        if let Some(slots) = slots {
+            c.max_instances = slots;
+        }
     })
     .await;
     for id in ["slowpay", "goodpay"] {
@@ -266,6 +279,65 @@ async fn a_storm_of_trapping_events_never_delays_another_plugins_events() {
             .is_some_and(|e| e.contains("panicked")),
         "{event}"
     );
+    host.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn slow_deliveries_hold_instance_slots_only_within_their_plugins_share() {
+    // 4 slots, a share of 2 each; slowpay's lanes would run 4 deliveries.
+    let host = two_paying_plugins_with(16, 4, Some(4)).await;
+    tell_to_fail(&host, "slowpay", "slow").await;
+    let slow_token = host.token("slow-citizen", &[]);
+    for i in 0..8 {
+        // Once its first deliveries hold its share, creating an order may
+        // be refused for a moment: retry like a client would.
+        let key = format!("s-{i}");
+        let id = wait_for("an order of slowpay", Duration::from_secs(20), || async {
+            let (status, order) = host
+                .post("/p/slowpay/orders", &slow_token, Some(new_order(&key, 10)))
+                .await;
+            (status == 200).then(|| order["id"].as_str().unwrap_or_default().to_string())
+        })
+        .await;
+        let (status, body) = pay(&host, &slow_token, &id, json!({})).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    // Its deliveries hold its share: its own requests are refused for it.
+    let refused = wait_for(
+        "slowpay's requests refused while its deliveries hold its share",
+        Duration::from_secs(20),
+        || async {
+            let (status, body) = host.get_json("/p/slowpay/events", Some(&slow_token)).await;
+            (status == 503).then_some(body)
+        },
+    )
+    .await;
+    assert_eq!(refused["error"]["code"], "plugin_busy", "{refused}");
+    // The other half of the pool stays with goodpay: every request and
+    // every event of it goes through meanwhile.
+    let good_token = host.token("good-citizen", &[]);
+    for i in 0..3 {
+        let latency = healthy_event_latency(&host, &format!("next-to-slow-{i}")).await;
+        assert!(
+            latency < HEALTHY_WITHIN,
+            "goodpay's event took {latency:?} while slowpay's deliveries held their share"
+        );
+        let (status, body) = host.get_json("/p/goodpay/events", Some(&good_token)).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    // Slow attempts that found no slot are retried, not lost.
+    tell_to_fail(&host, "slowpay", "").await;
+    let (_, orders) = host.get_json("/p/slowpay/events", Some(&slow_token)).await;
+    println!("slowpay's handler recorded {orders} before it was made healthy");
+    wait_for(
+        "all of slowpay's events",
+        Duration::from_secs(60),
+        || async {
+            let (status, body) = host.get_json("/p/slowpay/events", Some(&slow_token)).await;
+            (status == 200 && body["deliveries"].as_u64() >= Some(8)).then_some(())
+        },
+    )
+    .await;
     host.stop().await;
 }
 
