@@ -61,7 +61,7 @@ const UNTHROTTLED: u64 = 1 << 40;
 /// the per-plugin concurrency cap is set to its maximum. Every check still runs on every request.
 pub struct IsletServer {
     running: Option<RunningServer>,
-    _data: tempfile::TempDir,
+    data: tempfile::TempDir,
 }
 
 impl IsletServer {
@@ -102,13 +102,18 @@ impl IsletServer {
             .context("cannot start Islet")?;
         Ok(IsletServer {
             running: Some(running),
-            _data: data,
+            data,
         })
     }
 
     /// The running server (its state: registry, store, notifications).
     pub fn running(&self) -> anyhow::Result<&RunningServer> {
         self.running.as_ref().context("the server was stopped")
+    }
+
+    /// The host's data folder.
+    pub fn data_dir(&self) -> &Path {
+        self.data.path()
     }
 
     /// The bound address.

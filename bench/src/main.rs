@@ -11,12 +11,15 @@
 //! 7. the payment path; 8. notification send and personal-data claim;
 //! 9. the shared store: PostgreSQL next to sled and a native floor, changes
 //!    propagating between hosts, `hello` through nginx with 1-3 hosts
-//!    (needs `ISLET_TEST_PG_URL`, as `scripts/test` sets, and nginx).
+//!    (needs `ISLET_TEST_PG_URL`, as `scripts/test` sets, and nginx);
+//! 10. isolation: every hostile kind looping next to `hello` in a host
+//!    process of its own, with its memory, disk and log over time.
 //!
 //! ```sh
 //! cargo run --release -p islet-bench                          # writes BENCHMARKS.md
 //! cargo run --release -p islet-bench -- --quick --output b.md # seconds
 //! cargo run --release -p islet-bench -- --part 1 --part 6     # some parts only
+//! cargo run --release -p islet-bench -- soak --minutes 60     # part 10 for an hour
 //! ```
 //!
 //! Targets are reported as met or missed, never asserted.
@@ -52,9 +55,9 @@ struct Cli {
     /// target/BENCHMARKS-partial.md with --part].
     #[arg(long)]
     output: Option<PathBuf>,
-    /// Run only this part (1-9); repeat for several. The report then holds
+    /// Run only this part (1-10); repeat for several. The report then holds
     /// only those sections.
-    #[arg(long = "part", value_name = "N", value_parser = clap::value_parser!(u8).range(1..=9))]
+    #[arg(long = "part", value_name = "N", value_parser = clap::value_parser!(u8).range(1..=10))]
     parts: Vec<u8>,
     #[command(subcommand)]
     child: Option<Child>,
@@ -62,6 +65,17 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Child {
+    /// Part 10 for a long time: every hostile kind next to `hello`, the
+    /// host's memory, disk and log sampled (report: target/SOAK.md unless
+    /// --output says otherwise).
+    Soak {
+        /// How long to run.
+        #[arg(long, default_value_t = 60)]
+        minutes: u64,
+    },
+    /// Part 10's host process.
+    #[command(name = "isolation-child", hide = true)]
+    Isolation,
     /// Part 5's child process: one host with N plugins, figures on stdout.
     #[command(name = "memory-child", hide = true)]
     Memory {
@@ -76,7 +90,7 @@ enum Child {
 
 type Part = fn(&Bench) -> anyhow::Result<report::Section>;
 
-const PARTS: [(&str, Part); 9] = [
+const PARTS: [(&str, Part); 10] = [
     ("hello through Islet vs native", parts::hello::run),
     ("instantiate + call + teardown", parts::instantiate::run),
     ("CPU metering", parts::metering::run),
@@ -86,6 +100,7 @@ const PARTS: [(&str, Part); 9] = [
     ("payment", parts::payment::run),
     ("notification and claim", parts::notification::run),
     ("shared store (PostgreSQL)", parts::shared_store::run),
+    ("isolation", parts::isolation::run),
 ];
 
 fn main() -> anyhow::Result<()> {
@@ -98,6 +113,13 @@ fn main() -> anyhow::Result<()> {
     {
         return parts::memory::child(*plugins, component, cache_dir);
     }
+    if let Some(Child::Isolation) = &cli.child {
+        return parts::isolation::child();
+    }
+    let soak = match &cli.child {
+        Some(Child::Soak { minutes }) => Some(std::time::Duration::from_secs(minutes * 60)),
+        _ => None,
+    };
 
     let started = Instant::now();
     let date = machine::utc_now();
@@ -109,7 +131,9 @@ fn main() -> anyhow::Result<()> {
     };
     let output = cli.output.clone().unwrap_or_else(|| {
         let root = islet_tests::workspace();
-        if cli.quick {
+        if soak.is_some() {
+            root.join("target").join("SOAK.md")
+        } else if cli.quick {
             root.join("target").join("BENCHMARKS-quick.md")
         } else if !cli.parts.is_empty() {
             // A partial run never replaces the complete report.
@@ -121,7 +145,14 @@ fn main() -> anyhow::Result<()> {
     let profile_name = profile.name;
     let bench = Bench::new(profile)?;
     let mut sections = Vec::new();
+    if let Some(length) = soak {
+        eprintln!("soak: every hostile kind next to hello for {} s ...", length.as_secs());
+        sections.push(parts::isolation::soak(&bench, length).context("soak")?);
+    }
     for (i, (name, part)) in PARTS.iter().enumerate() {
+        if soak.is_some() {
+            break;
+        }
         if !cli.parts.is_empty() && !cli.parts.iter().any(|&n| usize::from(n) == i + 1) {
             continue;
         }

@@ -48,6 +48,10 @@ pub struct Profile {
     pub spinners: usize,
     /// Part 6: callers looping on `hostile`'s `/hog`.
     pub hoggers: usize,
+    /// Part 10: how long every hostile kind loops next to `hello`.
+    pub isolation: Duration,
+    /// Part 10: callers looping on each hostile kind.
+    pub isolation_callers: usize,
     /// Part 7: orders created, paid and delivered.
     pub payment_orders: usize,
     /// Part 9: storage and order requests per backend.
@@ -81,6 +85,8 @@ impl Profile {
             memory_target_plugins: 1_000,
             spinners: 2,
             hoggers: 2,
+            isolation: Duration::from_secs(60),
+            isolation_callers: 2,
             payment_orders: 500,
             store_requests: 300,
             propagations: 20,
@@ -111,6 +117,8 @@ impl Profile {
             memory_target_plugins: 1_000,
             spinners: 1,
             hoggers: 1,
+            isolation: Duration::from_secs(2),
+            isolation_callers: 1,
             payment_orders: 20,
             store_requests: 20,
             propagations: 3,

@@ -4,6 +4,7 @@
 pub mod activation;
 pub mod hello;
 pub mod instantiate;
+pub mod isolation;
 pub mod memory;
 pub mod metering;
 pub mod noisy;

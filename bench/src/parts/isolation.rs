@@ -1,0 +1,481 @@
+//! Part 10: isolation under every hostile kind at once. One host runs in a
+//! process of its own with `hello` and the `hostile` guest installed under
+//! one id per kind of misbehaviour; callers loop on each kind while `hello`
+//! is measured, in noisy windows and in quiet windows between them (the
+//! noise stopped). The host process's resident memory, its store on disk and
+//! its log are sampled every second. `islet-bench soak --minutes 60` runs
+//! the same part for an hour.
+
+use super::{Bench, fixed};
+use crate::host::{IsletServer, component, manifest_as};
+use crate::load::{LoadResult, NoiseStats, Target};
+use crate::native::HELLO_PATH;
+use crate::report::{Section, Table, Verdict};
+use crate::stats::{micros, ratio};
+use anyhow::{Context as _, bail, ensure};
+use std::io::{BufRead as _, BufReader, Read as _};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// The child process's subcommand.
+pub const CHILD_COMMAND: &str = "isolation-child";
+
+/// Noisy p99 may be at most this multiple of the quiet p99.
+const TARGET_FACTOR: f64 = 2.0;
+/// Noisy windows per quiet window.
+const NOISY_PER_QUIET: usize = 4;
+
+/// One kind of misbehaviour: `hostile` installed as `id` with `limits`,
+/// called on `path`.
+struct Kind {
+    id: &'static str,
+    path: &'static str,
+    limits: &'static str,
+    what: &'static str,
+}
+
+const KINDS: [Kind; 8] = [
+    Kind {
+        id: "spin",
+        path: "/p/spin/spin",
+        limits: "",
+        what: "loops until its 100 ms CPU limit",
+    },
+    Kind {
+        id: "hog",
+        path: "/p/hog/hog",
+        limits: "memory-mib = 16",
+        what: "allocates until its 16 MiB memory limit",
+    },
+    Kind {
+        id: "sleepy",
+        path: "/p/sleepy/sleep?ms=10000",
+        limits: "timeout-ms = 2000",
+        what: "sleeps 10 s in a host call under a 2 s timeout",
+    },
+    Kind {
+        id: "flood",
+        path: "/p/flood/log-flood?lines=100000&bytes=4096",
+        limits: "",
+        what: "writes 100,000 log lines of 4 KiB",
+    },
+    Kind {
+        id: "churn",
+        path: "/p/churn/churn?keys=36&chunk=262144",
+        limits: "storage-mib = 10",
+        what: "deletes and rewrites 9 MiB under a 10 MiB quota",
+    },
+    Kind {
+        id: "big",
+        path: "/p/big/big?bytes=8388608",
+        limits: "",
+        what: "answers 8 MiB over its 1 MiB response limit",
+    },
+    Kind {
+        id: "trap",
+        path: "/p/trap/trap",
+        limits: "",
+        what: "traps",
+    },
+    Kind {
+        id: "panicky",
+        path: "/p/panicky/panic",
+        limits: "",
+        what: "panics",
+    },
+];
+
+/// The child: a host on a random port with `hello` and every kind
+/// installed, its log on stderr. Prints `{"addr", "data"}` on stdout and
+/// serves until stdin closes.
+pub fn child() -> anyhow::Result<()> {
+    islet_host::logging::init(false);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the host's runtime")?;
+    let islet = IsletServer::start(&runtime, false)?;
+    islet.install(&manifest_as("hello", "hello")?, &component("hello")?)?;
+    let hostile = component("hostile")?;
+    for kind in &KINDS {
+        let base = manifest_as("hostile", kind.id)?;
+        let head = base.split("[limits]").next().unwrap_or_default();
+        islet.install(&format!("{head}\n[limits]\n{}\n", kind.limits), &hostile)?;
+    }
+    let ready = serde_json::json!({
+        "addr": islet.addr()?.to_string(),
+        "data": islet.data_dir().display().to_string(),
+    });
+    println!("{ready}");
+    // Serve until the parent closes our stdin (or dies).
+    let _ = std::io::stdin().read_to_end(&mut Vec::new());
+    islet.stop(&runtime)
+}
+
+/// The host process of this part.
+struct HostProcess {
+    child: Child,
+    addr: SocketAddr,
+    data: PathBuf,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl HostProcess {
+    fn start() -> anyhow::Result<HostProcess> {
+        let dir = tempfile::tempdir().context("cannot create a temporary folder")?;
+        let log = dir.path().join("host.log");
+        let log_file = std::fs::File::create(&log).context("cannot create the host's log")?;
+        let exe = std::env::current_exe().context("cannot find the benchmark binary")?;
+        let mut child = Command::new(exe)
+            .arg(CHILD_COMMAND)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(log_file)
+            .spawn()
+            .context("cannot start the host process")?;
+        let stdout = child.stdout.take().context("no stdout of the host")?;
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .context("cannot read the host's address")?;
+        let ready: serde_json::Value = match serde_json::from_str(&line) {
+            Ok(ready) => ready,
+            Err(_) => {
+                let _ = child.kill();
+                let log = std::fs::read_to_string(&log).unwrap_or_default();
+                bail!("the host process did not start: {line}{log}");
+            }
+        };
+        Ok(HostProcess {
+            addr: ready["addr"]
+                .as_str()
+                .unwrap_or_default()
+                .parse()
+                .context("the host printed no address")?,
+            data: PathBuf::from(ready["data"].as_str().unwrap_or_default()),
+            child,
+            log,
+            _dir: dir,
+        })
+    }
+
+    fn probe(&self) -> Probe {
+        Probe {
+            pid: self.child.id(),
+            data: self.data.clone(),
+            log: self.log.clone(),
+        }
+    }
+
+    fn stop(mut self) -> anyhow::Result<()> {
+        drop(self.child.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if self.child.try_wait()?.is_some() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.child.kill().context("cannot stop the host process")
+    }
+}
+
+/// Where the host process's figures are read.
+#[derive(Clone)]
+struct Probe {
+    pid: u32,
+    data: PathBuf,
+    log: PathBuf,
+}
+
+impl Probe {
+    fn sample(&self) -> Sample {
+        let mib = |bytes: u64| bytes as f64 / (1 << 20) as f64;
+        Sample {
+            rss_mib: rss_mib(self.pid),
+            store_mib: mib(dir_bytes(&self.data)),
+            log_mib: mib(std::fs::metadata(&self.log).map_or(0, |m| m.len())),
+        }
+    }
+}
+
+/// The host process's figures at one moment.
+#[derive(Debug, Clone, Copy, Default)]
+struct Sample {
+    rss_mib: f64,
+    store_mib: f64,
+    log_mib: f64,
+}
+
+fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kib| kib.parse::<f64>().ok())
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+fn dir_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// Samples every second from a thread of its own until dropped.
+struct Sampler {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<Vec<(Duration, Sample)>>>,
+}
+
+impl Sampler {
+    fn start(probe: Probe) -> Sampler {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let started = Instant::now();
+            let mut samples = Vec::new();
+            while !flag.load(Ordering::Relaxed) {
+                samples.push((started.elapsed(), probe.sample()));
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            samples
+        });
+        Sampler {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn finish(mut self) -> Vec<(Duration, Sample)> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread
+            .take()
+            .and_then(|t| t.join().ok())
+            .unwrap_or_default()
+    }
+}
+
+/// One period of the run: a quiet window, then noisy ones.
+struct Period {
+    ended: Duration,
+    quiet: LoadResult,
+    noisy: Vec<LoadResult>,
+}
+
+/// Run part 10 for the profile's duration.
+pub fn run(bench: &Bench) -> anyhow::Result<Section> {
+    soak(bench, bench.profile.isolation)
+}
+
+/// Run part 10 for `length`.
+pub fn soak(bench: &Bench, length: Duration) -> anyhow::Result<Section> {
+    let p = &bench.profile;
+    let host = HostProcess::start()?;
+    let before = host.probe().sample();
+    let hello = Target::new(host.addr, HELLO_PATH);
+    let targets: Vec<Target> = KINDS.iter().map(|k| Target::new(host.addr, k.path)).collect();
+    let spec = bench.load_spec(p.target_concurrency);
+    let sampler = Sampler::start(host.probe());
+    let started = Instant::now();
+    let mut periods = Vec::new();
+    let mut noise_seen: Vec<NoiseStats> = KINDS.iter().map(|_| NoiseStats::default()).collect();
+    while periods.is_empty() || started.elapsed() < length {
+        let quiet = bench.client.run(&hello, spec)?;
+        let noise: Vec<_> = targets
+            .iter()
+            .map(|t| bench.client.start_noise(t, p.isolation_callers))
+            .collect();
+        std::thread::sleep(Duration::from_millis(200));
+        let mut noisy = Vec::new();
+        for _ in 0..NOISY_PER_QUIET {
+            noisy.push(bench.client.run(&hello, spec)?);
+        }
+        for (noise, seen) in noise.into_iter().zip(&mut noise_seen) {
+            seen.merge(bench.client.stop_noise(noise)?);
+        }
+        periods.push(Period {
+            ended: started.elapsed(),
+            quiet,
+            noisy,
+        });
+        eprintln!(
+            "  isolation: {:.0} s of {:.0} s",
+            started.elapsed().as_secs_f64(),
+            length.as_secs_f64()
+        );
+    }
+    let samples = sampler.finish();
+    // Let the host settle, then one last look.
+    std::thread::sleep(Duration::from_secs(3));
+    let after = host.probe().sample();
+    host.stop()?;
+    for (kind, seen) in KINDS.iter().zip(&noise_seen) {
+        ensure!(seen.answered() > 0, "{} was never answered", kind.id);
+    }
+    report(bench, length, &periods, &samples, before, after, &noise_seen)
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
+}
+
+fn report(
+    bench: &Bench,
+    length: Duration,
+    periods: &[Period],
+    samples: &[(Duration, Sample)],
+    before: Sample,
+    after: Sample,
+    noise: &[NoiseStats],
+) -> anyhow::Result<Section> {
+    let p = &bench.profile;
+    let p99 = |r: &LoadResult| micros(r.latency.p99);
+    let quiet = median(periods.iter().map(|x| p99(&x.quiet)).collect());
+    let noisy = median(periods.iter().flat_map(|x| x.noisy.iter().map(p99)).collect());
+    let errors: u64 = periods
+        .iter()
+        .flat_map(|x| std::iter::once(&x.quiet).chain(&x.noisy))
+        .map(|r| r.errors)
+        .sum();
+    let factor = ratio(noisy, quiet);
+
+    // Up to ten rows over the run.
+    let mut over_time = Table::new(&[
+        "at",
+        "host RSS MiB",
+        "store on disk MiB",
+        "log MiB",
+        "hello p99 quiet µs",
+        "hello p99 noisy µs (median)",
+        "hello errors",
+    ]);
+    let step = periods.len().div_ceil(10).max(1);
+    for chunk in periods.chunks(step) {
+        let Some(last) = chunk.last() else { continue };
+        let at = samples
+            .iter()
+            .rev()
+            .find(|(t, _)| *t <= last.ended)
+            .map(|(_, s)| *s)
+            .unwrap_or_default();
+        let chunk_errors: u64 = chunk
+            .iter()
+            .flat_map(|x| std::iter::once(&x.quiet).chain(&x.noisy))
+            .map(|r| r.errors)
+            .sum();
+        over_time.row(vec![
+            format!("{:.0} s", last.ended.as_secs_f64()),
+            fixed(at.rss_mib, 0),
+            fixed(at.store_mib, 1),
+            fixed(at.log_mib, 1),
+            fixed(median(chunk.iter().map(|x| p99(&x.quiet)).collect()), 0),
+            fixed(
+                median(chunk.iter().flat_map(|x| x.noisy.iter().map(p99)).collect()),
+                0,
+            ),
+            chunk_errors.to_string(),
+        ]);
+    }
+    let peak = |f: fn(&Sample) -> f64| samples.iter().map(|(_, s)| f(s)).fold(0.0, f64::max);
+    let mut resources = Table::new(&["", "before", "peak", "after (3 s idle)"]);
+    for (name, f) in [
+        ("host RSS MiB", (|s: &Sample| s.rss_mib) as fn(&Sample) -> f64),
+        ("store on disk MiB", |s: &Sample| s.store_mib),
+        ("log MiB", |s: &Sample| s.log_mib),
+    ] {
+        resources.row(vec![
+            name.to_string(),
+            fixed(f(&before), 1),
+            fixed(peak(f), 1),
+            fixed(f(&after), 1),
+        ]);
+    }
+    let mut kinds = Table::new(&["plugin", "misbehaviour", "answers by status", "no answer"]);
+    for (kind, seen) in KINDS.iter().zip(noise) {
+        kinds.row(vec![
+            format!("`{}` (`{}`)", kind.id, kind.path),
+            kind.what.to_string(),
+            seen.by_status
+                .iter()
+                .map(|(s, n)| format!("{s}: {n}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            seen.failed.to_string(),
+        ]);
+    }
+    // Resident memory in the last tenth of the run against the second tenth
+    // (after warm-up): growth there is a leak, not a working set.
+    let tenth = |i: usize| {
+        let n = samples.len();
+        let part = &samples[n * i / 10..(n * (i + 1) / 10).max(n * i / 10 + 1).min(n)];
+        median(part.iter().map(|(_, s)| s.rss_mib).collect())
+    };
+    let rss_growth = if samples.len() >= 10 {
+        tenth(9) - tenth(1)
+    } else {
+        0.0
+    };
+    let log_rate = after.log_mib / length.as_secs_f64().max(1.0) * 60.0;
+    Ok(Section {
+        number: 10,
+        title: "isolation under every hostile kind".into(),
+        method: format!(
+            "One host in a process of its own (release build, production defaults except \
+             the per-caller rate, daily quota and breaker, as in part 6) with `hello` and the \
+             `hostile` guest installed as {} plugins, one per kind of misbehaviour. For {:.0} s, \
+             in periods of one quiet window (`hello` alone at concurrency {c}) and {NOISY_PER_QUIET} \
+             noisy windows ({} caller(s) looping on every hostile kind at once, next to `hello` \
+             at concurrency {c}), each window {:.1} s after {:.1} s of warm-up. The host \
+             process's resident memory, its data folder on disk and its log file are sampled \
+             every second. `cargo run --release -p islet-bench -- soak --minutes 60` runs the \
+             same for an hour.",
+            KINDS.len(),
+            length.as_secs_f64(),
+            p.isolation_callers,
+            p.duration.as_secs_f64(),
+            p.warmup.as_secs_f64(),
+            c = p.target_concurrency
+        ),
+        tables: vec![over_time, resources, kinds],
+        verdict: Verdict {
+            measure: format!(
+                "hello p99 at concurrency {} next to {} hostile kinds/quiet",
+                p.target_concurrency,
+                KINDS.len()
+            ),
+            figure: format!("{} µs", fixed(noisy, 0)),
+            baseline: format!("{} µs quiet", fixed(quiet, 0)),
+            ratio: factor,
+            target: format!("≤ {TARGET_FACTOR}× quiet p99, no hello error"),
+            met: factor <= TARGET_FACTOR && errors == 0,
+        },
+        note: format!(
+            "`hello` errors: {errors}. Resident memory moved {rss_growth:+.1} MiB from the \
+             second to the last tenth of the run (peak {:.0} MiB, {:.0} MiB 3 s after the noise \
+             stopped, {:.0} MiB before). The store on disk peaked at {:.1} MiB with a 10 MiB \
+             quota being deleted and rewritten; the log grew {log_rate:.2} MiB per minute \
+             (every request's access line, every fault, and the guest lines the log caps let \
+             through).",
+            peak(|s| s.rss_mib),
+            after.rss_mib,
+            before.rss_mib,
+            peak(|s| s.store_mib),
+        ),
+    })
+}
