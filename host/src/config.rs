@@ -85,6 +85,19 @@ pub struct ConfigFile {
     /// `[guest-log]`: caps on plugins' log lines.
     #[serde(default)]
     pub guest_log: GuestLogFile,
+    /// `[clock]`: the city's business time zone.
+    #[serde(default)]
+    pub clock: ClockFile,
+}
+
+/// `[clock]` of the config file.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ClockFile {
+    /// The time zone whose days count for daily quotas, usage, notification
+    /// caps, order statistics, reconciliation and retention: an IANA name
+    /// or a fixed offset such as `+08:00` (default `Asia/Shanghai`).
+    pub time_zone: Option<String>,
 }
 
 /// `[store]` of the config file.
@@ -295,6 +308,8 @@ pub struct ServerConfig {
     pub guest_headers: crate::http::guest_headers::HeaderLimits,
     /// Caps on plugins' log lines.
     pub guest_log: crate::capabilities::log::LogLimits,
+    /// The business time zone (the city's day).
+    pub business_zone: crate::clock::BusinessZone,
 }
 
 impl ServerConfig {
@@ -331,6 +346,7 @@ impl ServerConfig {
             citizen_limits: crate::conn::CitizenLimits::default(),
             guest_headers: Default::default(),
             guest_log: crate::capabilities::log::LogLimits::default(),
+            business_zone: crate::clock::BusinessZone::default(),
         }
     }
 
@@ -422,6 +438,10 @@ impl ServerConfig {
         c.metrics.resolved_token()?;
         c.cache = CachePolicy::default().with(&file.cache);
         c.guest_log = file.guest_log.apply(c.guest_log);
+        if let Some(zone) = &file.clock.time_zone {
+            c.business_zone = crate::clock::BusinessZone::parse(zone)
+                .map_err(|e| anyhow::anyhow!("config [clock] time-zone: {e}"))?;
+        }
         (c.connections, c.citizen_limits) = file.server.resolve()?;
         c.guest_headers = file
             .guest_headers

@@ -62,7 +62,7 @@ limits! {
     /// Requests per minute one citizen (or one anonymous address) may make
     /// to this plugin; more get 429.
     rate_per_minute: "rate-per-minute" = 600, max 60_000;
-    /// Calls per day (UTC) to this plugin; more get 429 until midnight.
+    /// Calls per business day to this plugin; more get 429 until local midnight.
     daily_calls: "daily-calls" = 1_000_000, max 100_000_000;
     /// Share of recent calls (percent) that may fail before the version is
     /// suspended by the circuit breaker.

@@ -36,6 +36,7 @@ pub fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>> {
         .open()
         .with_context(|| format!("cannot open the store ({})", location.describe()))?;
     tracing::info!(store = %location.describe(), "store open");
+    crate::clock::set_business_zone(config.business_zone.clone());
     let pairwise_secret = load_or_create_secret(&config.secrets_dir.join(PAIRWISE_SECRET_FILE))?;
     bind_to_store(store.as_ref(), "pairwise", &pairwise_secret)?;
     let pairwise = Arc::new(PairwiseSubjects::new(pairwise_secret));
@@ -92,6 +93,7 @@ pub fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>> {
         },
     )?);
     let audit = Arc::new(crate::audit::AuditLog::new(store.clone()));
+    note_zone_change(store.as_ref(), &audit, &config.business_zone)?;
     let usage = Arc::new(crate::usage::UsageMeter::new(store.clone()));
     let protection = Arc::new(crate::protect::Protection::new(
         audit.clone(),
@@ -160,6 +162,53 @@ fn verifier_keys(config: &ServerConfig) -> anyhow::Result<VerifierKeys> {
             .push(std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?);
     }
     Ok(keys)
+}
+
+/// Where the business time zone the store's days were last counted in is
+/// kept.
+const ZONE_NAMESPACE: &str = "host";
+const ZONE_KEY: &[u8] = b"business-zone";
+
+/// Record a move of the business time zone in the audit log (once, by the
+/// first host to start with the new zone). Days already counted keep
+/// their dates; the day of the move is longer or shorter instead, so no
+/// figure is counted twice or lost.
+fn note_zone_change(
+    store: &dyn KvStore,
+    audit: &crate::audit::AuditLog,
+    zone: &crate::clock::BusinessZone,
+) -> anyhow::Result<()> {
+    let before = store.get(ZONE_NAMESPACE, ZONE_KEY)?;
+    let now = zone.name().as_bytes().to_vec();
+    if before.as_deref() == Some(now.as_slice()) {
+        return Ok(());
+    }
+    let batch = crate::store::Batch::new()
+        .expect(ZONE_KEY, before.clone())
+        .put(ZONE_KEY, now);
+    match store.commit(ZONE_NAMESPACE, &batch) {
+        Ok(()) => {}
+        // Another host recorded the same move at the same moment.
+        Err(crate::store::WriteError::Conflict) => return Ok(()),
+        Err(e) => return Err(anyhow::anyhow!("cannot record the business time zone: {e}")),
+    }
+    let before = before.map(|b| String::from_utf8_lossy(&b).into_owned());
+    if let Some(before) = &before {
+        tracing::warn!(
+            from = %before,
+            to = %zone.name(),
+            today = %zone.date_of(crate::clock::now_secs()),
+            "the business time zone moved: days counted so far keep their dates, today's figures continue under the new zone's date"
+        );
+    }
+    audit.record(
+        "host",
+        "clock.time-zone",
+        "business-time-zone",
+        serde_json::json!(before),
+        serde_json::json!(zone.name()),
+    )?;
+    Ok(())
 }
 
 /// Start a host: build its state, bind `config.listen` and serve in the

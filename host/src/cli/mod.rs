@@ -50,7 +50,7 @@ pub enum Command {
     Merchant(money::MerchantCommand),
     /// The daily reconciliation statement.
     Reconcile {
-        /// The day, `YYYY-MM-DD` (UTC) [default: today].
+        /// The day, `YYYY-MM-DD` in the business time zone [default: today].
         #[arg(long)]
         date: Option<String>,
         /// The host to talk to.

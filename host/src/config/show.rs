@@ -3,7 +3,7 @@
 //! *files* are shown by path; their contents never are).
 
 use super::{
-    AuthFile, CacheFile, ConfigFile, GuestLogFile, LimitsFile, MetricsFile, NotificationFile,
+    AuthFile, CacheFile, ClockFile, ConfigFile, GuestLogFile, LimitsFile, MetricsFile, NotificationFile,
     PaymentFile, RuntimeFile, ServerConfig, StoreFile,
 };
 use crate::limits::{LimitOverrides, Limits};
@@ -30,6 +30,9 @@ pub fn effective(c: &ServerConfig) -> ConfigFile {
         shutdown_grace_s: Some(c.shutdown_grace.as_secs()),
         server: crate::conn::ServerFile::of(&c.connections, &c.citizen_limits),
         guest_headers: c.guest_headers,
+        clock: ClockFile {
+            time_zone: Some(c.business_zone.name().to_string()),
+        },
         store: StoreFile {
             url: c.store_url.as_deref().map(redact_url),
             pool_size: Some(c.store_pool_size),

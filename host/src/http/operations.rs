@@ -18,7 +18,7 @@ use std::sync::Arc;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UsageQuery {
-    /// First day, `YYYY-MM-DD` (default: today, UTC).
+    /// First day, `YYYY-MM-DD` (default: today, in the business time zone).
     from: Option<String>,
     /// Last day, inclusive (default: `from`).
     to: Option<String>,
@@ -86,6 +86,7 @@ pub async fn usage(
         "from": from.to_string(),
         "to": to.to_string(),
         "department": query.department,
+        "time_zone": crate::clock::business_zone(),
         "rows": rows,
         "totals_by_department": totals,
     })))

@@ -273,7 +273,7 @@ pub async fn redeliver(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReconciliationQuery {
-    /// `YYYY-MM-DD` (default today, UTC).
+    /// `YYYY-MM-DD` (default today, in the business time zone).
     date: Option<String>,
 }
 
@@ -293,7 +293,9 @@ pub async fn reconciliation(
             .payments
             .reconcile(&date)
             .map_err(ApiError::internal)?;
-        Ok(Json(json!(statement)))
+        let mut answer = json!(statement);
+        answer["time_zone"] = json!(crate::clock::business_zone());
+        Ok(Json(answer))
     })
     .await
 }

@@ -48,9 +48,9 @@ use tokio::sync::{Notify, broadcast, watch};
 /// Notification tunables (`[notification]` of the config file).
 #[derive(Debug, Clone)]
 pub struct NotificationConfig {
-    /// Messages one plugin may send per day (UTC), all citizens together.
+    /// Messages one plugin may send per business day, all citizens together.
     pub plugin_daily_quota: u64,
-    /// Messages one plugin may send one citizen per day (UTC).
+    /// Messages one plugin may send one citizen per business day.
     pub citizen_daily_cap: u64,
     /// Where every message is also POSTed, signed; none: no webhook.
     pub webhook_url: Option<String>,

@@ -132,6 +132,6 @@ pub trait PaymentProvider: Send + Sync + 'static {
     ) -> Result<String, ProviderError>;
 
     /// The provider's record of payments and refunds on `date`
-    /// (`YYYY-MM-DD`, UTC) for reconciliation.
+    /// (`YYYY-MM-DD` in the business time zone) for reconciliation.
     fn statement(&self, date: &str) -> Result<Vec<StatementLine>, ProviderError>;
 }

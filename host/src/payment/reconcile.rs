@@ -44,7 +44,7 @@ pub struct Mismatch {
 /// The statement of one day.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Reconciliation {
-    /// `YYYY-MM-DD`, UTC.
+    /// `YYYY-MM-DD`, in the business time zone.
     pub date: String,
     /// The provider checked against.
     pub provider: String,

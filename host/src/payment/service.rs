@@ -22,7 +22,7 @@ pub struct PaymentConfig {
     pub retry_base: Duration,
     /// Delivery attempts before an event is marked failed.
     pub max_attempts: u32,
-    /// Orders one plugin may create per day (UTC).
+    /// Orders one plugin may create per business day.
     pub orders_per_plugin_per_day: u64,
     /// How long a host holds an event it is delivering before another host
     /// may take it over (longer than any delivery takes).

@@ -89,11 +89,9 @@ fn caller_hash(caller: &str) -> u64 {
 static CALLER_HASHER: std::sync::LazyLock<std::collections::hash_map::RandomState> =
     std::sync::LazyLock::new(std::collections::hash_map::RandomState::new);
 
-fn until_midnight_utc() -> Duration {
-    let now = time::OffsetDateTime::now_utc();
-    let seconds_today =
-        u64::from(now.hour()) * 3600 + u64::from(now.minute()) * 60 + u64::from(now.second());
-    Duration::from_secs(86_400u64.saturating_sub(seconds_today).max(1))
+fn until_midnight() -> Duration {
+    let now = crate::clock::now_secs();
+    Duration::from_secs(crate::clock::business().seconds_to_midnight(now))
 }
 
 impl Protection {
@@ -179,11 +177,11 @@ impl Protection {
                 daily.insert(plugin.to_string(), (day.clone(), used));
                 daily
                     .get_mut(plugin)
-                    .ok_or(Rejection::DailyQuota(until_midnight_utc()))?
+                    .ok_or(Rejection::DailyQuota(until_midnight()))?
             }
         };
         if entry.1 >= quota {
-            return Err(Rejection::DailyQuota(until_midnight_utc()));
+            return Err(Rejection::DailyQuota(until_midnight()));
         }
         entry.1 += 1;
         Ok(())

@@ -1,4 +1,4 @@
-//! Usage metering: what each plugin version cost, per day (UTC) and
+//! Usage metering: what each plugin version cost, per business day and
 //! department, kept in the store. Calls are aggregated in memory and merged
 //! into the store every few seconds, at shutdown and before every report.
 
@@ -7,14 +7,11 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use time::macros::format_description;
-use time::{Date, OffsetDateTime};
+use time::Date;
 
 const NAMESPACE: &str = "usage";
 
-/// Today's date (UTC), `YYYY-MM-DD`.
-pub fn today() -> String {
-    OffsetDateTime::now_utc().date().to_string()
-}
+pub use crate::clock::today;
 
 /// Parse a `YYYY-MM-DD` date.
 pub fn parse_day(text: &str) -> Result<Date, String> {
@@ -25,7 +22,7 @@ pub fn parse_day(text: &str) -> Result<Date, String> {
 /// Which row a call is counted in.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct UsageKey {
-    /// `YYYY-MM-DD`, UTC.
+    /// `YYYY-MM-DD`, in the business time zone.
     pub day: String,
     /// Owning department.
     pub department: String,
