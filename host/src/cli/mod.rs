@@ -5,6 +5,7 @@ mod build;
 mod client;
 mod demo;
 mod money;
+mod scaffold;
 mod store;
 mod token;
 
@@ -114,6 +115,25 @@ pub struct ServerArgs {
 /// `islet plugin ...`.
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
+    /// Create a plugin project in a new folder NAME: manifest, code, native
+    /// tests and a README, ready for `cargo test` and `islet dev`.
+    New {
+        /// The plugin id and folder name, e.g. `parking-permit`.
+        name: String,
+        /// The language.
+        #[arg(long, value_enum, default_value = "rust")]
+        lang: scaffold::Lang,
+        /// What the project shows: basic (identity, storage, log), paying
+        /// (an order paid in the cashier), notifying (consent, Inbox messages).
+        #[arg(long, value_enum, default_value = "basic")]
+        template: scaffold::Template,
+        /// The department that owns the service.
+        #[arg(long, default_value = "demo")]
+        department: String,
+        /// Where to create the folder [default: the current folder].
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Build a plugin crate into a component (wasm32-wasip2, release).
     Build {
         /// The plugin's folder (with Cargo.toml and islet.toml).
@@ -292,6 +312,24 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Token(args) => token::run(cli.config.as_ref(), &args),
         Command::Plugin(cmd) => match cmd {
+            PluginCommand::New {
+                name,
+                lang,
+                template,
+                department,
+                dir,
+            } => {
+                let made = scaffold::create(&scaffold::NewPlugin {
+                    id: name,
+                    parent: dir.unwrap_or_else(|| PathBuf::from(".")),
+                    lang,
+                    template,
+                    department,
+                })?;
+                println!("created {}", made.display());
+                println!("next:\n  cd {}\n  cargo test\n  islet dev", made.display());
+                Ok(())
+            }
             PluginCommand::Build { dir } => {
                 let built = build_plugin(&dir)?;
                 println!("{}", built.display());
