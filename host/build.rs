@@ -2,7 +2,12 @@
 //! for `islet plugin new` changes.
 
 fn main() {
-    for path in ["../sdk/src", "../sdk/Cargo.toml", "../sdk/README.md", "../wit"] {
+    for path in [
+        "../sdk/src",
+        "../sdk/Cargo.toml",
+        "../sdk/README.md",
+        "../wit",
+    ] {
         println!("cargo:rerun-if-changed={path}");
     }
 }

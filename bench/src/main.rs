@@ -146,7 +146,10 @@ fn main() -> anyhow::Result<()> {
     let bench = Bench::new(profile)?;
     let mut sections = Vec::new();
     if let Some(length) = soak {
-        eprintln!("soak: every hostile kind next to hello for {} s ...", length.as_secs());
+        eprintln!(
+            "soak: every hostile kind next to hello for {} s ...",
+            length.as_secs()
+        );
         sections.push(parts::isolation::soak(&bench, length).context("soak")?);
     }
     for (i, (name, part)) in PARTS.iter().enumerate() {

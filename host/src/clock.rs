@@ -107,9 +107,7 @@ impl Default for BusinessZone {
 }
 
 fn parse_offset(text: &str) -> Result<Offset, String> {
-    let bad = || {
-        format!("{text:?} is not a UTC offset: use ±HH:MM or ±HH:MM:SS, e.g. \"+08:00\"")
-    };
+    let bad = || format!("{text:?} is not a UTC offset: use ±HH:MM or ±HH:MM:SS, e.g. \"+08:00\"");
     let (sign, rest) = match text.split_at_checked(1) {
         Some(("+", rest)) => (1, rest),
         Some(("-", rest)) => (-1, rest),
@@ -215,9 +213,20 @@ mod tests {
         assert_eq!(plus.date_of(SHANGHAI_MIDNIGHT), "2026-12-01");
         let odd = BusinessZone::parse("-05:30:15").unwrap();
         assert_eq!(odd.name(), "-05:30:15");
-        for bad in ["Mars/Olympus", "+8", "+08:60", "08:00", "+26:00", "", "+08:00:00:00"] {
+        for bad in [
+            "Mars/Olympus",
+            "+8",
+            "+08:60",
+            "08:00",
+            "+26:00",
+            "",
+            "+08:00:00:00",
+        ] {
             let err = BusinessZone::parse(bad).unwrap_err();
-            assert!(err.contains("time zone") || err.contains("UTC offset"), "{bad}: {err}");
+            assert!(
+                err.contains("time zone") || err.contains("UTC offset"),
+                "{bad}: {err}"
+            );
         }
     }
 }

@@ -18,7 +18,13 @@ use tracing_subscriber::{EnvFilter, Layer};
 /// Install the process's logger: `RUST_LOG` (default `info`) to stderr,
 /// as JSON lines or as escaped text.
 pub fn init(json: bool) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    init_with(json, "info");
+}
+
+/// [`init`] with `default_filter` when `RUST_LOG` is not set.
+pub fn init_with(json: bool, default_filter: &str) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let registry = tracing_subscriber::registry().with(filter);
     if json {
         registry

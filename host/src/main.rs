@@ -4,7 +4,11 @@ use clap::Parser as _;
 
 fn main() -> std::process::ExitCode {
     let cli = islet_host::cli::Cli::parse();
-    islet_host::logging::init(cli.log_json);
+    let default_filter = match cli.command {
+        islet_host::cli::Command::Dev(_) => islet_host::cli::DEV_LOG_FILTER,
+        _ => "info",
+    };
+    islet_host::logging::init_with(cli.log_json, default_filter);
     match islet_host::cli::run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -47,7 +47,11 @@ fn paid_order(base: &str, citizen: &str, admin: &str, key: &str) -> String {
     );
     assert_eq!(status, 200, "{order}");
     let id = order["id"].as_str().unwrap().to_string();
-    let (status, body) = post(&format!("{base}/pay/{id}"), citizen, json!({"action": "pay"}));
+    let (status, body) = post(
+        &format!("{base}/pay/{id}"),
+        citizen,
+        json!({"action": "pay"}),
+    );
     assert_eq!(status, 200, "{body}");
     wait_for("the payment", Duration::from_secs(20), || {
         let (_, detail) = get(&format!("{base}/admin/v1/orders/{id}"), Some(admin));
@@ -67,7 +71,11 @@ fn calls_until_quota(base: &str, citizen: &str) -> (u64, u64) {
             .send()
             .unwrap();
         if r.status() == 429 {
-            let retry = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+            let retry = r.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
             let body: Value = r.json().unwrap();
             assert_eq!(body["error"]["code"], "daily_quota_exceeded", "{body}");
             return (answered, retry);
@@ -118,7 +126,10 @@ fn the_quota_usage_and_reconciliation_turn_at_local_midnight_and_a_zone_move_los
     install_probe(&base, &admin);
     open_probe_merchant(&["--server", base.as_str(), "--token", admin.as_str()]);
     let (status, usage) = get(&format!("{base}/admin/v1/usage"), Some(&admin));
-    assert_eq!((status, usage["time_zone"].as_str()), (200, Some("Asia/Shanghai")));
+    assert_eq!(
+        (status, usage["time_zone"].as_str()),
+        (200, Some("Asia/Shanghai"))
+    );
     let first_calls = 2;
     for _ in 0..first_calls {
         let (status, body) = get(&format!("{base}/p/payment-probe/events"), Some(&citizen));

@@ -288,7 +288,10 @@ pub fn soak(bench: &Bench, length: Duration) -> anyhow::Result<Section> {
     let host = HostProcess::start()?;
     let before = host.probe().sample();
     let hello = Target::new(host.addr, HELLO_PATH);
-    let targets: Vec<Target> = KINDS.iter().map(|k| Target::new(host.addr, k.path)).collect();
+    let targets: Vec<Target> = KINDS
+        .iter()
+        .map(|k| Target::new(host.addr, k.path))
+        .collect();
     let spec = bench.load_spec(p.target_concurrency);
     let sampler = Sampler::start(host.probe());
     let started = Instant::now();
@@ -327,7 +330,15 @@ pub fn soak(bench: &Bench, length: Duration) -> anyhow::Result<Section> {
     for (kind, seen) in KINDS.iter().zip(&noise_seen) {
         ensure!(seen.answered() > 0, "{} was never answered", kind.id);
     }
-    report(bench, length, &periods, &samples, before, after, &noise_seen)
+    report(
+        bench,
+        length,
+        &periods,
+        &samples,
+        before,
+        after,
+        &noise_seen,
+    )
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -347,7 +358,12 @@ fn report(
     let p = &bench.profile;
     let p99 = |r: &LoadResult| micros(r.latency.p99);
     let quiet = median(periods.iter().map(|x| p99(&x.quiet)).collect());
-    let noisy = median(periods.iter().flat_map(|x| x.noisy.iter().map(p99)).collect());
+    let noisy = median(
+        periods
+            .iter()
+            .flat_map(|x| x.noisy.iter().map(p99))
+            .collect(),
+    );
     let errors: u64 = periods
         .iter()
         .flat_map(|x| std::iter::once(&x.quiet).chain(&x.noisy))
@@ -395,7 +411,10 @@ fn report(
     let peak = |f: fn(&Sample) -> f64| samples.iter().map(|(_, s)| f(s)).fold(0.0, f64::max);
     let mut resources = Table::new(&["", "before", "peak", "after (3 s idle)"]);
     for (name, f) in [
-        ("host RSS MiB", (|s: &Sample| s.rss_mib) as fn(&Sample) -> f64),
+        (
+            "host RSS MiB",
+            (|s: &Sample| s.rss_mib) as fn(&Sample) -> f64,
+        ),
         ("store on disk MiB", |s: &Sample| s.store_mib),
         ("log MiB", |s: &Sample| s.log_mib),
     ] {

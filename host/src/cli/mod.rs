@@ -4,6 +4,7 @@
 mod build;
 mod client;
 mod demo;
+mod dev;
 mod money;
 mod scaffold;
 mod store;
@@ -15,6 +16,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 pub use build::{build_plugin, ensure_wasm_target};
+pub use dev::DEV_LOG_FILTER;
 
 /// Islet: run a city app's mini-services as sandboxed Wasm components.
 #[derive(Debug, Parser)]
@@ -38,6 +40,10 @@ pub enum Command {
     Serve(ServeArgs),
     /// Build the sample mini-services and serve them in development mode.
     Demo(ServeArgs),
+    /// The inner loop for one plugin: a development host with the plugin in
+    /// DIR built, installed and released, tokens and URLs printed; every save
+    /// rebuilds and swaps it in, keeping its data.
+    Dev(DevArgs),
     /// Print a development token signed with the data folder's dev key.
     Token(token::TokenArgs),
     /// Build, install and manage plugins.
@@ -91,6 +97,20 @@ pub struct ServeArgs {
     /// [default: the data folder].
     #[arg(long, env = "ISLET_SECRETS_DIR")]
     pub secrets_dir: Option<PathBuf>,
+}
+
+/// `islet dev` flags.
+#[derive(Debug, Clone, Args)]
+pub struct DevArgs {
+    /// The plugin's folder [default: the current folder].
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Build, install and serve, but do not watch for changes.
+    #[arg(long)]
+    pub no_watch: bool,
+    /// Host flags; the data folder defaults to `.islet-dev` in the plugin's folder.
+    #[command(flatten)]
+    pub serve: ServeArgs,
 }
 
 /// `islet config ...`.
@@ -309,6 +329,14 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let mut config = server_config(cli.config.as_ref(), &args)?;
             config.dev = true;
             demo::run(config)
+        }
+        Command::Dev(mut args) => {
+            if args.serve.data_dir.is_none() {
+                args.serve.data_dir = Some(args.dir.join(".islet-dev"));
+            }
+            let mut config = server_config(cli.config.as_ref(), &args.serve)?;
+            config.dev = true;
+            dev::run(config, &args.dir, !args.no_watch)
         }
         Command::Token(args) => token::run(cli.config.as_ref(), &args),
         Command::Plugin(cmd) => match cmd {

@@ -14,9 +14,10 @@ use std::path::Path;
 pub const ENV_PREFIX: &str = "ISLET_";
 
 /// `ISLET_*` variables that are not config-file keys: command-line flags
-/// read by `clap` (which then win like flags), the admin client's and the
-/// test harness's own variables.
+/// read by `clap` (which then win like flags), the admin client's, the
+/// plugin tools' (`ISLET_BUILD_DIR`) and the test harness's own variables.
 const NOT_SETTINGS: &[&str] = &[
+    "build_dir",
     "config",
     "log_json",
     "server",

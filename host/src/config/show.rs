@@ -3,8 +3,8 @@
 //! *files* are shown by path; their contents never are).
 
 use super::{
-    AuthFile, CacheFile, ClockFile, ConfigFile, GuestLogFile, LimitsFile, MetricsFile, NotificationFile,
-    PaymentFile, RuntimeFile, ServerConfig, StoreFile,
+    AuthFile, CacheFile, ClockFile, ConfigFile, GuestLogFile, LimitsFile, MetricsFile,
+    NotificationFile, PaymentFile, RuntimeFile, ServerConfig, StoreFile,
 };
 use crate::limits::{LimitOverrides, Limits};
 

@@ -6,8 +6,8 @@ use crate::store::{Expect, KvStore, StoreError, WriteError};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use time::macros::format_description;
 use time::Date;
+use time::macros::format_description;
 
 const NAMESPACE: &str = "usage";
 

@@ -188,8 +188,7 @@ pub fn create(new: &NewPlugin) -> anyhow::Result<PathBuf> {
         .chain(template_files(new.template).iter())
         .try_for_each(|file| write_file(&staging, file, &replacements));
     if let Err(e) = written.and_then(|()| {
-        std::fs::rename(&staging, &dir)
-            .with_context(|| format!("cannot create {}", dir.display()))
+        std::fs::rename(&staging, &dir).with_context(|| format!("cannot create {}", dir.display()))
     }) {
         let _ = std::fs::remove_dir_all(&staging);
         return Err(e);
@@ -252,7 +251,13 @@ mod tests {
                 department: "transport".into(),
             })
             .unwrap();
-            for file in ["Cargo.toml", "islet.toml", "src/lib.rs", "tests/api.rs", ".cargo/config.toml"] {
+            for file in [
+                "Cargo.toml",
+                "islet.toml",
+                "src/lib.rs",
+                "tests/api.rs",
+                ".cargo/config.toml",
+            ] {
                 let text = std::fs::read_to_string(made.join(file)).unwrap();
                 assert!(!text.contains("__"), "{file} of {template:?}: {text}");
             }

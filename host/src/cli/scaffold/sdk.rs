@@ -138,7 +138,10 @@ mod tests {
         );
         assert!(SDK_MANIFEST.contains(&format!("version = \"{}\"", env!("CARGO_PKG_VERSION"))));
         assert!(SDK_SRC.get_file("lib.rs").is_some());
-        assert!(WIT.files().any(|f| f.path().extension().is_some_and(|e| e == "wit")));
+        assert!(
+            WIT.files()
+                .any(|f| f.path().extension().is_some_and(|e| e == "wit"))
+        );
         let inside = checkout.join("plugins").join("new-one");
         assert_eq!(checkout_sdk(&inside), Some(PathBuf::from("../../sdk")));
         assert_eq!(checkout_sdk(Path::new("/tmp/somewhere/else")), None);
