@@ -132,10 +132,14 @@ fn serve_token_and_plugin_commands() {
         "{}",
         stdout(&out)
     );
+    let out = as_user(&dev, &["plugin", "submit", "hello", "0.2.0"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // What changed, and who is served what: never "released none".
     assert!(
-        as_user(&dev, &["plugin", "submit", "hello", "0.2.0"])
-            .status
-            .success()
+        stdout(&out).contains("hello 0.2.0: submit -> in-review")
+            && stdout(&out).contains("serving: everyone gets 0.1.0"),
+        "{}",
+        stdout(&out)
     );
     let out = as_user(&reviewer, &["plugin", "queue"]);
     assert!(stdout(&out).contains("hello 0.2.0"), "{}", stdout(&out));
@@ -153,20 +157,34 @@ fn serve_token_and_plugin_commands() {
         &["plugin", "approve", "hello", "0.2.0", "--grant-requested"],
     );
     assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("hello 0.2.0: approve -> approved")
+            && stdout(&out).contains("granted: identity, log"),
+        "{}",
+        stdout(&out)
+    );
     let out = as_user(
         &reviewer,
         &["plugin", "release", "hello", "0.2.0", "--percent", "25"],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        stdout(&out).contains("gray 0.2.0 at 25%"),
+        stdout(&out).contains("gray 0.2.0 to 25% of citizens"),
         "{}",
         stdout(&out)
     );
     let out = as_user(&reviewer, &["plugin", "promote", "hello"]);
-    assert!(stdout(&out).contains("released 0.2.0"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("serving: everyone gets 0.2.0"),
+        "{}",
+        stdout(&out)
+    );
     let out = as_user(&reviewer, &["plugin", "rollback", "hello"]);
-    assert!(stdout(&out).contains("released 0.1.0"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("serving: everyone gets 0.1.0"),
+        "{}",
+        stdout(&out)
+    );
     let out = as_user(&reviewer, &["plugin", "versions", "hello"]);
     assert!(
         stdout(&out)

@@ -153,30 +153,103 @@ pub fn publish(server: &ServerArgs, path: &Path, manifest: Option<&Path>) -> any
     Ok(())
 }
 
-fn print_state(body: &Value) {
+/// Who gets which version now: `serving: everyone gets 0.1.0; gray 0.2.0
+/// to 10% and 2 testers`, or that nothing is released yet.
+fn serving_text(body: &Value) -> String {
+    let released = match body["version"].as_str() {
+        Some(v) => format!("everyone gets {v}"),
+        None => "nobody yet (no version released)".to_string(),
+    };
     let gray = match &body["gray"] {
         Value::Null => String::new(),
-        g => format!(
-            ", gray {} at {}%{}",
-            g["version"].as_str().unwrap_or("?"),
-            g["percent"],
-            g["testers"]
-                .as_array()
-                .filter(|t| !t.is_empty())
-                .map(|t| format!(" + {} testers", t.len()))
-                .unwrap_or_default()
-        ),
-    };
-    println!(
-        "{}: released {}{gray}{}",
-        body["id"].as_str().unwrap_or("?"),
-        body["version"].as_str().unwrap_or("none"),
-        if body["taken_down"].as_bool() == Some(true) {
-            ", TAKEN DOWN"
-        } else {
-            ""
+        g => {
+            let testers = g["testers"].as_array().map_or(0, Vec::len);
+            format!(
+                "; gray {} to {}% of citizens{}",
+                g["version"].as_str().unwrap_or("?"),
+                g["percent"],
+                if testers > 0 {
+                    format!(" and {testers} tester(s)")
+                } else {
+                    String::new()
+                }
+            )
         }
+    };
+    let down = if body["taken_down"].as_bool() == Some(true) {
+        "; TAKEN DOWN: nobody is served"
+    } else {
+        ""
+    };
+    format!("serving: {released}{gray}{down}")
+}
+
+/// A version's grants in one line: capabilities, data items, templates.
+fn grants_text(grants: &Value) -> String {
+    if grants.is_null() {
+        return "none yet".into();
+    }
+    let list = |key: &str| -> Vec<String> {
+        grants[key]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut parts = list("capabilities");
+    parts.extend(
+        list("personal_data")
+            .into_iter()
+            .map(|d| format!("data:{d}")),
     );
+    parts.extend(
+        list("templates")
+            .into_iter()
+            .map(|t| format!("template:{t}")),
+    );
+    if grants["long_term_messages"].as_bool() == Some(true) {
+        parts.push("long-term-messages".into());
+    }
+    if parts.is_empty() {
+        "nothing".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+fn print_state(body: &Value) {
+    println!(
+        "{}: {}",
+        body["id"].as_str().unwrap_or("?"),
+        serving_text(body)
+    );
+}
+
+/// What a version action changed: the version's state and grants, then who
+/// is served which version.
+fn print_version_change(body: &Value, version: &str, action: &str) {
+    let id = body["id"].as_str().unwrap_or("?");
+    let entry = body["history"]
+        .as_array()
+        .and_then(|h| h.iter().find(|v| v["version"].as_str() == Some(version)));
+    match entry {
+        Some(v) => {
+            println!(
+                "{id} {version}: {action} -> {}",
+                v["state"].as_str().unwrap_or("?")
+            );
+            println!("  granted: {}", grants_text(&v["grants"]));
+            if let Some(reason) = v["review"]["reason"].as_str() {
+                println!("  reason: {reason}");
+            }
+        }
+        None => println!("{id} {version}: {action}"),
+    }
+    println!("  {}", serving_text(body));
 }
 
 /// `submit`, `reject`, `release` of one version.
@@ -196,7 +269,7 @@ pub fn version_action(
             ))
             .json(&body),
     )?;
-    print_state(&result);
+    print_version_change(&result, version, action);
     Ok(())
 }
 
@@ -260,17 +333,13 @@ pub fn versions(server: &ServerArgs, id: &str) -> anyhow::Result<()> {
         "VERSION", "STATE", "SHA256", "UPLOADED BY"
     );
     for v in body["history"].as_array().into_iter().flatten() {
-        let grants: Vec<&str> = v["grants"]["capabilities"]
-            .as_array()
-            .map(|g| g.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
         println!(
             "{:<12} {:<12} {:<14} {:<16} {}",
             v["version"].as_str().unwrap_or("?"),
             v["state"].as_str().unwrap_or("?"),
             short(v["sha256"].as_str().unwrap_or("?")),
             v["uploaded_by"].as_str().unwrap_or("?"),
-            grants.join(",")
+            grants_text(&v["grants"])
         );
     }
     Ok(())
