@@ -394,3 +394,18 @@ fn demo_serves_the_samples_and_keeps_data_across_crashes_and_restarts() {
     assert_eq!(status, 200, "{mine}");
     assert!(mine.to_string().contains("Lamp 12 is out"), "{mine}");
 }
+
+#[test]
+fn completions_cover_every_command_for_each_shell() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = run(&["completions", shell]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let script = stdout(&out);
+        for command in ["serve", "plugin", "dev", "merchant", "token", "completions"] {
+            assert!(script.contains(command), "{shell} lacks {command}");
+        }
+    }
+    let out = run(&["completions", "tcsh"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("bash"), "{}", stderr(&out));
+}

@@ -38,6 +38,12 @@ pub struct Cli {
 pub enum Command {
     /// Run the host.
     Serve(ServeArgs),
+    /// Print a shell completion script: `islet completions bash >
+    /// /etc/bash_completion.d/islet` (or zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
     /// Build the sample mini-services and serve them in development mode.
     Demo(ServeArgs),
     /// The inner loop for one plugin: a development host with the plugin in
@@ -444,6 +450,17 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Store(cmd) => store::run(cmd),
         Command::Reconcile { date, server } => money::reconcile(&server, date.as_deref()),
         Command::Order { id, server } => money::order(&server, &id),
+        Command::Completions { shell } => {
+            use clap::CommandFactory as _;
+            use std::io::Write as _;
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "islet", &mut script);
+            match std::io::stdout().write_all(&script) {
+                // `islet completions bash | head`: the reader left early.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                other => Ok(other?),
+            }
+        }
         Command::Config(ConfigCommand::Show(args)) => {
             let config = server_config(cli.config.as_ref(), &args)?;
             print!("{}", crate::config::show::effective_toml(&config)?);
