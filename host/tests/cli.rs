@@ -185,6 +185,15 @@ fn serve_token_and_plugin_commands() {
         "{}",
         stdout(&out)
     );
+    let out = as_user(&reviewer, &["plugin", "list", "--output", "json"]);
+    let listed: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(listed["plugins"][0]["id"], "hello", "{listed}");
+    let out = as_user(
+        &reviewer,
+        &["plugin", "versions", "hello", "--output", "json"],
+    );
+    let detail: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(detail["version"], "0.1.0", "{detail}");
     let out = as_user(&reviewer, &["plugin", "versions", "hello"]);
     assert!(
         stdout(&out)

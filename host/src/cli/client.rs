@@ -221,6 +221,18 @@ fn grants_text(grants: &Value) -> String {
     }
 }
 
+/// Print `body` as JSON when `--output json` asked for it; whether it did.
+fn printed_as_json(server: &ServerArgs, body: &Value) -> bool {
+    if server.output != super::Output::Json {
+        return false;
+    }
+    println!(
+        "{}",
+        serde_json::to_string_pretty(body).unwrap_or_else(|_| body.to_string())
+    );
+    true
+}
+
 fn print_state(body: &Value) {
     println!(
         "{}: {}",
@@ -269,7 +281,9 @@ pub fn version_action(
             ))
             .json(&body),
     )?;
-    print_version_change(&result, version, action);
+    if !printed_as_json(server, &result) {
+        print_version_change(&result, version, action);
+    }
     Ok(())
 }
 
@@ -317,7 +331,9 @@ pub fn plugin_action(
             .post(url(server, &format!("/admin/v1/plugins/{id}/{action}")))
             .json(&body),
     )?;
-    print_state(&result);
+    if !printed_as_json(server, &result) {
+        print_state(&result);
+    }
     Ok(())
 }
 
@@ -327,6 +343,9 @@ pub fn versions(server: &ServerArgs, id: &str) -> anyhow::Result<()> {
         server,
         client()?.get(url(server, &format!("/admin/v1/plugins/{id}"))),
     )?;
+    if printed_as_json(server, &body) {
+        return Ok(());
+    }
     print_state(&body);
     println!(
         "{:<12} {:<12} {:<14} {:<16} GRANTS",
@@ -348,6 +367,9 @@ pub fn versions(server: &ServerArgs, id: &str) -> anyhow::Result<()> {
 /// Print the review queue.
 pub fn queue(server: &ServerArgs) -> anyhow::Result<()> {
     let body = send(server, client()?.get(url(server, "/admin/v1/review-queue")))?;
+    if printed_as_json(server, &body) {
+        return Ok(());
+    }
     let queue = body["queue"].as_array().cloned().unwrap_or_default();
     if queue.is_empty() {
         println!("nothing waits for review");
@@ -372,6 +394,9 @@ pub fn queue(server: &ServerArgs) -> anyhow::Result<()> {
 /// Print the installed plugins as a table.
 pub fn list(server: &ServerArgs) -> anyhow::Result<()> {
     let body = send(server, client()?.get(url(server, "/admin/v1/plugins")))?;
+    if printed_as_json(server, &body) {
+        return Ok(());
+    }
     let plugins = body["plugins"].as_array().cloned().unwrap_or_default();
     println!(
         "{:<24} {:<10} {:<16} {:<8} {:<8}",

@@ -136,6 +136,18 @@ pub struct ServerArgs {
     /// An admin token (`islet token --role admin ...` in development).
     #[arg(long, env = "ISLET_TOKEN")]
     pub token: String,
+    /// `table` for people, `json` for scripts (the host's answer as is).
+    #[arg(long, value_enum, default_value = "table")]
+    pub output: Output,
+}
+
+/// How client commands print what the host answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Output {
+    /// Lines and tables for people.
+    Table,
+    /// The host's JSON answer, pretty-printed.
+    Json,
 }
 
 /// `islet plugin ...`.

@@ -18,7 +18,13 @@ pub struct TokenArgs {
     /// The citizen's id at the identity provider.
     #[arg(long)]
     pub sub: String,
-    /// Roles: `admin`, `staff:<department>`, `plugin:<id>:<role>`; repeatable.
+    /// Roles, repeatable. Platform: `admin` (everything), `reviewer`
+    /// (review, release, gray, roll back, take down; read all), `operator`
+    /// (read-only: plugins, usage, audit, orders, deliveries),
+    /// `developer:<department>` (upload and submit the department's
+    /// versions, read its plugins). Inside services: `staff:<department>`
+    /// (the department's staff, `staff` to its services),
+    /// `plugin:<id>:<role>` (a role one service defines).
     #[arg(long = "role")]
     pub roles: Vec<String>,
     /// Real-name assurance level, 0 to 5.
