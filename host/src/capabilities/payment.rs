@@ -107,7 +107,21 @@ impl PaymentState {
     fn answer(&self, result: Result<Order, PaymentError>) -> Result<WitOrder, Error> {
         result
             .map(|o| to_wit(&o, self.payments.provider().checkout_url(&o)))
-            .map_err(to_error)
+            .map_err(|e| {
+                if let PaymentError::MerchantNotGranted(merchant) = &e {
+                    // The developer reads the log (`islet dev` streams it):
+                    // say what to run.
+                    tracing::warn!(
+                        target: "islet::guest",
+                        plugin = %self.plugin_id,
+                        %merchant,
+                        "merchant `{merchant}` is not granted to `{}`: an admin runs                          `islet merchant grant {merchant} {}` (or opens it first with                          `islet merchant create {merchant} --department ... --name ...`)",
+                        self.plugin_id,
+                        self.plugin_id
+                    );
+                }
+                to_error(e)
+            })
     }
 }
 
