@@ -47,7 +47,11 @@ struct File {
     text: &'static str,
 }
 
-const COMMON: [File; 4] = [
+const COMMON: [File; 5] = [
+    File {
+        path: "src/page.html",
+        text: include_str!("rust/common/page.html"),
+    },
     File {
         path: "Cargo.toml",
         text: include_str!("rust/common/Cargo.toml"),
@@ -66,7 +70,7 @@ const COMMON: [File; 4] = [
     },
 ];
 
-fn template_files(template: Template) -> [File; 4] {
+fn template_files(template: Template) -> [File; 3] {
     macro_rules! files {
         ($dir:literal) => {
             [
@@ -77,10 +81,6 @@ fn template_files(template: Template) -> [File; 4] {
                 File {
                     path: "src/lib.rs",
                     text: include_str!(concat!("rust/", $dir, "/lib.rs")),
-                },
-                File {
-                    path: "src/page.html",
-                    text: include_str!(concat!("rust/", $dir, "/page.html")),
                 },
                 File {
                     path: "tests/api.rs",
@@ -167,6 +167,24 @@ pub fn create(new: &NewPlugin) -> anyhow::Result<PathBuf> {
                 Template::Basic => "",
                 Template::Paying => " (the merchant account is granted by an admin)",
                 Template::Notifying => " and the message template an admin approves",
+            }
+            .to_string(),
+        ),
+        (
+            "__INTRO__",
+            match new.template {
+                Template::Basic => {
+                    "Edit <code>src/lib.rs</code> and save: <code>islet dev</code> rebuilds \
+                     and reloads this service."
+                }
+                Template::Paying => {
+                    "POST <code>/api/fees</code> creates an order; open its \
+                     <code>checkout_url</code> to pay in the city's cashier."
+                }
+                Template::Notifying => {
+                    "POST <code>/api/subscription</code> subscribes; the app asks for \
+                     consent to the <code>news</code> template."
+                }
             }
             .to_string(),
         ),
