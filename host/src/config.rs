@@ -505,7 +505,10 @@ fn idp_settings(auth: &AuthFile, issuer: &str) -> anyhow::Result<crate::auth::Id
     }
     for (key, url) in [
         ("jwks-url", &s.jwks_url),
-        ("oidc-discovery-url (or issuer, with discovery)", &s.discovery_url),
+        (
+            "oidc-discovery-url (or issuer, with discovery)",
+            &s.discovery_url,
+        ),
     ] {
         if let Some(url) = url {
             crate::auth::check_idp_url(url, s.allow_http)
@@ -677,7 +680,10 @@ assurance-level = "loa"
         assert_eq!(c.idp.jwks_url, None);
         assert_eq!(
             c.idp.algorithms,
-            [jsonwebtoken::Algorithm::RS256, jsonwebtoken::Algorithm::ES256]
+            [
+                jsonwebtoken::Algorithm::RS256,
+                jsonwebtoken::Algorithm::ES256
+            ]
         );
         assert_eq!(c.idp.min_refresh, Duration::from_secs(1), "at least 1 s");
         assert_eq!(c.idp.refresh, Duration::from_secs(120));
@@ -694,7 +700,9 @@ assurance-level = "loa"
 
         let refused = |text: &str, needle: &str| {
             let file: ConfigFile = toml::from_str(text).unwrap();
-            let err = ServerConfig::from_file(&file, None).unwrap_err().to_string();
+            let err = ServerConfig::from_file(&file, None)
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(needle), "{text}: {err}");
         };
         refused(

@@ -274,9 +274,9 @@ async fn certs(State(shared): State<Shared>) -> Response {
             }
             response
         }
-        Answer::Status(code) => {
-            StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR).into_response()
-        }
+        Answer::Status(code) => StatusCode::from_u16(code)
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            .into_response(),
         Answer::Body(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
         Answer::Huge(n) => {
             let mut body = b"{\"keys\": [".to_vec();

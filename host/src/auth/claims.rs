@@ -102,12 +102,9 @@ impl ClaimNames {
         let mut roles = Vec::new();
         for path in &self.roles {
             match lookup(claims, path) {
-                Some(Value::Array(items)) => roles.extend(
-                    items
-                        .iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_string),
-                ),
+                Some(Value::Array(items)) => {
+                    roles.extend(items.iter().filter_map(Value::as_str).map(str::to_string))
+                }
                 Some(Value::String(s)) => roles.extend(s.split_whitespace().map(str::to_string)),
                 _ => {}
             }
@@ -208,10 +205,24 @@ mod tests {
             lookup(&claims, "https://id.city.example/roles"),
             Some(&json!(["reviewer"]))
         );
-        assert_eq!(lookup(&claims, "a.b.c"), Some(&json!(2)), "plain nesting first");
-        assert_eq!(lookup(&claims, "a.b"), Some(&json!({"c": 1})), "the name as written");
+        assert_eq!(
+            lookup(&claims, "a.b.c"),
+            Some(&json!(2)),
+            "plain nesting first"
+        );
+        assert_eq!(
+            lookup(&claims, "a.b"),
+            Some(&json!({"c": 1})),
+            "the name as written"
+        );
         assert_eq!(lookup(&claims, "deep.x.y.z"), Some(&json!("found")));
-        for missing in ["realm_access.role", "sub.x", "realm_access.roles.0", "", "."] {
+        for missing in [
+            "realm_access.role",
+            "sub.x",
+            "realm_access.roles.0",
+            "",
+            ".",
+        ] {
             assert_eq!(lookup(&claims, missing), None, "{missing}");
         }
     }

@@ -80,7 +80,10 @@ impl KeySet {
         let mut keys: Vec<SetKey> = Vec::new();
         let mut skipped = Vec::new();
         for (at, value) in raw.keys.into_iter().enumerate() {
-            let kid = value.get("kid").and_then(|k| k.as_str()).map(str::to_string);
+            let kid = value
+                .get("kid")
+                .and_then(|k| k.as_str())
+                .map(str::to_string);
             let name = kid.clone().unwrap_or_else(|| format!("#{at}"));
             let parsed = serde_json::from_value::<Jwk>(value)
                 .map_err(|e| format!("not a JWK: {e}"))
@@ -148,7 +151,10 @@ fn usable(jwk: &Jwk, accepted: &[Algorithm]) -> Result<(Algorithm, DecodingKey),
     let named = match jwk.common.key_algorithm {
         None => None,
         Some(KeyAlgorithm::UNKNOWN_ALGORITHM) => return Err("an unknown alg".into()),
-        Some(alg) => Some(Algorithm::try_from(alg).map_err(|_| format!("alg {alg} is not a signature algorithm"))?),
+        Some(alg) => Some(
+            Algorithm::try_from(alg)
+                .map_err(|_| format!("alg {alg} is not a signature algorithm"))?,
+        ),
     };
     let alg = match &jwk.algorithm {
         AlgorithmParameters::RSA(rsa) => {
@@ -286,7 +292,15 @@ mod tests {
         .unwrap();
         assert_eq!(set.kids(), ["good"]);
         assert_eq!(skipped.len(), 14, "{skipped:#?}");
-        for kid in ["hmac", "rsa-as-hmac", "rsa-as-ec", "small", "zeros", "enc", "p521"] {
+        for kid in [
+            "hmac",
+            "rsa-as-hmac",
+            "rsa-as-ec",
+            "small",
+            "zeros",
+            "enc",
+            "p521",
+        ] {
             assert!(
                 skipped.iter().any(|s| s.starts_with(kid)),
                 "{kid}: {skipped:?}"

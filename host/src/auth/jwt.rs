@@ -300,7 +300,11 @@ impl TokenVerifier {
                 .iter()
                 .filter(|(alg, _)| *alg == header.alg)
                 .map(|(_, key)| key)
-                .chain(set.iter().flat_map(|s| s.unnamed(header.alg)).map(|k| &k.key))
+                .chain(
+                    set.iter()
+                        .flat_map(|s| s.unnamed(header.alg))
+                        .map(|k| &k.key),
+                )
                 .collect(),
         };
         // A `kid` the provider does not publish: say so rather than "bad
@@ -310,9 +314,8 @@ impl TokenVerifier {
             _ => None,
         };
         if candidates.is_empty() {
-            return Err(unknown.unwrap_or_else(|| {
-                AuthError::UnsupportedAlgorithm(format!("{:?}", header.alg))
-            }));
+            return Err(unknown
+                .unwrap_or_else(|| AuthError::UnsupportedAlgorithm(format!("{:?}", header.alg))));
         }
         let mut validation = Validation::new(header.alg);
         validation.set_issuer(&[&self.issuer]);

@@ -294,7 +294,10 @@ impl RemoteKeys {
                 continue; // fetched meanwhile (an unknown kid)
             }
             if !state.gate.try_begin(now) {
-                state.due = state.gate.opens_at().unwrap_or(now + self.settings.min_refresh);
+                state.due = state
+                    .gate
+                    .opens_at()
+                    .unwrap_or(now + self.settings.min_refresh);
                 continue;
             }
             let _ = self.refresh(&mut state, Trigger::Periodic).await;
@@ -362,12 +365,13 @@ impl RemoteKeys {
             }
         };
         let fetched = self.fetcher.get(&url).await?;
-        let (set, skipped) = KeySet::parse(&fetched.body, &self.settings.algorithms).map_err(
-            |error| RefreshError::KeySet {
-                url: url.to_string(),
-                error,
-            },
-        )?;
+        let (set, skipped) =
+            KeySet::parse(&fetched.body, &self.settings.algorithms).map_err(|error| {
+                RefreshError::KeySet {
+                    url: url.to_string(),
+                    error,
+                }
+            })?;
         Ok((set, skipped, fetched.max_age))
     }
 
