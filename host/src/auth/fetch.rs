@@ -108,7 +108,7 @@ impl Fetcher {
             } else {
                 FetchError::Network {
                     url: name.to_string(),
-                    reason: e.without_url().to_string(),
+                    reason: with_sources(&e.without_url()),
                 }
             }
         };
@@ -149,6 +149,21 @@ impl Fetcher {
         }
         Ok(Fetched { body, max_age })
     }
+}
+
+/// `e` and its causes ("error sending request: ...: Connection refused").
+fn with_sources(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let line = c.to_string();
+        if !text.contains(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        cause = c.source();
+    }
+    text
 }
 
 /// `max-age` of a `Cache-Control` value; none when absent or when the

@@ -258,6 +258,25 @@ async fn the_last_good_keys_outlive_a_provider_that_is_down_or_hostile() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_starts_while_the_provider_is_down_and_takes_its_keys_when_it_is_back() {
+    let idp = TestIdp::start().await;
+    let k1 = rsa1();
+    idp.answer(Answer::Status(503));
+    let host = TestHost::start_with(|c| idp.configure(c)).await;
+    host.install("probe").await;
+    let token = k1.sign(&claims(&host, "alice"));
+    assert_eq!(
+        whoami(&host, &token).await,
+        (401, "unknown_signing_key".to_string())
+    );
+    // Public routes work meanwhile.
+    assert_eq!(host.get_json("/api/v1/catalog", None).await.0, 200);
+    idp.publish(&[&k1]);
+    until_status(&host, &token, 200).await;
+    host.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn discovery_finds_the_key_set_and_another_issuer_stops_the_host() {
     let idp = TestIdp::start().await;
     let k1 = rsa1();
