@@ -2,6 +2,7 @@
 //! file, `ISLET_*` environment variables, command-line flags (see `cli`).
 //! `islet config show` prints the result ([`show`]).
 
+mod idp;
 pub mod layers;
 mod ops;
 pub mod show;
@@ -193,6 +194,39 @@ pub struct AuthFile {
     /// PEM files of ES256 public keys.
     #[serde(default)]
     pub es256_public_key_files: Vec<PathBuf>,
+    /// The identity provider's JSON Web Key Set URL.
+    pub jwks_url: Option<String>,
+    /// Find the key set by OIDC discovery at
+    /// `{issuer}/.well-known/openid-configuration` (default false).
+    pub discovery: Option<bool>,
+    /// The discovery document's address, when not the issuer's well-known
+    /// one (implies discovery).
+    pub oidc_discovery_url: Option<String>,
+    /// Algorithms keys from the key set may verify (default: RS256, RS384,
+    /// RS512, PS256, PS384, PS512, ES256, ES384, EdDSA).
+    pub algorithms: Option<Vec<String>>,
+    /// Key set refresh period when the provider sends no
+    /// `Cache-Control: max-age`, seconds (default 300).
+    pub jwks_refresh_s: Option<u64>,
+    /// Shortest time between two key set fetches, whatever asks for them
+    /// (a token with an unknown `kid`, max-age, a retry), seconds (default 10).
+    pub jwks_min_refresh_s: Option<u64>,
+    /// Longest `max-age` honoured, seconds (default 3600).
+    pub jwks_max_refresh_s: Option<u64>,
+    /// Deadline of one fetch from the provider, ms (default 5000).
+    pub jwks_timeout_ms: Option<u64>,
+    /// Largest key set or discovery document, KiB (default 256).
+    pub jwks_max_kib: Option<u64>,
+    /// Fetch from a provider over plain http outside loopback (default
+    /// false: keys fetched without TLS can be replaced on the way).
+    pub idp_allow_http: Option<bool>,
+    /// PEM CA certificates trusted for the provider's TLS besides the
+    /// built-in roots (a city's private CA).
+    pub idp_ca_file: Option<PathBuf>,
+    /// `[auth.claims]`: the claims (names or dotted paths) the caller's
+    /// attributes are read from.
+    #[serde(default)]
+    pub claims: crate::auth::ClaimNames,
 }
 
 /// `[runtime]`.
@@ -276,6 +310,10 @@ pub struct ServerConfig {
     pub rs256_public_key_files: Vec<PathBuf>,
     /// ES256 public key files.
     pub es256_public_key_files: Vec<PathBuf>,
+    /// The identity provider's key set and its refreshing.
+    pub idp: crate::auth::IdpSettings,
+    /// Where the caller's attributes are in a token.
+    pub claims: crate::auth::ClaimNames,
     /// Plugin limit defaults and maxima.
     pub limits: LimitPolicy,
     /// Largest component upload, bytes.
@@ -330,6 +368,8 @@ impl ServerConfig {
             hs256_secret_file: None,
             rs256_public_key_files: Vec::new(),
             es256_public_key_files: Vec::new(),
+            idp: crate::auth::IdpSettings::default(),
+            claims: crate::auth::ClaimNames::default(),
             limits: LimitPolicy::default(),
             max_component_bytes: 10 << 20,
             shutdown_grace: Duration::from_secs(30),
@@ -385,6 +425,12 @@ impl ServerConfig {
         c.hs256_secret_file = file.auth.hs256_secret_file.clone();
         c.rs256_public_key_files = file.auth.rs256_public_key_files.clone();
         c.es256_public_key_files = file.auth.es256_public_key_files.clone();
+        c.idp = idp::settings(&file.auth, &c.issuer)?;
+        file.auth
+            .claims
+            .check()
+            .map_err(|e| anyhow::anyhow!("config {e}"))?;
+        c.claims = file.auth.claims.clone();
         if let Some(n) = file.runtime.max_instances {
             c.max_instances = n;
         }

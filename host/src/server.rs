@@ -1,8 +1,8 @@
 //! Assemble and run a host: store, secrets, runtime, registry, router.
 
 use crate::auth::{
-    PairwiseSubjects, TokenVerifier, VerifierKeys, bind_to_store, load_or_create_secret,
-    read_secret,
+    PairwiseSubjects, RemoteKeys, TokenVerifier, VerifierKeys, bind_to_store,
+    load_or_create_secret, read_secret,
 };
 use crate::config::{DEV_KEY_FILE, PAIRWISE_SECRET_FILE, ServerConfig};
 use crate::http::{self, AppState};
@@ -46,10 +46,20 @@ pub fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>> {
             .join(crate::payment::sandbox::SECRET_FILE),
     )?;
     bind_to_store(store.as_ref(), "sandbox-pay", &sandbox_secret)?;
-    let verifier = Arc::new(TokenVerifier::new(
+    let remote = if config.idp.enabled() {
+        Some(Arc::new(RemoteKeys::new(
+            &config.issuer,
+            config.idp.clone(),
+        )?))
+    } else {
+        None
+    };
+    let verifier = Arc::new(TokenVerifier::with_sources(
         &config.issuer,
         &config.audience,
         &verifier_keys(config)?,
+        remote,
+        config.claims.clone(),
     )?);
     let sandbox = Arc::new(crate::payment::sandbox::SandboxProvider::new(
         store.clone(),
@@ -225,6 +235,12 @@ pub async fn serve(
     state: Arc<AppState>,
     connections: crate::conn::ConnectionLimits,
 ) -> anyhow::Result<RunningServer> {
+    // The identity provider's keys, before the first request (a provider
+    // that is down only delays sign-ins; a wrong one stops the host).
+    let remote = state.verifier.remote().cloned();
+    if let Some(remote) = &remote {
+        remote.start().await?;
+    }
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -276,6 +292,8 @@ pub async fn serve(
             cache_policy,
             cache_stopped,
         ));
+        let (stop_keys, keys_stopped) = oneshot::channel::<()>();
+        let keys = remote.map(|remote| tokio::spawn(remote.run(keys_stopped)));
         let (stop_outbox, outbox_stopped) = oneshot::channel::<()>();
         let outbox = tokio::spawn(crate::notify::run(notifications.clone(), outbox_stopped));
         let served = crate::conn::serve(listener, app, connections, async move {
@@ -299,6 +317,10 @@ pub async fn serve(
         let _ = relay.await;
         let _ = stop_cache.send(());
         let _ = cache.await;
+        let _ = stop_keys.send(());
+        if let Some(keys) = keys {
+            let _ = keys.await;
+        }
         if let Err(e) = tokio::task::spawn_blocking(move || usage.flush()).await {
             tracing::error!("cannot flush usage at shutdown: {e}");
         }

@@ -1,14 +1,25 @@
 //! Verification of the app's `Authorization: Bearer` tokens.
 //!
-//! Keys are chosen by the token's `alg`, and each algorithm only ever uses
-//! keys configured for it: an RSA public key is never tried as an HMAC
-//! secret (algorithm confusion), `alg: none` never parses, and algorithms
-//! without configured keys are refused.
+//! Keys come from configured files (HS256 secrets, RS256/ES256 PEM) and
+//! from the identity provider's key set ([`RemoteKeys`]). A token naming a
+//! `kid` of the set is checked with that key alone, under the algorithm
+//! the key is for; any other token with the configured keys of its `alg`.
+//! An RSA public key is never tried as an HMAC secret (algorithm
+//! confusion), `alg: none` never parses, and algorithms without keys are
+//! refused. Who the token names is read with the configured
+//! [`ClaimNames`].
 
+use super::claims::ClaimNames;
+use super::remote::RemoteKeys;
 use crate::manifest::DataItem;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, errors::ErrorKind};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Longest `kid` a token may name and still make the host look for it.
+const MAX_KID_CHARS: usize = 256;
 
 /// The claims Islet reads from a citizen's token.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -67,7 +78,7 @@ impl Claims {
         .filter_map(|(item, value)| {
             value
                 .as_ref()
-                .filter(|v| !v.trim().is_empty() && v.len() <= 200)
+                .filter(|v| !v.trim().is_empty() && v.chars().count() <= 200)
                 .map(|v| (item, v.clone()))
         })
         .collect()
@@ -148,6 +159,10 @@ pub enum AuthError {
     /// A required claim is missing or has the wrong type.
     #[error("the token lacks a required claim: {0}")]
     MissingClaim(String),
+    /// The token names a `kid` the identity provider does not publish
+    /// (even after fetching its key set again).
+    #[error("the token's signing key {0:?} is not one the identity provider publishes")]
+    UnknownKey(String),
 }
 
 /// The keys a verifier accepts, per algorithm.
@@ -180,11 +195,27 @@ pub struct TokenVerifier {
     issuer: String,
     audience: String,
     keys: Vec<(Algorithm, DecodingKey)>,
+    remote: Option<Arc<RemoteKeys>>,
+    claims: ClaimNames,
 }
 
 impl TokenVerifier {
-    /// A verifier for tokens from `issuer` meant for `audience`.
+    /// A verifier for tokens from `issuer` meant for `audience`, signed
+    /// with one of `keys`, claims read by the default names.
     pub fn new(issuer: &str, audience: &str, keys: &VerifierKeys) -> anyhow::Result<Self> {
+        Self::with_sources(issuer, audience, keys, None, ClaimNames::default())
+    }
+
+    /// A verifier taking keys from files (`keys`) and from the identity
+    /// provider (`remote`), reading claims by `claims`.
+    pub fn with_sources(
+        issuer: &str,
+        audience: &str,
+        keys: &VerifierKeys,
+        remote: Option<Arc<RemoteKeys>>,
+        claims: ClaimNames,
+    ) -> anyhow::Result<Self> {
+        claims.check().map_err(anyhow::Error::msg)?;
         let mut out = Vec::new();
         for secret in &keys.hs256 {
             let key = DecodingKey::from_secret(secret)
@@ -201,17 +232,43 @@ impl TokenVerifier {
                 .map_err(|e| anyhow::anyhow!("ES256 public key is not a valid EC PEM: {e}"))?;
             out.push((Algorithm::ES256, key));
         }
-        if out.is_empty() {
+        if out.is_empty() && remote.is_none() {
             anyhow::bail!(
-                "no token verification keys are configured: set auth.hs256-secret-file, \
-                 auth.rs256-public-keys or auth.es256-public-keys, or run with --dev"
+                "no token verification keys are configured: set [auth] jwks-url, discovery, \
+                 hs256-secret-file, rs256-public-key-files or es256-public-key-files, \
+                 or run with --dev"
             );
         }
         Ok(TokenVerifier {
             issuer: issuer.to_string(),
             audience: audience.to_string(),
             keys: out,
+            remote,
+            claims,
         })
+    }
+
+    /// The identity provider's keys, when configured.
+    pub fn remote(&self) -> Option<&Arc<RemoteKeys>> {
+        self.remote.as_ref()
+    }
+
+    /// Before [`TokenVerifier::verify`]: when `token` names a `kid` the
+    /// provider's set lacks, fetch the set again (rate-bounded), so a key
+    /// rotation takes effect on the first token signed with the new key.
+    pub async fn prepare(&self, token: &str) {
+        let Some(remote) = &self.remote else {
+            return;
+        };
+        let Ok(header) = jsonwebtoken::decode_header(token) else {
+            return;
+        };
+        if let Some(kid) = header.kid
+            && kid.chars().count() <= MAX_KID_CHARS
+            && remote.accepts(header.alg)
+        {
+            remote.ensure_kid(&kid).await;
+        }
     }
 
     /// Verify `token` and return the caller it names.
@@ -222,39 +279,55 @@ impl TokenVerifier {
             }
             _ => AuthError::Malformed,
         })?;
-        let candidates: Vec<&DecodingKey> = self
-            .keys
-            .iter()
-            .filter(|(alg, _)| *alg == header.alg)
-            .map(|(_, key)| key)
-            .collect();
+        let set = self.remote.as_ref().map(|r| r.current());
+        let named = header
+            .kid
+            .as_deref()
+            .and_then(|kid| Some((kid, set.as_ref()?.by_kid(kid)?)));
+        let candidates: Vec<&DecodingKey> = match named {
+            // The provider's key decides the algorithm, not the token.
+            Some((kid, key)) if key.alg != header.alg => {
+                return Err(AuthError::UnsupportedAlgorithm(format!(
+                    "{:?} (key {:?} is for {:?})",
+                    header.alg,
+                    short(kid),
+                    key.alg
+                )));
+            }
+            Some((_, key)) => vec![&key.key],
+            None => self
+                .keys
+                .iter()
+                .filter(|(alg, _)| *alg == header.alg)
+                .map(|(_, key)| key)
+                .chain(
+                    set.iter()
+                        .flat_map(|s| s.unnamed(header.alg))
+                        .map(|k| &k.key),
+                )
+                .collect(),
+        };
+        // A `kid` the provider does not publish: say so rather than "bad
+        // signature" (unless a configured key verifies the token).
+        let unknown = match (&header.kid, &set, named) {
+            (Some(kid), Some(_), None) => Some(AuthError::UnknownKey(short(kid))),
+            _ => None,
+        };
         if candidates.is_empty() {
-            return Err(AuthError::UnsupportedAlgorithm(format!("{:?}", header.alg)));
+            return Err(unknown
+                .unwrap_or_else(|| AuthError::UnsupportedAlgorithm(format!("{:?}", header.alg))));
         }
         let mut validation = Validation::new(header.alg);
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
-        validation.set_required_spec_claims(&["exp", "sub", "iss", "aud"]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
         validation.validate_nbf = true;
         validation.leeway = 30;
 
         let mut last = AuthError::BadSignature;
         for key in candidates {
-            match jsonwebtoken::decode::<Claims>(token, key, &validation) {
-                Ok(data) => {
-                    let c = data.claims;
-                    if c.sub.is_empty() {
-                        return Err(AuthError::MissingClaim("sub".into()));
-                    }
-                    return Ok(Citizen {
-                        personal_data: c.personal_data(),
-                        subject: c.sub,
-                        issuer: c.iss,
-                        roles: c.roles,
-                        assurance_level: c.assurance_level.min(5),
-                        expires_at: c.exp,
-                    });
-                }
+            match jsonwebtoken::decode::<Map<String, Value>>(token, key, &validation) {
+                Ok(data) => return self.citizen(&data.claims),
                 Err(e) => {
                     last = match e.kind() {
                         ErrorKind::InvalidSignature => AuthError::BadSignature,
@@ -278,8 +351,34 @@ impl TokenVerifier {
                 }
             }
         }
-        Err(last)
+        Err(unknown.unwrap_or(last))
     }
+
+    /// The caller verified `claims` describe.
+    fn citizen(&self, claims: &Map<String, Value>) -> Result<Citizen, AuthError> {
+        let who = self.claims.read(claims)?;
+        let issuer = claims
+            .get("iss")
+            .and_then(Value::as_str)
+            .ok_or_else(|| AuthError::MissingClaim("iss".into()))?;
+        let expires_at = claims
+            .get("exp")
+            .and_then(|v| v.as_u64().or_else(|| v.as_f64().map(|f| f.max(0.0) as u64)))
+            .ok_or_else(|| AuthError::MissingClaim("exp".into()))?;
+        Ok(Citizen {
+            subject: who.subject,
+            issuer: issuer.to_string(),
+            roles: who.roles,
+            assurance_level: who.assurance_level,
+            personal_data: who.personal_data,
+            expires_at,
+        })
+    }
+}
+
+/// `kid` cut to a length fit for a message.
+fn short(kid: &str) -> String {
+    kid.chars().take(64).collect()
 }
 
 /// Sign a token with an HS256 secret (development tokens, tests).

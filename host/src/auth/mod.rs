@@ -1,13 +1,23 @@
 //! Who is calling: verification of the app's JWTs, development keys, and
 //! the pairwise subjects a plugin sees instead of the citizen's real id.
 
+mod claims;
+mod discovery;
+mod fetch;
+mod jwks;
 mod jwt;
 mod pairwise;
+mod remote;
 mod secrets;
 mod session;
 
+pub use claims::{ClaimNames, Identity};
+pub use discovery::{DiscoveryError, well_known as discovery_url};
+pub use fetch::{FetchError, check_url as check_idp_url};
+pub use jwks::{DEFAULT_ALGORITHMS, JwksError, KeySet, SetKey};
 pub use jwt::{AuthError, Citizen, Claims, TokenVerifier, VerifierKeys, sign_hs256};
 pub use pairwise::PairwiseSubjects;
+pub use remote::{IdpSettings, RemoteKeys};
 pub use secrets::{bind_to_store, create_secret_file, load_or_create_secret, read_secret};
 pub use session::{
     OpenError, RECHECK as SESSION_RECHECK, SESSION_PREFIX, SESSION_TTL_SECS, ServiceSession,

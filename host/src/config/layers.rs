@@ -118,6 +118,9 @@ mod tests {
                 "https://push.example:8443/islet?x=1",
             );
             jail.set_env("ISLET_STORE__POOL_SIZE", "4");
+            jail.set_env("ISLET_AUTH__JWKS_URL", "https://id.city.example/certs");
+            jail.set_env("ISLET_AUTH__CLAIMS__ROLES", "realm_access.roles");
+            jail.set_env("ISLET_AUTH__JWKS_MIN_REFRESH_S", "30");
             // Flags' variables and the harness's are not settings.
             jail.set_env("ISLET_LISTEN", "127.0.0.1:1");
             jail.set_env("ISLET_TEST_PG_URL", "postgres://x");
@@ -140,6 +143,12 @@ mod tests {
                 Some("https://push.example:8443/islet?x=1")
             );
             assert_eq!(c.store_pool_size, 4);
+            assert_eq!(
+                c.idp.jwks_url.as_deref(),
+                Some("https://id.city.example/certs")
+            );
+            assert_eq!(c.claims.roles, ["realm_access.roles"]);
+            assert_eq!(c.idp.min_refresh, Duration::from_secs(30));
             Ok(())
         });
     }

@@ -43,6 +43,24 @@ pub fn effective(c: &ServerConfig) -> ConfigFile {
             hs256_secret_file: c.hs256_secret_file.clone(),
             rs256_public_key_files: c.rs256_public_key_files.clone(),
             es256_public_key_files: c.es256_public_key_files.clone(),
+            jwks_url: c.idp.jwks_url.clone(),
+            discovery: Some(c.idp.discovery_url.is_some()),
+            oidc_discovery_url: c.idp.discovery_url.clone(),
+            algorithms: Some(
+                c.idp
+                    .algorithms
+                    .iter()
+                    .map(|alg| format!("{alg:?}"))
+                    .collect(),
+            ),
+            jwks_refresh_s: Some(c.idp.refresh.as_secs()),
+            jwks_min_refresh_s: Some(c.idp.min_refresh.as_secs()),
+            jwks_max_refresh_s: Some(c.idp.max_refresh.as_secs()),
+            jwks_timeout_ms: Some(c.idp.timeout.as_millis() as u64),
+            jwks_max_kib: Some((c.idp.max_bytes >> 10) as u64),
+            idp_allow_http: Some(c.idp.allow_http),
+            idp_ca_file: c.idp.ca_file.clone(),
+            claims: c.claims.clone(),
         },
         runtime: RuntimeFile {
             max_instances: Some(c.max_instances),
@@ -152,7 +170,13 @@ mod tests {
         c.metrics.token = Some("metrics-token-very-secret".into());
         c.trusted_proxies = vec!["10.0.0.0/8".parse().unwrap()];
         c.payment.lease = std::time::Duration::from_millis(4321);
+        c.issuer = "https://id.city.example".into();
+        c.idp.discovery_url = Some(crate::auth::discovery_url(&c.issuer));
+        c.idp.min_refresh = std::time::Duration::from_secs(20);
+        c.claims.roles = vec!["realm_access.roles".into()];
         let text = effective_toml(&c).unwrap();
+        assert!(text.contains("[auth.claims]"), "{text}");
+        assert!(text.contains("jwks-min-refresh-s = 20"), "{text}");
         assert!(!text.contains("hunter2"), "{text}");
         assert!(!text.contains("again"), "{text}");
         assert!(!text.contains("very-secret"), "{text}");
@@ -173,6 +197,8 @@ mod tests {
         assert_eq!(back.data_dir, c.data_dir);
         assert_eq!(back.cache, c.cache);
         assert_eq!(back.guest_log, c.guest_log);
+        assert_eq!(back.idp, c.idp);
+        assert_eq!(back.claims, c.claims);
         assert_eq!(
             back.notification.retention, c.notification.retention,
             "{text}"

@@ -73,6 +73,7 @@ pub fn verify(state: &AppState, token: &str) -> Result<Arc<Citizen>, ApiError> {
     state.verifier.verify(token).map(Arc::new).map_err(|e| {
         let code = match e {
             AuthError::Expired => "token_expired",
+            AuthError::UnknownKey(_) => "unknown_signing_key",
             _ => "invalid_token",
         };
         ApiError::unauthorized(code, e.to_string())
@@ -239,4 +240,29 @@ pub async fn require_signed_in(
         Ok(_) => next.run(request).await,
         Err(e) => e.into_response(),
     }
+}
+
+/// Middleware of every route: when the request's token (the
+/// `Authorization` header, or `?token=` of the inbox stream) names a
+/// signing key the identity provider's set lacks, fetch the set again
+/// (rate-bounded) before the handler verifies it, so a key rotation at the
+/// provider takes effect on the first token signed with the new key.
+pub async fn fetch_new_signing_keys(
+    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if state.verifier.remote().is_some() {
+        // Owned, so nothing borrows the request (not `Sync`) across the await.
+        let token = match bearer(request.headers()).ok().flatten() {
+            Some(token) => Some(token.to_string()),
+            None => form_urlencoded::parse(request.uri().query().unwrap_or("").as_bytes())
+                .find(|(key, _)| key == "token")
+                .map(|(_, value)| value.trim().to_string()),
+        };
+        if let Some(token) = token.filter(|t| !ServiceSessions::is_session_token(t)) {
+            state.verifier.prepare(&token).await;
+        }
+    }
+    next.run(request).await
 }

@@ -209,6 +209,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // A bug in the host answers 500 JSON instead of dropping the connection.
+        // New signing keys of the identity provider are fetched before
+        // any handler verifies a token.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            caller::fetch_new_signing_keys,
+        ))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,
         ))
