@@ -22,3 +22,9 @@ pub fn date_of(secs: u64) -> String {
         .map(|t| t.date().to_string())
         .unwrap_or_else(|_| "1970-01-01".into())
 }
+
+/// The city's business time zone (an IANA name): the zone the citizen-facing
+/// pages show times in. `Asia/Shanghai` until the zone becomes a setting.
+pub fn business_zone() -> &'static str {
+    "Asia/Shanghai"
+}

@@ -8,6 +8,7 @@ mod hosts;
 mod input;
 mod isolation;
 mod jwt;
+mod language;
 mod lifecycle;
 mod log_and_disk;
 mod metering;
