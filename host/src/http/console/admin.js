@@ -2,7 +2,7 @@
 // host (/admin/v1). No framework and no build step. The token stays in
 // sessionStorage; every element a test clicks carries a data-testid.
 import { callApi, decodeClaims, h, tokenProblem } from './common.js';
-import { dateTimeMs, errorText, languagePicker, t, translatePage, zone } from './i18n.js';
+import { dateTimeMs, errorText, languagePicker, t, translatePage } from './i18n.js';
 
 const TOKEN_KEY = 'islet_admin_token';
 const TABS = ['plugins', 'review', 'audit'];

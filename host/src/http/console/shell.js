@@ -982,6 +982,7 @@ function signOut() {
   // End the services' sessions too (best effort: they expire anyway).
   if (token()) request('DELETE', '/api/v1/sessions').catch(() => {});
   localStorage.removeItem(TOKEN_KEY);
+  showReason('');
   state.orders = { list: [], next: null, loading: false, generation: state.orders.generation + 1 };
   privacySay('');
   renderIdentity();
