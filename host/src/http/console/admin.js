@@ -369,7 +369,7 @@ function trailCard(p) {
     h('div', { class: 'section-head' },
       h('h3', {}, t('admin.trail.heading')),
       h('span', { class: 'muted small' }, t('admin.trail.text'))),
-    h('div', { class: 'table-wrap' },
+    h('div', { class: 'table-wrap', tabindex: 0, role: 'region', 'aria-label': t('admin.trail.heading') },
       h('table', { class: 'grid', testid: 'data-access-table' },
         h('thead', {}, h('tr', {},
           h('th', {}, t('admin.trail.col.when')), h('th', {}, t('admin.trail.col.citizen')), h('th', {}, t('admin.trail.col.item')),
@@ -495,7 +495,7 @@ function catalogCard(p) {
 
 function versionsTable(p) {
   const rows = p.history.flatMap((v) => versionRows(p, v));
-  return h('div', { class: 'table-wrap' },
+  return h('div', { class: 'table-wrap', tabindex: 0, role: 'region', 'aria-label': t('admin.versions.label', { id: p.id }) },
     h('table', { class: 'grid versions', testid: 'versions' },
       h('thead', {}, h('tr', {},
         h('th', {}, t('admin.versions.col.version')), h('th', {}, t('admin.versions.col.state')),
