@@ -51,6 +51,7 @@ const TEXT = ZH ? {
   hello: `您好，${CITIZEN_SUB}`,
   homeHeading: '城市服务',
   waterBill: '水费缴纳',
+  utilities: '生活缴费',
   reports: '社区报事',
   notAToken: /这不是登录令牌/,
   pastedExpired: /已经过期/,
@@ -81,6 +82,7 @@ const TEXT = ZH ? {
   hello: `Hello, ${CITIZEN_SUB}`,
   homeHeading: 'City services',
   waterBill: 'Water bill',
+  utilities: 'Utilities',
   reports: 'Community reports',
   notAToken: /This is not a sign-in token/,
   pastedExpired: /already expired/,
@@ -146,6 +148,8 @@ async function api(path, { token = ADMIN_TOKEN, method = 'GET', body } = {}) {
 }
 
 async function screenshot(page, name) {
+  // From the top: a sticky bar is drawn where the page was scrolled to.
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: join(SCREENSHOT_DIR, `${LANG}-${name}.png`), fullPage: true });
 }
 
@@ -198,6 +202,9 @@ step('the shell follows the browser language, signed out', async (shell) => {
   assert.equal(await text(shell.locator('#screen-home h1')), TEXT.homeHeading);
   assert.match(await text(byTestId(shell, 'tile-water-bill')), new RegExp(TEXT.waterBill));
   assert.match(await text(byTestId(shell, 'tile-community-report')), new RegExp(TEXT.reports));
+  // Categories in the language; no message over a working list.
+  assert.ok(await shell.locator('.row-title', { hasText: TEXT.utilities }).count() === 1);
+  assert.equal(await byTestId(shell, 'home-message').isHidden(), true);
   // The font stack names Chinese fonts for Simplified Chinese.
   const font = await shell.evaluate(() => getComputedStyle(document.body).fontFamily);
   if (ZH) assert.match(font, /PingFang SC.*Noto Sans CJK SC/, font);
@@ -271,6 +278,7 @@ step('sign in; home, inbox, orders and privacy speak the language', async (shell
   assert.equal(await text(shell.locator('#screen-orders h1')), TEXT.ordersHeading);
   // Money in yuan, the date in the city's zone, in the page language.
   assert.equal(await text(byTestId(row, 'order-amount')), '¥42.68');
+  assert.equal(await text(byTestId(row, 'order-service')), TEXT.waterBill);
   const date = await text(byTestId(row, 'order-date'));
   assert.match(date, ZH ? /^\d{4}\/\d{2}\/\d{2} \d{2}:\d{2}/ : /^\d{2}\/\d{2}\/\d{4}, \d{2}:\d{2}/, date);
   await accessible(shell, 'orders');
@@ -409,6 +417,7 @@ step('the cashier shows the order in the language, "Pay before" with the zone', 
   await structure(shell, 'cashier');
   assert.equal(await text(byTestId(shell, 'cashier-status')), TEXT.cashierStatus);
   assert.equal(await text(byTestId(shell, 'cashier-amount')), '¥42.68');
+  await eventually(async () => assert.equal(await text(byTestId(shell, 'cashier-service')), TEXT.waterBill), 'service name');
   const expires = await text(byTestId(shell, 'cashier-expires'));
   assert.ok(expires.includes(TEXT.zoneName), expires);
   assert.ok(await shell.locator('dt', { hasText: TEXT.payBefore }).count() === 1);

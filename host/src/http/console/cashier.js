@@ -6,7 +6,9 @@
 // (`islet_token`, kept by the app shell); `?return=` is where "Back to the
 // service" leads (a path on this host only).
 import { callApi, h, kindText, sameOriginPath, tokenProblem } from './common.js';
-import { dateTime, dateTimeWithZone, errorText as apiErrorText, languagePicker, money, t, translatePage } from './i18n.js';
+import {
+  dateTime, dateTimeWithZone, errorText as apiErrorText, lang, languagePicker, money, t, translatePage,
+} from './i18n.js';
 
 const TOKEN_KEY = 'islet_token';
 const POLL_MS = 500;
@@ -103,7 +105,7 @@ function fact(label, value, testid) {
 function orderCard(order) {
   const open = order.status === 'created';
   const facts = [
-    fact(t('cashier.fact.service'), order.service_name ?? order.plugin, 'cashier-service'),
+    fact(t('cashier.fact.service'), page.serviceName ?? order.service_name ?? order.plugin, 'cashier-service'),
     fact(t('cashier.fact.item'), kindText(order.kind), 'cashier-kind'),
     fact(t('cashier.fact.order'), h('code', {}, order.id), 'cashier-order'),
     open ? fact(t('cashier.fact.payBefore'), dateTimeWithZone(order.expires_at), 'cashier-expires') : null,
@@ -171,11 +173,22 @@ async function load() {
   try {
     page.order = await api('GET', orderPath());
     showStatus(page.order);
+    page.serviceName = await catalogName(page.order.plugin);
   } catch (err) {
     page.statusText = err.status === 401 ? t('cashier.notSignedInStatus') : t('cashier.cannotShow');
     page.error = errorText(err);
   }
   render();
+}
+
+/** The service's name in the page language (the catalog's), or null. */
+async function catalogName(plugin) {
+  try {
+    const catalog = await callApi(null, 'GET', `/api/v1/catalog?lang=${encodeURIComponent(lang)}`);
+    return catalog?.plugins?.find((e) => e.id === plugin)?.name ?? null;
+  } catch {
+    return null;
+  }
 }
 
 async function pay() {

@@ -70,12 +70,16 @@ async function loadCatalog() {
   try {
     const data = await callApi(null, 'GET', `/api/v1/catalog?lang=${encodeURIComponent(lang)}`);
     state.catalog = Array.isArray(data?.plugins) ? data.plugins : [];
-    say(state.catalog.length ? t('shell.home.noServices') : '');
+    say(state.catalog.length ? '' : t('shell.home.noServices'));
   } catch (err) {
     state.catalog = [];
     say(t('shell.home.loadFailed', { reason: errorText(err) }), loadCatalog);
   }
   renderHome();
+  // Lists already shown name their services in the page language now.
+  if (state.orders.list.length) renderOrders();
+  if (state.inbox.list.length) renderInbox();
+  if (state.privacy.consents.length || state.privacy.access.length) renderPrivacy();
   if (state.open) {
     const entry = state.catalog.find((e) => e.id === state.open.id);
     if (entry) $('service-title').textContent = entry.name;
@@ -89,9 +93,20 @@ async function loadCatalog() {
 function showMessage(id, text, retry) {
   const el = $(id);
   el.classList.toggle('failure', Boolean(retry));
-  el.replaceChildren(...(text ? [h('span', {}, text)] : []),
-    retry ? h('button', { type: 'button', class: 'small secondary retry', testid: `${id}-retry`, onclick: retry }, t('common.retry')) : null);
+  const parts = text ? [h('span', {}, text)] : [];
+  if (text && retry) {
+    parts.push(h('button', { type: 'button', class: 'small secondary retry', testid: `${id}-retry`, onclick: retry }, t('common.retry')));
+  }
+  el.replaceChildren(...parts);
   el.hidden = !text;
+}
+
+/**
+ * The name of the service of `item` (an order, message, consent...) in the
+ * page language: the catalog's, else the name the host gave.
+ */
+function serviceName(item) {
+  return state.catalog.find((e) => e.id === item.plugin)?.name ?? item.service_name ?? item.plugin;
 }
 
 function say(text, retry) {
@@ -119,6 +134,13 @@ function tile(entry) {
     h('span', { class: 'tile-name' }, entry.name));
 }
 
+/** A catalog category in the page language (as the manifest says it when the catalogue has no name for it). */
+function categoryName(category) {
+  const key = `shell.category.${category}`;
+  const text = t(key);
+  return text === key ? category : text;
+}
+
 /** Featured services first, as cards; then every other one by category. */
 function renderHome() {
   const featured = state.catalog.filter((e) => e.featured);
@@ -130,7 +152,7 @@ function renderHome() {
     groups.get(entry.category).push(entry);
   }
   $('groups').replaceChildren(...[...groups].map(([category, entries]) => h('div', { class: 'group' },
-    h('h2', { class: 'row-title' }, category),
+    h('h2', { class: 'row-title' }, categoryName(category)),
     h('div', { class: 'tiles' }, entries.map(tile)))));
 }
 
@@ -481,7 +503,7 @@ function orderRow(order) {
   const unpaid = order.status === 'created';
   const content = [
     h('span', { class: 'order-top' },
-      h('span', { class: 'order-service', testid: 'order-service' }, order.service_name ?? order.plugin),
+      h('span', { class: 'order-service', testid: 'order-service' }, serviceName(order)),
       h('span', { class: 'order-amount', testid: 'order-amount' }, money(order.amount_fen))),
     h('span', { class: 'order-desc', testid: 'order-description' }, order.description),
     h('span', { class: 'order-bottom' },
@@ -588,7 +610,7 @@ function messageRow(message) {
   },
   h('button', { type: 'button', class: 'message-card', testid: 'inbox-open', onclick: () => openMessage(message) },
     h('span', { class: 'message-top' },
-      h('span', { class: 'message-service', testid: 'inbox-service' }, message.service_name ?? message.plugin),
+      h('span', { class: 'message-service', testid: 'inbox-service' }, serviceName(message)),
       h('span', { class: 'message-time', testid: 'inbox-time', title: dateTimeMs(message.at_ms) },
         since(message.at_ms))),
     h('span', { class: 'message-title', testid: 'inbox-title' }, message.title),
@@ -807,7 +829,7 @@ function consentRow(c) {
 function renderConsents() {
   const groups = new Map();
   for (const c of state.privacy.consents) {
-    if (!groups.has(c.plugin)) groups.set(c.plugin, { name: c.service_name ?? c.plugin, list: [] });
+    if (!groups.has(c.plugin)) groups.set(c.plugin, { name: serviceName(c), list: [] });
     groups.get(c.plugin).list.push(c);
   }
   const sorted = [...groups].sort(([, a], [, b]) => collator.compare(a.name, b.name));
@@ -822,7 +844,7 @@ function renderConsents() {
 function accessRow(entry) {
   return h('li', { class: 'access-row', testid: 'access-row', 'data-plugin': entry.plugin, 'data-item': entry.item },
     h('span', { class: 'access-top' },
-      h('span', { class: 'access-service', testid: 'access-service' }, entry.service_name ?? entry.plugin),
+      h('span', { class: 'access-service', testid: 'access-service' }, serviceName(entry)),
       h('span', { class: 'access-time', testid: 'access-time' }, dateTimeMs(entry.at_ms))),
     h('span', { class: 'access-what', testid: 'access-what' }, t('shell.privacy.read', { item: itemLabel(entry.item, entry.label) })),
     entry.purpose ? h('span', { class: 'access-purpose', testid: 'access-purpose' }, t('shell.privacy.why', { purpose: entry.purpose })) : null,
@@ -883,7 +905,7 @@ async function withdrawConsent(consent, button) {
   try {
     await request('DELETE', `/api/v1/consents/${encodeURIComponent(consent.id)}`);
     state.privacy.consents = state.privacy.consents.filter((c) => c.id !== consent.id);
-    const service = consent.service_name ?? consent.plugin;
+    const service = serviceName(consent);
     privacySay(consent.type === 'data-item'
       ? t('shell.privacy.withdrawnItem', { service, item: itemLabel(consent.item, consent.label) })
       : t('shell.privacy.withdrawnMessages', { service, title: consent.title ?? consent.template }));
@@ -1057,6 +1079,8 @@ function start() {
   checkStoredToken();
   renderIdentity();
   route();
+  // Every screen names services as the catalog does.
+  if (state.screen !== 'home' || state.open) loadCatalog();
 }
 
 start();
