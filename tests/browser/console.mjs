@@ -181,7 +181,15 @@ step('console', 'the page is served with a strict policy', async (page) => {
 });
 
 step('console', 'a refused token is reported and not kept', async (page) => {
+  // Not a token at all: refused at once, with a message.
   await byTestId(page, 'signin-token').fill('not-a-token');
+  await byTestId(page, 'signin-submit').click();
+  const reason = byTestId(page, 'signin-reason');
+  await reason.waitFor({ state: 'visible' });
+  assert.match(await reason.textContent(), /This is not a sign-in token/);
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('islet_admin_token')), null);
+  // A token the host refuses (its signature is not the issuer's).
+  await byTestId(page, 'signin-token').fill(ADMIN_TOKEN.replace(/\.[^.]+$/, `.${'A'.repeat(43)}`));
   await byTestId(page, 'signin-submit').click();
   const error = byTestId(page, 'error');
   await error.waitFor({ state: 'visible' });

@@ -63,6 +63,7 @@ const TEXT = ZH ? {
   retry: '重试',
   consentWhat: '想要向您发送一条消息：“Your report has news”（一次）。',
   privacyHeading: '隐私',
+  withdraw: '撤回',
   consentsEmpty: /您还没有允许任何服务/,
   cashierStatus: '待支付',
   zoneName: '中国标准时间',
@@ -94,6 +95,7 @@ const TEXT = ZH ? {
   retry: 'Try again',
   consentWhat: 'wants to send you a message: “Your report has news” (once).',
   privacyHeading: 'Privacy',
+  withdraw: 'Withdraw',
   consentsEmpty: /You have not allowed any service/,
   cashierStatus: 'Awaiting payment',
   zoneName: 'China Standard Time',
@@ -289,7 +291,7 @@ step('sign in; home, inbox, orders and privacy speak the language', async (shell
   assert.match(await text(byTestId(shell, 'consents-empty')), TEXT.consentsEmpty);
   assert.equal(await text(shell.locator('#privacy h2')), TEXT.privacyHeading);
   await accessible(shell, 'me and privacy');
-  await screenshot(shell, 'app-privacy');
+  await screenshot(shell, 'app-privacy-empty');
 });
 
 step('a list that failed shows the failure and a retry, never an empty state', async (shell) => {
@@ -374,6 +376,13 @@ step('the consent prompt works by keyboard only', async (shell) => {
     assert.equal(body.consents.length, 1, JSON.stringify(body));
     assert.equal(body.consents[0].template, 'report-status');
   }, 'consent given by keyboard');
+  // Me → Privacy lists it, in the language.
+  await byTestId(shell, 'back').click();
+  await shell.goto(`${BASE_URL}/#me`);
+  await byTestId(shell, 'consent-row').first().waitFor();
+  assert.equal(await text(byTestId(byTestId(shell, 'consent-row').first(), 'consent-withdraw')), TEXT.withdraw);
+  await accessible(shell, 'privacy with a consent');
+  await screenshot(shell, 'app-privacy');
 });
 
 step('a service taken down while its page is open shows the friendly page', async (shell) => {

@@ -162,12 +162,12 @@ fn texts(language: &str, kind: Kind) -> (&'static str, &'static str, &'static st
             "The address may be wrong, or the service is no longer offered.",
         ),
         (Kind::TakenDown, true) => (
-            "⏸",
+            "!",
             "这项服务已暂停",
             "这项服务目前已下线，暂时无法使用。请稍后再来。",
         ),
         (Kind::TakenDown, false) => (
-            "⏸",
+            "!",
             "This service is paused",
             "The service has been taken offline for now. Please come back later.",
         ),

@@ -2,7 +2,7 @@
 // host (/admin/v1). No framework and no build step. The token stays in
 // sessionStorage; every element a test clicks carries a data-testid.
 import { callApi, decodeClaims, h, tokenProblem } from './common.js';
-import { dateTimeMs, errorText, languagePicker, t, translatePage } from './i18n.js';
+import { dateTimeMs, errorText, lang, languagePicker, t, translatePage } from './i18n.js';
 
 const TOKEN_KEY = 'islet_admin_token';
 const TABS = ['plugins', 'review', 'audit'];
@@ -112,7 +112,14 @@ async function reload() {
 
 function showError(err) {
   const el = $('error');
-  el.textContent = err?.code ? `${errorText(err)} (${err.code})` : String(err);
+  // Staff get the host's own words too: they name the exact problem.
+  let text = String(err);
+  if (err?.code) {
+    const translated = errorText(err);
+    text = lang === 'en' || translated === err.message ? err.message : `${translated} ${err.message}`;
+    text = `${text} (${err.code})`;
+  }
+  el.textContent = text;
   el.hidden = false;
   $('notice').hidden = true;
 }
