@@ -451,6 +451,7 @@ step('the console speaks the language; every tab passes axe', async (shell) => {
   await structure(shell, 'console plugins');
   assert.equal(await text(shell.locator('#view-plugins h1')), TEXT.consolePlugins);
   assert.equal(await text(byTestId(byTestId(shell, 'plugin-row-water-bill'), 'availability')), TEXT.live);
+  assert.equal(await text(byTestId(shell, 'plugin-open-water-bill')), TEXT.waterBill);
   await byTestId(shell, 'plugin-open-water-bill').click();
   await byTestId(shell, 'plugin-detail').waitFor();
   await accessible(shell, 'console plugins');
@@ -458,6 +459,11 @@ step('the console speaks the language; every tab passes axe', async (shell) => {
   await byTestId(shell, 'tab-review').click();
   await byTestId(shell, 'view-review').waitFor({ state: 'visible' });
   assert.equal(await text(shell.locator('#view-review h1')), TEXT.consoleReview);
+  // The reviewer sees the catalog texts in every language the manifest gives.
+  const names = byTestId(byTestId(shell, 'review-water-bill-0.2.0'), 'review-names');
+  assert.match(await text(names.locator('[data-language="zh-CN"]')), /水费缴纳/);
+  assert.match(await text(names.locator('[data-language="en"]')), /Water bill/);
+  await screenshot(shell, 'console-review');
   await structure(shell, 'console review');
   await accessible(shell, 'console review queue');
   await byTestId(shell, 'tab-audit').click();

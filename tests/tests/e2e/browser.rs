@@ -393,6 +393,17 @@ async fn the_app_speaks_chinese_and_english_in_chromium() {
         host.install("water-bill").await;
         let admin = host.admin();
         open_water_supply(&host, &admin).await;
+        // A version in review, for the console's review queue.
+        let water_dev = host.token("dev-2", &["developer:water"]);
+        let upload = upload_version(&host, "water-bill", "0.2.0", &water_dev).await;
+        assert_eq!(upload.0, 201, "{}", upload.1);
+        let submit = post(
+            &host,
+            "/admin/v1/plugins/water-bill/versions/0.2.0/submit",
+            &water_dev,
+        )
+        .await;
+        assert_eq!(submit.0, 200, "{}", submit.1);
         let citizen = host.token("citizen-1", &[]);
         let (status, body) = host
             .post("/p/water-bill/api/bills/2026-10/pay", &citizen, None)

@@ -139,6 +139,14 @@ async fn the_catalog_speaks_the_callers_language() {
     .await;
     assert_eq!(notice["name"], "Water bill", "{notice}");
 
+    // Staff see every language's texts.
+    let (status, plugin) = host
+        .get_json("/admin/v1/plugins/water-bill", Some(&host.admin()))
+        .await;
+    assert_eq!(status, 200, "{plugin}");
+    assert_eq!(plugin["names"]["zh-CN"]["name"], "水费缴纳", "{plugin}");
+    assert_eq!(plugin["names"]["en"]["name"], "Water bill", "{plugin}");
+
     // The platform's settings for the pages.
     let (status, platform) =
         catalog(&host, "/api/v1/platform", &[("accept-language", "en-GB")]).await;

@@ -59,6 +59,11 @@ function formatTime(ms) {
   return dateTimeMs(ms, { seconds: true });
 }
 
+/** A plugin's (or review item's) name in the page language, else its own. */
+function displayName(p) {
+  return p.names?.[lang]?.name ?? p.name ?? p.id ?? p.plugin;
+}
+
 function parseTesters(text) {
   return text.split(/[\s,]+/).filter(Boolean);
 }
@@ -278,7 +283,7 @@ function pluginRow(p) {
   return h('tr', { testid: `plugin-row-${p.id}`, class: p.id === state.selected ? 'selected' : null },
     h('td', {},
       h('button', { type: 'button', class: 'link', testid: `plugin-open-${p.id}`, onclick: () => select(p.id) },
-        p.name ?? p.id),
+        displayName(p)),
       h('div', { class: 'muted small' }, p.id)),
     h('td', {}, p.department),
     h('td', { testid: 'released' }, p.version ?? '—'),
@@ -317,8 +322,8 @@ function renderDetail() {
   }
   box.replaceChildren(h('section', { class: 'detail', testid: 'plugin-detail' },
     h('div', { class: 'section-head' },
-      h('h2', {}, p.name ?? p.id, ' ', h('span', { class: 'muted' }, p.id)),
-      h('span', { class: 'muted' }, p.description ?? '')),
+      h('h2', {}, displayName(p), ' ', h('span', { class: 'muted' }, p.id)),
+      h('span', { class: 'muted' }, p.names?.[lang]?.description ?? p.description ?? '')),
     h('div', { class: 'cards' }, releaseCard(p), grayCard(p), catalogCard(p)),
     versionsTable(p),
     h('div', { id: 'trail-box' }, trailCard(p))));
@@ -622,12 +627,16 @@ function reviewCard(item) {
   const failed = item.checks.filter((c) => !c.passed).length;
   return h('article', { class: 'card review', testid: `review-${item.plugin}-${item.version}` },
     h('div', { class: 'review-head' },
-      h('h2', {}, item.name, ' ', h('span', { class: 'muted' }, `${item.plugin} ${item.version}`)),
+      h('h2', {}, displayName(item), ' ', h('span', { class: 'muted' }, `${item.plugin} ${item.version}`)),
       badge(failed ? t('admin.review.checksFailed', { count: failed }) : t('admin.review.checksPassed'), failed ? 'bad' : 'ok')),
     h('p', { class: 'muted small' }, t('admin.review.meta', {
       department: item.department, who: item.uploaded_by, time: formatTime(item.uploaded_at * 1000),
       released: item.released ?? t('admin.grants.nothing'),
     })),
+    // The catalog texts in every language the manifest gives, for review.
+    h('ul', { class: 'review-names', testid: 'review-names' }, Object.entries(item.names ?? {}).map(([language, texts]) =>
+      h('li', { lang: language, 'data-language': language },
+        h('code', { class: 'muted' }, language), ' ', h('strong', {}, texts.name), ' — ', texts.description))),
     h('div', { class: 'review-body' },
       h('div', {},
         h('h3', {}, t('admin.review.checks')),
