@@ -187,6 +187,39 @@ async function structure(page, what) {
   assert.deepEqual(facts, { lang: LANG, mains: 1, h1s: 1 }, what);
 }
 
+/**
+ * The contrast between the focus ring of the focused element and what is
+ * around it (the nearest opaque background of its parents), and the ring's
+ * width: WCAG 2.2 AA asks at least 3:1 for focus indicators.
+ */
+async function focusRing(page) {
+  return page.evaluate(() => {
+    const rgb = (value) => (value.match(/[\d.]+/g) ?? []).map(Number);
+    const luminance = ([r, g, b]) => {
+      const lin = (c) => { const v = c / 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+      return 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
+    };
+    const el = document.activeElement;
+    const style = getComputedStyle(el);
+    let around = el.parentElement;
+    let background = [255, 255, 255];
+    while (around) {
+      const [r, g, b, a = 1] = rgb(getComputedStyle(around).backgroundColor);
+      if (a >= 1) { background = [r, g, b]; break; }
+      around = around.parentElement;
+    }
+    const ring = luminance(rgb(style.outlineColor));
+    const back = luminance(background);
+    const ratio = (Math.max(ring, back) + 0.05) / (Math.min(ring, back) + 0.05);
+    return { ratio: Math.round(ratio * 100) / 100, width: parseFloat(style.outlineWidth), style: style.outlineStyle,
+      testid: el.dataset?.testid ?? el.tagName };
+  });
+}
+
+function assertVisibleRing(ring, what) {
+  assert.ok(ring.style !== 'none' && ring.width >= 2 && ring.ratio >= 3, `${what}: ${JSON.stringify(ring)}`);
+}
+
 async function text(locator) {
   return (await locator.textContent()).trim();
 }
@@ -358,6 +391,11 @@ step('the consent prompt works by keyboard only', async (shell) => {
   assert.equal(await focused(), 'consent-deny', 'Tab wraps inside the dialog');
   await shell.keyboard.press('Shift+Tab');
   assert.equal(await focused(), 'consent-allow', 'Shift+Tab wraps too');
+  // The focus ring stands out from the white sheet (3:1 at least).
+  assertVisibleRing(await focusRing(shell), 'Allow');
+  await shell.keyboard.press('Tab');
+  assertVisibleRing(await focusRing(shell), 'Not now');
+  await shell.keyboard.press('Tab');
   await accessible(shell, 'consent prompt');
   await screenshot(shell, 'consent-prompt');
   // Escape says no and gives focus back to the service page.
@@ -440,6 +478,10 @@ step('the console speaks the language; every tab passes axe', async (shell) => {
   await structure(shell, 'console sign-in');
   assert.equal(await text(byTestId(shell, 'signin').locator('h1')), TEXT.consoleSignIn);
   await accessible(shell, 'console sign-in');
+  await byTestId(shell, 'signin-token').focus();
+  assertVisibleRing(await focusRing(shell), 'console token field');
+  await byTestId(shell, 'language').focus();
+  assertVisibleRing(await focusRing(shell), 'language picker on the dark top bar');
   await byTestId(shell, 'signin-token').fill('not a token at all');
   await byTestId(shell, 'signin-submit').click();
   await byTestId(shell, 'signin-reason').waitFor({ state: 'visible' });
