@@ -94,11 +94,14 @@ export function t(key, params) {
  * `data-i18n-attr="attr:key attr2:key2"` sets attributes.
  */
 export function translatePage(root = document) {
-  for (const el of root.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+  // A text no catalogue has (one failed to load) keeps the page's own words.
+  for (const el of root.querySelectorAll('[data-i18n]')) {
+    if (has(el.dataset.i18n)) el.textContent = t(el.dataset.i18n);
+  }
   for (const el of root.querySelectorAll('[data-i18n-attr]')) {
     for (const pair of el.dataset.i18nAttr.split(/\s+/).filter(Boolean)) {
       const [attr, key] = pair.split(':');
-      if (attr && key) el.setAttribute(attr, t(key));
+      if (attr && key && has(key)) el.setAttribute(attr, t(key));
     }
   }
 }
