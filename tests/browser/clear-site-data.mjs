@@ -16,10 +16,12 @@ const BASE_URL = process.env.BASE_URL.replace(/\/$/, '');
 const TOKEN = process.env.CITIZEN_TOKEN;
 const profile = mkdtempSync(join(tmpdir(), 'islet-chromium-'));
 const browser = await chromium.launchPersistentContext(profile, {
+  // These steps read the English texts (tests/browser/i18n.mjs covers both languages).
+  locale: 'en-US',
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   headless: true,
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    '--disable-background-networking', '--disable-component-update', '--disable-sync', '--lang=en-US'],
 });
 browser.setDefaultTimeout(15_000);
 try {

@@ -181,7 +181,15 @@ step('console', 'the page is served with a strict policy', async (page) => {
 });
 
 step('console', 'a refused token is reported and not kept', async (page) => {
+  // Not a token at all: refused at once, with a message.
   await byTestId(page, 'signin-token').fill('not-a-token');
+  await byTestId(page, 'signin-submit').click();
+  const reason = byTestId(page, 'signin-reason');
+  await reason.waitFor({ state: 'visible' });
+  assert.match(await reason.textContent(), /This is not a sign-in token/);
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('islet_admin_token')), null);
+  // A token the host refuses (its signature is not the issuer's).
+  await byTestId(page, 'signin-token').fill(ADMIN_TOKEN.replace(/\.[^.]+$/, `.${'A'.repeat(43)}`));
   await byTestId(page, 'signin-submit').click();
   const error = byTestId(page, 'error');
   await error.waitFor({ state: 'visible' });
@@ -314,7 +322,7 @@ step('console', 'release gray to a share and a tester, then move the slider', as
   p = await plugin('community-report');
   assert.deepEqual(p.gray, { version: '0.2.0', percent: 40, testers: ['tester-1'] });
   assert.equal(await byTestId(byTestId(page, 'plugin-row-community-report'), 'gray').textContent(),
-    '0.2.0 · 40% + 1 tester');
+    '0.2.0 · 40% + testers: 1');
   await screenshot(page, 'gray-release');
 });
 
@@ -674,7 +682,8 @@ step('shell', 'the Orders tab lists the paid order', async (shell) => {
   assert.equal(await byTestId(paid, 'order-amount').textContent(), '¥42.68');
   assert.equal(await byTestId(paid, 'order-status').textContent(), 'Paid');
   assert.match(await byTestId(paid, 'order-description').textContent(), /Water bill 2026-10/);
-  assert.match(await byTestId(paid, 'order-date').textContent(), /^Paid \d{4}-\d{2}-\d{2} \d{2}:\d{2}/);
+  // In the city's time zone, formatted for the page language (English here).
+  assert.match(await byTestId(paid, 'order-date').textContent(), /^Paid \d{2}\/\d{2}\/\d{4}, \d{2}:\d{2}/);
   assert.equal(await byTestId(paid, 'order-open').count(), 0, 'a paid order is not opened again');
   const closed = list.locator('[data-testid="order-row"][data-status="closed"]');
   assert.equal(await byTestId(closed, 'order-status').textContent(), 'Closed');
@@ -1010,10 +1019,12 @@ async function main() {
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
   const profile = mkdtempSync(join(tmpdir(), 'islet-chromium-'));
   const browser = await chromium.launchPersistentContext(profile, {
+    // These steps read the English texts (tests/browser/i18n.mjs covers both languages).
+    locale: 'en-US',
     executablePath: CHROMIUM,
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      '--disable-background-networking', '--disable-component-update', '--disable-sync', '--lang=en-US'],
     viewport: { width: 1360, height: 900 },
   });
   browser.setDefaultTimeout(TIMEOUT_MS);

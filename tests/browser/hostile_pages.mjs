@@ -283,10 +283,12 @@ async function main() {
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
   const profile = mkdtempSync(join(tmpdir(), 'islet-chromium-'));
   const browser = await chromium.launchPersistentContext(profile, {
+    // These steps read the English texts (tests/browser/i18n.mjs covers both languages).
+    locale: 'en-US',
     executablePath: CHROMIUM,
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      '--disable-background-networking', '--disable-component-update', '--disable-sync', '--lang=en-US'],
     viewport: { width: 1000, height: 940 },
   });
   browser.setDefaultTimeout(TIMEOUT_MS);

@@ -60,6 +60,8 @@ pub fn plugin_json(state: &AppState, plugin: &ActivePlugin) -> Value {
         "version": released.map(|v| v.manifest.version.to_string()),
         "department": r.department,
         "description": manifest.map(|m| m.description.as_str()),
+        // Every language's name and description (`[i18n.*]` and the base).
+        "names": manifest.map(|m| m.all_languages()),
         "category": manifest.map(|m| m.category.as_str()),
         "capabilities": released.map(|v| &v.manifest.capabilities),
         "granted": released.and_then(|v| v.grants.as_ref()).map(|g| &g.capabilities),

@@ -27,6 +27,11 @@ const COMMON_JS: &str = include_str!("console/common.js");
 /// The bridge mini-service pages load (`<script src="/assets/islet.js">`).
 const ISLET_JS: &str = include_str!("console/islet.js");
 const STYLE_CSS: &str = include_str!("console/style.css");
+/// The pages' translation helper (`t(key, params)`, `Intl` formatters).
+const I18N_JS: &str = include_str!("console/i18n.js");
+/// The pages' texts, one catalogue per language (translators edit these).
+const ZH_CN_JSON: &str = include_str!("console/i18n/zh-CN.json");
+const EN_JSON: &str = include_str!("console/i18n/en.json");
 
 /// The policy of the pages' scripts and stylesheet themselves: they fetch
 /// nothing and may not be framed.
@@ -77,6 +82,7 @@ fn authority<'a>(headers: &'a HeaderMap, uri: &'a Uri) -> Option<&'a str> {
 const HTML: &str = "text/html; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
+const JSON: &str = "application/json; charset=utf-8";
 
 /// The compression of the pages and their assets: gzip or brotli, for
 /// bodies above a few dozen bytes.
@@ -179,6 +185,7 @@ pub async fn asset(Path(file): Path<String>, headers: HeaderMap) -> Result<Respo
         "common.js" => (JS, COMMON_JS),
         "cashier.js" => (JS, CASHIER_JS),
         "islet.js" => (JS, ISLET_JS),
+        "i18n.js" => (JS, I18N_JS),
         "style.css" => (CSS, STYLE_CSS),
         _ => {
             return Err(ApiError::not_found(
@@ -190,6 +197,26 @@ pub async fn asset(Path(file): Path<String>, headers: HeaderMap) -> Result<Respo
     Ok(serve(
         &headers,
         content_type,
+        HeaderValue::from_static(ASSET_CONTENT_SECURITY_POLICY),
+        body,
+    ))
+}
+
+/// `GET /assets/i18n/{language}.json`: the pages' texts in one language.
+pub async fn catalogue(Path(file): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let body = match file.as_str() {
+        "zh-CN.json" => ZH_CN_JSON,
+        "en.json" => EN_JSON,
+        _ => {
+            return Err(ApiError::not_found(
+                "not_found",
+                format!("no text catalogue {file:?}"),
+            ));
+        }
+    };
+    Ok(serve(
+        &headers,
+        JSON,
         HeaderValue::from_static(ASSET_CONTENT_SECURITY_POLICY),
         body,
     ))
@@ -233,6 +260,62 @@ mod tests {
             assert!(p.contains("script-src 'none';"), "{host:?}: {p}");
         }
         assert!(policy(None).contains("script-src 'none';"));
+    }
+
+    /// Every key of the Chinese catalogue is in the English one and the
+    /// other way round, and every `{param}` a text uses is in both.
+    #[test]
+    fn the_catalogues_have_the_same_keys_and_parameters() {
+        fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>) {
+            match v {
+                serde_json::Value::Object(map) => {
+                    for (k, v) in map {
+                        let key = if prefix.is_empty() {
+                            k.clone()
+                        } else {
+                            format!("{prefix}.{k}")
+                        };
+                        flatten(&key, v, out);
+                    }
+                }
+                serde_json::Value::String(s) => out.push((prefix.to_string(), s.clone())),
+                other => panic!("{prefix}: not text: {other}"),
+            }
+        }
+        let params = |text: &str| {
+            let mut p: Vec<String> = text
+                .split('{')
+                .skip(1)
+                .filter_map(|rest| rest.split_once('}').map(|(name, _)| name.to_string()))
+                .collect();
+            p.sort();
+            p
+        };
+        let mut zh = Vec::new();
+        let mut en = Vec::new();
+        flatten(
+            "",
+            &serde_json::from_str(ZH_CN_JSON).expect("zh-CN.json"),
+            &mut zh,
+        );
+        flatten(
+            "",
+            &serde_json::from_str(EN_JSON).expect("en.json"),
+            &mut en,
+        );
+        let en_map: std::collections::BTreeMap<_, _> = en.iter().cloned().collect();
+        let zh_map: std::collections::BTreeMap<_, _> = zh.iter().cloned().collect();
+        for (key, text) in &zh_map {
+            let other = en_map
+                .get(key)
+                .unwrap_or_else(|| panic!("en.json lacks {key}"));
+            assert_eq!(params(text), params(other), "{key}");
+            assert!(!text.trim().is_empty(), "{key}");
+        }
+        for key in en_map.keys() {
+            assert!(zh_map.contains_key(key), "zh-CN.json lacks {key}");
+        }
+        assert!(zh.len() > 100, "{} texts", zh.len());
     }
 
     #[test]

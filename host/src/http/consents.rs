@@ -120,8 +120,10 @@ fn serving(state: &AppState, plugin: &str) -> Result<(Manifest, Grants), ApiErro
 pub async fn privacy(
     State(state): State<Arc<AppState>>,
     Path(plugin): Path<String>,
+    headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let (manifest, grants) = serving(&state, &plugin)?;
+    let (language, name, _) = manifest.localized(&super::lang::wanted(&headers, None));
     let personal_data: Vec<Value> = manifest
         .personal_data
         .iter()
@@ -137,7 +139,8 @@ pub async fn privacy(
         .collect();
     Ok(Json(json!({
         "plugin": manifest.id,
-        "name": manifest.name,
+        "name": name,
+        "language": language,
         "personal_data": personal_data,
         "templates": templates,
     })))

@@ -137,6 +137,10 @@ pub async fn json_error_net(response: Response) -> Response {
         || is_json
         || response.extensions().get::<HostError>().is_some()
         || response.extensions().get::<GuestAnswer>().is_some()
+        || response
+            .extensions()
+            .get::<super::friendly::HostPage>()
+            .is_some()
     {
         return response;
     }

@@ -463,6 +463,7 @@ pub async fn review_queue(
                         "plugin": p.record.id(),
                         "department": p.record.department,
                         "name": v.manifest.name,
+                        "names": v.manifest.all_languages(),
                         "version": v.manifest.version.to_string(),
                         "requested": v.manifest.capabilities,
                         "personal_data": v.manifest.personal_data,

@@ -7,10 +7,12 @@ pub mod client_addr;
 mod consents;
 pub mod error;
 mod extract;
+mod friendly;
 pub mod guest_headers;
 mod guest_request;
 mod inbox;
 mod isolation;
+mod lang;
 mod lifecycle;
 mod operations;
 pub mod ops;
@@ -102,6 +104,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/p/{plugin}", any(plugin_route::redirect_to_root))
         .route("/p/{plugin}/", any(plugin_route::call_plugin))
         .route("/p/{plugin}/{*path}", any(plugin_route::call_plugin))
+        // A citizen's browser gets a page in their language, not JSON.
+        .layer(axum::middleware::from_fn(friendly::friendly_errors))
         .layer(axum::middleware::from_fn(isolation::sandbox_pages))
         .layer(isolation::cors());
     let admin = Router::new()
@@ -164,12 +168,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/admin", get(assets::admin_page))
         .route("/admin/", get(assets::admin_page))
         .route("/assets/{file}", get(assets::asset))
+        .route("/assets/i18n/{file}", get(assets::catalogue))
         .layer(assets::compression());
     Router::new()
         .merge(pages)
         .route("/healthz", get(public::healthz))
         .route("/readyz", get(public::readyz))
         .route("/metrics", get(public::metrics))
+        .route("/api/v1/platform", get(public::platform))
         .route("/api/v1/catalog", get(public::catalog))
         .route("/api/v1/catalog/{id}/privacy", get(consents::privacy))
         .route(

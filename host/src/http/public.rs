@@ -1,11 +1,17 @@
-//! The app-facing platform API: health, readiness, catalog.
+//! The app-facing platform API: health, readiness, the platform's
+//! settings for the pages, the catalog.
 
 use super::AppState;
+use super::extract::Query;
+use super::lang;
+use crate::manifest::Localized;
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
-use serde::Serialize;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// `GET /healthz`: the process is up.
@@ -37,12 +43,51 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Val
     )
 }
 
+/// `GET /api/v1/platform`: what the pages need to speak the city's
+/// language and show its clock: the business time zone, the page
+/// languages (the default first) and the one this caller would get.
+pub async fn platform(headers: HeaderMap) -> Response {
+    let wanted = lang::wanted(&headers, None);
+    let mut response = Json(json!({
+        "time_zone": crate::clock::business_zone(),
+        "languages": lang::UI_LANGUAGES,
+        "default_language": lang::UI_LANGUAGES[0],
+        "language": lang::ui_language(&wanted),
+    }))
+    .into_response();
+    vary_on_language(&mut response);
+    response
+}
+
+/// The answer depends on the caller's languages.
+fn vary_on_language(response: &mut Response) {
+    response.headers_mut().append(
+        header::VARY,
+        HeaderValue::from_static("accept-language, cookie"),
+    );
+}
+
+/// `?lang=` and `?all_languages=` of the catalog.
+#[derive(Deserialize)]
+pub struct CatalogQuery {
+    /// The language wanted first (before the cookie and `Accept-Language`).
+    lang: Option<String>,
+    /// Also list every language's texts, in `names`.
+    #[serde(default)]
+    all_languages: bool,
+}
+
 /// One entry of the catalog.
 #[derive(Serialize)]
 pub struct CatalogEntry<'a> {
     id: &'a str,
     name: &'a str,
     description: &'a str,
+    /// The language of `name` and `description`.
+    language: &'a str,
+    /// Every language's texts, when asked for (`?all_languages=true`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    names: Option<BTreeMap<&'a str, Localized>>,
     department: &'a str,
     category: &'a str,
     district: Option<&'a str>,
@@ -52,8 +97,15 @@ pub struct CatalogEntry<'a> {
 }
 
 /// `GET /api/v1/catalog`: plugins that serve and are not hidden, featured
-/// first, then by curated order.
-pub async fn catalog(State(state): State<Arc<AppState>>) -> Json<Value> {
+/// first, then by curated order; names and descriptions in the caller's
+/// language (`?lang=`, the app's language cookie, `Accept-Language`), every
+/// language's with `?all_languages=true`.
+pub async fn catalog(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(query): Query<CatalogQuery>,
+) -> Response {
+    let wanted = lang::wanted(&headers, query.lang.as_deref());
     let plugins = state.registry.list();
     let mut listed: Vec<_> = plugins
         .iter()
@@ -72,10 +124,13 @@ pub async fn catalog(State(state): State<Arc<AppState>>) -> Json<Value> {
         .filter_map(|p| {
             let r = &p.record;
             let m = r.released_version().map(|v| &v.manifest)?;
+            let (language, name, description) = m.localized(&wanted);
             Some(CatalogEntry {
                 id: &m.id,
-                name: &m.name,
-                description: &m.description,
+                name,
+                description,
+                language,
+                names: query.all_languages.then(|| m.all_languages()),
                 department: &r.department,
                 category: r.curation.category.as_deref().unwrap_or(&m.category),
                 district: r.curation.district.as_deref(),
@@ -85,7 +140,9 @@ pub async fn catalog(State(state): State<Arc<AppState>>) -> Json<Value> {
             })
         })
         .collect();
-    Json(json!({ "plugins": entries }))
+    let mut response = Json(json!({ "plugins": entries })).into_response();
+    vary_on_language(&mut response);
+    response
 }
 
 /// `GET /metrics` on the main address: only with the metrics token.

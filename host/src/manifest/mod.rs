@@ -1,9 +1,11 @@
 //! The plugin manifest, `islet.toml`: who a mini-service is, what it asks for.
 
 mod grants;
+pub mod i18n;
 mod personal;
 
 pub use grants::Grants;
+pub use i18n::Localized;
 pub use personal::{DataItem, MAX_PURPOSE_CHARS, Template, TemplateKind};
 
 use crate::limits::LimitOverrides;
@@ -90,6 +92,13 @@ pub struct Manifest {
     /// `[[templates]]`: the messages `notification.send` may send.
     #[serde(default)]
     pub templates: Vec<Template>,
+    /// The language of `name` and `description` (a BCP 47 tag; English
+    /// when not given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    /// `[i18n.<language>]`: the name and description in other languages.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub i18n: BTreeMap<String, Localized>,
 }
 
 /// Why a manifest was refused.
@@ -209,7 +218,48 @@ impl Manifest {
         if !self.templates.is_empty() && !self.declares(Capability::Notification) {
             return invalid("templates", "needs the \"notification\" capability");
         }
+        if let Some(problem) = self.language.as_deref().and_then(i18n::tag_problem) {
+            return invalid("language", &problem);
+        }
+        i18n::check(self.base_language(), &self.i18n).or_else(|e| invalid("i18n", &e))?;
         Ok(())
+    }
+
+    /// The language of the base `name` and `description`.
+    pub fn base_language(&self) -> &str {
+        self.language.as_deref().unwrap_or(i18n::DEFAULT_LANGUAGE)
+    }
+
+    /// The catalog texts for a caller who prefers `wanted` (most preferred
+    /// first): `(language, name, description)`, the base texts when no
+    /// wanted language is there.
+    pub fn localized(&self, wanted: &[String]) -> (&str, &str, &str) {
+        let base = self.base_language();
+        let available = std::iter::once(base).chain(self.i18n.keys().map(String::as_str));
+        match i18n::best_match(wanted, available) {
+            Some(tag) if tag != base => match self.i18n.get(tag) {
+                Some(t) => (tag, &t.name, &t.description),
+                None => (base, &self.name, &self.description),
+            },
+            _ => (base, &self.name, &self.description),
+        }
+    }
+
+    /// Every language's catalog texts, the base language's included.
+    pub fn all_languages(&self) -> BTreeMap<&str, Localized> {
+        let mut all: BTreeMap<&str, Localized> = self
+            .i18n
+            .iter()
+            .map(|(tag, t)| (tag.as_str(), t.clone()))
+            .collect();
+        all.insert(
+            self.base_language(),
+            Localized {
+                name: self.name.clone(),
+                description: self.description.clone(),
+            },
+        );
+        all
     }
 
     /// The declared template `id`.
@@ -249,6 +299,29 @@ cpu-ms = 50
     }
 
     #[test]
+    fn localized_texts_follow_the_wanted_language() {
+        let text = format!(
+            "{GOOD}\n[i18n.zh-CN]\nname = \"社区报事\"\ndescription = \"告诉居委会路灯坏了。\"\n"
+        );
+        let m: Manifest = text.parse().unwrap();
+        let want = |tags: &[&str]| tags.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(m.localized(&want(&["zh-CN"])).1, "社区报事");
+        assert_eq!(m.localized(&want(&["zh"])).0, "zh-CN");
+        assert_eq!(
+            m.localized(&want(&["en-GB", "zh-CN"])).1,
+            "Report a problem"
+        );
+        assert_eq!(
+            m.localized(&want(&["fr"])),
+            ("en", "Report a problem", m.description.as_str())
+        );
+        assert_eq!(m.localized(&[]).0, "en");
+        let all = m.all_languages();
+        assert_eq!(all.keys().copied().collect::<Vec<_>>(), ["en", "zh-CN"]);
+        assert_eq!(all["zh-CN"].description, "告诉居委会路灯坏了。");
+    }
+
+    #[test]
     fn errors_name_the_problem() {
         let missing = GOOD.replace("department = \"community\"\n", "");
         let err = missing.parse::<Manifest>().unwrap_err().to_string();
@@ -268,6 +341,27 @@ cpu-ms = 50
         let bad_id = GOOD.replace("id = \"community-report\"", "id = \"Community Report\"");
         let err = bad_id.parse::<Manifest>().unwrap_err();
         assert!(matches!(err, ManifestError::Invalid { field: "id", .. }));
+
+        let bad_tag = format!("{GOOD}\n[i18n.chinese]\nname = \"x\"\ndescription = \"y\"\n");
+        let err = bad_tag.parse::<Manifest>().unwrap_err().to_string();
+        assert!(err.contains("i18n") && err.contains("chinese"), "{err}");
+        let lower = format!("{GOOD}\n[i18n.zh-cn]\nname = \"x\"\ndescription = \"y\"\n");
+        let err = lower.parse::<Manifest>().unwrap_err().to_string();
+        assert!(err.contains("zh-CN"), "{err}");
+        let empty = format!("{GOOD}\n[i18n.zh-CN]\nname = \" \"\ndescription = \"y\"\n");
+        let err = empty.parse::<Manifest>().unwrap_err().to_string();
+        assert!(err.contains("name must not be empty"), "{err}");
+        let same = format!("{GOOD}\n[i18n.en]\nname = \"x\"\ndescription = \"y\"\n");
+        assert!(same.parse::<Manifest>().is_err());
+        let bad_base = GOOD.replace("category =", "language = \"english\"\ncategory =");
+        let err = bad_base.parse::<Manifest>().unwrap_err();
+        assert!(matches!(
+            err,
+            ManifestError::Invalid {
+                field: "language",
+                ..
+            }
+        ));
 
         let unknown = format!("{GOOD}\n[extra]\nx = 1\n");
         let err = unknown.parse::<Manifest>().unwrap_err().to_string();

@@ -8,6 +8,23 @@
                'in-progress': ['resolved', 'rejected'], resolved: [], rejected: [] };
   var TEMPLATE = 'report-status';
   var $ = function (id) { return document.getElementById(id); };
+  // The citizen's language, as the app has it: Simplified Chinese or English.
+  var ZH = window.islet.lang === 'zh-CN';
+  function L(en, zh) { return ZH ? zh : en; }
+  var STATUS = { submitted: '已提交', accepted: '已受理', 'in-progress': '处理中', resolved: '已解决', rejected: '不予受理' };
+  var CATEGORY = { 'street-light': '路灯', road: '道路', sanitation: '环境卫生', noise: '噪音', greenery: '绿化', other: '其他' };
+  function status(s) { return ZH ? STATUS[s] || s : s; }
+  function category(c) { return ZH ? CATEGORY[c] || c : c; }
+  // The page's fixed texts: `data-zh` holds the Chinese.
+  if (ZH) {
+    document.title = '社区报事';
+    Array.prototype.forEach.call(document.querySelectorAll('[data-zh]'), function (e) {
+      e.textContent = e.getAttribute('data-zh');
+    });
+    Array.prototype.forEach.call(document.querySelectorAll('[data-zh-placeholder]'), function (e) {
+      e.setAttribute('placeholder', e.getAttribute('data-zh-placeholder'));
+    });
+  }
 
   var params = new URLSearchParams(location.search);
   var api = window.islet.api;
@@ -28,7 +45,10 @@
     return e;
   }
 
-  function when(secs) { return secs ? new Date(secs * 1000).toLocaleString() : ''; }
+  // In the city's time zone, in the citizen's language.
+  function when(secs) {
+    return secs ? new Date(secs * 1000).toLocaleString(ZH ? 'zh-CN' : 'en', { timeZone: 'Asia/Shanghai' }) : '';
+  }
 
   function changeStatus(r, to) {
     var comment = prompt('Comment for the resident (optional)', '') || '';
@@ -48,8 +68,8 @@
     li.setAttribute('data-status', r.status);
     if (String(r.id) === linkedReport()) li.className = 'highlight';
     var head = el('div');
-    head.appendChild(el('strong', '#' + r.id + ' ' + r.category + ' '));
-    head.appendChild(el('span', r.status, 'badge ' + r.status));
+    head.appendChild(el('strong', '#' + r.id + ' ' + category(r.category) + ' '));
+    head.appendChild(el('span', status(r.status), 'badge ' + r.status));
     li.appendChild(head);
     li.appendChild(el('div', r.description));
     li.appendChild(el('div', r.location + ' · ' + when(r.created_at), 'meta'));
@@ -74,7 +94,7 @@
       var url = path() + (cursor ? sep + 'cursor=' + encodeURIComponent(cursor) : '');
       return api('GET', url).then(function (page) {
         page.reports.forEach(function (r) { $(listId).appendChild(item(r, staff)); });
-        if (reset && page.reports.length === 0) $(listId).appendChild(el('li', 'Nothing yet.', 'meta'));
+        if (reset && page.reports.length === 0) $(listId).appendChild(el('li', L('Nothing yet.', '暂无。'), 'meta'));
         cursor = page.next_cursor;
         $(moreId).classList.toggle('hidden', !cursor);
       });
@@ -97,17 +117,17 @@
     if (!id) { box.classList.add('hidden'); return Promise.resolve(); }
     return api('GET', 'api/reports/' + id).then(function (r) {
       box.textContent = '';
-      var head = el('h2', 'Report #' + r.id + ' ');
-      head.appendChild(el('span', r.status, 'badge ' + r.status));
+      var head = el('h2', L('Report #', '报事 #') + r.id + ' ');
+      head.appendChild(el('span', status(r.status), 'badge ' + r.status));
       box.appendChild(head);
       box.appendChild(el('div', r.description));
-      box.appendChild(el('div', r.category + ' · ' + r.location, 'meta'));
+      box.appendChild(el('div', category(r.category) + ' · ' + r.location, 'meta'));
       var history = el('ul', undefined, 'history');
       history.setAttribute('data-testid', 'report-history');
       r.history.slice().reverse().forEach(function (h) {
         var li = el('li');
-        li.appendChild(el('strong', h.status + ' '));
-        li.appendChild(el('span', when(h.at) + (h.by === 'staff' ? ' · staff' : ''), 'meta'));
+        li.appendChild(el('strong', status(h.status) + ' '));
+        li.appendChild(el('span', when(h.at) + (h.by === 'staff' ? L(' · staff', ' · 工作人员') : ''), 'meta'));
         if (h.comment) li.appendChild(el('div', '“' + h.comment + '”'));
         history.appendChild(li);
       });
@@ -133,8 +153,9 @@
   var asking = null;
   function askToNotify(report) {
     asking = report;
-    $('notify-text').textContent = 'We can tell you when report #' + report.id + ' (' +
-      report.location + ') is accepted, in progress, resolved or rejected.';
+    $('notify-text').textContent = L('We can tell you when report #' + report.id + ' (' +
+      report.location + ') is accepted, in progress, resolved or rejected.',
+      '报事 #' + report.id + '（' + report.location + '）被受理、开始处理、解决或不予受理时，我们可以通知您。');
     $('notify-yes').disabled = false;
     $('notify-prompt').classList.remove('hidden');
   }
@@ -150,8 +171,8 @@
     $('notify-yes').disabled = true;
     window.islet.askConsent({ template: TEMPLATE }).then(function (granted) {
       closePrompt();
-      if (granted) say('We will tell you in your Inbox when report #' + report.id + ' moves on.', 'ok');
-      else say('Fine. Check back here for news of report #' + report.id + '.');
+      if (granted) say(L('We will tell you in your Inbox when report #' + report.id + ' moves on.', '报事 #' + report.id + ' 有进展时，我们会在消息中通知您。'), 'ok');
+      else say(L('Fine. Check back here for news of report #' + report.id + '.', '好的。请回到这里查看报事 #' + report.id + ' 的进展。'));
     }).catch(function (e) {
       closePrompt();
       say('Messages are not available (' + e.message + '). Check back here for news of report #' +
@@ -161,13 +182,13 @@
   $('notify-no').onclick = function () {
     var report = asking;
     closePrompt();
-    if (report) say('Fine. Check back here for news of report #' + report.id + '.');
+    if (report) say(L('Fine. Check back here for news of report #' + report.id + '.', '好的。请回到这里查看报事 #' + report.id + ' 的进展。'));
   };
 
   function start() {
     if (!window.islet.signedIn()) {
       $('signin').classList.remove('hidden');
-      say('Sign in to report and follow your reports.');
+      say(L('Sign in to report and follow your reports.', '登录后即可报事并跟进进度。'));
       return;
     }
     api('GET', 'api/me').then(function (me) {
@@ -178,7 +199,7 @@
       return refresh();
     }).catch(function (e) {
       $('signin').classList.remove('hidden');
-      say(e.status === 401 ? 'Your token was not accepted; sign in again.' : e.message, 'error');
+      say(e.status === 401 ? L('Your token was not accepted; sign in again.', '您的令牌未被接受，请重新登录。') : e.message, 'error');
     });
   }
 
@@ -194,7 +215,7 @@
       description: $('description').value,
       location: $('location').value
     }).then(function (r) {
-      say('Thank you! Report #' + r.id + ' was sent.', 'ok');
+      say(L('Thank you! Report #' + r.id + ' was sent.', '谢谢！报事 #' + r.id + ' 已提交。'), 'ok');
       $('description').value = ''; $('location').value = '';
       askToNotify(r);
       refresh();

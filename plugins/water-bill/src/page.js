@@ -6,8 +6,23 @@
   // cashier.
   var POLL_MS = 2000;
   var MAX_POLLS = 10;
-  var LABEL = { unpaid: 'unpaid', pending: 'waiting for payment', paid: 'paid', refunded: 'refunded' };
+  // The citizen's language, as the app has it: Simplified Chinese or English.
+  var ZH = window.islet.lang === 'zh-CN';
+  function L(en, zh) { return ZH ? zh : en; }
+  var LABEL = ZH
+    ? { unpaid: '待缴', pending: '等待支付', paid: '已缴', refunded: '已退款' }
+    : { unpaid: 'unpaid', pending: 'waiting for payment', paid: 'paid', refunded: 'refunded' };
   var $ = function (id) { return document.getElementById(id); };
+  // The page's fixed texts: `data-zh` holds the Chinese.
+  if (ZH) {
+    document.title = '水费缴纳';
+    Array.prototype.forEach.call(document.querySelectorAll('[data-zh]'), function (e) {
+      e.textContent = e.getAttribute('data-zh');
+    });
+    Array.prototype.forEach.call(document.querySelectorAll('[data-zh-placeholder]'), function (e) {
+      e.setAttribute('placeholder', e.getAttribute('data-zh-placeholder'));
+    });
+  }
   var api = window.islet.api;
 
   var polls = 0;
@@ -28,11 +43,14 @@
     return '¥' + Math.floor(fen / 100) + '.' + (cents.length < 2 ? '0' + cents : cents);
   }
 
-  function when(secs) { return secs ? new Date(secs * 1000).toLocaleString() : ''; }
+  // In the city's time zone, in the citizen's language.
+  function when(secs) {
+    return secs ? new Date(secs * 1000).toLocaleString(ZH ? 'zh-CN' : 'en', { timeZone: 'Asia/Shanghai' }) : '';
+  }
 
   function pay(bill, button) {
     button.disabled = true;
-    say('Creating the payment…');
+    say(L('Creating the payment…', '正在创建支付…'));
     api('POST', 'api/bills/' + encodeURIComponent(bill.period) + '/pay').then(function (r) {
       return window.islet.pay(r.checkout_url, '');
     }).catch(function (e) {
@@ -51,20 +69,20 @@
     head.appendChild(el('span', yuan(bill.amount_fen), 'amount'));
     li.appendChild(head);
     var status = el('div', undefined, 'row');
-    status.appendChild(el('span', 'Due ' + bill.due_date, 'meta'));
+    status.appendChild(el('span', L('Due ', '缴费期限 ') + bill.due_date, 'meta'));
     var badge = el('span', LABEL[bill.status] || bill.status, 'badge ' + bill.status);
     badge.setAttribute('data-testid', 'bill-status');
     status.appendChild(badge);
     li.appendChild(status);
-    if (bill.paid_at) li.appendChild(el('div', 'Paid ' + when(bill.paid_at), 'meta'));
+    if (bill.paid_at) li.appendChild(el('div', L('Paid ', '缴费时间 ') + when(bill.paid_at), 'meta'));
     if (bill.status === 'paid' || bill.status === 'refunded') {
-      var r = el('button', 'Receipt', 'secondary');
+      var r = el('button', L('Receipt', '电子收据'), 'secondary');
       r.setAttribute('data-testid', 'bill-receipt');
       r.onclick = function () { showReceipt(bill.period); };
       li.appendChild(r);
     }
     if (bill.status === 'unpaid' || bill.status === 'pending') {
-      var b = el('button', bill.status === 'pending' ? 'Continue payment' : 'Pay ' + yuan(bill.amount_fen));
+      var b = el('button', bill.status === 'pending' ? L('Continue payment', '继续支付') : L('Pay ', '缴费 ') + yuan(bill.amount_fen));
       b.setAttribute('data-testid', 'bill-pay');
       b.onclick = function () { pay(bill, b); };
       li.appendChild(b);
@@ -80,7 +98,7 @@
     var pending = false;
     account.bills.slice().reverse().forEach(function (bill) {
       if (bill.status === 'pending') pending = true;
-      if (wasPending[bill.period] && bill.status === 'paid') say('Thank you! ' + bill.period + ' is paid.', 'ok');
+      if (wasPending[bill.period] && bill.status === 'paid') say(L('Thank you! ' + bill.period + ' is paid.', '谢谢！' + bill.period + ' 的水费已缴清。'), 'ok');
       wasPending[bill.period] = bill.status === 'pending';
       list.appendChild(item(bill));
     });
@@ -104,15 +122,15 @@
       $('receipt-period').textContent = r.period;
       $('receipt-number').textContent = r.number;
       $('receipt-address').textContent = r.address;
-      $('receipt-amount').textContent = yuan(r.amount_fen) + (r.status === 'refunded' ? ' (refunded)' : '');
+      $('receipt-amount').textContent = yuan(r.amount_fen) + (r.status === 'refunded' ? L(' (refunded)', '（已退款）') : '');
       $('receipt-paid').textContent = when(r.paid_at);
-      $('receipt-order').textContent = r.order_id || 'at the counter';
+      $('receipt-order').textContent = r.order_id || L('at the counter', '柜台缴费');
       var name = $('receipt-name');
-      name.textContent = r.payer_name || 'Name not shown';
+      name.textContent = r.payer_name || L('Name not shown', '不显示姓名');
       name.className = r.payer_name ? '' : 'meta';
       var ask = r.consent && !declined;
       $('receipt-prompt').classList.toggle('hidden', !ask);
-      if (ask) $('receipt-purpose').textContent = 'Water bill asks for your real name: ' + r.consent.purpose + '.';
+      if (ask) $('receipt-purpose').textContent = L('Water bill asks for your real name: ' + r.consent.purpose + '.', '水费缴纳需要您的真实姓名：' + r.consent.purpose + '。');
       $('receipt-consent').disabled = false;
       $('receipt').classList.remove('hidden');
       $('receipt').scrollIntoView({ block: 'nearest' });
@@ -131,11 +149,11 @@
       }
       return showReceipt(receiptPeriod);
     }).then(function (r) {
-      if (r && r.payer_name) say('Your name is on the receipt.', 'ok');
+      if (r && r.payer_name) say(L('Your name is on the receipt.', '收据上已显示您的姓名。'), 'ok');
     }).catch(function (e) {
       // Refused or failed: the receipt stays, without the name.
       $('receipt-consent').disabled = false;
-      say('Your name could not be added: ' + e.message, 'error');
+      say(L('Your name could not be added: ', '无法添加姓名：') + e.message, 'error');
     });
   };
   $('receipt-decline').onclick = function () {
@@ -167,12 +185,12 @@
   function start() {
     if (!window.islet.signedIn()) {
       $('signin').classList.remove('hidden');
-      say('Sign in to see your water bills.');
+      say(L('Sign in to see your water bills.', '登录后查看您的水费账单。'));
       return;
     }
     load().catch(function (e) {
       $('signin').classList.remove('hidden');
-      say(e.status === 401 ? 'Your token was not accepted; sign in again.' : e.message, 'error');
+      say(e.status === 401 ? L('Your token was not accepted; sign in again.', '您的令牌未被接受，请重新登录。') : e.message, 'error');
     });
   }
 

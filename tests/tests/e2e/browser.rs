@@ -31,6 +31,9 @@ async fn console_pages_are_served_with_security_headers() {
         ("/assets/cashier.js", "text/javascript"),
         ("/assets/common.js", "text/javascript"),
         ("/assets/style.css", "text/css"),
+        ("/assets/i18n.js", "text/javascript"),
+        ("/assets/i18n/zh-CN.json", "application/json"),
+        ("/assets/i18n/en.json", "application/json"),
         ("/pay/some-order", "text/html"),
     ] {
         let r = host.get(path, None).await;
@@ -365,6 +368,94 @@ async fn a_service_answer_cannot_sign_the_citizen_out_of_the_shell() {
         run.status, run.stdout, run.stderr
     );
     host.stop().await;
+}
+
+/// The app in the citizen's language, in Chromium launched with a Chinese
+/// and then an English locale (`tests/browser/i18n.mjs`): every screen of
+/// the shell, the cashier, the consent prompt and the console in that
+/// language with axe-core finding no serious problem; sign-in with an
+/// expired, a forged and a non-token; a failed list with its retry; a
+/// service taken down while its page is open; the consent prompt by
+/// keyboard only; the console at 390 px; switching the language.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_speaks_chinese_and_english_in_chromium() {
+    assert!(
+        Path::new(CHROMIUM).exists(),
+        "{CHROMIUM} is missing: the browser tests need Debian's Chromium"
+    );
+    let browser_dir = islet_tests::browser_node_modules();
+    let screenshots = output_dir().join("screenshots-i18n");
+    let _ = std::fs::remove_dir_all(&screenshots);
+    for locale in ["zh-CN", "en-US"] {
+        let host = TestHost::start().await;
+        host.install("hello").await;
+        host.install("community-report").await;
+        host.install("water-bill").await;
+        let admin = host.admin();
+        open_water_supply(&host, &admin).await;
+        // A version in review, for the console's review queue.
+        let water_dev = host.token("dev-2", &["developer:water"]);
+        let upload = upload_version(&host, "water-bill", "0.2.0", &water_dev).await;
+        assert_eq!(upload.0, 201, "{}", upload.1);
+        let submit = post(
+            &host,
+            "/admin/v1/plugins/water-bill/versions/0.2.0/submit",
+            &water_dev,
+        )
+        .await;
+        assert_eq!(submit.0, 200, "{}", submit.1);
+        let citizen = host.token("citizen-1", &[]);
+        let (status, body) = host
+            .post("/p/water-bill/api/bills/2026-10/pay", &citizen, None)
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let order = body["order"]["id"].as_str().expect("order id").to_string();
+        let mut claims = host.claims("citizen-1", &[]);
+        let now = islet_tests::now();
+        claims.exp = now - 600;
+        claims.iat = Some(now - 4200);
+        claims.nbf = Some(now - 4200);
+        let expired = host.sign(&claims);
+        let (signed, _) = citizen.rsplit_once('.').expect("a JWT");
+        let forged = format!("{signed}.{}", "A".repeat(43));
+        let env = [
+            ("BASE_URL", host.base.clone()),
+            ("LOCALE", locale.to_string()),
+            ("CITIZEN_TOKEN", citizen.clone()),
+            ("CITIZEN_SUB", "citizen-1".to_string()),
+            ("EXPIRED_TOKEN", expired),
+            ("FORGED_TOKEN", forged),
+            ("ADMIN_TOKEN", admin.clone()),
+            ("WATER_ORDER", order),
+            ("SCREENSHOT_DIR", screenshots.display().to_string()),
+            ("CHROMIUM", CHROMIUM.to_string()),
+        ];
+        let run = run_script(
+            &browser_dir,
+            "i18n.mjs",
+            &format!("i18n-{locale}"),
+            &env,
+            async |_| (404, Value::Null),
+        )
+        .await;
+        assert!(
+            run.success,
+            "tests/browser/i18n.mjs ({locale}) failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
+            run.status, run.stdout, run.stderr
+        );
+        // The keyboard gave the consent the script asked for.
+        let (_, consents) = host.get_json("/api/v1/consents", Some(&citizen)).await;
+        assert_eq!(
+            consents["consents"].as_array().map(Vec::len),
+            Some(1),
+            "{consents}"
+        );
+        assert_eq!(
+            find(&host.admin_plugins().await, "hello")["taken_down"],
+            false
+        );
+        host.stop().await;
+    }
 }
 
 /// What the hostile-page script needs from the host it runs against.

@@ -9,6 +9,7 @@ mod input;
 mod isolation;
 mod jwks;
 mod jwt;
+mod language;
 mod lifecycle;
 mod log_and_disk;
 mod metering;

@@ -1,25 +1,18 @@
 // The Islet admin console: plain DOM, fetch and the admin JSON API of this
 // host (/admin/v1). No framework and no build step. The token stays in
 // sessionStorage; every element a test clicks carries a data-testid.
-import { ApiError, callApi, decodeClaims, h } from './common.js';
+import { callApi, decodeClaims, h, tokenProblem } from './common.js';
+import { dateTimeMs, errorText, lang, languagePicker, t, translatePage } from './i18n.js';
 
 const TOKEN_KEY = 'islet_admin_token';
 const TABS = ['plugins', 'review', 'audit'];
-const CAPABILITY_HELP = {
-  identity: 'who is calling: a pairwise id, assurance level and roles',
-  storage: 'its own key-value storage, within its quota',
-  log: 'log lines in the host log',
-  payment: 'orders on the merchant accounts it was allowed to charge to',
-  notification: 'messages to citizens who consented, with approved templates',
-};
-const DATA_ITEM_LABEL = {
-  'real-name': 'real name',
-  'national-id': 'national ID number',
-  phone: 'phone number',
-  email: 'e-mail address',
-  'legal-person': 'company (social credit code)',
-};
-const TEMPLATE_KIND = { 'one-time': 'one-time', 'long-term': 'long-term' };
+/** What a capability lets a service do ('' for one the console does not know). */
+const capabilityHelp = (cap) => (['identity', 'storage', 'log', 'payment', 'notification'].includes(cap)
+  ? t(`admin.capability.${cap}`) : '');
+/** A personal data item's name. */
+const dataItemLabel = (item) => (t(`data.${item}`) === `data.${item}` ? null : t(`data.${item}`));
+/** A message template's kind. */
+const templateKind = (kind) => (kind === 'one-time' || kind === 'long-term' ? t(`admin.templateKind.${kind}`) : kind);
 const TRAIL_PAGE = 20;
 
 const state = {
@@ -61,11 +54,14 @@ function formatBytes(n) {
   return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
 
+/** Milliseconds since the epoch in the city's time zone, to the second. */
 function formatTime(ms) {
-  const d = new Date(ms);
-  const pad = (n) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
-    `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  return dateTimeMs(ms, { seconds: true });
+}
+
+/** A plugin's (or review item's) name in the page language, else its own. */
+function displayName(p) {
+  return p.names?.[lang]?.name ?? p.name ?? p.id ?? p.plugin;
 }
 
 function parseTesters(text) {
@@ -79,10 +75,10 @@ function badge(text, kind, testid) {
 /** What a version was granted, in one line: capabilities, data, templates. */
 function grantsText(grants) {
   if (!grants) return '—';
-  const parts = [(grants.capabilities ?? []).join(', ') || 'nothing'];
-  if (grants.personal_data?.length) parts.push(`data ${grants.personal_data.join(', ')}`);
-  if (grants.templates?.length) parts.push(`templates ${grants.templates.join(', ')}`);
-  if (grants.long_term_messages) parts.push('long-term messages');
+  const parts = [(grants.capabilities ?? []).join(', ') || t('admin.grants.nothing')];
+  if (grants.personal_data?.length) parts.push(t('admin.grants.data', { list: grants.personal_data.join(', ') }));
+  if (grants.templates?.length) parts.push(t('admin.grants.templates', { list: grants.templates.join(', ') }));
+  if (grants.long_term_messages) parts.push(t('admin.grants.longTerm'));
   return parts.join('; ');
 }
 
@@ -121,7 +117,14 @@ async function reload() {
 
 function showError(err) {
   const el = $('error');
-  el.textContent = err instanceof ApiError ? `${err.message} (${err.code})` : String(err);
+  // Staff get the host's own words too: they name the exact problem.
+  let text = String(err);
+  if (err?.code) {
+    const translated = errorText(err);
+    text = lang === 'en' || translated === err.message ? err.message : `${translated} ${err.message}`;
+    text = `${text} (${err.code})`;
+  }
+  el.textContent = text;
   el.hidden = false;
   $('notice').hidden = true;
 }
@@ -139,7 +142,10 @@ function clearMessages() {
 }
 
 function handleError(err) {
-  if (err.status === 401) signOut();
+  if (err.status === 401) {
+    const expired = tokenProblem(state.token) === 'expired';
+    signOut(expired ? t('admin.signin.expired') : t('admin.signin.rejected', { reason: errorText(err) }));
+  }
   showError(err);
 }
 
@@ -170,6 +176,11 @@ function versionAction(plugin, version, action, done, body) {
 // ------------------------------------------------------ sign in and out
 
 async function signIn(token) {
+  const problem = tokenProblem(token);
+  if (problem) {
+    signOut(t(problem === 'expired' ? 'admin.signin.pastedExpired' : 'admin.signin.notAToken'));
+    return;
+  }
   state.token = token;
   state.claims = decodeClaims(token);
   try {
@@ -177,12 +188,15 @@ async function signIn(token) {
     sessionStorage.setItem(TOKEN_KEY, token);
     clearMessages();
   } catch (err) {
-    signOut();
+    signOut(err.status === 401 ? t('admin.signin.rejected', { reason: errorText(err) }) : '');
     showError(err);
   }
 }
 
-function signOut() {
+/** Forget the token; `reason` (if any) is shown on the sign-in form. */
+function signOut(reason = '') {
+  $('signin-reason').textContent = reason;
+  $('signin-reason').hidden = !reason;
   state.token = null;
   state.claims = null;
   state.plugins = [];
@@ -212,10 +226,10 @@ function render() {
 }
 
 function renderWhoami() {
-  const sub = state.claims?.sub ?? 'unknown';
+  const sub = state.claims?.sub ?? t('common.unknown');
   $('whoami-sub').textContent = sub;
-  const list = roles().length ? roles().map((r) => badge(r, 'role')) : [badge('no roles', 'muted')];
-  if (!canReview()) list.push(badge('read only', 'warn'));
+  const list = roles().length ? roles().map((r) => badge(r, 'role')) : [badge(t('admin.noRoles'), 'muted')];
+  if (!canReview()) list.push(badge(t('admin.readOnly'), 'warn'));
   $('whoami-roles').replaceChildren(...list);
   const count = state.queue.length;
   $('review-count').textContent = count ? String(count) : '';
@@ -240,36 +254,36 @@ function usageOf(pluginId, version) {
 function grayText(p) {
   if (!p.gray) return '—';
   const testers = p.gray.testers.length;
-  const extra = testers ? ` + ${testers} tester${testers === 1 ? '' : 's'}` : '';
+  const extra = testers ? t('admin.gray.plusTesters', { count: testers }) : '';
   return `${p.gray.version} · ${p.gray.percent}%${extra}`;
 }
 
 function availability(p) {
   const out = [];
-  if (p.taken_down) out.push(badge('taken down', 'bad', 'availability'));
-  else if (p.status === 'failed') out.push(badge('failed to load', 'bad', 'availability'));
-  else if (p.status === 'not-released') out.push(badge('not released', 'muted', 'availability'));
-  else out.push(badge('live', 'ok', 'availability'));
-  if (p.curation?.hidden) out.push(badge('hidden', 'muted'));
-  if (p.curation?.featured) out.push(badge('featured', 'info'));
+  if (p.taken_down) out.push(badge(t('admin.availability.takenDown'), 'bad', 'availability'));
+  else if (p.status === 'failed') out.push(badge(t('admin.availability.failed'), 'bad', 'availability'));
+  else if (p.status === 'not-released') out.push(badge(t('admin.availability.notReleased'), 'muted', 'availability'));
+  else out.push(badge(t('admin.availability.live'), 'ok', 'availability'));
+  if (p.curation?.hidden) out.push(badge(t('admin.availability.hidden'), 'muted'));
+  if (p.curation?.featured) out.push(badge(t('admin.availability.featured'), 'info'));
   return out;
 }
 
 function breakerBadge(breaker) {
   if (!breaker) return '—';
   const kind = { closed: 'ok', open: 'bad', 'half-open': 'warn' }[breaker] ?? 'muted';
-  return badge(breaker, kind, 'breaker');
+  return badge(t(`admin.breaker.${breaker}`), kind, 'breaker');
 }
 
 function pluginRow(p) {
   const traffic = usageOf(p.id);
   const calls = traffic
-    ? [String(traffic.calls), traffic.errors ? h('span', { class: 'bad-text' }, ` (${traffic.errors} failed)`) : null]
+    ? [String(traffic.calls), traffic.errors ? h('span', { class: 'bad-text' }, t('admin.plugins.failedCalls', { count: traffic.errors })) : null]
     : '—';
   return h('tr', { testid: `plugin-row-${p.id}`, class: p.id === state.selected ? 'selected' : null },
     h('td', {},
       h('button', { type: 'button', class: 'link', testid: `plugin-open-${p.id}`, onclick: () => select(p.id) },
-        p.name ?? p.id),
+        displayName(p)),
       h('div', { class: 'muted small' }, p.id)),
     h('td', {}, p.department),
     h('td', { testid: 'released' }, p.version ?? '—'),
@@ -283,12 +297,12 @@ function pluginRow(p) {
 function renderPlugins() {
   const rows = state.plugins.map(pluginRow);
   if (!rows.length) {
-    rows.push(h('tr', {}, h('td', { colspan: 8, class: 'muted empty' }, 'No plugins are installed yet.')));
+    rows.push(h('tr', {}, h('td', { colspan: 8, class: 'muted empty' }, t('admin.plugins.none'))));
   }
   $('plugins-body').replaceChildren(...rows);
   $('usage-day').textContent = state.usage
-    ? `Traffic: ${state.usage.from} (UTC)`
-    : 'Traffic figures need the admin, reviewer or operator role.';
+    ? t('admin.plugins.traffic', { day: state.usage.from, zone: state.usage.time_zone ?? 'UTC' })
+    : t('admin.plugins.trafficNeedsRole');
 }
 
 function select(id) {
@@ -302,14 +316,14 @@ function renderDetail() {
   const p = state.plugins.find((x) => x.id === state.selected);
   if (!p) {
     box.replaceChildren(state.plugins.length
-      ? h('p', { class: 'muted hint' }, 'Choose a plugin to manage its versions, releases and catalog entry.')
+      ? h('p', { class: 'muted hint' }, t('admin.plugins.choose'))
       : '');
     return;
   }
   box.replaceChildren(h('section', { class: 'detail', testid: 'plugin-detail' },
     h('div', { class: 'section-head' },
-      h('h2', {}, p.name ?? p.id, ' ', h('span', { class: 'muted' }, p.id)),
-      h('span', { class: 'muted' }, p.description ?? '')),
+      h('h2', {}, displayName(p), ' ', h('span', { class: 'muted' }, p.id)),
+      h('span', { class: 'muted' }, p.names?.[lang]?.description ?? p.description ?? '')),
     h('div', { class: 'cards' }, releaseCard(p), grayCard(p), catalogCard(p)),
     versionsTable(p),
     h('div', { id: 'trail-box' }, trailCard(p))));
@@ -335,7 +349,7 @@ async function loadTrail(plugin, more = false) {
     trail.error = null;
   } catch (err) {
     if (generation !== trail.generation) return;
-    trail.error = err.status === 403 ? 'The trail needs a role that may read this plugin.' : err.message;
+    trail.error = err.status === 403 ? t('admin.trail.needsRole') : errorText(err);
   }
   trail.loading = false;
   renderTrail();
@@ -354,32 +368,31 @@ function trailCard(p) {
   const rows = entries.map((e) => h('tr', { testid: 'data-access-row' },
     h('td', { class: 'nowrap' }, formatTime(e.at_ms)),
     h('td', {}, h('code', { title: e.subject }, shortSubject(e.subject))),
-    h('td', { class: 'nowrap' }, DATA_ITEM_LABEL[e.item] ?? e.label ?? e.item),
+    h('td', { class: 'nowrap' }, dataItemLabel(e.item) ?? e.label ?? e.item),
     h('td', {}, e.purpose),
     h('td', { class: 'nowrap' }, e.version),
     h('td', {}, h('code', { class: 'small' }, e.consent_id)),
     h('td', {}, h('code', { class: 'small' }, e.request_id))));
   if (!rows.length) {
-    const text = !mine || trail.loading ? 'Loading…' : (trail.error ?? 'No personal data was released to this service.');
+    const text = !mine || trail.loading ? t('common.loading') : (trail.error ?? t('admin.trail.empty'));
     rows.push(h('tr', {}, h('td', { colspan: 7, class: trail.error ? 'bad-text empty' : 'muted empty', testid: 'data-access-empty' }, text)));
   }
   return h('div', { class: 'trail', testid: 'data-access' },
     h('div', { class: 'section-head' },
-      h('h3', {}, 'Personal data released'),
-      h('span', { class: 'muted small' },
-        'Every value identity.claim gave this service, with the purpose and the citizen’s consent. ' +
-        'Citizens are shown as the service knows them (pairwise subject).')),
-    h('div', { class: 'table-wrap' },
+      h('h3', {}, t('admin.trail.heading')),
+      h('span', { class: 'muted small' }, t('admin.trail.text'))),
+    h('div', { class: 'table-wrap', tabindex: 0, role: 'region', 'aria-label': t('admin.trail.heading') },
       h('table', { class: 'grid', testid: 'data-access-table' },
         h('thead', {}, h('tr', {},
-          h('th', {}, 'When'), h('th', {}, 'Citizen (pairwise)'), h('th', {}, 'Item'), h('th', {}, 'Purpose'),
-          h('th', {}, 'Version'), h('th', {}, 'Consent'), h('th', {}, 'Request'))),
+          h('th', {}, t('admin.trail.col.when')), h('th', {}, t('admin.trail.col.citizen')), h('th', {}, t('admin.trail.col.item')),
+          h('th', {}, t('admin.trail.col.purpose')), h('th', {}, t('admin.trail.col.version')), h('th', {}, t('admin.trail.col.consent')),
+          h('th', {}, t('admin.trail.col.request')))),
         h('tbody', {}, rows))),
     mine && trail.next ? h('div', { class: 'actions' },
       h('button', {
         type: 'button', class: 'small secondary', testid: 'data-access-more', disabled: trail.loading,
         onclick: () => loadTrail(p.id, true),
-      }, trail.loading ? 'Loading…' : 'Load more')) : null);
+      }, trail.loading ? t('common.loading') : t('common.loadMore'))) : null);
 }
 
 function shortSubject(subject) {
@@ -393,37 +406,37 @@ function releaseCard(p) {
   if (canReview()) {
     controls.push(h('button', {
       type: 'button', class: 'secondary', testid: 'rollback', disabled: !previous,
-      title: previous ? null : 'There is no earlier release to go back to.',
-      onclick: () => confirm(`Roll ${p.id} back from ${p.version} to ${previous}? Everyone gets ${previous} at once.`) &&
-        pluginAction(p, 'rollback', `Rolled ${p.id} back to ${previous}`),
-    }, previous ? `Roll back to ${previous}` : 'Roll back'));
+      title: previous ? null : t('admin.release.noEarlier'),
+      onclick: () => confirm(t('admin.release.confirmRollback', { id: p.id, version: p.version, previous })) &&
+        pluginAction(p, 'rollback', t('admin.release.rolledBack', { id: p.id, previous })),
+    }, previous ? t('admin.release.rollbackTo', { previous }) : t('admin.release.rollback')));
     controls.push(p.taken_down
       ? h('button', {
         type: 'button', testid: 'put-back',
-        onclick: () => pluginAction(p, 'put-back', `Put ${p.id} back`),
-      }, 'Put back')
+        onclick: () => pluginAction(p, 'put-back', t('admin.release.putBackDone', { id: p.id })),
+      }, t('admin.release.putBack'))
       : h('button', {
         type: 'button', class: 'danger', testid: 'take-down',
-        onclick: () => confirm(`Take ${p.id} down? It stops serving and leaves the catalog at once.`) &&
-          pluginAction(p, 'take-down', `Took ${p.id} down`),
-      }, 'Take down'));
+        onclick: () => confirm(t('admin.release.confirmTakeDown', { id: p.id })) &&
+          pluginAction(p, 'take-down', t('admin.release.tookDown', { id: p.id })),
+      }, t('admin.release.takeDown')));
     if (p.breaker === 'open' || p.breaker === 'half-open') {
       controls.push(h('button', {
         type: 'button', class: 'secondary', testid: 'resume',
-        onclick: () => pluginAction(p, 'resume', `Closed the breaker of ${p.id} ${p.version}`),
-      }, 'Resume (close breaker)'));
+        onclick: () => pluginAction(p, 'resume', t('admin.release.resumed', { id: p.id, version: p.version })),
+      }, t('admin.release.resume')));
     }
   }
   return h('div', { class: 'card', testid: 'release-card' },
-    h('h3', {}, 'Full release'),
-    h('div', { class: 'big', testid: 'released-version' }, p.version ?? 'none'),
+    h('h3', {}, t('admin.release.heading')),
+    h('div', { class: 'big', testid: 'released-version' }, p.version ?? t('admin.release.none')),
     h('dl', { class: 'facts' },
-      h('dt', {}, 'Serving'), h('dd', {}, p.taken_down ? badge('taken down', 'bad') : availability(p)[0]),
-      h('dt', {}, 'Granted'), h('dd', { testid: 'released-grants' },
+      h('dt', {}, t('admin.release.serving')), h('dd', {}, p.taken_down ? badge(t('admin.availability.takenDown'), 'bad') : availability(p)[0]),
+      h('dt', {}, t('admin.release.granted')), h('dd', { testid: 'released-grants' },
         grantsText(p.history.find((v) => v.version === p.version)?.grants ?? (p.granted ? { capabilities: p.granted } : null))),
-      h('dt', {}, 'Earlier'), h('dd', {}, p.previous_releases.length ? p.previous_releases.join(', ') : '—'),
-      h('dt', {}, 'Loaded'), h('dd', {}, p.activation?.ms !== undefined
-        ? `in ${p.activation.ms.toFixed(1)} ms${p.activation.from_cache ? ' (cached)' : ''}`
+      h('dt', {}, t('admin.release.earlier')), h('dd', {}, p.previous_releases.length ? p.previous_releases.join(', ') : '—'),
+      h('dt', {}, t('admin.release.loaded')), h('dd', {}, p.activation?.ms !== undefined
+        ? t(p.activation.from_cache ? 'admin.release.loadedInCached' : 'admin.release.loadedIn', { ms: p.activation.ms.toFixed(1) })
         : (p.load_error ?? '—'))),
     h('div', { class: 'actions' }, controls));
 }
@@ -431,39 +444,38 @@ function releaseCard(p) {
 function grayCard(p) {
   if (!p.gray) {
     return h('div', { class: 'card', testid: 'gray-card' },
-      h('h3', {}, 'Gray release'),
-      h('p', { class: 'muted' }, 'No version is in gray release. Release an approved version below ' +
-        'to a share of citizens and named testers first.'));
+      h('h3', {}, t('admin.gray.heading')),
+      h('p', { class: 'muted' }, t('admin.gray.none')));
   }
   const g = p.gray;
   const output = h('output', { class: 'slider-value', testid: 'gray-percent' }, `${g.percent}%`);
   const slider = h('input', {
     type: 'range', min: 0, max: 100, step: 1, value: String(g.percent), testid: 'gray-slider',
-    'aria-label': 'Share of signed-in citizens', disabled: !canReview(),
+    'aria-label': t('admin.gray.share'), disabled: !canReview(),
     oninput: (e) => { output.textContent = `${e.target.value}%`; },
   });
   const testers = h('input', {
     type: 'text', value: g.testers.join(', '), testid: 'gray-testers', disabled: !canReview(),
-    placeholder: 'citizen ids, comma separated',
+    placeholder: t('admin.gray.testersPlaceholder'),
   });
-  const apply = () => pluginAction(p, 'gray', `Gray share of ${p.id} ${g.version} set to ${slider.value}%`,
+  const apply = () => pluginAction(p, 'gray', t('admin.gray.applied', { id: p.id, version: g.version, percent: slider.value }),
     { percent: Number(slider.value), testers: parseTesters(testers.value) });
   return h('div', { class: 'card', testid: 'gray-card' },
-    h('h3', {}, 'Gray release ', badge(g.version, 'gray')),
-    h('label', { class: 'field' }, 'Share of signed-in citizens',
+    h('h3', {}, t('admin.gray.heading'), ' ', badge(g.version, 'gray')),
+    h('label', { class: 'field' }, t('admin.gray.share'),
       h('div', { class: 'slider-row' }, slider, output)),
-    h('label', { class: 'field' }, 'Testers (always get it)', testers),
+    h('label', { class: 'field' }, t('admin.gray.testers'), testers),
     canReview() && h('div', { class: 'actions' },
-      h('button', { type: 'button', testid: 'gray-apply', onclick: apply }, 'Apply'),
+      h('button', { type: 'button', testid: 'gray-apply', onclick: apply }, t('admin.gray.apply')),
       h('button', {
         type: 'button', class: 'secondary', testid: 'gray-promote',
-        onclick: () => confirm(`Release ${p.id} ${g.version} to everyone?`) &&
-          pluginAction(p, 'promote', `Promoted ${p.id} ${g.version} to everyone`),
-      }, 'Promote to all'),
+        onclick: () => confirm(t('admin.release.confirmEveryone', { id: p.id, version: g.version })) &&
+          pluginAction(p, 'promote', t('admin.gray.promoted', { id: p.id, version: g.version })),
+      }, t('admin.gray.promote')),
       h('button', {
         type: 'button', class: 'secondary', testid: 'gray-revert',
-        onclick: () => pluginAction(p, 'revert', `Ended the gray release of ${p.id} ${g.version}`),
-      }, 'End gray')));
+        onclick: () => pluginAction(p, 'revert', t('admin.gray.ended', { id: p.id, version: g.version })),
+      }, t('admin.gray.end'))));
 }
 
 function catalogCard(p) {
@@ -471,9 +483,9 @@ function catalogCard(p) {
   const hidden = h('input', { type: 'checkbox', checked: c.hidden, testid: 'curation-hidden' });
   const featured = h('input', { type: 'checkbox', checked: c.featured, testid: 'curation-featured' });
   const order = h('input', { type: 'number', value: String(c.order ?? 0), step: 1, testid: 'curation-order' });
-  const district = h('input', { type: 'text', value: c.district ?? '', testid: 'curation-district', placeholder: 'whole city' });
+  const district = h('input', { type: 'text', value: c.district ?? '', testid: 'curation-district', placeholder: t('admin.catalog.wholeCity') });
   const category = h('input', { type: 'text', value: c.category ?? '', testid: 'curation-category', placeholder: p.category ?? '' });
-  const save = () => act(`Saved the catalog entry of ${p.id}`, 'PUT', `/admin/v1/plugins/${enc(p.id)}/catalog`, {
+  const save = () => act(t('admin.catalog.saved', { id: p.id }), 'PUT', `/admin/v1/plugins/${enc(p.id)}/catalog`, {
     hidden: hidden.checked,
     featured: featured.checked,
     order: Number.parseInt(order.value, 10) || 0,
@@ -481,36 +493,37 @@ function catalogCard(p) {
     category: category.value.trim() || null,
   });
   return h('div', { class: 'card', testid: 'catalog-card' },
-    h('h3', {}, 'Catalog'),
+    h('h3', {}, t('admin.catalog.heading')),
     h('div', { class: 'inline-checks' },
-      h('label', { class: 'check' }, featured, 'Featured'),
-      h('label', { class: 'check' }, hidden, 'Hidden (still reachable by URL)')),
+      h('label', { class: 'check' }, featured, t('admin.catalog.featured')),
+      h('label', { class: 'check' }, hidden, t('admin.catalog.hidden'))),
     h('div', { class: 'field-row' },
-      h('label', { class: 'field' }, 'Order', order),
-      h('label', { class: 'field' }, 'District', district),
-      h('label', { class: 'field' }, 'Category', category)),
+      h('label', { class: 'field' }, t('admin.catalog.order'), order),
+      h('label', { class: 'field' }, t('admin.catalog.district'), district),
+      h('label', { class: 'field' }, t('admin.catalog.category'), category)),
     canReview() && h('div', { class: 'actions' },
-      h('button', { type: 'button', class: 'secondary', testid: 'curation-save', onclick: save }, 'Save catalog entry')));
+      h('button', { type: 'button', class: 'secondary', testid: 'curation-save', onclick: save }, t('admin.catalog.save'))));
 }
 
 function versionsTable(p) {
   const rows = p.history.flatMap((v) => versionRows(p, v));
-  return h('div', { class: 'table-wrap' },
+  return h('div', { class: 'table-wrap', tabindex: 0, role: 'region', 'aria-label': t('admin.versions.label', { id: p.id }) },
     h('table', { class: 'grid versions', testid: 'versions' },
       h('thead', {}, h('tr', {},
-        h('th', {}, 'Version'), h('th', {}, 'State'), h('th', {}, 'Uploaded'), h('th', {}, 'Granted'),
-        h('th', { class: 'num' }, 'Calls today'), h('th', { class: 'num' }, 'Errors'),
-        h('th', { class: 'num' }, 'CPU'), h('th', {}, ''))),
+        h('th', {}, t('admin.versions.col.version')), h('th', {}, t('admin.versions.col.state')),
+        h('th', {}, t('admin.versions.col.uploaded')), h('th', {}, t('admin.versions.col.granted')),
+        h('th', { class: 'num' }, t('admin.plugins.col.callsToday')), h('th', { class: 'num' }, t('admin.versions.col.errors')),
+        h('th', { class: 'num' }, t('admin.versions.col.cpu')), h('th', {}, h('span', { class: 'visually-hidden' }, t('admin.versions.col.actions'))))),
       h('tbody', {}, rows)));
 }
 
 function versionRows(p, v) {
   const traffic = usageOf(p.id, v.version);
-  const uploaded = `${v.uploaded_by}, ${formatTime(v.uploaded_at * 1000)}`;
+  const uploaded = t('admin.versions.uploaded', { who: v.uploaded_by, time: formatTime(v.uploaded_at * 1000) });
   const review = v.review?.reason ? h('div', { class: 'muted small' }, `${v.review.by}: ${v.review.reason}`) : null;
   const row = h('tr', { testid: `version-row-${v.version}` },
     h('td', {}, h('strong', {}, v.version)),
-    h('td', {}, badge(v.state, `state-${v.state}`, 'version-state'), review),
+    h('td', {}, badge(t(`admin.versions.state.${v.state}`), `state-${v.state}`, 'version-state'), review),
     h('td', { class: 'small' }, uploaded),
     h('td', { testid: 'version-grants' }, grantsText(v.grants)),
     h('td', { class: 'num', testid: 'version-calls' }, traffic ? traffic.calls : '—'),
@@ -526,14 +539,14 @@ function versionButtons(p, v) {
   if (v.allowed_actions.includes('submit') && canUpload(p.department)) {
     out.push(h('button', {
       type: 'button', class: 'small secondary', testid: `submit-${v.version}`,
-      onclick: () => versionAction(p.id, v.version, 'submit', `Submitted ${p.id} ${v.version} for review`),
-    }, 'Submit for review'));
+      onclick: () => versionAction(p.id, v.version, 'submit', t('admin.versions.submitted', { id: p.id, version: v.version })),
+    }, t('admin.versions.submit')));
   }
   if (v.state === 'in-review') {
     out.push(h('button', {
       type: 'button', class: 'small secondary', testid: `review-${v.version}`,
       onclick: () => { location.hash = 'review'; },
-    }, 'Open in review queue'));
+    }, t('admin.versions.openReview')));
   }
   return out;
 }
@@ -541,20 +554,24 @@ function versionButtons(p, v) {
 /** Release an approved version: to everyone, or gray to a share and testers. */
 function releaseRow(p, v) {
   const percent = h('input', { type: 'number', min: 0, max: 100, value: '10', class: 'narrow-input', testid: `release-percent-${v.version}` });
-  const testers = h('input', { type: 'text', placeholder: 'testers, comma separated', testid: `release-testers-${v.version}` });
+  const testers = h('input', {
+    type: 'text', placeholder: t('admin.versions.testersPlaceholder'), testid: `release-testers-${v.version}`,
+    'aria-label': t('admin.gray.testers'),
+  });
+  percent.setAttribute('aria-label', t('admin.gray.share'));
   const gray = () => versionAction(p.id, v.version, 'release',
-    `Released ${p.id} ${v.version} gray to ${percent.value}%`,
+    t('admin.versions.releasedGray', { id: p.id, version: v.version, percent: percent.value }),
     { percent: Number(percent.value), testers: parseTesters(testers.value) });
-  const full = () => confirm(`Release ${p.id} ${v.version} to everyone?`) &&
-    versionAction(p.id, v.version, 'release', `Released ${p.id} ${v.version} to everyone`, { percent: 100, testers: [] });
+  const full = () => confirm(t('admin.release.confirmEveryone', { id: p.id, version: v.version })) &&
+    versionAction(p.id, v.version, 'release', t('admin.versions.releasedAll', { id: p.id, version: v.version }), { percent: 100, testers: [] });
   return h('tr', { class: 'subrow', testid: `release-row-${v.version}` },
     h('td', { colspan: 8 },
       h('div', { class: 'release-form' },
-        h('span', { class: 'muted' }, `Release ${v.version}:`),
-        h('button', { type: 'button', class: 'small', testid: `release-full-${v.version}`, onclick: full }, 'To everyone'),
-        h('span', { class: 'muted' }, 'or gray to'),
-        percent, h('span', { class: 'muted' }, '% and'), testers,
-        h('button', { type: 'button', class: 'small secondary', testid: `release-gray-${v.version}`, onclick: gray }, 'Start gray release'))));
+        h('span', { class: 'muted' }, t('admin.versions.releaseLabel', { version: v.version })),
+        h('button', { type: 'button', class: 'small', testid: `release-full-${v.version}`, onclick: full }, t('admin.versions.toEveryone')),
+        h('span', { class: 'muted' }, t('admin.versions.orGrayTo')),
+        percent, h('span', { class: 'muted' }, t('admin.versions.percentAnd')), testers,
+        h('button', { type: 'button', class: 'small secondary', testid: `release-gray-${v.version}`, onclick: gray }, t('admin.versions.startGray')))));
 }
 
 // Review queue -----------------------------------------------------------
@@ -562,7 +579,7 @@ function releaseRow(p, v) {
 function renderQueue() {
   const list = $('review-list');
   if (!state.queue.length) {
-    list.replaceChildren(h('p', { class: 'card muted empty', testid: 'review-empty' }, 'Nothing is waiting for review.'));
+    list.replaceChildren(h('p', { class: 'card muted empty', testid: 'review-empty' }, t('admin.review.empty')));
     return;
   }
   list.replaceChildren(...state.queue.map(reviewCard));
@@ -573,25 +590,27 @@ function reviewCard(item) {
   const check = (testid, value, checked) => h('input', { type: 'checkbox', value, checked, testid, disabled: locked });
   const grants = item.requested.map((cap) => h('label', { class: 'check' },
     check(`grant-${cap}`, cap, true),
-    h('strong', {}, cap), h('span', { class: 'muted' }, ` — ${CAPABILITY_HELP[cap] ?? ''}`)));
+    h('strong', {}, cap), h('span', { class: 'muted' }, ` — ${capabilityHelp(cap)}`)));
   const data = Object.entries(item.personal_data ?? {}).map(([name, purpose]) => h('label', { class: 'check grant-data' },
     check(`grant-data-${name}`, name, true),
     h('span', {},
-      h('strong', {}, DATA_ITEM_LABEL[name] ?? name), ' ', h('code', { class: 'muted' }, name),
-      h('span', { class: 'grant-purpose', testid: `purpose-${name}` }, `Purpose: ${purpose}`))));
-  const templates = (item.templates ?? []).map((t) => h('label', { class: 'check grant-template' },
-    check(`grant-template-${t.id}`, t.id, true),
+      h('strong', {}, dataItemLabel(name) ?? name), ' ', h('code', { class: 'muted' }, name),
+      h('span', { class: 'grant-purpose', testid: `purpose-${name}` }, t('admin.review.purpose', { purpose })))));
+  const templates = (item.templates ?? []).map((tpl) => h('label', { class: 'check grant-template' },
+    check(`grant-template-${tpl.id}`, tpl.id, true),
     h('span', {},
-      h('strong', {}, t.title), ' ', h('code', { class: 'muted' }, t.id), ' ',
-      badge(TEMPLATE_KIND[t.kind] ?? t.kind, t.kind === 'long-term' ? 'warn' : 'info', `template-kind-${t.id}`),
-      h('span', { class: 'grant-purpose' }, `“${t.body}”`))));
-  const wantsLongTerm = (item.templates ?? []).some((t) => t.kind === 'long-term');
+      h('strong', {}, tpl.title), ' ', h('code', { class: 'muted' }, tpl.id), ' ',
+      badge(templateKind(tpl.kind), tpl.kind === 'long-term' ? 'warn' : 'info', `template-kind-${tpl.id}`),
+      h('span', { class: 'grant-purpose' }, `“${tpl.body}”`))));
+  const wantsLongTerm = (item.templates ?? []).some((tpl) => tpl.kind === 'long-term');
   const longTerm = wantsLongTerm
     ? h('label', { class: 'check grant-long-term' }, check('grant-long-term', 'long-term', false),
-      h('span', {}, h('strong', {}, 'Allow long-term messages'),
-        h('span', { class: 'grant-purpose' }, 'Only for public services: citizens may then allow messages until they withdraw.')))
+      h('span', {}, h('strong', {}, t('admin.review.allowLongTerm')),
+        h('span', { class: 'grant-purpose' }, t('admin.review.allowLongTermText'))))
     : null;
-  const reason = h('input', { type: 'text', placeholder: 'Why? (required to reject)', testid: 'reject-reason' });
+  const reason = h('input', {
+    type: 'text', placeholder: t('admin.review.why'), 'aria-label': t('admin.review.why'), testid: 'reject-reason',
+  });
   const chosen = (labels) => labels.map((l) => l.querySelector('input')).filter((i) => i.checked).map((i) => i.value);
   const approve = () => {
     const body = {
@@ -601,36 +620,41 @@ function reviewCard(item) {
       long_term_messages: Boolean(longTerm?.querySelector('input').checked),
     };
     versionAction(item.plugin, item.version, 'approve',
-      `Approved ${item.plugin} ${item.version}, granting ${grantsText(body)}`, body);
+      t('admin.review.approved', { id: item.plugin, version: item.version, grants: grantsText(body) }), body);
   };
   const reject = () => versionAction(item.plugin, item.version, 'reject',
-    `Rejected ${item.plugin} ${item.version}`, { reason: reason.value.trim() });
+    t('admin.review.rejected', { id: item.plugin, version: item.version }), { reason: reason.value.trim() });
   const failed = item.checks.filter((c) => !c.passed).length;
   return h('article', { class: 'card review', testid: `review-${item.plugin}-${item.version}` },
     h('div', { class: 'review-head' },
-      h('h2', {}, item.name, ' ', h('span', { class: 'muted' }, `${item.plugin} ${item.version}`)),
-      badge(failed ? `${failed} check${failed === 1 ? '' : 's'} failed` : 'all checks passed', failed ? 'bad' : 'ok')),
-    h('p', { class: 'muted small' },
-      `${item.department} · uploaded by ${item.uploaded_by} on ${formatTime(item.uploaded_at * 1000)} · ` +
-      `released now: ${item.released ?? 'nothing'}`),
+      h('h2', {}, displayName(item), ' ', h('span', { class: 'muted' }, `${item.plugin} ${item.version}`)),
+      badge(failed ? t('admin.review.checksFailed', { count: failed }) : t('admin.review.checksPassed'), failed ? 'bad' : 'ok')),
+    h('p', { class: 'muted small' }, t('admin.review.meta', {
+      department: item.department, who: item.uploaded_by, time: formatTime(item.uploaded_at * 1000),
+      released: item.released ?? t('admin.grants.nothing'),
+    })),
+    // The catalog texts in every language the manifest gives, for review.
+    h('ul', { class: 'review-names', testid: 'review-names' }, Object.entries(item.names ?? {}).map(([language, texts]) =>
+      h('li', { lang: language, 'data-language': language },
+        h('code', { class: 'muted' }, language), ' ', h('strong', {}, texts.name), ' — ', texts.description))),
     h('div', { class: 'review-body' },
       h('div', {},
-        h('h3', {}, 'Checks'),
+        h('h3', {}, t('admin.review.checks')),
         h('ul', { class: 'checks', testid: 'checks' }, item.checks.map(checkItem)),
-        h('h3', {}, 'Limits asked for'),
+        h('h3', {}, t('admin.review.limits')),
         limitsList(item.limits)),
       h('div', {},
-        h('h3', {}, 'Grant capabilities'),
-        h('div', { class: 'grants', testid: 'grants-capabilities' }, grants.length ? grants : h('p', { class: 'muted' }, 'It asks for none.')),
-        h('h3', {}, 'Personal data (released only with the citizen’s consent)'),
-        h('div', { class: 'grants', testid: 'grants-data' }, data.length ? data : h('p', { class: 'muted' }, 'It asks for none.')),
-        h('h3', {}, 'Message templates'),
+        h('h3', {}, t('admin.review.grantCapabilities')),
+        h('div', { class: 'grants', testid: 'grants-capabilities' }, grants.length ? grants : h('p', { class: 'muted' }, t('admin.review.asksNone'))),
+        h('h3', {}, t('admin.review.personalData')),
+        h('div', { class: 'grants', testid: 'grants-data' }, data.length ? data : h('p', { class: 'muted' }, t('admin.review.asksNone'))),
+        h('h3', {}, t('admin.review.templates')),
         h('div', { class: 'grants', testid: 'grants-templates' },
-          templates.length ? templates : h('p', { class: 'muted' }, 'It sends no messages.'), longTerm),
+          templates.length ? templates : h('p', { class: 'muted' }, t('admin.review.noMessages')), longTerm),
         canReview() && h('div', { class: 'actions' },
-          h('button', { type: 'button', testid: 'approve', onclick: approve }, 'Approve with these grants')),
+          h('button', { type: 'button', testid: 'approve', onclick: approve }, t('admin.review.approve'))),
         canReview() && h('div', { class: 'reject-row' }, reason,
-          h('button', { type: 'button', class: 'danger', testid: 'reject', onclick: reject }, 'Reject')))));
+          h('button', { type: 'button', class: 'danger', testid: 'reject', onclick: reject }, t('admin.review.reject'))))));
 }
 
 function checkItem(check) {
@@ -641,7 +665,7 @@ function checkItem(check) {
 
 function limitsList(limits) {
   const entries = Object.entries(limits ?? {}).filter(([, value]) => value !== null && value !== undefined);
-  if (!entries.length) return h('p', { class: 'muted' }, 'Platform defaults.');
+  if (!entries.length) return h('p', { class: 'muted' }, t('admin.review.defaults'));
   return h('dl', { class: 'facts limits' }, entries.flatMap(([key, value]) => [h('dt', {}, key), h('dd', {}, String(value))]));
 }
 
@@ -650,7 +674,7 @@ function limitsList(limits) {
 function renderAudit() {
   const body = $('audit-body');
   if (state.audit === null) {
-    body.replaceChildren(h('tr', {}, h('td', { colspan: 5, class: 'muted empty' }, 'The audit log needs the admin, reviewer or operator role.')));
+    body.replaceChildren(h('tr', {}, h('td', { colspan: 5, class: 'muted empty' }, t('admin.audit.needsRole'))));
     return;
   }
   const rows = state.audit.map((e) => h('tr', { testid: 'audit-row' },
@@ -659,14 +683,14 @@ function renderAudit() {
     h('td', { class: 'nowrap' }, h('code', {}, e.action)),
     h('td', { class: 'nowrap' }, e.target),
     h('td', {}, describeChange(e.before, e.after))));
-  if (!rows.length) rows.push(h('tr', {}, h('td', { colspan: 5, class: 'muted empty' }, 'Nothing has happened yet.')));
+  if (!rows.length) rows.push(h('tr', {}, h('td', { colspan: 5, class: 'muted empty' }, t('admin.audit.empty'))));
   body.replaceChildren(...rows);
 }
 
 function grayLabel(p) {
-  if (!p.gray) return 'none';
+  if (!p.gray) return t('admin.change.none');
   const testers = p.gray.testers.length ? ` + ${p.gray.testers.join(', ')}` : '';
-  return `${p.gray.version} at ${p.gray.percent}%${testers}`;
+  return t('admin.change.grayAt', { version: p.gray.version, percent: p.gray.percent, testers });
 }
 
 /** A one-line summary of what an audit entry changed. */
@@ -675,23 +699,27 @@ function describeChange(before, after) {
   const a = after && typeof after === 'object' ? after : {};
   if (!('history' in a)) {
     // A breaker transition: {version, breaker}.
-    if ('breaker' in a) return `${a.version}: breaker ${b.breaker ?? '—'} → ${a.breaker}`;
+    if ('breaker' in a) return t('admin.change.breaker', { version: a.version, before: b.breaker ?? '—', after: a.breaker });
     return '—';
   }
   const out = [];
-  if (b.version !== a.version) out.push(`released ${b.version ?? 'nothing'} → ${a.version ?? 'nothing'}`);
-  if (grayLabel(b) !== grayLabel(a)) out.push(`gray ${grayLabel(b)} → ${grayLabel(a)}`);
-  if (Boolean(b.taken_down) !== Boolean(a.taken_down)) out.push(a.taken_down ? 'taken down' : 'put back');
+  const nothing = t('admin.grants.nothing');
+  if (b.version !== a.version) out.push(t('admin.change.released', { before: b.version ?? nothing, after: a.version ?? nothing }));
+  if (grayLabel(b) !== grayLabel(a)) out.push(t('admin.change.gray', { before: grayLabel(b), after: grayLabel(a) }));
+  if (Boolean(b.taken_down) !== Boolean(a.taken_down)) out.push(t(a.taken_down ? 'admin.change.takenDown' : 'admin.change.putBack'));
   out.push(...curationChanges(b.curation, a.curation));
   const previous = new Map((b.history ?? []).map((v) => [v.version, v]));
   for (const v of a.history ?? []) {
     const old = previous.get(v.version);
     if (old?.state === v.state) continue;
-    const granted = v.grants && !old?.grants ? ` (granted ${grantsText(v.grants)})` : '';
+    const granted = v.grants && !old?.grants ? t('admin.change.granted', { grants: grantsText(v.grants) }) : '';
     const reason = v.review?.reason && !old?.review ? ` (${v.review.reason})` : '';
-    out.push(`${v.version}: ${old?.state ?? 'new'} → ${v.state}${granted}${reason}`);
+    const state = (name) => t(`admin.versions.state.${name}`);
+    out.push(t('admin.change.version', {
+      version: v.version, before: old?.state ? state(old.state) : t('admin.change.new'), after: state(v.state), granted, reason,
+    }));
   }
-  return out.join('; ') || 'no change';
+  return out.join('; ') || t('admin.change.noChange');
 }
 
 function curationChanges(before, after) {
@@ -713,13 +741,15 @@ function route() {
 }
 
 function start() {
+  translatePage();
+  $('language-slot').replaceWith(languagePicker('topbar-language'));
   $('signin-form').addEventListener('submit', (event) => {
     event.preventDefault();
     const token = $('signin-token').value.trim();
     if (token) signIn(token);
   });
   $('signout').addEventListener('click', () => {
-    signOut();
+    signOut('');
     clearMessages();
   });
   $('refresh').addEventListener('click', () => {

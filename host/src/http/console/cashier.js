@@ -5,21 +5,18 @@
 // then. The citizen token comes from `?token=` or localStorage
 // (`islet_token`, kept by the app shell); `?return=` is where "Back to the
 // service" leads (a path on this host only).
-import { callApi, h, kindText, sameOriginPath, when, yuan } from './common.js';
+import { callApi, h, kindText, sameOriginPath, tokenProblem } from './common.js';
+import {
+  dateTime, dateTimeWithZone, errorText as apiErrorText, lang, languagePicker, money, t, translatePage,
+} from './i18n.js';
 
 const TOKEN_KEY = 'islet_token';
 const POLL_MS = 500;
 const POLL_FOR_MS = 20_000;
 const RETURN_AFTER_MS = 1500;
 
-const STATUS_TEXT = {
-  created: 'Awaiting payment',
-  paid: 'Paid',
-  'partially-refunded': 'Paid · partially refunded',
-  refunded: 'Refunded',
-  closed: 'Closed',
-  expired: 'Expired',
-};
+/** An order's status on the cashier. */
+const statusText = (status) => t(`cashier.status.${status}`);
 
 const $ = (id) => document.getElementById(id);
 
@@ -72,28 +69,28 @@ if (params.has('token')) {
 }
 
 function showStatus(order) {
-  page.statusText = STATUS_TEXT[order.status] ?? order.status;
+  page.statusText = statusText(order.status);
   page.statusKind = order.status;
 }
 
 function errorText(err) {
   if (err.status === 401 || err.code === 'unauthenticated' || err.code === 'invalid_token') {
-    return 'You are not signed in. Open the Islet City app, sign in (Me tab), then start the payment again from the service.';
+    return t(err.expired ? 'cashier.expired' : 'cashier.notSignedIn');
   }
-  if (err.code === 'order_not_found') return `This order is not one of yours: ${err.message}`;
-  return err.message;
+  if (err.code === 'order_not_found') return t('cashier.notYours');
+  return apiErrorText(err);
 }
 
 // ------------------------------------------------------------------ views
 
 function banner() {
   return h('div', { class: 'cashier-banner', testid: 'cashier-sandbox', role: 'note' },
-    h('strong', {}, 'Islet sandbox payment'), ' — no real money moves');
+    h('strong', {}, t('cashier.sandbox')), t('cashier.noRealMoney'));
 }
 
 function returnLink() {
   if (!page.returnTo) return null;
-  return h('a', { class: 'cashier-return', href: page.returnTo, testid: 'cashier-return' }, 'Back to the service');
+  return h('a', { class: 'cashier-return', href: page.returnTo, testid: 'cashier-return' }, t('cashier.back'));
 }
 
 function errorBox() {
@@ -108,19 +105,19 @@ function fact(label, value, testid) {
 function orderCard(order) {
   const open = order.status === 'created';
   const facts = [
-    fact('Service', order.service_name ?? order.plugin, 'cashier-service'),
-    fact('Item', kindText(order.kind), 'cashier-kind'),
-    fact('Order', h('code', {}, order.id), 'cashier-order'),
-    open ? fact('Pay before', when(order.expires_at), 'cashier-expires') : null,
-    order.paid_at ? fact('Paid at', when(order.paid_at), 'cashier-paid-at') : null,
-    order.refunded_fen > 0 ? fact('Refunded', yuan(order.refunded_fen), 'cashier-refunded') : null,
+    fact(t('cashier.fact.service'), page.serviceName ?? order.service_name ?? order.plugin, 'cashier-service'),
+    fact(t('cashier.fact.item'), kindText(order.kind), 'cashier-kind'),
+    fact(t('cashier.fact.order'), h('code', {}, order.id), 'cashier-order'),
+    open ? fact(t('cashier.fact.payBefore'), dateTimeWithZone(order.expires_at), 'cashier-expires') : null,
+    order.paid_at ? fact(t('cashier.fact.paidAt'), dateTime(order.paid_at), 'cashier-paid-at') : null,
+    order.refunded_fen > 0 ? fact(t('cashier.fact.refunded'), money(order.refunded_fen), 'cashier-refunded') : null,
   ];
   return h('section', { class: 'cashier-card', testid: 'cashier-order-card' },
     h('div', { class: 'cashier-merchant' },
       h('span', { class: 'cashier-merchant-icon', 'aria-hidden': 'true' },
         Array.from(order.merchant_name ?? order.merchant ?? '?')[0]),
       h('span', { class: 'cashier-merchant-name', testid: 'cashier-merchant' }, order.merchant_name ?? order.merchant)),
-    h('div', { class: 'cashier-amount', testid: 'cashier-amount' }, yuan(order.amount_fen)),
+    h('div', { class: 'cashier-amount', testid: 'cashier-amount' }, money(order.amount_fen)),
     h('div', { class: 'cashier-description', testid: 'cashier-description' }, order.description),
     h('div', {
       class: `cashier-status status-${page.statusKind}`, testid: 'cashier-status', role: 'status', 'aria-live': 'polite',
@@ -130,9 +127,9 @@ function orderCard(order) {
     h('dl', { class: 'cashier-facts' }, facts),
     open ? h('div', { class: 'cashier-actions' },
       h('button', { type: 'button', class: 'cashier-pay', testid: 'cashier-pay', disabled: page.busy, onclick: pay },
-        `Pay ${yuan(order.amount_fen)}`),
+        t('cashier.pay', { amount: money(order.amount_fen) })),
       h('button', { type: 'button', class: 'secondary cashier-cancel', testid: 'cashier-cancel', disabled: page.busy, onclick: cancel },
-        'Cancel')) : null,
+        t('cashier.cancel'))) : null,
     open && page.busy ? null : returnLink());
 }
 
@@ -144,30 +141,31 @@ function render() {
   } else {
     body.push(h('section', { class: 'cashier-card' },
       page.error
-        ? [h('div', { class: 'cashier-status status-error', testid: 'cashier-status', role: 'status' }, page.statusText || 'Cannot show this order'), errorBox()]
-        : h('div', { class: 'cashier-status', testid: 'cashier-status', role: 'status' }, page.statusText || 'Loading the order…'),
+        ? [h('div', { class: 'cashier-status status-error', testid: 'cashier-status', role: 'status' }, page.statusText || t('cashier.cannotShow')), errorBox()]
+        : h('div', { class: 'cashier-status', testid: 'cashier-status', role: 'status' }, page.statusText || t('cashier.loading')),
       returnLink()));
   }
   main.replaceChildren(
+    h('h1', { class: 'visually-hidden' }, t('cashier.heading')),
     banner(),
     ...body,
-    h('p', { class: 'cashier-foot' },
-      'Sandbox cashier of this Islet host. Paying here only tells the host the order was paid; ',
-      'the service learns it from the host, never from this page.'));
+    h('p', { class: 'cashier-foot' }, t('cashier.foot')),
+    h('div', { class: 'cashier-language' }, languagePicker()));
 }
 
 // ---------------------------------------------------------------- actions
 
 async function load() {
   if (!page.id) {
-    page.statusText = 'No such order';
-    page.error = 'This address does not name an order.';
+    page.statusText = t('cashier.noSuchOrder');
+    page.error = t('cashier.noOrderInAddress');
     render();
     return;
   }
-  if (!page.token) {
-    page.statusText = 'Not signed in';
-    page.error = errorText({ status: 401 });
+  const problem = page.token ? tokenProblem(page.token) : 'missing';
+  if (problem) {
+    page.statusText = t('cashier.notSignedInStatus');
+    page.error = errorText({ status: 401, expired: problem === 'expired' });
     render();
     return;
   }
@@ -175,11 +173,22 @@ async function load() {
   try {
     page.order = await api('GET', orderPath());
     showStatus(page.order);
+    page.serviceName = await catalogName(page.order.plugin);
   } catch (err) {
-    page.statusText = err.status === 401 ? 'Not signed in' : 'Cannot show this order';
+    page.statusText = err.status === 401 ? t('cashier.notSignedInStatus') : t('cashier.cannotShow');
     page.error = errorText(err);
   }
   render();
+}
+
+/** The service's name in the page language (the catalog's), or null. */
+async function catalogName(plugin) {
+  try {
+    const catalog = await callApi(null, 'GET', `/api/v1/catalog?lang=${encodeURIComponent(lang)}`);
+    return catalog?.plugins?.find((e) => e.id === plugin)?.name ?? null;
+  } catch {
+    return null;
+  }
 }
 
 async function pay() {
@@ -187,13 +196,13 @@ async function pay() {
   page.busy = true;
   page.error = null;
   page.note = '';
-  page.statusText = 'Payment processing…';
+  page.statusText = t('cashier.processing');
   page.statusKind = 'processing';
   render();
   try {
     const answer = await api('POST', cashierPath(), { action: 'pay' });
     page.order = answer.order;
-    page.note = `Sandbox transaction ${answer.payment?.txn_id ?? ''}: waiting for the host to confirm it.`;
+    page.note = t('cashier.waiting', { txn: answer.payment?.txn_id ?? '' });
     render();
     await waitUntilSettled();
   } catch (err) {
@@ -224,13 +233,12 @@ async function waitUntilSettled() {
       return;
     }
   }
-  page.statusText = 'Payment processing…';
-  page.note = 'The payment was taken but the host has not confirmed it yet. '
-    + 'It is not charged twice: the service shows it as paid once the confirmation arrives.';
+  page.statusText = t('cashier.processing');
+  page.note = t('cashier.notConfirmed');
 }
 
 function paid() {
-  page.note = page.returnTo ? 'Thank you! Returning to the service…' : 'Thank you! You can close this page.';
+  page.note = page.returnTo ? t('cashier.thanksReturning') : t('cashier.thanksClose');
   if (page.returnTo && !page.returning) {
     page.returning = true;
     setTimeout(() => location.assign(page.returnTo), RETURN_AFTER_MS);
@@ -242,15 +250,15 @@ async function cancel() {
   page.busy = true;
   page.error = null;
   page.note = '';
-  page.statusText = 'Cancelling…';
+  page.statusText = t('cashier.cancelling');
   page.statusKind = 'processing';
   render();
   try {
     const answer = await api('POST', cashierPath(), { action: 'cancel' });
     page.order = answer.order;
-    page.statusText = 'Cancelled';
+    page.statusText = t('cashier.cancelled');
     page.statusKind = 'closed';
-    page.note = 'Nothing was paid. You can start again from the service.';
+    page.note = t('cashier.nothingPaid');
   } catch (err) {
     page.error = errorText(err);
     await refresh();
@@ -269,4 +277,5 @@ async function refresh() {
   if (page.order) showStatus(page.order);
 }
 
+translatePage();
 load();

@@ -1,8 +1,29 @@
-// Shared by the admin console and the app shell.
+// Shared by the admin console, the app shell and the cashier.
+import { dateTime, money, t } from './i18n.js';
 
 /** The claims of a JWT, decoded for display only (the host verifies it). */
 export function decodeClaims(token) {
-  const payload = token?.split('.')[1];
+  return decodePart(token?.split('.')[1]);
+}
+
+/**
+ * Why `token` cannot sign anyone in, as far as the page can tell without
+ * the keys (the host still verifies it): `'format'` when it is not a JWT
+ * (three base64url parts, a JSON header naming its algorithm, JSON claims
+ * with a subject), `'expired'` when its `exp` has passed; null when usable.
+ */
+export function tokenProblem(token, nowSecs = Date.now() / 1000) {
+  const value = typeof token === 'string' ? token.trim() : '';
+  if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(value)) return 'format';
+  const header = decodePart(value.split('.')[0]);
+  const claims = decodePart(value.split('.')[1]);
+  if (typeof header?.alg !== 'string' || typeof claims?.sub !== 'string' || !claims.sub) return 'format';
+  if (claims.exp !== undefined && (typeof claims.exp !== 'number' || claims.exp <= nowSecs)) return 'expired';
+  return null;
+}
+
+/** One base64url JSON part of a JWT, or null. */
+function decodePart(payload) {
   if (!payload) return null;
   try {
     const base64 = payload.replace(/-/g, '+').replace(/_/g, '/');
@@ -32,20 +53,11 @@ export function h(tag, props, ...children) {
   return el;
 }
 
-/** Integer fen as yuan, without floating point: 4268 → "¥42.68". */
-export function yuan(fen) {
-  if (!Number.isSafeInteger(fen) || fen < 0) return '—';
-  const whole = String(Math.floor(fen / 100)).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
-  return `¥${whole}.${String(fen % 100).padStart(2, '0')}`;
-}
+/** Integer fen as yuan in the page language: 4268 → "¥42.68". */
+export const yuan = money;
 
-/** Seconds since the epoch as local `YYYY-MM-DD hh:mm` ('' for none). */
-export function when(secs) {
-  if (!secs) return '';
-  const d = new Date(secs * 1000);
-  const pad = (n) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
-}
+/** Seconds since the epoch as date and time in the city's zone ('' for none). */
+export const when = dateTime;
 
 /** A path on this host (`/…`, never `//host` or a backslash trick), or null. */
 export function sameOriginPath(value) {
@@ -61,8 +73,8 @@ export function sameOriginPath(value) {
 
 /** What an order is for: `"service-fee"` or `{"non-tax": code}`. */
 export function kindText(kind) {
-  if (kind === 'service-fee') return 'Service fee';
-  if (kind && typeof kind === 'object' && 'non-tax' in kind) return `Non-tax revenue · ${kind['non-tax']}`;
+  if (kind === 'service-fee') return t('common.kind.serviceFee');
+  if (kind && typeof kind === 'object' && 'non-tax' in kind) return t('common.kind.nonTax', { code: kind['non-tax'] });
   return '';
 }
 

@@ -19,6 +19,7 @@
 //                                     only the platform's checkout_url of an
 //                                     order of this service opens
 //   islet.inShell                     whether the app shell hosts the page
+//   islet.lang                        the citizen's language: 'zh-CN' or 'en'
 (function () {
   'use strict';
   var SESSION_PARAM = 'islet-session';
@@ -44,6 +45,19 @@
   }
   var session = take(SESSION_PARAM);
   var bridge = take(BRIDGE_PARAM);
+  // The citizen's language, as the shell has it (`islet-lang`), else the
+  // browser's: 'zh-CN' or 'en'.
+  var shellLang = take('islet-lang');
+  var lang = /^(zh-CN|en)$/.test(shellLang) ? shellLang : (function () {
+    var wanted = navigator.languages || [navigator.language || ''];
+    for (var i = 0; i < wanted.length; i++) {
+      var primary = String(wanted[i]).toLowerCase().split('-')[0];
+      if (primary === 'zh') return 'zh-CN';
+      if (primary === 'en') return 'en';
+    }
+    return 'zh-CN';
+  })();
+  document.documentElement.lang = lang;
   var token = session || new URLSearchParams(location.search).get('token') || '';
   if (taken) {
     // Keep them out of the address bar, history and bookmarks.
@@ -155,6 +169,7 @@
   }
 
   window.islet = {
+    lang: lang,
     inShell: inShell,
     root: root,
     signedIn: function () { return Boolean(token); },

@@ -18,7 +18,10 @@
 // happen. Me → Privacy lists the citizen's consents by service, each with
 // Withdraw (/api/v1/consents), and the data-access trail: which service
 // read which personal data, when and why (/api/v1/me/data-access).
-import { callApi, decodeClaims, h, kindText, sameOriginPath, when, yuan } from './common.js';
+import { callApi, decodeClaims, h, kindText, sameOriginPath, tokenProblem } from './common.js';
+import {
+  clockNow, collator, dateTime, dateTimeMs, errorText, lang, languagePicker, money, since, t, translatePage,
+} from './i18n.js';
 
 const TOKEN_KEY = 'islet_token';
 const SCREENS = ['home', 'inbox', 'orders', 'me'];
@@ -27,14 +30,8 @@ const INBOX_PAGE = 20;
 const ACCESS_PAGE = 20;
 /** Wait before opening the inbox stream again after it failed for good. */
 const STREAM_RETRY_MS = 5_000;
-const STATUS_TEXT = {
-  created: 'Unpaid',
-  paid: 'Paid',
-  'partially-refunded': 'Partly refunded',
-  refunded: 'Refunded',
-  closed: 'Closed',
-  expired: 'Expired',
-};
+/** An order's status for the citizen. */
+const statusText = (status) => t(`shell.orders.status.${status}`);
 const PALETTE = ['#0a7d5a', '#2563eb', '#c2410c', '#7c3aed', '#0e7490', '#b45309', '#be123c', '#4d7c0f'];
 
 const state = {
@@ -71,26 +68,49 @@ function initial(name) {
 
 async function loadCatalog() {
   try {
-    const response = await fetch('/api/v1/catalog', { headers: { accept: 'application/json' } });
-    const data = await response.json();
-    if (!response.ok) throw new Error(data?.error?.message ?? response.statusText);
-    state.catalog = data.plugins;
-    say(state.catalog.length ? '' : 'No services are available right now.');
+    const data = await callApi(null, 'GET', `/api/v1/catalog?lang=${encodeURIComponent(lang)}`);
+    state.catalog = Array.isArray(data?.plugins) ? data.plugins : [];
+    say(state.catalog.length ? '' : t('shell.home.noServices'));
   } catch (err) {
     state.catalog = [];
-    say(`The service list could not be loaded: ${err.message}`);
+    say(t('shell.home.loadFailed', { reason: errorText(err) }), loadCatalog);
   }
   renderHome();
+  // Lists already shown name their services in the page language now.
+  if (state.orders.list.length) renderOrders();
+  if (state.inbox.list.length) renderInbox();
+  if (state.privacy.consents.length || state.privacy.access.length) renderPrivacy();
   if (state.open) {
     const entry = state.catalog.find((e) => e.id === state.open.id);
     if (entry) $('service-title').textContent = entry.name;
   }
 }
 
-function say(text) {
-  const el = $('home-message');
-  el.textContent = text;
+/**
+ * Show `text` in the message area `id` ('' hides it); with `retry`, a
+ * failure: the text and a button that tries again.
+ */
+function showMessage(id, text, retry) {
+  const el = $(id);
+  el.classList.toggle('failure', Boolean(retry));
+  const parts = text ? [h('span', {}, text)] : [];
+  if (text && retry) {
+    parts.push(h('button', { type: 'button', class: 'small secondary retry', testid: `${id}-retry`, onclick: retry }, t('common.retry')));
+  }
+  el.replaceChildren(...parts);
   el.hidden = !text;
+}
+
+/**
+ * The name of the service of `item` (an order, message, consent...) in the
+ * page language: the catalog's, else the name the host gave.
+ */
+function serviceName(item) {
+  return state.catalog.find((e) => e.id === item.plugin)?.name ?? item.service_name ?? item.plugin;
+}
+
+function say(text, retry) {
+  showMessage('home-message', text, retry);
 }
 
 function icon(entry, large) {
@@ -114,6 +134,13 @@ function tile(entry) {
     h('span', { class: 'tile-name' }, entry.name));
 }
 
+/** A catalog category in the page language (as the manifest says it when the catalogue has no name for it). */
+function categoryName(category) {
+  const key = `shell.category.${category}`;
+  const text = t(key);
+  return text === key ? category : text;
+}
+
 /** Featured services first, as cards; then every other one by category. */
 function renderHome() {
   const featured = state.catalog.filter((e) => e.featured);
@@ -125,7 +152,7 @@ function renderHome() {
     groups.get(entry.category).push(entry);
   }
   $('groups').replaceChildren(...[...groups].map(([category, entries]) => h('div', { class: 'group' },
-    h('h2', { class: 'row-title' }, category),
+    h('h2', { class: 'row-title' }, categoryName(category)),
     h('div', { class: 'tiles' }, entries.map(tile)))));
 }
 
@@ -175,7 +202,7 @@ async function showService(id, path) {
     try {
       session = await openSession(id);
     } catch (err) {
-      say(failure(err, 'The service'));
+      if (err.status !== 401) serviceSay(failure(err, t('shell.what.service')));
     }
   }
   if (opening !== state.opening) return; // another service was opened meanwhile
@@ -184,7 +211,8 @@ async function showService(id, path) {
   const target = new URL(url, location.origin);
   const key = bridgeKey();
   const own = target.hash.replace(/^#/, '');
-  const ours = `islet-bridge=${key}${session ? `&islet-session=${encodeURIComponent(session)}` : ''}`;
+  const ours = `islet-bridge=${key}&islet-lang=${encodeURIComponent(lang)}`
+    + `${session ? `&islet-session=${encodeURIComponent(session)}` : ''}`;
   target.hash = own ? `${own}&${ours}` : ours;
   state.bridge = { id, key };
   frame.src = target.pathname + target.search + target.hash;
@@ -240,13 +268,55 @@ function openCheckout(checkoutUrl, back) {
  * The consent prompt is the platform's: its words come from the service's
  * privacy notice (/api/v1/catalog/{id}/privacy), never from the page.
  */
-const consent = { done: null };
+const consent = { done: null, returnFocus: null };
 
 function finishConsent(answer) {
   const done = consent.done;
   consent.done = null;
-  $('consent-sheet').hidden = true;
+  const sheet = $('consent-sheet');
+  const wasOpen = !sheet.hidden;
+  sheet.hidden = true;
+  // Focus goes back where it was (the service page) when the prompt closes.
+  const back = consent.returnFocus;
+  consent.returnFocus = null;
+  if (wasOpen && back && document.contains(back) && !$('service').hidden) back.focus();
   if (done) done(answer);
+}
+
+/** The prompt's controls Tab moves between. */
+function consentFocusables() {
+  return [...$('consent-sheet').querySelectorAll('button, [href], input, select, textarea, [tabindex]:not([tabindex="-1"])')]
+    .filter((el) => !el.disabled && !el.hidden);
+}
+
+/** Open the prompt: it takes focus, keeps Tab inside, Escape says no. */
+function openConsentSheet() {
+  consent.returnFocus = document.activeElement instanceof HTMLElement ? document.activeElement : null;
+  $('consent-sheet').hidden = false;
+  $('consent-allow').disabled = false;
+  $('consent-deny').focus();
+}
+
+function onConsentKey(event) {
+  if ($('consent-sheet').hidden) return;
+  if (event.key === 'Escape') {
+    event.preventDefault();
+    finishConsent({ ok: false, declined: true });
+    return;
+  }
+  if (event.key !== 'Tab') return;
+  const items = consentFocusables();
+  if (!items.length) return;
+  const first = items[0];
+  const last = items[items.length - 1];
+  const inside = $('consent-sheet').contains(document.activeElement);
+  if (event.shiftKey && (document.activeElement === first || !inside)) {
+    event.preventDefault();
+    last.focus();
+  } else if (!event.shiftKey && (document.activeElement === last || !inside)) {
+    event.preventDefault();
+    first.focus();
+  }
 }
 
 async function askConsent(entry, message) {
@@ -268,11 +338,10 @@ async function askConsent(entry, message) {
   if (state.open !== entry || consent.done) return { ok: false, declined: true };
   $('consent-service').textContent = notice.name;
   $('consent-what').textContent = want.item
-    ? `wants to read your ${asked.label}.`
-    : `wants to send you a message: “${asked.title}”${asked.kind === 'long-term' ? ' (from time to time)' : ' (once)'}.`;
-  $('consent-purpose').textContent = want.item ? `Used for: ${asked.purpose}` : '';
-  $('consent-sheet').hidden = false;
-  $('consent-allow').disabled = false;
+    ? t('consent.wantsItem', { item: itemLabel(asked.item, asked.label) })
+    : t(asked.kind === 'long-term' ? 'consent.wantsMessagesLongTerm' : 'consent.wantsMessageOnce', { title: asked.title });
+  $('consent-purpose').textContent = want.item ? t('consent.usedFor', { purpose: asked.purpose }) : '';
+  openConsentSheet();
   const choice = await new Promise((resolve) => { consent.done = resolve; });
   if (!choice.ok) return choice;
   try {
@@ -370,7 +439,7 @@ function cashierOrder(address) {
  */
 async function pay(entry, checkoutUrl, back, still) {
   const refuse = (why) => {
-    if (still()) serviceSay(`${entry.name} tried to open a payment page the app does not trust: ${why}. Nothing was opened.`);
+    if (still()) serviceSay(t('shell.service.payRefused', { service: entry.name, reason: why }));
     return { ok: false, error: `the payment page was refused: ${why}` };
   };
   const id = cashierOrder(checkoutUrl);
@@ -394,13 +463,27 @@ function watchFrame() {
     finishConsent({ ok: true });
   });
   $('consent-deny').addEventListener('click', () => finishConsent({ ok: false, declined: true }));
+  document.addEventListener('keydown', onConsentKey);
 }
 
 // ----------------------------------------------------------------- orders
 
-/** Call the JSON API with the citizen's token; a non-2xx answer throws. */
-function request(method, path, body) {
-  return callApi(token(), method, path, body);
+/**
+ * Call the JSON API with the citizen's token; a non-2xx answer throws. A
+ * 401 means the token is no longer usable: the citizen is signed out and
+ * told why.
+ */
+async function request(method, path, body) {
+  const sent = token();
+  try {
+    return await callApi(sent, method, path, body);
+  } catch (err) {
+    if (err.status === 401 && sent && sent === token()) {
+      const problem = tokenProblem(sent);
+      endSignIn(problem === 'expired' ? t('shell.signin.expired') : t('shell.signin.rejected', { reason: errorText(err) }));
+    }
+    throw err;
+  }
 }
 
 const getJson = (path) => request('GET', path);
@@ -408,52 +491,50 @@ const getJson = (path) => request('GET', path);
 /** What to say when a list of the citizen's own could not be loaded. */
 function failure(err, what) {
   return err.status === 401
-    ? `Your sign-in was not accepted (${err.message}). Sign in again in Me.`
-    : `${what} could not be loaded: ${err.message}`;
+    ? t('shell.signin.notAccepted', { reason: errorText(err) })
+    : t('common.loadFailed', { what, reason: errorText(err) });
 }
 
-function ordersSay(text) {
-  const el = $('orders-message');
-  el.textContent = text;
-  el.hidden = !text;
+function ordersSay(text, retry) {
+  showMessage('orders-message', text, retry);
 }
 
 function orderRow(order) {
   const unpaid = order.status === 'created';
   const content = [
     h('span', { class: 'order-top' },
-      h('span', { class: 'order-service', testid: 'order-service' }, order.service_name ?? order.plugin),
-      h('span', { class: 'order-amount', testid: 'order-amount' }, yuan(order.amount_fen))),
+      h('span', { class: 'order-service', testid: 'order-service' }, serviceName(order)),
+      h('span', { class: 'order-amount', testid: 'order-amount' }, money(order.amount_fen))),
     h('span', { class: 'order-desc', testid: 'order-description' }, order.description),
     h('span', { class: 'order-bottom' },
       h('span', { class: 'order-date', testid: 'order-date' },
-        order.paid_at ? `Paid ${when(order.paid_at)}` : when(order.created_at),
+        order.paid_at ? t('shell.orders.paidAt', { time: dateTime(order.paid_at) }) : dateTime(order.created_at),
         order.merchant_name ? ` · ${order.merchant_name}` : '',
         kindText(order.kind) ? ` · ${kindText(order.kind)}` : ''),
-      h('span', { class: `badge status-${order.status}`, testid: 'order-status' }, STATUS_TEXT[order.status] ?? order.status)),
+      h('span', { class: `badge status-${order.status}`, testid: 'order-status' }, statusText(order.status))),
     order.refunded_fen > 0
-      ? h('span', { class: 'order-refund', testid: 'order-refunded' }, `Refunded ${yuan(order.refunded_fen)}`)
+      ? h('span', { class: 'order-refund', testid: 'order-refunded' }, t('shell.orders.refunded', { amount: money(order.refunded_fen) }))
       : null,
   ];
   const card = unpaid
     ? h('button', {
       type: 'button', class: 'order-card', testid: 'order-open',
       onclick: () => openCheckout(order.checkout_url, '/#orders'),
-    }, content, h('span', { class: 'order-cta' }, `Pay ${yuan(order.amount_fen)} ›`))
+    }, content, h('span', { class: 'order-cta' }, t('shell.orders.pay', { amount: money(order.amount_fen) })))
     : h('div', { class: 'order-card' }, content);
   return h('li', { testid: 'order-row', 'data-order': order.id, 'data-status': order.status }, card);
 }
 
 function renderOrders() {
-  const { list, next, loading } = state.orders;
+  const { list, next, loading, failed } = state.orders;
   const signedIn = Boolean(token());
   $('orders-signin').hidden = signedIn;
-  $('orders-empty').hidden = !signedIn || loading || list.length > 0 || !$('orders-message').hidden;
+  $('orders-empty').hidden = !signedIn || loading || failed || list.length > 0 || !$('orders-message').hidden;
   $('orders-list').replaceChildren(...list.map(orderRow));
   const more = $('orders-more');
   more.hidden = !signedIn || !next;
   more.disabled = loading;
-  more.textContent = loading && list.length ? 'Loading…' : 'Load more';
+  more.textContent = loading && list.length ? t('common.loading') : t('common.loadMore');
 }
 
 /** Load the first page again (`more`: the next page after the list). */
@@ -471,7 +552,8 @@ async function loadOrders(more = false) {
     return;
   }
   orders.loading = true;
-  ordersSay(more ? '' : 'Loading your orders…');
+  orders.failed = false;
+  ordersSay(more ? '' : t('shell.orders.loading'));
   renderOrders();
   const query = new URLSearchParams({ limit: String(ORDERS_PAGE) });
   if (more && orders.next) query.set('cursor', orders.next);
@@ -483,7 +565,8 @@ async function loadOrders(more = false) {
     ordersSay('');
   } catch (err) {
     if (generation !== orders.generation) return;
-    ordersSay(failure(err, 'Your orders'));
+    orders.failed = true;
+    ordersSay(failure(err, t('shell.what.orders')), err.status === 401 ? null : () => loadOrders(more));
   }
   orders.loading = false;
   renderOrders();
@@ -491,19 +574,8 @@ async function loadOrders(more = false) {
 
 // ------------------------------------------------------------------ inbox
 
-function inboxSay(text) {
-  const el = $('inbox-message');
-  el.textContent = text;
-  el.hidden = !text;
-}
-
-/** Milliseconds since the epoch as "just now", "5 min ago", "3 h ago" or a date. */
-function since(ms) {
-  const seconds = Math.max(0, Math.round((Date.now() - ms) / 1000));
-  if (seconds < 60) return 'just now';
-  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ago`;
-  if (seconds < 86_400) return `${Math.floor(seconds / 3600)} h ago`;
-  return when(Math.floor(ms / 1000));
+function inboxSay(text, retry) {
+  showMessage('inbox-message', text, retry);
 }
 
 /**
@@ -524,8 +596,8 @@ function renderBadge() {
   badge.textContent = unread > 99 ? '99+' : String(unread);
   badge.hidden = unread <= 0;
   const nav = document.querySelector('[data-testid="nav-inbox"]');
-  nav.setAttribute('aria-label', unread > 0 ? `Inbox, ${unread} unread` : 'Inbox');
-  document.title = unread > 0 ? `(${unread}) Islet City · demo app` : 'Islet City · demo app';
+  nav.setAttribute('aria-label', unread > 0 ? t('shell.inbox.unreadLabel', { count: unread }) : t('shell.tabs.inbox'));
+  document.title = unread > 0 ? `(${unread}) ${t('shell.title')}` : t('shell.title');
 }
 
 function messageRow(message) {
@@ -538,24 +610,24 @@ function messageRow(message) {
   },
   h('button', { type: 'button', class: 'message-card', testid: 'inbox-open', onclick: () => openMessage(message) },
     h('span', { class: 'message-top' },
-      h('span', { class: 'message-service', testid: 'inbox-service' }, message.service_name ?? message.plugin),
-      h('span', { class: 'message-time', testid: 'inbox-time', title: when(Math.floor(message.at_ms / 1000)) },
+      h('span', { class: 'message-service', testid: 'inbox-service' }, serviceName(message)),
+      h('span', { class: 'message-time', testid: 'inbox-time', title: dateTimeMs(message.at_ms) },
         since(message.at_ms))),
     h('span', { class: 'message-title', testid: 'inbox-title' }, message.title),
     h('span', { class: 'message-body', testid: 'inbox-body' }, message.body),
-    path ? h('span', { class: 'message-cta' }, 'Open in the service ›') : null));
+    path ? h('span', { class: 'message-cta' }, t('shell.inbox.open')) : null));
 }
 
 function renderInbox() {
-  const { list, next, loading } = state.inbox;
+  const { list, next, loading, failed } = state.inbox;
   const signedIn = Boolean(token());
   $('inbox-signin').hidden = signedIn;
-  $('inbox-empty').hidden = !signedIn || loading || list.length > 0 || !$('inbox-message').hidden;
+  $('inbox-empty').hidden = !signedIn || loading || failed || list.length > 0 || !$('inbox-message').hidden;
   $('inbox-list').replaceChildren(...(signedIn ? list.map(messageRow) : []));
   const more = $('inbox-more');
   more.hidden = !signedIn || !next;
   more.disabled = loading;
-  more.textContent = loading && list.length ? 'Loading…' : 'Load more';
+  more.textContent = loading && list.length ? t('common.loading') : t('common.loadMore');
 }
 
 /** Load the first page of messages again (`more`: the next page). */
@@ -569,7 +641,8 @@ async function loadInbox(more = false) {
     return;
   }
   inbox.loading = true;
-  if (!more && !inbox.loaded) inboxSay('Loading your messages…');
+  inbox.failed = false;
+  if (!more && !inbox.loaded) inboxSay(t('shell.inbox.loading'));
   renderInbox();
   const query = new URLSearchParams({ limit: String(INBOX_PAGE) });
   if (more && inbox.next) query.set('cursor', inbox.next);
@@ -591,7 +664,8 @@ async function loadInbox(more = false) {
     inboxSay('');
   } catch (err) {
     if (generation !== inbox.generation) return;
-    inboxSay(failure(err, 'Your messages'));
+    inbox.failed = true;
+    inboxSay(failure(err, t('shell.what.messages')), err.status === 401 ? null : () => loadInbox(more));
   }
   inbox.loading = false;
   renderInbox();
@@ -616,7 +690,7 @@ function openMessage(message) {
       state.inbox.unread += 1;
       renderInbox();
       renderBadge();
-      inboxSay(`The message could not be marked read: ${err.message}`);
+      inboxSay(t('shell.inbox.markFailed', { reason: errorText(err) }));
     });
   }
   const path = messagePath(message);
@@ -709,25 +783,30 @@ function disconnectStream() {
 
 // ---------------------------------------------------------------- privacy
 
-function privacySay(text) {
-  const el = $('privacy-message');
-  el.textContent = text;
-  el.hidden = !text;
+function privacySay(text, retry) {
+  showMessage('privacy-message', text, retry);
+}
+
+/** A personal data item in the page language ("real name", "实名"). */
+function itemLabel(item, label) {
+  const key = `data.${item}`;
+  const text = t(key);
+  return text === key ? (label ?? item) : text;
 }
 
 function consentText(c) {
   if (c.type === 'data-item') {
     return {
-      what: `Your ${c.label ?? c.item}`,
-      detail: c.purpose ? `Used for: ${c.purpose}` : '',
+      what: t('shell.privacy.yourItem', { item: itemLabel(c.item, c.label) }),
+      detail: c.purpose ? t('consent.usedFor', { purpose: c.purpose }) : '',
     };
   }
   const left = c.remaining ?? 0;
-  let mode = 'Messages until you withdraw';
+  let mode = t('shell.privacy.untilWithdrawn');
   if (c.mode !== 'long-term') {
-    mode = left > 0 ? `One-time · ${left} message${left === 1 ? '' : 's'} left` : 'One-time · used';
+    mode = left > 0 ? t('shell.privacy.oneTimeLeft', { count: left }) : t('shell.privacy.oneTimeUsed');
   }
-  return { what: `Messages: ${c.title ?? c.template}`, detail: mode };
+  return { what: t('shell.privacy.messages', { title: c.title ?? c.template }), detail: mode };
 }
 
 function consentRow(c) {
@@ -735,7 +814,7 @@ function consentRow(c) {
   const withdraw = h('button', {
     type: 'button', class: 'small danger', testid: 'consent-withdraw',
     onclick: () => withdrawConsent(c, withdraw),
-  }, 'Withdraw');
+  }, t('shell.privacy.withdraw'));
   return h('li', {
     class: 'consent-row', testid: 'consent-row', 'data-consent': c.id, 'data-type': c.type,
     'data-item': c.item ?? null, 'data-template': c.template ?? null,
@@ -743,33 +822,33 @@ function consentRow(c) {
   h('span', { class: 'consent-text' },
     h('span', { class: 'consent-what', testid: 'consent-what' }, what),
     detail ? h('span', { class: 'consent-detail', testid: 'consent-detail' }, detail) : null,
-    h('span', { class: 'consent-when' }, `Allowed ${when(Math.floor(c.granted_ms / 1000))}`)),
+    h('span', { class: 'consent-when' }, t('shell.privacy.allowedAt', { time: dateTimeMs(c.granted_ms) }))),
   withdraw);
 }
 
 function renderConsents() {
   const groups = new Map();
   for (const c of state.privacy.consents) {
-    if (!groups.has(c.plugin)) groups.set(c.plugin, { name: c.service_name ?? c.plugin, list: [] });
+    if (!groups.has(c.plugin)) groups.set(c.plugin, { name: serviceName(c), list: [] });
     groups.get(c.plugin).list.push(c);
   }
-  const sorted = [...groups].sort(([, a], [, b]) => a.name.localeCompare(b.name));
+  const sorted = [...groups].sort(([, a], [, b]) => collator.compare(a.name, b.name));
   $('consents').replaceChildren(...sorted.map(([plugin, group]) => h('section', {
     class: 'consent-group', testid: 'consent-group', 'data-plugin': plugin,
   },
   h('div', { class: 'consent-service' }, icon({ name: group.name, category: plugin }, false), group.name),
   h('ul', { class: 'consent-list' }, group.list.map(consentRow)))));
-  $('consents-empty').hidden = state.privacy.loading || groups.size > 0;
+  $('consents-empty').hidden = state.privacy.loading || state.privacy.failed || groups.size > 0;
 }
 
 function accessRow(entry) {
   return h('li', { class: 'access-row', testid: 'access-row', 'data-plugin': entry.plugin, 'data-item': entry.item },
     h('span', { class: 'access-top' },
-      h('span', { class: 'access-service', testid: 'access-service' }, entry.service_name ?? entry.plugin),
-      h('span', { class: 'access-time', testid: 'access-time' }, when(Math.floor(entry.at_ms / 1000)))),
-    h('span', { class: 'access-what', testid: 'access-what' }, `Read your ${entry.label ?? entry.item}`),
-    entry.purpose ? h('span', { class: 'access-purpose', testid: 'access-purpose' }, `Why: ${entry.purpose}`) : null,
-    h('span', { class: 'access-meta' }, `version ${entry.version} · request ${entry.request_id}`));
+      h('span', { class: 'access-service', testid: 'access-service' }, serviceName(entry)),
+      h('span', { class: 'access-time', testid: 'access-time' }, dateTimeMs(entry.at_ms))),
+    h('span', { class: 'access-what', testid: 'access-what' }, t('shell.privacy.read', { item: itemLabel(entry.item, entry.label) })),
+    entry.purpose ? h('span', { class: 'access-purpose', testid: 'access-purpose' }, t('shell.privacy.why', { purpose: entry.purpose })) : null,
+    h('span', { class: 'access-meta' }, t('shell.privacy.meta', { version: entry.version, request: entry.request_id })));
 }
 
 function renderPrivacy() {
@@ -777,13 +856,13 @@ function renderPrivacy() {
   $('privacy').hidden = !signedIn;
   if (!signedIn) return;
   renderConsents();
-  const { access, next, loading } = state.privacy;
+  const { access, next, loading, failed } = state.privacy;
   $('access-list').replaceChildren(...access.map(accessRow));
-  $('access-empty').hidden = loading || access.length > 0;
+  $('access-empty').hidden = loading || failed || access.length > 0;
   const more = $('access-more');
   more.hidden = !next;
   more.disabled = loading;
-  more.textContent = loading && access.length ? 'Loading…' : 'Load more';
+  more.textContent = loading && access.length ? t('common.loading') : t('common.loadMore');
 }
 
 /** Load the consents and the first page of the trail (`more`: the next page of the trail). */
@@ -796,6 +875,7 @@ async function loadPrivacy(more = false) {
     return;
   }
   privacy.loading = true;
+  privacy.failed = false;
   renderPrivacy();
   const query = new URLSearchParams({ limit: String(ACCESS_PAGE) });
   if (more && privacy.next) query.set('cursor', privacy.next);
@@ -812,7 +892,8 @@ async function loadPrivacy(more = false) {
     if (!more) privacySay('');
   } catch (err) {
     if (generation !== privacy.generation) return;
-    privacySay(failure(err, 'Your privacy settings'));
+    privacy.failed = !more;
+    privacySay(failure(err, t('shell.what.privacy')), err.status === 401 ? null : () => loadPrivacy(more));
   }
   privacy.loading = false;
   renderPrivacy();
@@ -820,19 +901,19 @@ async function loadPrivacy(more = false) {
 
 async function withdrawConsent(consent, button) {
   button.disabled = true;
-  button.textContent = 'Withdrawing…';
+  button.textContent = t('shell.privacy.withdrawing');
   try {
     await request('DELETE', `/api/v1/consents/${encodeURIComponent(consent.id)}`);
     state.privacy.consents = state.privacy.consents.filter((c) => c.id !== consent.id);
-    const service = consent.service_name ?? consent.plugin;
+    const service = serviceName(consent);
     privacySay(consent.type === 'data-item'
-      ? `Withdrawn: ${service} can no longer read your ${consent.label ?? consent.item}.`
-      : `Withdrawn: ${service} can no longer send you “${consent.title ?? consent.template}”.`);
+      ? t('shell.privacy.withdrawnItem', { service, item: itemLabel(consent.item, consent.label) })
+      : t('shell.privacy.withdrawnMessages', { service, title: consent.title ?? consent.template }));
     renderPrivacy();
   } catch (err) {
     button.disabled = false;
-    button.textContent = 'Withdraw';
-    privacySay(`The consent could not be withdrawn: ${err.message}`);
+    button.textContent = t('shell.privacy.withdraw');
+    privacySay(t('shell.privacy.withdrawFailed', { reason: errorText(err) }));
   }
 }
 
@@ -843,16 +924,16 @@ function renderIdentity() {
   const signedIn = Boolean(claims?.sub);
   const sub = claims?.sub ?? '';
   $('avatar').textContent = signedIn ? initial(sub) : '?';
-  $('greeting').textContent = signedIn ? `Hello, ${sub}` : 'Welcome · not signed in';
+  $('greeting').textContent = signedIn ? t('shell.greeting.hello', { name: sub }) : t('shell.greeting.welcome');
   $('me-signed-in').hidden = !signedIn;
   $('privacy').hidden = !signedIn;
   $('me-form').hidden = signedIn;
   $('me-signout').hidden = !signedIn;
   $('me-avatar').textContent = initial(sub);
   $('me-sub').textContent = sub;
-  const expires = claims?.exp ? new Date(claims.exp * 1000).toLocaleString() : 'unknown';
+  const expires = claims?.exp ? dateTime(claims.exp) : t('common.unknown');
   $('me-detail').textContent = signedIn
-    ? `Real-name level ${claims.assurance_level ?? 0} · token expires ${expires}`
+    ? t('shell.me.detail', { level: claims.assurance_level ?? 0, expires })
     : '';
   if (state.stream.token !== token()) {
     // Someone else's messages must not stay on screen.
@@ -868,16 +949,62 @@ function resetInbox() {
   renderInbox();
 }
 
+/** Why a sign-in problem `kind` stops the token, for the citizen. */
+function problemText(kind) {
+  return t(kind === 'expired' ? 'shell.signin.expired' : 'shell.signin.unusable');
+}
+
 function signIn(value) {
+  const problem = tokenProblem(value);
+  const error = $('me-token-error');
+  if (problem) {
+    // Not stored: a citizen who pasted the wrong thing stays signed out.
+    error.textContent = t(problem === 'expired' ? 'shell.signin.pastedExpired' : 'shell.signin.notAToken');
+    error.hidden = false;
+    $('me-token').setAttribute('aria-invalid', 'true');
+    $('me-token').focus();
+    return;
+  }
+  error.hidden = true;
+  $('me-token').removeAttribute('aria-invalid');
+  showReason('');
   localStorage.setItem(TOKEN_KEY, value);
   renderIdentity();
   location.hash = 'home';
+}
+
+function showReason(text) {
+  const el = $('me-reason');
+  el.textContent = text;
+  el.hidden = !text;
+}
+
+/**
+ * The token can no longer be used: forget it (and what was shown for it),
+ * and show the sign-in form saying why.
+ */
+function endSignIn(reason) {
+  localStorage.removeItem(TOKEN_KEY);
+  state.orders = { list: [], next: null, loading: false, generation: state.orders.generation + 1 };
+  privacySay('');
+  renderIdentity();
+  showReason(reason);
+  $('me-token').value = '';
+  if (!state.open) location.hash = 'me';
+}
+
+/** On load and when another tab changes it: a stored token must be usable. */
+function checkStoredToken() {
+  const stored = token();
+  const problem = stored ? tokenProblem(stored) : null;
+  if (problem) endSignIn(problemText(problem));
 }
 
 function signOut() {
   // End the services' sessions too (best effort: they expire anyway).
   if (token()) request('DELETE', '/api/v1/sessions').catch(() => {});
   localStorage.removeItem(TOKEN_KEY);
+  showReason('');
   state.orders = { list: [], next: null, loading: false, generation: state.orders.generation + 1 };
   privacySay('');
   renderIdentity();
@@ -896,6 +1023,7 @@ const decode = (part) => {
 /** `#home`, `#inbox`, `#orders`, `#me`, `#open/<id>[/<encoded page path>]`. */
 function route() {
   const [screen, id, path] = location.hash.replace(/^#/, '').split('/');
+  checkStoredToken();
   if (screen === 'open' && id) {
     showService(decode(id), path ? decode(path) : null);
     return;
@@ -913,12 +1041,13 @@ function route() {
 }
 
 function tick() {
-  const now = new Date();
-  $('clock').textContent = `${now.getHours()}:${String(now.getMinutes()).padStart(2, '0')}`;
+  $('clock').textContent = clockNow();
   if (state.screen === 'inbox') renderInbox(); // "5 min ago" moves on
 }
 
 function start() {
+  translatePage();
+  $('language-slot').replaceWith(languagePicker());
   for (const button of document.querySelectorAll('.tabbar button')) {
     button.addEventListener('click', () => { location.hash = button.dataset.screen; });
   }
@@ -928,6 +1057,10 @@ function start() {
     event.preventDefault();
     const value = $('me-token').value.trim();
     if (value) signIn(value);
+    else {
+      $('me-token-error').textContent = t('shell.signin.empty');
+      $('me-token-error').hidden = false;
+    }
   });
   $('me-signout').addEventListener('click', signOut);
   $('orders-more').addEventListener('click', () => loadOrders(true));
@@ -937,11 +1070,17 @@ function start() {
   $('access-more').addEventListener('click', () => loadPrivacy(true));
   watchFrame();
   window.addEventListener('hashchange', route);
-  window.addEventListener('storage', renderIdentity);
+  window.addEventListener('storage', () => {
+    checkStoredToken();
+    renderIdentity();
+  });
   tick();
   setInterval(tick, 30_000);
+  checkStoredToken();
   renderIdentity();
   route();
+  // Every screen names services as the catalog does.
+  if (state.screen !== 'home' || state.open) loadCatalog();
 }
 
 start();
