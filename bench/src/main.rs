@@ -13,7 +13,7 @@
 //!    propagating between hosts, `hello` through nginx with 1-3 hosts
 //!    (needs `ISLET_TEST_PG_URL`, as `scripts/test` sets, and nginx);
 //! 10. isolation: every hostile kind looping next to `hello` in a host
-//!    process of its own, with its memory, disk and log over time.
+//!     process of its own, with its memory, disk and log over time.
 //!
 //! ```sh
 //! cargo run --release -p islet-bench                          # writes BENCHMARKS.md
