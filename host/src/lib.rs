@@ -34,6 +34,7 @@ pub mod manifest;
 pub mod metrics;
 pub mod notify;
 pub mod payment;
+pub mod malloc;
 pub mod pool;
 pub mod private;
 pub mod protect;

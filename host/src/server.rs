@@ -27,6 +27,7 @@ pub struct RunningServer {
 /// Build the shared state from `config` (opens the store, activates plugins).
 pub fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>> {
     crate::private::restrict_new_files();
+    crate::malloc::tune();
     for folder in [&config.data_dir, &config.secrets_dir, &config.cache_dir] {
         crate::private::secure_folder(folder)
             .with_context(|| format!("cannot make {} private", folder.display()))?;
