@@ -22,6 +22,10 @@ const SHELL_HTML: &str = include_str!("console/shell.html");
 const CASHIER_HTML: &str = include_str!("console/cashier.html");
 const CASHIER_JS: &str = include_str!("console/cashier.js");
 const ADMIN_JS: &str = include_str!("console/admin.js");
+/// The console's money, messages, usage and audit screens.
+const ADMIN_MONEY_JS: &str = include_str!("console/admin_money.js");
+/// The inline-SVG bar chart of the usage screen.
+const CHART_JS: &str = include_str!("console/chart.js");
 const SHELL_JS: &str = include_str!("console/shell.js");
 const COMMON_JS: &str = include_str!("console/common.js");
 /// The bridge mini-service pages load (`<script src="/assets/islet.js">`).
@@ -175,6 +179,8 @@ pub async fn cashier_page(headers: HeaderMap, uri: Uri) -> Response {
 pub async fn asset(Path(file): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
     let (content_type, body) = match file.as_str() {
         "admin.js" => (JS, ADMIN_JS),
+        "admin_money.js" => (JS, ADMIN_MONEY_JS),
+        "chart.js" => (JS, CHART_JS),
         "shell.js" => (JS, SHELL_JS),
         "common.js" => (JS, COMMON_JS),
         "cashier.js" => (JS, CASHIER_JS),
@@ -233,6 +239,38 @@ mod tests {
             assert!(p.contains("script-src 'none';"), "{host:?}: {p}");
         }
         assert!(policy(None).contains("script-src 'none';"));
+    }
+
+    #[test]
+    fn the_money_screens_catalogues_hold_every_key_in_both_languages() {
+        let catalogue = |text: &str| -> std::collections::BTreeMap<String, String> {
+            serde_json::from_str(text).unwrap()
+        };
+        let en = catalogue(include_str!("console/i18n/money.en.json"));
+        let zh = catalogue(include_str!("console/i18n/money.zh-CN.json"));
+        assert_eq!(
+            en.keys().collect::<Vec<_>>(),
+            zh.keys().collect::<Vec<_>>(),
+            "the same keys in English and Chinese"
+        );
+        for (key, text) in &zh {
+            assert!(!text.trim().is_empty() && text != &en[key], "{key} is translated");
+        }
+        // Every key the screens ask for, with its English fallback as in the catalogue.
+        let mut asked = 0;
+        for piece in ADMIN_MONEY_JS.split("tr('").skip(1) {
+            let Some((key, rest)) = piece.split_once('\'') else {
+                continue;
+            };
+            assert!(en.contains_key(key), "{key} is missing from money.en.json");
+            let fallback = rest.trim_start_matches(',').trim_start();
+            if let Some(text) = fallback.strip_prefix('\'') {
+                let text = text.split('\'').next().unwrap_or_default();
+                assert_eq!(en[key], text, "{key}: the fallback and the catalogue agree");
+            }
+            asked += 1;
+        }
+        assert!(asked > 80, "{asked} keys");
     }
 
     #[test]

@@ -11,6 +11,8 @@ mod jwt;
 mod lifecycle;
 mod log_and_disk;
 mod metering;
+mod money_admin;
+mod money_console;
 mod notification;
 mod operations;
 mod outage;

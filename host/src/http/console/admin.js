@@ -2,9 +2,10 @@
 // host (/admin/v1). No framework and no build step. The token stays in
 // sessionStorage; every element a test clicks carries a data-testid.
 import { ApiError, callApi, decodeClaims, h } from './common.js';
+import { MONEY_TABS, renderMoney } from './admin_money.js';
 
 const TOKEN_KEY = 'islet_admin_token';
-const TABS = ['plugins', 'review', 'audit'];
+const TABS = ['plugins', 'review', ...MONEY_TABS];
 const CAPABILITY_HELP = {
   identity: 'who is calling: a pairwise id, assurance level and roles',
   storage: 'its own key-value storage, within its quota',
@@ -30,7 +31,6 @@ const state = {
   plugins: [],
   queue: [],
   usage: null, // today's usage report, or null when the roles may not read it
-  audit: null, // audit entries, or null when the roles may not read them
   // The data-access trail of the selected plugin.
   trail: { plugin: null, entries: [], next: null, loading: false, error: null, generation: 0 },
 };
@@ -104,16 +104,14 @@ async function optional(promise) {
 }
 
 async function reload() {
-  const [plugins, queue, usage, audit] = await Promise.all([
+  const [plugins, queue, usage] = await Promise.all([
     api('GET', '/admin/v1/plugins'),
     api('GET', '/admin/v1/review-queue'),
     optional(api('GET', '/admin/v1/usage')),
-    optional(api('GET', '/admin/v1/audit?limit=50')),
   ]);
   state.plugins = plugins.plugins;
   state.queue = queue.queue;
   state.usage = usage;
-  state.audit = audit ? audit.entries : null;
   render();
 }
 
@@ -203,12 +201,15 @@ function render() {
   for (const button of document.querySelectorAll('.tab')) {
     button.classList.toggle('active', button.dataset.tab === state.tab);
   }
+  // The money, messages, usage and audit screens (admin_money.js).
+  renderMoney({
+    tab: state.tab, token: state.token, claims: state.claims, api, handleError, showNotice, describeChange,
+  });
   if (!signedIn) return;
   renderWhoami();
   renderPlugins();
   renderDetail();
   renderQueue();
-  renderAudit();
 }
 
 function renderWhoami() {
@@ -645,23 +646,7 @@ function limitsList(limits) {
   return h('dl', { class: 'facts limits' }, entries.flatMap(([key, value]) => [h('dt', {}, key), h('dd', {}, String(value))]));
 }
 
-// Audit log --------------------------------------------------------------
-
-function renderAudit() {
-  const body = $('audit-body');
-  if (state.audit === null) {
-    body.replaceChildren(h('tr', {}, h('td', { colspan: 5, class: 'muted empty' }, 'The audit log needs the admin, reviewer or operator role.')));
-    return;
-  }
-  const rows = state.audit.map((e) => h('tr', { testid: 'audit-row' },
-    h('td', { class: 'nowrap' }, formatTime(e.at_ms)),
-    h('td', { class: 'nowrap' }, e.actor),
-    h('td', { class: 'nowrap' }, h('code', {}, e.action)),
-    h('td', { class: 'nowrap' }, e.target),
-    h('td', {}, describeChange(e.before, e.after))));
-  if (!rows.length) rows.push(h('tr', {}, h('td', { colspan: 5, class: 'muted empty' }, 'Nothing has happened yet.')));
-  body.replaceChildren(...rows);
-}
+// Audit log (the screen is in admin_money.js) --------------------------
 
 function grayLabel(p) {
   if (!p.gray) return 'none';
@@ -703,7 +688,7 @@ function curationChanges(before, after) {
 
 // ---------------------------------------------------------------- routing
 
-/** `#plugins`, `#plugins/<id>`, `#review`, `#audit`. */
+/** `#plugins`, `#plugins/<id>`, `#review`, and admin_money.js's tabs (`#orders/<id>`, ...). */
 function route() {
   const [tab, id] = location.hash.replace(/^#/, '').split('/');
   state.tab = TABS.includes(tab) ? tab : 'plugins';
