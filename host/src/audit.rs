@@ -59,12 +59,13 @@ pub struct AuditPage {
 /// returns them): `{20 digits}-{20 digits}-{hex host mark}`.
 pub fn valid_cursor(cursor: &str) -> bool {
     let mut parts = cursor.splitn(3, '-');
-    let digits = |p: Option<&str>| p.is_some_and(|p| p.len() == 20 && p.bytes().all(|b| b.is_ascii_digit()));
+    let digits =
+        |p: Option<&str>| p.is_some_and(|p| p.len() == 20 && p.bytes().all(|b| b.is_ascii_digit()));
     digits(parts.next())
         && digits(parts.next())
-        && parts
-            .next()
-            .is_some_and(|h| !h.is_empty() && h.len() <= 16 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+        && parts.next().is_some_and(|h| {
+            !h.is_empty() && h.len() <= 16 && h.bytes().all(|b| b.is_ascii_hexdigit())
+        })
 }
 
 /// The audit log, newest first, in the host's store.

@@ -254,7 +254,10 @@ mod tests {
             "the same keys in English and Chinese"
         );
         for (key, text) in &zh {
-            assert!(!text.trim().is_empty() && text != &en[key], "{key} is translated");
+            assert!(
+                !text.trim().is_empty() && text != &en[key],
+                "{key} is translated"
+            );
         }
         // Every key the screens ask for, with its English fallback as in the catalogue.
         let mut asked = 0;

@@ -10,8 +10,8 @@ use crate::payment::Payments;
 use crate::payment::events::{DeliveryStatus, EventRecord};
 use crate::payment::ledger::LedgerError;
 use crate::payment::listing::valid_orders_cursor;
-use crate::payment::order::{Order, OrderStatus};
 use crate::payment::merchants::MerchantError;
+use crate::payment::order::{Order, OrderStatus};
 use crate::usage::{parse_day, today};
 use axum::Json;
 use axum::extract::State;
@@ -212,12 +212,14 @@ pub async fn list_orders(
     let who = caller::staff(&state, &headers)?;
     let status = match query.status.as_deref() {
         None | Some("") => None,
-        Some(s) => Some(serde_json::from_value::<OrderStatus>(json!(s)).map_err(|_| {
-            ApiError::bad_request(
-                "invalid_query",
-                "status must be created, paid, partially-refunded, refunded, closed or expired",
-            )
-        })?),
+        Some(s) => Some(
+            serde_json::from_value::<OrderStatus>(json!(s)).map_err(|_| {
+                ApiError::bad_request(
+                    "invalid_query",
+                    "status must be created, paid, partially-refunded, refunded, closed or expired",
+                )
+            })?,
+        ),
     };
     let date = query.date.filter(|d| !d.is_empty());
     if let Some(date) = &date {
