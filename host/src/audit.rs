@@ -1,6 +1,6 @@
 //! The audit log: who did what to which plugin, when, with before and after.
 
-use crate::store::{Expect, KvStore, StoreError};
+use crate::store::{Expect, KvStore, StoreError, walk};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::Arc;
@@ -37,6 +37,35 @@ pub struct AuditFilter {
     pub actor: Option<String>,
     /// At most this many (default 100, at most 1000).
     pub limit: Option<usize>,
+    /// The `next_cursor` of the previous page: list the entries older
+    /// than it.
+    pub cursor: Option<String>,
+}
+
+/// Entries one page reads at most: with rare matches a page may come back
+/// short, with a `next_cursor` to go on from.
+pub const AUDIT_SCAN_BUDGET: usize = 10_000;
+
+/// One page of the audit log and where the next one starts.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditPage {
+    /// The entries, newest first.
+    pub entries: Vec<AuditEntry>,
+    /// Pass as `cursor` for the next page; `None` at the end.
+    pub next_cursor: Option<String>,
+}
+
+/// Whether `cursor` has the form of an entry key ([`AuditLog::page`]
+/// returns them): `{20 digits}-{20 digits}-{hex host mark}`.
+pub fn valid_cursor(cursor: &str) -> bool {
+    let mut parts = cursor.splitn(3, '-');
+    let digits =
+        |p: Option<&str>| p.is_some_and(|p| p.len() == 20 && p.bytes().all(|b| b.is_ascii_digit()));
+    digits(parts.next())
+        && digits(parts.next())
+        && parts.next().is_some_and(|h| {
+            !h.is_empty() && h.len() <= 16 && h.bytes().all(|b| b.is_ascii_hexdigit())
+        })
 }
 
 /// The audit log, newest first, in the host's store.
@@ -96,33 +125,39 @@ impl AuditLog {
         }
     }
 
-    /// Entries matching `filter`, newest first.
+    /// Entries matching `filter`, newest first (the first page).
     pub fn list(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
+        self.page(filter).map(|page| page.entries)
+    }
+
+    /// A page of entries matching `filter`, newest first, older than its
+    /// cursor; reads at most [`AUDIT_SCAN_BUDGET`] entries.
+    pub fn page(&self, filter: &AuditFilter) -> Result<AuditPage, StoreError> {
         let limit = filter.limit.unwrap_or(100).clamp(1, 1000);
-        let mut out = Vec::new();
-        let mut after: Option<Vec<u8>> = None;
-        loop {
-            let page = self.store.scan(NAMESPACE, b"", after.as_deref(), 500)?;
-            let Some((last, _)) = page.last() else {
-                break;
-            };
-            after = Some(last.clone());
-            for (_, value) in &page {
+        let mut entries = Vec::new();
+        let resume = walk(
+            self.store.as_ref(),
+            NAMESPACE,
+            b"",
+            filter.cursor.as_deref().map(str::as_bytes),
+            AUDIT_SCAN_BUDGET,
+            |_, value| {
                 let Ok(entry) = serde_json::from_slice::<AuditEntry>(value) else {
-                    continue;
+                    return Ok::<_, StoreError>(true);
                 };
                 let keep = filter.action.as_ref().is_none_or(|a| *a == entry.action)
                     && filter.target.as_ref().is_none_or(|t| *t == entry.target)
                     && filter.actor.as_ref().is_none_or(|a| *a == entry.actor);
                 if keep {
-                    out.push(entry);
-                    if out.len() >= limit {
-                        return Ok(out);
-                    }
+                    entries.push(entry);
                 }
-            }
-        }
-        Ok(out)
+                Ok(entries.len() < limit)
+            },
+        )?;
+        Ok(AuditPage {
+            entries,
+            next_cursor: resume.map(|key| String::from_utf8_lossy(&key).into_owned()),
+        })
     }
 }
 

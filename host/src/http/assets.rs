@@ -22,6 +22,10 @@ const SHELL_HTML: &str = include_str!("console/shell.html");
 const CASHIER_HTML: &str = include_str!("console/cashier.html");
 const CASHIER_JS: &str = include_str!("console/cashier.js");
 const ADMIN_JS: &str = include_str!("console/admin.js");
+/// The console's money, messages, usage and audit screens.
+const ADMIN_MONEY_JS: &str = include_str!("console/admin_money.js");
+/// The inline-SVG bar chart of the usage screen.
+const CHART_JS: &str = include_str!("console/chart.js");
 const SHELL_JS: &str = include_str!("console/shell.js");
 const COMMON_JS: &str = include_str!("console/common.js");
 /// The bridge mini-service pages load (`<script src="/assets/islet.js">`).
@@ -181,6 +185,8 @@ pub async fn cashier_page(headers: HeaderMap, uri: Uri) -> Response {
 pub async fn asset(Path(file): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
     let (content_type, body) = match file.as_str() {
         "admin.js" => (JS, ADMIN_JS),
+        "admin_money.js" => (JS, ADMIN_MONEY_JS),
+        "chart.js" => (JS, CHART_JS),
         "shell.js" => (JS, SHELL_JS),
         "common.js" => (JS, COMMON_JS),
         "cashier.js" => (JS, CASHIER_JS),
@@ -262,26 +268,37 @@ mod tests {
         assert!(policy(None).contains("script-src 'none';"));
     }
 
+    /// A catalogue's texts by dotted key (`admin.tab.plugins`).
+    fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    flatten(&key, v, out);
+                }
+            }
+            serde_json::Value::String(s) => out.push((prefix.to_string(), s.clone())),
+            other => panic!("{prefix}: not text: {other}"),
+        }
+    }
+
+    /// The `money.*` texts of a catalogue, by dotted key.
+    fn money_texts(catalogue: &str) -> std::collections::BTreeMap<String, String> {
+        let mut all = Vec::new();
+        flatten("", &serde_json::from_str(catalogue).unwrap(), &mut all);
+        all.into_iter()
+            .filter(|(k, _)| k.starts_with("money."))
+            .collect()
+    }
+
     /// Every key of the Chinese catalogue is in the English one and the
     /// other way round, and every `{param}` a text uses is in both.
     #[test]
     fn the_catalogues_have_the_same_keys_and_parameters() {
-        fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>) {
-            match v {
-                serde_json::Value::Object(map) => {
-                    for (k, v) in map {
-                        let key = if prefix.is_empty() {
-                            k.clone()
-                        } else {
-                            format!("{prefix}.{k}")
-                        };
-                        flatten(&key, v, out);
-                    }
-                }
-                serde_json::Value::String(s) => out.push((prefix.to_string(), s.clone())),
-                other => panic!("{prefix}: not text: {other}"),
-            }
-        }
         let params = |text: &str| {
             let mut p: Vec<String> = text
                 .split('{')
@@ -316,6 +333,38 @@ mod tests {
             assert!(zh_map.contains_key(key), "zh-CN.json lacks {key}");
         }
         assert!(zh.len() > 100, "{} texts", zh.len());
+    }
+
+    #[test]
+    fn the_money_screens_catalogues_hold_every_key_in_both_languages() {
+        let en = money_texts(EN_JSON);
+        let zh = money_texts(ZH_CN_JSON);
+        assert_eq!(
+            en.keys().collect::<Vec<_>>(),
+            zh.keys().collect::<Vec<_>>(),
+            "the same keys in English and Chinese"
+        );
+        for (key, text) in &zh {
+            assert!(
+                !text.trim().is_empty() && text != &en[key],
+                "{key} is translated"
+            );
+        }
+        // Every key the screens ask for, with its English fallback as in the catalogue.
+        let mut asked = 0;
+        for piece in ADMIN_MONEY_JS.split("tr('").skip(1) {
+            let Some((key, rest)) = piece.split_once('\'') else {
+                continue;
+            };
+            assert!(en.contains_key(key), "{key} is missing from en.json");
+            let fallback = rest.trim_start_matches(',').trim_start();
+            if let Some(text) = fallback.strip_prefix('\'') {
+                let text = text.split('\'').next().unwrap_or_default();
+                assert_eq!(en[key], text, "{key}: the fallback and the catalogue agree");
+            }
+            asked += 1;
+        }
+        assert!(asked > 80, "{asked} keys");
     }
 
     #[test]

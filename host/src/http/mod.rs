@@ -139,6 +139,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/merchants/{id}/plugins/{plugin}",
             axum::routing::put(payment_admin::grant_merchant).delete(payment_admin::grant_merchant),
         )
+        .route("/orders", get(payment_admin::list_orders))
         .route("/orders/{id}", get(payment_admin::order_detail))
         .route(
             "/plugins/{id}/data-access",

@@ -92,19 +92,41 @@ pub async fn usage(
     })))
 }
 
-/// `GET /admin/v1/audit?action=&target=&actor=&limit=`.
+/// `GET /admin/v1/audit?action=&target=&actor=&limit=&cursor=`: newest
+/// first, a page at a time (`next_cursor`); an empty filter is no filter.
 pub async fn audit(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Query(filter): Query<AuditFilter>,
+    Query(mut filter): Query<AuditFilter>,
 ) -> Result<Json<Value>, ApiError> {
     let who = caller::staff(&state, &headers)?;
     who.require(who.can_read_all(), "reading the audit log")?;
+    for field in [&mut filter.action, &mut filter.target, &mut filter.actor] {
+        if field.as_deref() == Some("") {
+            *field = None;
+        }
+    }
+    if filter.limit == Some(0) || filter.limit.is_some_and(|n| n > 1000) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "limit must be 1 to 1000",
+        ));
+    }
+    if filter
+        .cursor
+        .as_deref()
+        .is_some_and(|c| !crate::audit::valid_cursor(c))
+    {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "cursor must be a next_cursor this API returned",
+        ));
+    }
     let log = state.audit.clone();
-    let entries = tokio::task::spawn_blocking(move || log.list(&filter))
+    let page = tokio::task::spawn_blocking(move || log.page(&filter))
         .await
         .map_err(|e| ApiError::internal(format!("audit task failed: {e}")))??;
-    Ok(Json(json!({ "entries": entries })))
+    Ok(Json(json!(page)))
 }
 
 /// `POST /admin/v1/plugins/{id}/resume`: close the current version's breaker.

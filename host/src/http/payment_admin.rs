@@ -1,5 +1,5 @@
 //! The money path for platform staff: merchant accounts and their grants,
-//! an order's journal and events, event deliveries, and the daily
+//! orders and an order's journal and events, event deliveries, and the daily
 //! reconciliation statement.
 
 use super::error::ApiError;
@@ -9,7 +9,9 @@ use crate::clock::now_ms;
 use crate::payment::Payments;
 use crate::payment::events::{DeliveryStatus, EventRecord};
 use crate::payment::ledger::LedgerError;
+use crate::payment::listing::valid_orders_cursor;
 use crate::payment::merchants::MerchantError;
+use crate::payment::order::{Order, OrderStatus};
 use crate::usage::{parse_day, today};
 use axum::Json;
 use axum::extract::State;
@@ -178,6 +180,99 @@ pub async fn order_detail(
         Ok(Json(
             json!({ "order": order, "journal": journal, "events": events }),
         ))
+    })
+    .await
+}
+
+/// Query of `GET /admin/v1/orders`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrdersQuery {
+    /// Only this plugin's orders.
+    plugin: Option<String>,
+    /// Only orders in this status (`created`, `paid`, ...).
+    status: Option<String>,
+    /// Only orders with a journal entry on this business day, `YYYY-MM-DD`.
+    date: Option<String>,
+    /// At most this many (default 50, at most 500).
+    limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// `GET /admin/v1/orders?plugin=&status=&date=&limit=&cursor=`: orders,
+/// oldest first, a page at a time (`next_cursor`); staff of a department
+/// see their department's plugins' orders, without the platform-wide
+/// citizen key.
+pub async fn list_orders(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(query): Query<OrdersQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let who = caller::staff(&state, &headers)?;
+    let status = match query.status.as_deref() {
+        None | Some("") => None,
+        Some(s) => Some(
+            serde_json::from_value::<OrderStatus>(json!(s)).map_err(|_| {
+                ApiError::bad_request(
+                    "invalid_query",
+                    "status must be created, paid, partially-refunded, refunded, closed or expired",
+                )
+            })?,
+        ),
+    };
+    let date = query.date.filter(|d| !d.is_empty());
+    if let Some(date) = &date {
+        parse_day(date)
+            .map_err(|e| ApiError::bad_request("invalid_query", format!("date: {e}")))?;
+    }
+    let limit = match query.limit {
+        None => 50,
+        Some(n @ 1..=500) => n,
+        Some(n) => {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("limit must be 1 to 500, not {n}"),
+            ));
+        }
+    };
+    if query
+        .cursor
+        .as_deref()
+        .is_some_and(|c| !valid_orders_cursor(c))
+    {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "cursor must be a next_cursor this API returned",
+        ));
+    }
+    let plugin = query.plugin.filter(|p| !p.is_empty());
+    blocking(move || {
+        let keep = |o: &Order| {
+            plugin.as_deref().is_none_or(|p| p == o.plugin)
+                && status.is_none_or(|s| s == o.status)
+                && (who.can_read_all()
+                    || state
+                        .registry
+                        .get(&o.plugin)
+                        .is_some_and(|p| who.can_read(&p.record.department)))
+        };
+        let page = state
+            .payments
+            .ledger()
+            .orders(date.as_deref(), keep, limit, query.cursor.as_deref())
+            .map_err(ApiError::internal)?;
+        let mut answer = json!(page);
+        if !who.can_read_all()
+            && let Some(orders) = answer["orders"].as_array_mut()
+        {
+            for order in orders.iter_mut().filter_map(Value::as_object_mut) {
+                order.remove("citizen");
+            }
+        }
+        answer["date"] = json!(date);
+        answer["time_zone"] = json!(crate::clock::business_zone());
+        Ok(Json(answer))
     })
     .await
 }

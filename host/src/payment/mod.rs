@@ -23,6 +23,7 @@ pub mod keys;
 #[cfg(test)]
 mod lease_tests;
 pub mod ledger;
+pub mod listing;
 pub mod merchants;
 pub mod order;
 #[cfg(test)]

@@ -15,7 +15,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-const CHROMIUM: &str = "/usr/bin/chromium";
+pub(crate) const CHROMIUM: &str = "/usr/bin/chromium";
 /// The whole script normally takes well under a minute.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -603,11 +603,11 @@ fn find<'a>(plugins: &'a Value, id: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("{id} is not listed: {plugins}"))
 }
 
-struct ScriptRun {
-    success: bool,
-    status: String,
-    stdout: String,
-    stderr: String,
+pub(crate) struct ScriptRun {
+    pub(crate) success: bool,
+    pub(crate) status: String,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 /// Run `node {script}` in `dir` with `env`, killing it after
@@ -615,7 +615,7 @@ struct ScriptRun {
 /// (`browser-{label}-stdout.log`, `-stderr.log`); a
 /// stdout line `@@rust <json>` is a request for `handle`, whose answer
 /// (`{"status", "body"}`) goes back as one line on the script's stdin.
-async fn run_script(
+pub(crate) async fn run_script(
     dir: &Path,
     script: &str,
     label: &str,

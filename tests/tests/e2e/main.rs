@@ -13,6 +13,8 @@ mod language;
 mod lifecycle;
 mod log_and_disk;
 mod metering;
+mod money_admin;
+mod money_console;
 mod notification;
 mod operations;
 mod outage;

@@ -1,11 +1,12 @@
 // The Islet admin console: plain DOM, fetch and the admin JSON API of this
 // host (/admin/v1). No framework and no build step. The token stays in
 // sessionStorage; every element a test clicks carries a data-testid.
-import { callApi, decodeClaims, h, tokenProblem } from './common.js';
+import { ApiError, callApi, decodeClaims, h, tokenProblem } from './common.js';
+import { MONEY_TABS, renderMoney } from './admin_money.js';
 import { dateTimeMs, errorText, lang, languagePicker, t, translatePage } from './i18n.js';
 
 const TOKEN_KEY = 'islet_admin_token';
-const TABS = ['plugins', 'review', 'audit'];
+const TABS = ['plugins', 'review', ...MONEY_TABS];
 /** What a capability lets a service do ('' for one the console does not know). */
 const capabilityHelp = (cap) => (['identity', 'storage', 'log', 'payment', 'notification'].includes(cap)
   ? t(`admin.capability.${cap}`) : '');
@@ -23,7 +24,6 @@ const state = {
   plugins: [],
   queue: [],
   usage: null, // today's usage report, or null when the roles may not read it
-  audit: null, // audit entries, or null when the roles may not read them
   // The data-access trail of the selected plugin.
   trail: { plugin: null, entries: [], next: null, loading: false, error: null, generation: 0 },
 };
@@ -100,16 +100,14 @@ async function optional(promise) {
 }
 
 async function reload() {
-  const [plugins, queue, usage, audit] = await Promise.all([
+  const [plugins, queue, usage] = await Promise.all([
     api('GET', '/admin/v1/plugins'),
     api('GET', '/admin/v1/review-queue'),
     optional(api('GET', '/admin/v1/usage')),
-    optional(api('GET', '/admin/v1/audit?limit=50')),
   ]);
   state.plugins = plugins.plugins;
   state.queue = queue.queue;
   state.usage = usage;
-  state.audit = audit ? audit.entries : null;
   render();
 }
 
@@ -217,12 +215,15 @@ function render() {
   for (const button of document.querySelectorAll('.tab')) {
     button.classList.toggle('active', button.dataset.tab === state.tab);
   }
+  // The money, messages, usage and audit screens (admin_money.js).
+  renderMoney({
+    tab: state.tab, token: state.token, claims: state.claims, api, handleError, showNotice, describeChange,
+  });
   if (!signedIn) return;
   renderWhoami();
   renderPlugins();
   renderDetail();
   renderQueue();
-  renderAudit();
 }
 
 function renderWhoami() {
@@ -669,23 +670,7 @@ function limitsList(limits) {
   return h('dl', { class: 'facts limits' }, entries.flatMap(([key, value]) => [h('dt', {}, key), h('dd', {}, String(value))]));
 }
 
-// Audit log --------------------------------------------------------------
-
-function renderAudit() {
-  const body = $('audit-body');
-  if (state.audit === null) {
-    body.replaceChildren(h('tr', {}, h('td', { colspan: 5, class: 'muted empty' }, t('admin.audit.needsRole'))));
-    return;
-  }
-  const rows = state.audit.map((e) => h('tr', { testid: 'audit-row' },
-    h('td', { class: 'nowrap' }, formatTime(e.at_ms)),
-    h('td', { class: 'nowrap' }, e.actor),
-    h('td', { class: 'nowrap' }, h('code', {}, e.action)),
-    h('td', { class: 'nowrap' }, e.target),
-    h('td', {}, describeChange(e.before, e.after))));
-  if (!rows.length) rows.push(h('tr', {}, h('td', { colspan: 5, class: 'muted empty' }, t('admin.audit.empty'))));
-  body.replaceChildren(...rows);
-}
+// Audit log (the screen is in admin_money.js) --------------------------
 
 function grayLabel(p) {
   if (!p.gray) return t('admin.change.none');
@@ -731,7 +716,7 @@ function curationChanges(before, after) {
 
 // ---------------------------------------------------------------- routing
 
-/** `#plugins`, `#plugins/<id>`, `#review`, `#audit`. */
+/** `#plugins`, `#plugins/<id>`, `#review`, and admin_money.js's tabs (`#orders/<id>`, ...). */
 function route() {
   const [tab, id] = location.hash.replace(/^#/, '').split('/');
   state.tab = TABS.includes(tab) ? tab : 'plugins';

@@ -204,3 +204,6 @@ export function errorText(err) {
   if (code && has(`errors.${code}`)) return t(`errors.${code}`);
   return err?.message ?? String(err);
 }
+
+// Screens in modules of their own (admin_money.js) look texts up here.
+window.isletI18n = { t, has };
