@@ -10,6 +10,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+pub mod js;
 pub mod load;
 pub mod nginx;
 pub mod payments;

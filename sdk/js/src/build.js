@@ -80,7 +80,14 @@ export async function build(dir, out) {
     await writeFile(entry, entryFor(caps, appPath));
 
     const { rolldown } = await import('rolldown');
-    const bundle = await rolldown({ input: entry, external: [/^islet:platform\//], logLevel: 'warn' });
+    // `@islet/sdk` is this SDK: the plugin builds against the builder's copy
+    // (one module instance, and no install needed just to build).
+    const bundle = await rolldown({
+      input: entry,
+      external: [/^islet:platform\//],
+      resolve: { alias: { '@islet/sdk': join(here, 'index.js') } },
+      logLevel: 'warn',
+    });
     const bundled = join(work, 'service.js');
     await bundle.write({ file: bundled, format: 'esm', codeSplitting: false });
     await bundle.close();

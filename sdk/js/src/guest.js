@@ -2,6 +2,7 @@
 import { Request } from './request.js';
 import { Router } from './router.js';
 import { eventFromWit } from './payment.js';
+import { host } from './sys.js';
 
 /** The service's Router: its `router` or default export, a Router or a function returning one. */
 export function routerOf(app) {
@@ -16,7 +17,19 @@ export function routerOf(app) {
 /** Handle one wire request: build the Request, dispatch, return the wire response. */
 export function serve(app, wire) {
   const req = new Request(wire.method, wire.query ? `${wire.path}?${wire.query}` : wire.path, wire.headers.map((h) => [h.name, h.value]), wire.body);
-  const res = routerOf(app).handle(req);
+  let res;
+  try {
+    res = routerOf(app).handle(req);
+  } catch (e) {
+    // The host answers 500 plugin_trapped; leave the why in the plugin's
+    // log (when it has the capability), as stderr is not wired for JS.
+    try {
+      host().log?.write('error', `uncaught exception: ${e?.stack ?? e}`);
+    } catch {
+      // nothing more to do
+    }
+    throw e;
+  }
   if (res && typeof res.then === 'function') throw new Error('handlers must be synchronous');
   return { status: res.status, headers: res.headers.map(([name, value]) => ({ name, value })), body: res.body };
 }

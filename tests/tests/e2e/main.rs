@@ -7,6 +7,7 @@ mod edge;
 mod hosts;
 mod input;
 mod isolation;
+mod js;
 mod jwt;
 mod lifecycle;
 mod log_and_disk;

@@ -1,5 +1,5 @@
 // The smallest JS mini-service: greets the caller and counts visits.
-import { Router, Response, identity, storage, log } from '../../../../sdk/js/src/index.js';
+import { Router, Response, identity, storage, log } from '@islet/sdk';
 
 export const router = new Router()
   .get('/', () => {
