@@ -167,3 +167,94 @@ async fn hostile_js_is_contained_with_the_rust_error_codes() {
     }
     host.stop().await;
 }
+
+/// The process's resident memory, bytes (Linux).
+fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kib| kib.parse::<u64>().ok())
+        })
+        .map_or(0, |kib| kib * 1024)
+}
+
+/// p50 and p99 of `n` sequential GETs of `path`, milliseconds.
+async fn latencies(host: &TestHost, path: &str, n: usize) -> (f64, f64) {
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let started = std::time::Instant::now();
+        let response = host.get(path, None).await;
+        assert_eq!(response.status(), 200, "{path}");
+        let _ = response.bytes().await;
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    (times[n / 2], times[(n * 99 / 100).min(n - 1)])
+}
+
+/// JS hello figures next to Rust hello, printed (not asserted):
+/// `cargo test -p islet-tests --test e2e js_hello_figures -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: run it by name with --ignored --nocapture"]
+async fn js_hello_figures() {
+    let host = TestHost::start().await;
+    let js = js_component("js-hello");
+    let rust = islet_tests::component("hello");
+    let rate = "[limits]\nrate-per-minute = 60000";
+    let js_manifest = js_manifest("js-hello").replace("[limits]", rate);
+    let started = std::time::Instant::now();
+    assert!(
+        host.upload(&js_manifest, js.clone())
+            .await
+            .status()
+            .is_success()
+    );
+    let js_install = started.elapsed();
+    let rust_manifest = islet_tests::manifest("hello").replace("[limits]", rate);
+    let started = std::time::Instant::now();
+    assert!(
+        host.upload(&rust_manifest, rust)
+            .await
+            .status()
+            .is_success()
+    );
+    let rust_install = started.elapsed();
+    // Warm up both, then 500 sequential requests each.
+    latencies(&host, "/p/js-hello/", 20).await;
+    latencies(&host, "/p/hello/", 20).await;
+    let (js_p50, js_p99) = latencies(&host, "/p/js-hello/", 500).await;
+    let (rust_p50, rust_p99) = latencies(&host, "/p/hello/", 500).await;
+
+    // Memory per installed JS plugin: five more copies under other ids.
+    let before = rss_bytes();
+    for i in 0..5 {
+        let manifest = js_manifest.replace("id = \"js-hello\"", &format!("id = \"js-hello-{i}\""));
+        assert!(
+            host.upload(&manifest, js.clone())
+                .await
+                .status()
+                .is_success()
+        );
+        assert_eq!(
+            host.get(&format!("/p/js-hello-{i}/"), None).await.status(),
+            200
+        );
+    }
+    let per_plugin = rss_bytes().saturating_sub(before) / 5;
+    println!(
+        "JS hello: component {:.1} MiB, install (compile + activate) {:.0} ms, \
+         p50 {js_p50:.2} ms, p99 {js_p99:.2} ms at concurrency 1, \
+         {:.1} MiB resident per installed and called plugin",
+        js.len() as f64 / 1048576.0,
+        js_install.as_secs_f64() * 1000.0,
+        per_plugin as f64 / 1048576.0
+    );
+    println!(
+        "Rust hello: install {:.0} ms, p50 {rust_p50:.2} ms, p99 {rust_p99:.2} ms",
+        rust_install.as_secs_f64() * 1000.0
+    );
+    host.stop().await;
+}
