@@ -153,7 +153,8 @@ pub fn build_js_plugin(dir: &Path) -> anyhow::Result<PathBuf> {
         let status = Command::new("npm")
             .args(args)
             .current_dir(dir)
-            .stdout(Stdio::inherit())
+            // npm's output is progress: keep stdout for islet's own answer.
+            .stdout(Stdio::from(std::io::stderr()))
             .stderr(Stdio::inherit())
             .status()
             .map_err(|e| {
@@ -180,6 +181,7 @@ pub fn build_js_plugin(dir: &Path) -> anyhow::Result<PathBuf> {
         npm(&[install, "--no-audit", "--no-fund"])?;
     }
     eprintln!("building {} (npm run build) ...", dir.display());
+    let started = std::time::SystemTime::now();
     npm(&["run", "build", "--silent"])?;
     let component = dir.join(
         package
@@ -187,7 +189,8 @@ pub fn build_js_plugin(dir: &Path) -> anyhow::Result<PathBuf> {
             .component
             .unwrap_or_else(|| PathBuf::from(JS_COMPONENT)),
     );
-    if !component.is_file() {
+    let written = std::fs::metadata(&component).and_then(|m| m.modified());
+    if !written.is_ok_and(|at| at >= started) {
         bail!(
             "`npm run build` in {} succeeded but wrote no {}",
             dir.display(),
