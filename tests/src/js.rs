@@ -27,9 +27,9 @@ fn folder(name: &str) -> PathBuf {
 /// The newest modification time of the files under `dir`, skipping
 /// `node_modules` and `dist`.
 fn newest(dir: &Path) -> SystemTime {
-    let mut newest = SystemTime::UNIX_EPOCH;
+    let mut latest = SystemTime::UNIX_EPOCH;
     let Ok(entries) = std::fs::read_dir(dir) else {
-        return newest;
+        return latest;
     };
     for entry in entries.flatten() {
         let path = entry.path();
@@ -45,9 +45,9 @@ fn newest(dir: &Path) -> SystemTime {
                 .and_then(|m| m.modified())
                 .unwrap_or(SystemTime::UNIX_EPOCH)
         };
-        newest = newest.max(time);
+        latest = latest.max(time);
     }
-    newest
+    latest
 }
 
 /// `sdk/js` with its packages installed (`npm ci` once when missing).
