@@ -331,7 +331,8 @@ impl ServerConfig {
             rs256_public_key_files: Vec::new(),
             es256_public_key_files: Vec::new(),
             limits: LimitPolicy::default(),
-            max_component_bytes: 10 << 20,
+            // A JavaScript component (SpiderMonkey inside) is about 12 MiB.
+            max_component_bytes: 32 << 20,
             shutdown_grace: Duration::from_secs(30),
             max_instances: 256,
             epoch_tick: Duration::from_millis(2),
