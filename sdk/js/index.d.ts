@@ -134,20 +134,22 @@ export namespace identity {
   function departmentSubject(): string | undefined;
 }
 
-export namespace storage {
-  function get(key: string): Uint8Array | undefined;
-  function getText(key: string): string | undefined;
-  function set(key: string, value: string | Uint8Array): void;
-  function del(key: string): boolean;
-  export { del as delete };
-  function listKeys(prefix: string, cursor?: string, limit?: number): { keys: string[]; nextCursor?: string };
+/** Key-value storage private to this mini-service; failures throw StorageError. */
+export const storage: {
+  get(key: string): Uint8Array | undefined;
+  getText(key: string): string | undefined;
+  set(key: string, value: string | Uint8Array): void;
+  /** Whether the key existed. */
+  delete(key: string): boolean;
+  del(key: string): boolean;
+  listKeys(prefix: string, cursor?: string, limit?: number): { keys: string[]; nextCursor?: string };
   /** Throws StorageError `conflict` when the current value is not `expected` (undefined = absent); `next` undefined deletes. */
-  function compareAndSwap(key: string, expected: string | Uint8Array | undefined, next: string | Uint8Array | undefined): void;
-  function increment(key: string, delta?: number | bigint): number;
-  function getJson<T = unknown>(key: string): T | undefined;
-  function setJson(key: string, value: unknown): void;
-  function updateJson<T>(key: string, attempts: number, f: (current: T | undefined) => T): T;
-}
+  compareAndSwap(key: string, expected: string | Uint8Array | undefined, next: string | Uint8Array | undefined): void;
+  increment(key: string, delta?: number | bigint): number;
+  getJson<T = unknown>(key: string): T | undefined;
+  setJson(key: string, value: unknown): void;
+  updateJson<T>(key: string, attempts: number, f: (current: T | undefined) => T): T;
+};
 
 export namespace log {
   function write(level: 'trace' | 'debug' | 'info' | 'warn' | 'error', message: string): void;

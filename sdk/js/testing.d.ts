@@ -1,9 +1,9 @@
 // TypeScript declarations for @islet/sdk/testing: a fake host for `node --test`.
 import type { Router, Request, Response, Order, PaymentEvent, PaymentHandler, DataItemName } from './index.js';
+export { Request, Response } from './index.js';
 
 export const DEFAULT_QUOTA_BYTES: number;
 export const TEST_PURPOSE: string;
-export { Request, Response };
 
 export interface ServiceModule {
   router?: Router | (() => Router);
