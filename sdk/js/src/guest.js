@@ -24,7 +24,7 @@ export function serve(app, wire) {
     // The host answers 500 plugin_trapped; leave the why in the plugin's
     // log (when it has the capability), as stderr is not wired for JS.
     try {
-      host().log?.write('error', `uncaught exception: ${e?.stack ?? e}`);
+      host().log?.write('error', `uncaught exception: ${e}${e?.stack ? `\n${e.stack}` : ''}`);
     } catch {
       // nothing more to do
     }
