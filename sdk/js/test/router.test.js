@@ -51,6 +51,8 @@ test('thrown SDK errors answer with their status and code; other exceptions cras
   assert.equal(r.status, 409);
   assert.equal(r.errorCode(), 'storage_conflict');
   assert.throws(() => env.call(router, Request.get('/crash')), TypeError);
+  // The crash leaves its reason in the log (stderr is not wired for JS guests).
+  assert.match(env.logs()[0].message, /^uncaught exception: TypeError: boom\n/);
 });
 
 test('the host strips authorization and cookie headers', () => {
