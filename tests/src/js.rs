@@ -1,4 +1,5 @@
-//! JavaScript guests, built with the JS SDK (`sdk/js`, componentize-js):
+//! JavaScript guests (`tests/js-guests/`, outside the Cargo workspace
+//! glob `tests/guests/*`), built with the JS SDK (`sdk/js`, componentize-js):
 //! `npm ci` in `sdk/js` once when its packages are missing, then one
 //! `islet-js-build` per guest, kept in `target/e2e-guests/js/` and rebuilt
 //! only when the guest or the SDK changed (a build takes about a minute).
@@ -11,8 +12,8 @@ use std::time::SystemTime;
 
 /// The JS guests: (name, folder under the workspace).
 pub const JS_COMPONENTS: &[(&str, &str)] = &[
-    ("js-hello", "tests/guests/js-hello"),
-    ("js-hostile", "tests/guests/js-hostile"),
+    ("js-hello", "tests/js-guests/js-hello"),
+    ("js-hostile", "tests/js-guests/js-hostile"),
     ("bus-card", "plugins/bus-card"),
 ];
 
