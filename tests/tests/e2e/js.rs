@@ -46,6 +46,20 @@ async fn install_js(host: &TestHost, name: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_js_service_is_accepted_and_answers_with_the_sdk() {
     let host = TestHost::start().await;
+    // The component imports exactly what its manifest declares: without
+    // `storage` declared the host refuses it, naming the import.
+    let undeclared = js_manifest("js-hello").replace(
+        r#"capabilities = ["identity", "log", "storage"]"#,
+        r#"capabilities = ["identity", "log"]"#,
+    );
+    let (status, refused) = json_of(upload_js(&host, &undeclared, "js-hello").await).await;
+    assert!(
+        (400..500).contains(&status)
+            && refused["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("islet:platform/storage")),
+        "{status} {refused}"
+    );
     install_js(&host, "js-hello").await;
     let anonymous = host.get("/p/js-hello/", None).await;
     assert_eq!(anonymous.status(), 200);
