@@ -371,7 +371,8 @@ impl ServerConfig {
             idp: crate::auth::IdpSettings::default(),
             claims: crate::auth::ClaimNames::default(),
             limits: LimitPolicy::default(),
-            max_component_bytes: 10 << 20,
+            // A JavaScript component (SpiderMonkey inside) is about 12 MiB.
+            max_component_bytes: 32 << 20,
             shutdown_grace: Duration::from_secs(30),
             max_instances: 256,
             epoch_tick: Duration::from_millis(2),

@@ -11,6 +11,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 pub mod idp;
+pub mod js;
 pub mod load;
 pub mod nginx;
 pub mod payments;

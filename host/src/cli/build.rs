@@ -1,4 +1,5 @@
-//! `islet plugin build`: compile a plugin crate into a component.
+//! `islet plugin build`: compile a plugin crate (Rust) or package (JS) into
+//! a component.
 
 use anyhow::{Context as _, bail};
 use serde::Deserialize;
@@ -54,13 +55,17 @@ struct Target {
     kind: Vec<String>,
 }
 
-/// Build the plugin crate in `dir` (release, `wasm32-wasip2`) and return
-/// the path of its component.
+/// Build the plugin in `dir` and return the path of its component: a
+/// Rust crate (`Cargo.toml`, built release for `wasm32-wasip2`) or a
+/// JavaScript package (`package.json`, see [`build_js_plugin`]).
 pub fn build_plugin(dir: &Path) -> anyhow::Result<PathBuf> {
     let manifest_path = dir.join("Cargo.toml");
+    if !manifest_path.is_file() && dir.join("package.json").is_file() {
+        return build_js_plugin(dir);
+    }
     if !manifest_path.is_file() {
         bail!(
-            "{} has no Cargo.toml: not a plugin crate folder",
+            "{} has neither Cargo.toml nor package.json: not a plugin folder",
             dir.display()
         );
     }
@@ -110,4 +115,123 @@ pub fn build_plugin(dir: &Path) -> anyhow::Result<PathBuf> {
             dir.display()
         )
     })
+}
+
+/// Where a JS plugin's `build` script writes its component, unless
+/// `package.json` names another file under `"islet": {"component": ...}`.
+pub const JS_COMPONENT: &str = "dist/component.wasm";
+
+#[derive(Deserialize, Default)]
+struct PackageJson {
+    #[serde(default)]
+    scripts: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    islet: IsletSection,
+}
+
+#[derive(Deserialize, Default)]
+struct IsletSection {
+    component: Option<PathBuf>,
+}
+
+/// Build the JavaScript plugin package in `dir`: `npm ci` when
+/// `node_modules` is missing, then its `build` script (the JS SDK's
+/// `islet-js-build`), which writes the component to [`JS_COMPONENT`].
+pub fn build_js_plugin(dir: &Path) -> anyhow::Result<PathBuf> {
+    let text = std::fs::read_to_string(dir.join("package.json"))
+        .with_context(|| format!("cannot read {}/package.json", dir.display()))?;
+    let package: PackageJson = serde_json::from_str(&text)
+        .with_context(|| format!("{}/package.json is not valid JSON", dir.display()))?;
+    if !package.scripts.contains_key("build") {
+        bail!(
+            "{}/package.json has no `build` script; add \"build\": \"islet-js-build\" \
+             (from the Islet JS SDK)",
+            dir.display()
+        );
+    }
+    let npm = |args: &[&str]| -> anyhow::Result<()> {
+        let status = Command::new("npm")
+            .args(args)
+            .current_dir(dir)
+            // npm's output is progress: keep stdout for islet's own answer.
+            .stdout(Stdio::from(std::io::stderr()))
+            .stderr(Stdio::inherit())
+            .status()
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot run npm ({e}): JavaScript plugins need Node.js 18 or later \
+                     with npm on the PATH"
+                )
+            })?;
+        if !status.success() {
+            bail!("`npm {}` in {} failed", args.join(" "), dir.display());
+        }
+        Ok(())
+    };
+    if !dir.join("node_modules").is_dir() {
+        let install = if dir.join("package-lock.json").is_file() {
+            "ci"
+        } else {
+            "install"
+        };
+        eprintln!(
+            "installing {}'s packages (npm {install}) ...",
+            dir.display()
+        );
+        npm(&[install, "--no-audit", "--no-fund"])?;
+    }
+    eprintln!("building {} (npm run build) ...", dir.display());
+    let started = std::time::SystemTime::now();
+    npm(&["run", "build", "--silent"])?;
+    let component = dir.join(
+        package
+            .islet
+            .component
+            .unwrap_or_else(|| PathBuf::from(JS_COMPONENT)),
+    );
+    let written = std::fs::metadata(&component).and_then(|m| m.modified());
+    if !written.is_ok_and(|at| at >= started) {
+        bail!(
+            "`npm run build` in {} succeeded but wrote no {}",
+            dir.display(),
+            component.display()
+        );
+    }
+    Ok(component)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "a failing unwrap is a failing test")]
+mod tests {
+    use super::*;
+
+    fn package(dir: &Path, json: &str) {
+        std::fs::write(dir.join("package.json"), json).unwrap();
+        std::fs::create_dir_all(dir.join("node_modules")).unwrap();
+    }
+
+    #[test]
+    fn a_js_package_is_built_with_its_build_script() {
+        let dir = tempfile::tempdir().unwrap();
+        package(
+            dir.path(),
+            r#"{"scripts": {"build": "node -e \"require('fs').mkdirSync('dist',{recursive:true});require('fs').writeFileSync('dist/component.wasm','x')\""}}"#,
+        );
+        let built = build_plugin(dir.path()).unwrap();
+        assert_eq!(built, dir.path().join(JS_COMPONENT));
+    }
+
+    #[test]
+    fn a_js_package_without_build_script_or_output_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        package(dir.path(), r#"{"scripts": {}}"#);
+        let err = build_plugin(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("no `build` script"), "{err}");
+        package(dir.path(), r#"{"scripts": {"build": "node -e 0"}}"#);
+        let err = build_plugin(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("wrote no"), "{err}");
+        let empty = tempfile::tempdir().unwrap();
+        let err = build_plugin(empty.path()).unwrap_err().to_string();
+        assert!(err.contains("neither Cargo.toml nor package.json"), "{err}");
+    }
 }

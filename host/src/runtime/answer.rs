@@ -1,23 +1,26 @@
-//! Reading a guest's answer without copying an oversized body: the body is
-//! looked at in the guest's memory, its length checked against the plugin's
-//! limit, and copied out only when it fits.
+//! Reading a guest's answer: the body is copied out while the result is
+//! lifted (before the guest's post-return may free it; bounded by the
+//! plugin's memory limit), then its length is checked against the plugin's
+//! response limit.
 
 use crate::capabilities::{GuestHeader, GuestRequest, GuestResponse, RequestState};
 use wasmtime::Store;
-use wasmtime::component::{
-    Component, ComponentExportIndex, ComponentType, Instance, Lift, WasmList,
-};
+use wasmtime::component::{Component, ComponentExportIndex, ComponentType, Instance, Lift};
 
 /// The `handler` interface the host calls (`islet:platform/handler`).
 const HANDLER_INTERFACE: &str = "islet:platform/handler@0.1.0";
 
-/// `response` as the guest left it: the body still in its memory.
+/// `response` as the guest answered it.
 #[derive(ComponentType, Lift)]
 #[component(record)]
 struct RawResponse {
     status: u16,
     headers: Vec<GuestHeader>,
-    body: WasmList<u8>,
+    /// Copied while lifting: `call` runs the guest's post-return (which may
+    /// free the body, as JS guests' does) before it returns, so guest
+    /// memory must not be read afterwards. The copy is bounded by the
+    /// plugin's memory limit.
+    body: Vec<u8>,
 }
 
 /// What a handler answered.
@@ -39,8 +42,8 @@ pub(super) fn handle_index(component: &Component) -> wasmtime::Result<ComponentE
     Ok(func)
 }
 
-/// Call the `handle` export (`func`) of `instance` with `request`; copy the
-/// body out only when it is at most `limit` bytes.
+/// Call the `handle` export (`func`) of `instance` with `request`; answer
+/// with the body only when it is at most `limit` bytes.
 pub(super) fn handle_within(
     store: &mut Store<RequestState>,
     instance: &Instance,
@@ -53,10 +56,9 @@ pub(super) fn handle_within(
     if raw.body.len() > limit {
         return Ok(Answer::TooLarge(raw.body.len()));
     }
-    let body = raw.body.as_le_slice(&*store).to_vec();
     Ok(Answer::Response(GuestResponse {
         status: raw.status,
         headers: raw.headers,
-        body,
+        body: raw.body,
     }))
 }

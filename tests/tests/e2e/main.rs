@@ -7,6 +7,7 @@ mod edge;
 mod hosts;
 mod input;
 mod isolation;
+mod js;
 mod jwks;
 mod jwt;
 mod language;
