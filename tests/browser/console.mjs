@@ -31,19 +31,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
+import { TIMEOUT_MS, byTestId, env, eventually } from './support.mjs';
 
-const env = (name) => {
-  const value = process.env[name];
-  if (!value) throw new Error(`set ${name}`);
-  return value;
-};
 const BASE_URL = env('BASE_URL').replace(/\/$/, '');
 const ADMIN_TOKEN = env('ADMIN_TOKEN');
 const CITIZEN_TOKEN = env('CITIZEN_TOKEN');
 const TESTER_TOKEN = env('TESTER_TOKEN');
 const SCREENSHOT_DIR = env('SCREENSHOT_DIR');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const TIMEOUT_MS = 15_000;
 const CITIZEN_NAME = 'Li Lei';
 /** How soon a message must reach the open app (the issue asks for a second). */
 const LIVE_MS = 3_000;
@@ -93,20 +88,6 @@ async function catalogIds() {
 }
 
 /** Poll `check` until it stops throwing (UI and API settle asynchronously). */
-async function eventually(check, what) {
-  const deadline = Date.now() + TIMEOUT_MS;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (Date.now() > deadline) {
-        err.message = `${what}: ${err.message}`;
-        throw err;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-}
 
 /** Ask the Rust side (the test) to act, e.g. staff moving a report on. */
 const answers = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
@@ -145,7 +126,6 @@ function watchForErrors(page, errors) {
   });
 }
 
-const byTestId = (scope, id) => scope.locator(`[data-testid="${id}"]`);
 
 async function expectNotice(page, text) {
   const notice = byTestId(page, 'notice');

@@ -20,17 +20,12 @@
 // Exits non-zero on the first failed step.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { TIMEOUT_MS, byTestId, env, eventually, runAxe } from './support.mjs';
 
-const env = (name) => {
-  const value = process.env[name];
-  if (!value) throw new Error(`set ${name}`);
-  return value;
-};
 const BASE_URL = env('BASE_URL').replace(/\/$/, '');
 const CITIZEN_TOKEN = env('CITIZEN_TOKEN');
 const CITIZEN_SUB = env('CITIZEN_SUB');
@@ -38,25 +33,9 @@ const ADMIN_TOKEN = env('ADMIN_TOKEN');
 const PART = env('PART');
 const SCREENSHOT_DIR = env('SCREENSHOT_DIR');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const TIMEOUT_MS = 15_000;
 
-const byTestId = (scope, id) => scope.locator(`[data-testid="${id}"]`);
 
 /** Poll `check` until it stops throwing. */
-async function eventually(check, what) {
-  const deadline = Date.now() + TIMEOUT_MS;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (Date.now() > deadline) {
-        err.message = `${what}: ${err.message}`;
-        throw err;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-}
 
 let shots = 0;
 async function screenshot(page, name) {
@@ -215,18 +194,13 @@ const axeProblems = [];
 
 /** Run axe-core on `page` (WCAG 2.1 A and AA rules); the last step checks. */
 async function accessible(page, name) {
-  await page.evaluate(AXE_SOURCE);
-  const results = await page.evaluate(() => window.axe.run(document, {
-    runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
-  }));
-  const serious = results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  const { results, serious } = await runAxe(page);
   for (const v of serious) {
     for (const n of v.nodes) axeProblems.push(`${name}: ${v.id} (${v.impact}) ${n.target.join(' ')}: ${n.failureSummary}`);
   }
   console.log(`axe ${name}: ${results.passes.length} rules pass, ${results.violations.length} violations ` +
     `(${serious.length} serious or critical)`);
 }
-const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 step('bridge', 'the shell runs scripts from /assets/ only, and still works', async (shell) => {
   await shell.goto(`${BASE_URL}/#home`);

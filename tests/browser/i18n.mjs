@@ -19,17 +19,12 @@
 // Exits non-zero on the first failed step.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { TIMEOUT_MS, byTestId, env, eventually, runAxe } from './support.mjs';
 
-const env = (name) => {
-  const value = process.env[name];
-  if (!value) throw new Error(`set ${name}`);
-  return value;
-};
 const BASE_URL = env('BASE_URL').replace(/\/$/, '');
 const LOCALE = env('LOCALE');
 const CITIZEN_TOKEN = env('CITIZEN_TOKEN');
@@ -40,7 +35,6 @@ const ADMIN_TOKEN = env('ADMIN_TOKEN');
 const WATER_ORDER = env('WATER_ORDER');
 const SCREENSHOT_DIR = env('SCREENSHOT_DIR');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const TIMEOUT_MS = 15_000;
 const ZH = LOCALE.startsWith('zh');
 /** The page language the app must pick for this browser. */
 const LANG = ZH ? 'zh-CN' : 'en';
@@ -112,24 +106,9 @@ const TEXT = ZH ? {
   switchedHeading: '城市服务',
 };
 
-const byTestId = (scope, id) => scope.locator(`[data-testid="${id}"]`);
 const serviceFrame = (shell) => shell.frameLocator('[data-testid="service-frame"]');
 
 /** Poll `check` until it stops throwing. */
-async function eventually(check, what) {
-  const deadline = Date.now() + TIMEOUT_MS;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (Date.now() > deadline) {
-        err.message = `${what}: ${err.message}`;
-        throw err;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-}
 
 async function api(path, { token = ADMIN_TOKEN, method = 'GET', body } = {}) {
   const headers = token ? { authorization: `Bearer ${token}` } : {};
@@ -158,15 +137,10 @@ async function screenshot(page, name) {
 /** Serious or critical accessibility violations axe-core found, by screen. */
 const axeProblems = [];
 const axeSummary = [];
-const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 /** Run axe-core (WCAG 2.1 A and AA) on `page`; the last step checks. */
 async function accessible(page, name) {
-  await page.evaluate(AXE_SOURCE);
-  const results = await page.evaluate(() => window.axe.run(document, {
-    runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
-  }));
-  const serious = results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  const { results, serious } = await runAxe(page);
   for (const v of serious) {
     for (const n of v.nodes) console.log(`  ${v.id}: ${n.target.join(' ')}: ${n.failureSummary}`.replace(/\n/g, ' '));
     for (const n of v.nodes) axeProblems.push(`${name}: ${v.id} (${v.impact}) ${n.target.join(' ')}: ${n.failureSummary}`);

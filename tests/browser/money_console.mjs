@@ -17,17 +17,12 @@
 // SCREENSHOT_DIR, CHROMIUM. Exits non-zero on the first failed step.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { TIMEOUT_MS, byTestId, env, eventually, runAxe } from './support.mjs';
 
-const env = (name) => {
-  const value = process.env[name];
-  if (!value) throw new Error(`set ${name}`);
-  return value;
-};
 const BASE_URL = env('BASE_URL').replace(/\/$/, '');
 const ADMIN_TOKEN = env('ADMIN_TOKEN');
 const OPERATOR_TOKEN = env('OPERATOR_TOKEN');
@@ -37,29 +32,12 @@ const MESSAGE = env('MESSAGE_ID');
 const TODAY = env('TODAY');
 const SCREENSHOT_DIR = env('SCREENSHOT_DIR');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const TIMEOUT_MS = 15_000;
-const require = createRequire(import.meta.url);
-const AXE_SOURCE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 
 async function api(path, token = ADMIN_TOKEN) {
   const response = await fetch(`${BASE_URL}${path}`, { headers: { authorization: `Bearer ${token}` } });
   return { status: response.status, body: await response.json() };
 }
 
-async function eventually(check, what) {
-  const deadline = Date.now() + TIMEOUT_MS;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (Date.now() > deadline) {
-        err.message = `${what}: ${err.message}`;
-        throw err;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-}
 
 let shots = 0;
 async function screenshot(page, name) {
@@ -67,7 +45,6 @@ async function screenshot(page, name) {
   await page.screenshot({ path: join(SCREENSHOT_DIR, `${String(shots).padStart(2, '0')}-${name}.png`), fullPage: true });
 }
 
-const byTestId = (scope, id) => scope.locator(`[data-testid="${id}"]`);
 
 /** Serious or critical accessibility violations axe-core found, by screen. */
 const axeProblems = [];
@@ -75,11 +52,7 @@ const axeSummary = [];
 
 /** Run axe-core on `page` (WCAG 2.1 A and AA rules); the last step checks. */
 async function accessible(page, name) {
-  await page.evaluate(AXE_SOURCE);
-  const results = await page.evaluate(() => window.axe.run(document, {
-    runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
-  }));
-  const serious = results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  const { results, serious } = await runAxe(page);
   for (const v of serious) {
     for (const n of v.nodes) axeProblems.push(`${name}: ${v.id} (${v.impact}) ${n.target.join(' ')}: ${n.failureSummary}`);
   }
