@@ -24,7 +24,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { TIMEOUT_MS, byTestId, env, eventually, runAxe } from './support.mjs';
+import { TIMEOUT_MS, byTestId, env, eventually, runAxe, runSteps } from './support.mjs';
 
 const BASE_URL = env('BASE_URL').replace(/\/$/, '');
 const CITIZEN_TOKEN = env('CITIZEN_TOKEN');
@@ -279,25 +279,11 @@ async function main() {
 
   const chosen = steps.filter((s) => s.part === PART);
   assert.ok(chosen.length, `no steps for PART=${PART}`);
-  let failed = 0;
-  let passed = 0;
-  for (const { name, run } of chosen) {
-    const t0 = Date.now();
-    try {
-      await run(shell);
-      assert.deepEqual(errors, [], 'no uncaught script errors');
-      passed += 1;
-      console.log(`ok - ${name} (${Date.now() - t0} ms)`);
-    } catch (err) {
-      failed += 1;
-      console.log(`not ok - ${name}`);
-      console.error(err);
-      await shell.screenshot({ path: join(SCREENSHOT_DIR, `failed-${failed}.png`), fullPage: true }).catch(() => {});
-      errors.length = 0;
-      // KEEP_GOING=1 runs every step (to see each attack on an older host).
-      if (!process.env.KEEP_GOING) break;
-    }
-  }
+  // KEEP_GOING=1 runs every step (to see each attack on an older host).
+  const { passed, failed } = await runSteps(chosen, shell, errors, {
+    screenshotPath: (n) => join(SCREENSHOT_DIR, `failed-${n}.png`),
+    keepGoing: Boolean(process.env.KEEP_GOING),
+  });
   await browser.close();
   rmSync(profile, { recursive: true, force: true });
   console.log(`hostile pages (${PART}): ${passed} of ${chosen.length} steps passed`);

@@ -23,7 +23,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { TIMEOUT_MS, byTestId, env, eventually, runAxe } from './support.mjs';
+import { TIMEOUT_MS, byTestId, env, eventually, runAxe, runSteps } from './support.mjs';
 
 const BASE_URL = env('BASE_URL').replace(/\/$/, '');
 const LOCALE = env('LOCALE');
@@ -561,23 +561,9 @@ async function main() {
   const errors = [];
   shell.on('pageerror', (err) => errors.push(`${shell.url()}: ${err.message}`));
   if (process.env.BROWSER_DEBUG) shell.on('console', (msg) => console.error(`console ${msg.type()}: ${msg.text()}`));
-  let failed = 0;
-  let passed = 0;
-  for (const { name, run } of steps) {
-    const t0 = Date.now();
-    try {
-      await run(shell);
-      assert.deepEqual(errors, [], 'no uncaught script errors');
-      passed += 1;
-      console.log(`ok - ${name} (${Date.now() - t0} ms)`);
-    } catch (err) {
-      failed += 1;
-      console.log(`not ok - ${name}`);
-      console.error(err);
-      await shell.screenshot({ path: join(SCREENSHOT_DIR, `${LANG}-failed.png`), fullPage: true }).catch(() => {});
-      break;
-    }
-  }
+  const { passed, failed } = await runSteps(steps, shell, errors, {
+    screenshotPath: () => join(SCREENSHOT_DIR, `${LANG}-failed.png`),
+  });
   await browser.close();
   rmSync(profile, { recursive: true, force: true });
   for (const line of axeSummary) console.log(line);

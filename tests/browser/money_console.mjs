@@ -21,7 +21,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { TIMEOUT_MS, byTestId, env, eventually, runAxe } from './support.mjs';
+import { TIMEOUT_MS, byTestId, env, eventually, runAxe, runSteps } from './support.mjs';
 
 const BASE_URL = env('BASE_URL').replace(/\/$/, '');
 const ADMIN_TOKEN = env('ADMIN_TOKEN');
@@ -284,24 +284,9 @@ async function main() {
       errors.push(`${page.url()}: ${msg.text()}`);
     }
   });
-  let failed = 0;
-  let passed = 0;
-  for (const { name, run } of steps) {
-    const t0 = Date.now();
-    try {
-      await run(page);
-      assert.deepEqual(errors, [], 'no script errors or policy violations');
-      passed += 1;
-      console.log(`ok - ${name} (${Date.now() - t0} ms)`);
-    } catch (err) {
-      failed += 1;
-      console.log(`not ok - ${name}`);
-      console.error(err);
-      if (errors.length) console.error('page errors:', errors);
-      await page.screenshot({ path: join(SCREENSHOT_DIR, 'failed.png'), fullPage: true }).catch(() => {});
-      break;
-    }
-  }
+  const { passed, failed } = await runSteps(steps, page, errors, {
+    screenshotPath: () => join(SCREENSHOT_DIR, 'failed.png'),
+  });
   await browser.close();
   rmSync(profile, { recursive: true, force: true });
   console.log(`money console: ${passed} of ${steps.length} steps passed; screenshots in ${SCREENSHOT_DIR}`);

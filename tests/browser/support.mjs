@@ -47,3 +47,34 @@ export async function runAxe(page) {
   const serious = results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
   return { results, serious };
 }
+
+/**
+ * Run `steps` ({name, run}) in order on `page`, each followed by a check
+ * that `errors` (the page's uncaught errors, collected by the caller) is
+ * empty. Prints `ok - name` / `not ok - name`; on a failure takes a
+ * screenshot (`screenshotPath(failed)`) and stops, unless `keepGoing`
+ * (then the errors are cleared and the next step runs). Returns the counts.
+ */
+export async function runSteps(steps, page, errors, { screenshotPath, keepGoing = false } = {}) {
+  let failed = 0;
+  let passed = 0;
+  for (const { name, run } of steps) {
+    const t0 = Date.now();
+    try {
+      await run(page);
+      if (errors.length) throw new Error(`uncaught script errors or policy violations: ${errors.join('; ')}`);
+      passed += 1;
+      console.log(`ok - ${name} (${Date.now() - t0} ms)`);
+    } catch (err) {
+      failed += 1;
+      console.log(`not ok - ${name}`);
+      console.error(err);
+      if (screenshotPath) {
+        await page.screenshot({ path: screenshotPath(failed), fullPage: true }).catch(() => {});
+      }
+      errors.length = 0;
+      if (!keepGoing) break;
+    }
+  }
+  return { passed, failed };
+}
