@@ -129,6 +129,7 @@ pub fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>> {
         registry,
         runtime,
         verifier,
+        fault_log: Arc::default(),
         pool: Arc::new(crate::pool::InstancePool::new(
             config.max_instances,
             config.pool,

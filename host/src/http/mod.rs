@@ -7,6 +7,7 @@ pub mod client_addr;
 mod consents;
 pub mod error;
 mod extract;
+pub mod fault_log;
 mod friendly;
 pub mod guest_headers;
 mod guest_request;
@@ -54,6 +55,8 @@ pub struct AppState {
     /// Instance slots and the memory budget, shared fairly between plugins:
     /// excess requests wait briefly, then get 503.
     pub pool: Arc<crate::pool::InstancePool>,
+    /// Guest faults in the log, a few lines per plugin per second.
+    pub fault_log: Arc<fault_log::FaultLog>,
     /// Largest component upload, bytes.
     pub max_component_bytes: usize,
     /// Quotas, rate limits, circuit breakers.

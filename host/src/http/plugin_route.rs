@@ -191,7 +191,7 @@ pub async fn call_plugin(
                     Ok(response)
                 }
                 Err(fault) => {
-                    tracing::warn!(plugin = %plugin_id, version = %version, fault = %fault, "guest fault");
+                    state.fault_log.warn(plugin_id, &version, &fault);
                     let error = fault_to_error(&fault);
                     crate::metrics::record_fault(plugin_id, &version, error.code);
                     Err(error)
@@ -199,13 +199,7 @@ pub async fn call_plugin(
             }
         }
         Err(fault) => {
-            tracing::warn!(
-                plugin = %plugin_id,
-                version = %version,
-                fault = %fault,
-                detail = fault.detail().unwrap_or(""),
-                "guest fault"
-            );
+            state.fault_log.warn(plugin_id, &version, &fault);
             let error = fault_to_error(&fault);
             state.usage.record(usage_key, |c| {
                 c.calls += 1;
