@@ -106,13 +106,21 @@ pub async fn catalog(
     Query(query): Query<CatalogQuery>,
 ) -> Response {
     let wanted = lang::wanted(&headers, query.lang.as_deref());
+    // A signed-in citizen sees the version they would be served: a gray
+    // release's testers and share see a service not yet released to all.
+    // A token that does not verify lists what everyone sees.
+    let caller = super::caller::caller(&state, &headers).ok().flatten();
+    let subject = caller.as_ref().map(|c| c.subject.as_str());
     let plugins = state.registry.list();
     let mut listed: Vec<_> = plugins
         .iter()
         .filter(|p| p.record.serving() && !p.record.curation.hidden)
-        .filter(|p| p.released().is_some_and(Result::is_ok))
+        .filter_map(|p| match p.route(subject) {
+            Some((version, Ok(_))) => Some((p, version.clone())),
+            _ => None,
+        })
         .collect();
-    listed.sort_by_key(|p| {
+    listed.sort_by_key(|(p, _)| {
         (
             !p.record.curation.featured,
             p.record.curation.order,
@@ -121,9 +129,9 @@ pub async fn catalog(
     });
     let entries: Vec<CatalogEntry<'_>> = listed
         .iter()
-        .filter_map(|p| {
+        .filter_map(|(p, version)| {
             let r = &p.record;
-            let m = r.released_version().map(|v| &v.manifest)?;
+            let m = r.version(version).map(|v| &v.manifest)?;
             let (language, name, description) = m.localized(&wanted);
             Some(CatalogEntry {
                 id: &m.id,

@@ -515,3 +515,59 @@ islet_tests::on_every_backend!(
     rollback_and_take_down_under_load,
     catalog_curation_is_separate_from_availability,
 );
+
+/// The catalog entry of `id` as `token` sees it: its version, if listed.
+async fn catalog_version(host: &TestHost, id: &str, token: Option<&str>) -> Option<String> {
+    let (status, catalog) = host.get_json("/api/v1/catalog", token).await;
+    assert_eq!(status, 200, "{catalog}");
+    catalog["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == id)
+        .map(|p| p["version"].as_str().unwrap().to_string())
+}
+
+#[tokio::test]
+async fn a_gray_only_service_is_in_the_catalog_of_its_testers_only() {
+    let host = TestHost::start().await;
+    let dev = host.token("dev-1", &["developer:platform"]);
+    let reviewer = host.token("rev-1", &["reviewer"]);
+    let (status, body) = upload(&host, "hello", "greeter", "0.1.0", &dev).await;
+    assert_eq!(status, 201, "{body}");
+    let base = "/admin/v1/plugins/greeter/versions/0.1.0";
+    for (action, token, body) in [
+        ("submit", &dev, None),
+        ("approve", &reviewer, Some(json!({"all_requested": true}))),
+        (
+            "release",
+            &reviewer,
+            Some(json!({"percent": 0, "testers": ["tester-1"]})),
+        ),
+    ] {
+        let (status, answer) = post(&host, &format!("{base}/{action}"), token, body).await;
+        assert_eq!(status, 200, "{action}: {answer}");
+    }
+    let tester = host.token("tester-1", &[]);
+    let other = host.token("citizen-x", &[]);
+    assert_eq!(
+        catalog_version(&host, "greeter", Some(&tester))
+            .await
+            .as_deref(),
+        Some("0.1.0"),
+        "the tester sees the gray-only service"
+    );
+    assert_eq!(catalog_version(&host, "greeter", Some(&other)).await, None);
+    assert_eq!(catalog_version(&host, "greeter", None).await, None);
+    assert_eq!(
+        catalog_version(&host, "greeter", Some("not-a-token")).await,
+        None,
+        "a bad token lists what everyone sees"
+    );
+    // What the catalog lists, the tester is served.
+    assert_eq!(
+        served_version(&host, "/p/greeter/", Some(&tester)).await,
+        "0.1.0"
+    );
+    host.stop().await;
+}
