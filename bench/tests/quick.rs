@@ -1,5 +1,5 @@
 //! The quick benchmark runs every part and writes a report whose figures
-//! are real numbers: all nine sections, non-zero throughput and timings.
+//! are real numbers: all ten sections, non-zero throughput and timings.
 
 use std::process::Command;
 
@@ -64,7 +64,7 @@ fn positive_column(report: &str, n: u8, col: usize, min_rows: usize) -> Result<(
 
 /// Everything a report must contain.
 fn check_report(report: &str) -> Result<(), String> {
-    for n in 1..=9 {
+    for n in 1..=10 {
         let text = section(report, n)?;
         if !text.contains("**Result:**") || !text.contains("**What bounds it:**") {
             return Err(format!("section {n} has no result or note"));
@@ -72,7 +72,7 @@ fn check_report(report: &str) -> Result<(), String> {
     }
     // Summary: figure, baseline and ratio of every part are positive numbers.
     let summary = rows(report.split("## Summary").nth(1).ok_or("no summary")?);
-    if summary.len() != 9 {
+    if summary.len() != 10 {
         return Err(format!("the summary has {} rows", summary.len()));
     }
     for row in &summary {
@@ -114,6 +114,10 @@ fn check_report(report: &str) -> Result<(), String> {
     // 9: PostgreSQL and sled p50 of the floors and the three requests.
     positive_column(report, 9, 1, 5)?;
     positive_column(report, 9, 3, 5)?;
+    // 10: the host process's resident memory over time (first table).
+    if !section(report, 10)?.contains("| host RSS MiB |") {
+        return Err("section 10 has no resident memory over time".into());
+    }
     Ok(())
 }
 
@@ -139,7 +143,7 @@ fn zero_throughput(report: &str) -> String {
 }
 
 #[test]
-fn quick_run_reports_all_nine_parts_with_figures() {
+fn quick_run_reports_all_ten_parts_with_figures() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("b.md");
     let result = Command::new(env!("CARGO_BIN_EXE_islet-bench"))
