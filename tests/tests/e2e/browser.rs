@@ -124,16 +124,7 @@ async fn console_and_app_shell_in_chromium() {
     // Two more versions in review: the water company's next release (it
     // asks for the citizen's real name) and a city alert service with a
     // long-term message template (the people-probe test component).
-    let water_dev = host.token("dev-2", &["developer:water"]);
-    let upload = upload_version(&host, "water-bill", "0.2.0", &water_dev).await;
-    assert_eq!(upload.0, 201, "{}", upload.1);
-    let submit = post(
-        &host,
-        "/admin/v1/plugins/water-bill/versions/0.2.0/submit",
-        &water_dev,
-    )
-    .await;
-    assert_eq!(submit.0, 200, "{}", submit.1);
+    submit_water_bill_next(&host).await;
     let upload = upload_with_manifest(&host, "people-probe", CITY_ALERTS, &admin).await;
     assert_eq!(upload.0, 201, "{}", upload.1);
     let submit = post(
@@ -394,16 +385,7 @@ async fn the_app_speaks_chinese_and_english_in_chromium() {
         let admin = host.admin();
         open_water_supply(&host, &admin).await;
         // A version in review, for the console's review queue.
-        let water_dev = host.token("dev-2", &["developer:water"]);
-        let upload = upload_version(&host, "water-bill", "0.2.0", &water_dev).await;
-        assert_eq!(upload.0, 201, "{}", upload.1);
-        let submit = post(
-            &host,
-            "/admin/v1/plugins/water-bill/versions/0.2.0/submit",
-            &water_dev,
-        )
-        .await;
-        assert_eq!(submit.0, 200, "{}", submit.1);
+        submit_water_bill_next(&host).await;
         let citizen = host.token("citizen-1", &[]);
         let (status, body) = host
             .post("/p/water-bill/api/bills/2026-10/pay", &citizen, None)
@@ -739,4 +721,19 @@ async fn post(host: &TestHost, path: &str, token: &str) -> (u16, Value) {
             .unwrap(),
     )
     .await
+}
+
+/// The water company's next version (0.2.0, asking for the citizen's real
+/// name) uploaded and sent to review by its developer.
+async fn submit_water_bill_next(host: &TestHost) {
+    let water_dev = host.token("dev-2", &["developer:water"]);
+    let upload = upload_version(host, "water-bill", "0.2.0", &water_dev).await;
+    assert_eq!(upload.0, 201, "{}", upload.1);
+    let submit = post(
+        host,
+        "/admin/v1/plugins/water-bill/versions/0.2.0/submit",
+        &water_dev,
+    )
+    .await;
+    assert_eq!(submit.0, 200, "{}", submit.1);
 }
