@@ -325,10 +325,20 @@ async fn slow_deliveries_hold_instance_slots_only_within_their_plugins_share() {
         let (status, body) = host.get_json("/p/goodpay/events", Some(&good_token)).await;
         assert_eq!(status, 200, "{body}");
     }
-    // Slow attempts that found no slot are retried, not lost.
-    tell_to_fail(&host, "slowpay", "").await;
-    let (_, orders) = host.get_json("/p/slowpay/events", Some(&slow_token)).await;
-    println!("slowpay's handler recorded {orders} before it was made healthy");
+    // Slow attempts that found no slot are retried, not lost. (Telling
+    // slowpay to heal is a request too: it waits for a slot like any.)
+    wait_for("slowpay made healthy", Duration::from_secs(30), || async {
+        let response = host
+            .http
+            .post(host.url("/p/slowpay/fail-events"))
+            .bearer_auth(host.token("admin-citizen", &[]))
+            .body("")
+            .send()
+            .await
+            .expect("fail-events");
+        (response.status() == 200).then_some(())
+    })
+    .await;
     wait_for(
         "all of slowpay's events",
         Duration::from_secs(60),
