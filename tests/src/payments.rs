@@ -86,6 +86,23 @@ pub async fn pay(host: &TestHost, token: &str, order_id: &str, options: Value) -
         .await
 }
 
+/// Create an order of `payment-probe` as `token`, pay it in the sandbox
+/// cashier and wait (up to 20 s) until the plugin sees it paid; its id.
+pub async fn paid_order(host: &TestHost, token: &str, key: &str, amount_fen: u64) -> String {
+    let order = created(host, token, key, amount_fen).await;
+    let id = order["id"].as_str().unwrap_or_default().to_string();
+    let (status, body) = pay(host, token, &id, json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    wait_for("payment", std::time::Duration::from_secs(20), || async {
+        let (_, o) = host
+            .get_json(&format!("/p/payment-probe/orders/{id}"), Some(token))
+            .await;
+        (o["status"] == "paid").then_some(())
+    })
+    .await;
+    id
+}
+
 /// The admin view of an order: `{order, journal, events}`.
 pub async fn admin_order(host: &TestHost, id: &str) -> Value {
     let (status, body) = host

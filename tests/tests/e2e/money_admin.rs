@@ -3,13 +3,10 @@
 //! `GET /admin/v1/orders/{id}` and clear errors for bad filters; and the
 //! audit log paged with a cursor.
 
-use islet_tests::payments::{MERCHANT, created, pay, payment_host, wait_for};
+use islet_tests::payments::{MERCHANT, created, paid_order, payment_host};
 use islet_tests::{Backend, TestHost};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-use std::time::Duration;
-
-const WAIT: Duration = Duration::from_secs(20);
 
 fn code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or_default()
@@ -46,22 +43,6 @@ async fn all_pages(host: &TestHost, token: &str, query: &str, limit: usize) -> V
         }
     }
     panic!("more than 50 pages for {query}");
-}
-
-/// Create an order as `token` and pay it in the sandbox cashier.
-async fn paid_order(host: &TestHost, token: &str, key: &str, amount: u64) -> String {
-    let order = created(host, token, key, amount).await;
-    let id = order["id"].as_str().expect("id").to_string();
-    let (status, body) = pay(host, token, &id, json!({})).await;
-    assert_eq!(status, 200, "{body}");
-    wait_for("payment", WAIT, || async {
-        let (_, o) = host
-            .get_json(&format!("/p/payment-probe/orders/{id}"), Some(token))
-            .await;
-        (o["status"] == "paid").then_some(())
-    })
-    .await;
-    id
 }
 
 async fn orders_are_listed_by_day_status_and_plugin_a_page_at_a_time(backend: Backend) {

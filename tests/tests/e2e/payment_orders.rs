@@ -5,28 +5,13 @@
 use islet_tests::Backend;
 use islet_tests::TestHost;
 use islet_tests::payments::{
-    MERCHANT, Notice, admin_order, create_order, created, journal, new_order, pay, payment_host,
-    probe_events, sandbox_secret, wait_for,
+    MERCHANT, Notice, admin_order, create_order, created, journal, new_order, paid_order, pay,
+    payment_host, probe_events, sandbox_secret, wait_for,
 };
 use serde_json::{Value, json};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(20);
-
-async fn paid(host: &TestHost, token: &str, key: &str, amount: u64) -> String {
-    let order = created(host, token, key, amount).await;
-    let id = order["id"].as_str().unwrap().to_string();
-    let (status, body) = pay(host, token, &id, json!({})).await;
-    assert_eq!(status, 200, "{body}");
-    wait_for("payment", WAIT, || async {
-        let (_, o) = host
-            .get_json(&format!("/p/payment-probe/orders/{id}"), Some(token))
-            .await;
-        (o["status"] == "paid").then_some(())
-    })
-    .await;
-    id
-}
 
 fn code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or_default()
@@ -139,7 +124,7 @@ async fn creation_is_idempotent_and_amounts_are_checked_at_the_edges(backend: Ba
 async fn refunds_are_partial_full_idempotent_and_bounded(backend: Backend) {
     let host = payment_host(backend).await;
     let fay = host.token("fay", &[]);
-    let id = paid(&host, &fay, "r-1", 1000).await;
+    let id = paid_order(&host, &fay, "r-1", 1000).await;
     let refund = |amount: u64, key: &str| {
         let body = json!({"amount_fen": amount, "reason": "overcharged", "refund_key": key});
         let (path, token) = (format!("/p/payment-probe/orders/{id}/refund"), fay.clone());
@@ -290,7 +275,7 @@ async fn orders_close_and_expire_and_cannot_be_paid_after(backend: Backend) {
         (200, Some("closed")),
         "{body}"
     );
-    let paid_id = paid(&host, &gus, "c-3", 60).await;
+    let paid_id = paid_order(&host, &gus, "c-3", 60).await;
     let (status, body) = host
         .post(
             &format!("/p/payment-probe/orders/{paid_id}/close"),
@@ -550,7 +535,7 @@ async fn admins_page_through_payment_events_newest_first(backend: Backend) {
     let jo = host.token("jo", &[]);
     let mut orders = Vec::new();
     for n in 0..4 {
-        orders.push(paid(&host, &jo, &format!("page-{n}"), 100 + n).await);
+        orders.push(paid_order(&host, &jo, &format!("page-{n}"), 100 + n).await);
     }
     let admin = host.admin();
     let (status, all) = host
