@@ -152,6 +152,9 @@ pub struct DirectRuntime {
     pub payments: Arc<islet_host::payment::Payments>,
     /// Consents behind `identity.claim` and `notification`.
     pub consents: Arc<islet_host::consent::Consents>,
+    /// A current-thread executor: the calls run on the bench's own thread,
+    /// as a request runs on its worker.
+    executor: tokio::runtime::Runtime,
     _data: tempfile::TempDir,
 }
 
@@ -214,10 +217,15 @@ impl DirectRuntime {
             },
         )
         .context("cannot build the runtime")?;
+        let executor = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start an executor")?;
         Ok(DirectRuntime {
             runtime,
             payments,
             consents,
+            executor,
             _data: data,
         })
     }
@@ -250,15 +258,20 @@ impl DirectRuntime {
         request: GuestRequest,
         citizen: Option<Arc<islet_host::auth::Citizen>>,
     ) -> anyhow::Result<CallOutput> {
-        let output = self.runtime.call(
+        let output = self.block_on(self.runtime.call(
             plugin,
             CallInput {
                 request,
                 citizen,
                 request_id: Arc::from("bench"),
             },
-        )?;
+        ))?;
         Ok(output)
+    }
+
+    /// Run `work` to completion on this thread.
+    pub fn block_on<F: std::future::Future>(&self, work: F) -> F::Output {
+        self.executor.block_on(work)
     }
 }
 

@@ -19,6 +19,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod blocking;
 pub mod capabilities;
 pub mod cli;
 pub mod clock;

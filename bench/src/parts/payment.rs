@@ -14,7 +14,7 @@ use islet_host::payment::events::EventRecord;
 use islet_host::payment::order::Order;
 use islet_host::payment::sandbox::{NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, signature};
 use islet_host::payment::{NoticeOutcome, Payments};
-use islet_host::runtime::{Interruption, PreparedPlugin, Runtime};
+use islet_host::runtime::{Interruption, PreparedPlugin};
 use islet_host::store::{Batch, KvStore, SledStore};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 const TARGET_CREATE_MS: f64 = 5.0;
 
 struct ProbeTarget<'a> {
-    runtime: &'a Runtime,
+    runtime: &'a DirectRuntime,
     plugin: &'a PreparedPlugin,
     payments: &'a Payments,
 }
@@ -38,12 +38,12 @@ impl EventTarget for ProbeTarget<'_> {
             refund_key: None,
             attempt: event.attempts + 1,
         };
-        match self.runtime.deliver_event(
+        match self.runtime.block_on(self.runtime.runtime.deliver_event(
             self.plugin,
             &guest_event,
             Arc::from("bench"),
             self.payments.config().event_timeout,
-        ) {
+        )) {
             Ok(Some(Ok(()))) => Ok(Some("bench".into())),
             Ok(Some(Err(why))) => Err(why),
             Ok(None) => Ok(None),
@@ -94,7 +94,7 @@ pub fn run(bench: &Bench) -> anyhow::Result<Section> {
     }
 
     let target = ProbeTarget {
-        runtime: &rt.runtime,
+        runtime: &rt,
         plugin: &probe,
         payments: &rt.payments,
     };

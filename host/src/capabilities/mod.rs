@@ -22,6 +22,9 @@ pub mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "paying-service",
+        // Guests are called asynchronously (they yield at epoch ticks);
+        // the host functions they import answer synchronously.
+        exports: { default: async },
     });
 }
 

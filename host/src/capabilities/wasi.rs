@@ -17,12 +17,12 @@ use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream, WasiCli, WasiCliView as _};
 use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView as _};
 use wasmtime_wasi::filesystem::{WasiFilesystem, WasiFilesystemView as _};
-use wasmtime_wasi::p2::bindings::{cli, clocks, filesystem, random, sync};
+use wasmtime_wasi::p2::bindings::{cli, clocks, filesystem, random};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
 use wasmtime_wasi::random::WasiRandom;
-use wasmtime_wasi::runtime::in_tokio;
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx};
 use wasmtime_wasi_io::bindings::wasi::io::poll as async_poll;
+use wasmtime_wasi_io::bindings::wasi::io::streams as async_streams;
 use wasmtime_wasi_io::poll::DynPollable;
 
 /// WASI interfaces a guest may import. Anything else (sockets, HTTP, ...)
@@ -56,19 +56,20 @@ impl HasData for HasIo {
     type Data<'a> = &'a mut ResourceTable;
 }
 
-/// Link the allowed WASI interfaces (synchronous variants).
+/// Link the allowed WASI interfaces (the waiting ones asynchronous: a guest
+/// that sleeps or polls gives its worker back).
 pub fn add_to_linker(l: &mut Linker<RequestState>) -> wasmtime::Result<()> {
     type T = RequestState;
     wasmtime_wasi_io_error(l)?;
-    sync::io::poll::add_to_linker::<T, DeadlineIo>(l, |t| BoundedPoll {
+    async_poll::add_to_linker::<T, DeadlineIo>(l, |t| BoundedPoll {
         table: &mut t.table,
         meter: &mut t.meter,
     })?;
-    sync::io::streams::add_to_linker::<T, HasIo>(l, |t| &mut t.table)?;
+    async_streams::add_to_linker::<T, HasIo>(l, |t| &mut t.table)?;
     clocks::wall_clock::add_to_linker::<T, WasiClocks>(l, T::clocks)?;
     clocks::monotonic_clock::add_to_linker::<T, WasiClocks>(l, T::clocks)?;
     filesystem::preopens::add_to_linker::<T, WasiFilesystem>(l, T::filesystem)?;
-    sync::filesystem::types::add_to_linker::<T, WasiFilesystem>(l, T::filesystem)?;
+    filesystem::types::add_to_linker::<T, WasiFilesystem>(l, T::filesystem)?;
     random::random::add_to_linker::<T, WasiRandom>(l, |t| t.wasi.random())?;
     random::insecure::add_to_linker::<T, WasiRandom>(l, |t| t.wasi.random())?;
     random::insecure_seed::add_to_linker::<T, WasiRandom>(l, |t| t.wasi.random())?;
@@ -99,12 +100,12 @@ pub struct BoundedPoll<'a> {
 
 /// Wait for `work` until `meter`'s deadline; past it, mark the call timed
 /// out and trap.
-fn until_deadline<R>(
+async fn until_deadline<R>(
     meter: &mut Meter,
     work: impl Future<Output = wasmtime::Result<R>>,
 ) -> wasmtime::Result<R> {
     let deadline = tokio::time::Instant::from_std(meter.deadline());
-    match in_tokio(tokio::time::timeout_at(deadline, work)) {
+    match tokio::time::timeout_at(deadline, work).await {
         Ok(answer) => answer,
         Err(_) => {
             meter.cut_at_deadline();
@@ -115,26 +116,27 @@ fn until_deadline<R>(
     }
 }
 
-impl sync::io::poll::Host for BoundedPoll<'_> {
-    fn poll(&mut self, pollables: Vec<Resource<DynPollable>>) -> wasmtime::Result<Vec<u32>> {
-        until_deadline(self.meter, async_poll::Host::poll(self.table, pollables))
+impl async_poll::Host for BoundedPoll<'_> {
+    async fn poll(&mut self, pollables: Vec<Resource<DynPollable>>) -> wasmtime::Result<Vec<u32>> {
+        until_deadline(self.meter, async_poll::Host::poll(self.table, pollables)).await
     }
 }
 
-impl sync::io::poll::HostPollable for BoundedPoll<'_> {
-    fn ready(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<bool> {
-        sync::io::poll::HostPollable::ready(self.table, pollable)
+impl async_poll::HostPollable for BoundedPoll<'_> {
+    async fn ready(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<bool> {
+        async_poll::HostPollable::ready(self.table, pollable).await
     }
 
-    fn block(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<()> {
+    async fn block(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<()> {
         until_deadline(
             self.meter,
             async_poll::HostPollable::block(self.table, pollable),
         )
+        .await
     }
 
     fn drop(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<()> {
-        sync::io::poll::HostPollable::drop(self.table, pollable)
+        async_poll::HostPollable::drop(self.table, pollable)
     }
 }
 

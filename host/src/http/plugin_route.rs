@@ -144,9 +144,9 @@ pub async fn call_plugin(
         citizen,
         request_id: request_id.clone(),
     };
-    // Guest log lines are written on the guest's thread: carry the span.
+    // Guest log lines carry the plugin and version of the call.
     let span = tracing::info_span!("plugin", plugin = %plugin_id, version = %version);
-    let result = run_guest(runtime, prepared, input, span, permit, limits.timeout()).await?;
+    let result = run_guest(runtime, prepared, input, span, permit).await;
     match result {
         Ok(output) => {
             let context = AnswerContext {
@@ -221,38 +221,20 @@ pub async fn call_plugin(
     }
 }
 
-/// Run the guest call off the async executor's hot path. On a multi-thread
-/// runtime it runs in place (`block_in_place`: Tokio moves this worker's
-/// other tasks to another thread meanwhile), which costs one thread hand-off
-/// instead of waking a blocking-pool thread and then this task again; a
-/// current-thread runtime uses the blocking pool.
+/// Run the guest call on this task: it yields to the executor at every
+/// epoch tick, so the request never changes threads and a long guest never
+/// holds a worker. The instance slot is held until the call ends.
 async fn run_guest(
     runtime: Arc<crate::runtime::Runtime>,
     prepared: Arc<crate::runtime::PreparedPlugin>,
     input: CallInput,
     span: tracing::Span,
     permit: crate::pool::PoolPermit,
-    timeout: Duration,
-) -> Result<Result<crate::runtime::CallOutput, GuestFault>, ApiError> {
-    use tokio::runtime::{Handle, RuntimeFlavor};
-    let call = move || {
-        let _permit = permit;
-        let _entered = span.enter();
-        runtime.call(&prepared, input)
-    };
-    if Handle::current().runtime_flavor() == RuntimeFlavor::MultiThread {
-        return Ok(tokio::task::block_in_place(call));
-    }
-    // The runtime stops the guest at its own wall-clock limit; this outer
-    // bound also covers time spent waiting for a blocking thread.
-    let outer = timeout + Duration::from_secs(1);
-    match tokio::time::timeout(outer, tokio::task::spawn_blocking(call)).await {
-        Ok(Ok(result)) => Ok(result),
-        Ok(Err(join)) => Err(ApiError::internal(format!(
-            "guest call task failed: {join}"
-        ))),
-        Err(_) => Ok(Err(GuestFault::Timeout(timeout.as_millis() as u64))),
-    }
+) -> Result<crate::runtime::CallOutput, GuestFault> {
+    use tracing::Instrument;
+    let answer = runtime.call(&prepared, input).instrument(span).await;
+    drop(permit);
+    answer
 }
 
 fn rejection_to_error(plugin_id: &str, rejection: &Rejection) -> ApiError {

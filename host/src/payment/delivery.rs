@@ -90,22 +90,23 @@ impl EventTarget for PluginEventTarget {
         let request_id: Arc<str> = format!("{}-{}", event.id, event.attempts + 1).into();
         let version = prepared.manifest.version.to_string();
         // Deliveries run on blocking threads of the host's runtime.
-        let admitted = tokio::runtime::Handle::try_current()
-            .map_err(|e| format!("no runtime to wait for an instance slot: {e}"))?
-            .block_on(
-                self.pool
-                    .admit(&event.plugin, prepared.limits.memory_bytes(), SLOT_WAIT),
-            );
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|e| format!("no runtime to wait for an instance slot: {e}"))?;
+        let admitted = runtime.block_on(self.pool.admit(
+            &event.plugin,
+            prepared.limits.memory_bytes(),
+            SLOT_WAIT,
+        ));
         let _permit = admitted.map_err(|refusal| {
             crate::metrics::record_rejection(&event.plugin, refusal.reason());
             format!("version {version}: no instance slot: {refusal:?}")
         })?;
-        match self.runtime.deliver_event(
+        match runtime.block_on(self.runtime.deliver_event(
             &prepared,
             &guest_event,
             request_id,
             self.payments.config().event_timeout,
-        ) {
+        )) {
             Ok(None) => Ok(None),
             Ok(Some(Ok(()))) => Ok(Some(version)),
             Ok(Some(Err(why))) => Err(format!("version {version} refused the event: {why}")),

@@ -44,7 +44,7 @@ pub(super) fn handle_index(component: &Component) -> wasmtime::Result<ComponentE
 
 /// Call the `handle` export (`func`) of `instance` with `request`; answer
 /// with the body only when it is at most `limit` bytes.
-pub(super) fn handle_within(
+pub(super) async fn handle_within(
     store: &mut Store<RequestState>,
     instance: &Instance,
     func: &ComponentExportIndex,
@@ -52,7 +52,7 @@ pub(super) fn handle_within(
     limit: usize,
 ) -> wasmtime::Result<Answer> {
     let handle = instance.get_typed_func::<(&GuestRequest,), (RawResponse,)>(&mut *store, func)?;
-    let (raw,) = handle.call(&mut *store, (request,))?;
+    let (raw,) = handle.call_async(&mut *store, (request,)).await?;
     if raw.body.len() > limit {
         return Ok(Answer::TooLarge(raw.body.len()));
     }

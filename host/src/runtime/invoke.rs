@@ -1,7 +1,8 @@
 //! One request: a fresh instance with its own store, limits and capability
 //! state, the call, and a classification of anything that went wrong.
 
-use super::meter::{Interrupt, MemoryLimiter, Meter};
+use super::meter::{CallClock, Interrupt, MemoryLimiter, Meter};
+use super::metered::Metered;
 use super::{FUEL_PER_CPU_MS, Interruption, PreparedPlugin, Runtime};
 use crate::auth::Citizen;
 use crate::capabilities::identity::IdentityState;
@@ -107,34 +108,79 @@ struct Costs {
     capability_calls: [u32; 5],
 }
 
+/// What a call does once its instance exists.
+enum Work<'p> {
+    /// `handler.handle(request)`, the body kept only within `limit`.
+    Handle {
+        func: &'p wasmtime::component::ComponentExportIndex,
+        request: GuestRequest,
+        limit: usize,
+    },
+    /// `payment-events.on-payment(event)`.
+    OnPayment {
+        events: &'p crate::capabilities::PaymentEventsIndices,
+        event: &'p GuestEvent,
+    },
+}
+
+/// What the guest answered.
+enum Done {
+    Handled(super::answer::Answer),
+    OnPayment(Result<(), String>),
+}
+
+impl Work<'_> {
+    async fn run(
+        self,
+        store: &mut Store<RequestState>,
+        instance: &Instance,
+    ) -> wasmtime::Result<Done> {
+        match self {
+            Work::Handle {
+                func,
+                request,
+                limit,
+            } => super::answer::handle_within(store, instance, func, &request, limit)
+                .await
+                .map(Done::Handled),
+            Work::OnPayment { events, event } => {
+                let events = events.load(&mut *store, instance)?;
+                events
+                    .call_on_payment(&mut *store, event)
+                    .await
+                    .map(Done::OnPayment)
+            }
+        }
+    }
+}
+
 impl Runtime {
-    /// Run one request on a fresh instance of `plugin`. Blocking: call it
-    /// from a blocking thread. Nothing of the instance outlives the call.
-    pub fn call(
+    /// Run one request on a fresh instance of `plugin`, on the calling task:
+    /// the guest yields to the executor at every epoch tick and is ended at
+    /// its CPU budget or wall-clock timeout, whatever it is doing. Nothing of
+    /// the instance outlives the call.
+    pub async fn call(
         &self,
         plugin: &PreparedPlugin,
         input: CallInput,
     ) -> Result<CallOutput, GuestFault> {
         let limits = plugin.limits;
-        let request = input.request;
-        let (response, costs) = self.run(
-            plugin,
-            input.citizen,
-            input.request_id,
-            None,
-            |store, instance| {
-                super::answer::handle_within(
-                    store,
-                    instance,
-                    &plugin.handle,
-                    &request,
-                    limits.response_body_bytes(),
-                )
-            },
-        )?;
-        let response = match response {
-            super::answer::Answer::Response(response) => response,
-            super::answer::Answer::TooLarge(size) => {
+        let work = Work::Handle {
+            func: &plugin.handle,
+            request: input.request,
+            limit: limits.response_body_bytes(),
+        };
+        let (done, costs) = self
+            .run(plugin, input.citizen, input.request_id, None, work)
+            .await?;
+        let response = match done {
+            Done::Handled(super::answer::Answer::Response(response)) => response,
+            Done::OnPayment(_) => {
+                return Err(GuestFault::Instantiate(
+                    "a request was answered as an event".into(),
+                ));
+            }
+            Done::Handled(super::answer::Answer::TooLarge(size)) => {
                 return Err(GuestFault::ResponseTooLarge {
                     size,
                     limit: limits.response_body_bytes(),
@@ -155,7 +201,7 @@ impl Runtime {
     /// and no caller. `Ok(None)` when the plugin does not export
     /// `payment-events`; `Ok(Some(Err(why)))` when its handler refused
     /// the event.
-    pub fn deliver_event(
+    pub async fn deliver_event(
         &self,
         plugin: &PreparedPlugin,
         event: &GuestEvent,
@@ -165,29 +211,33 @@ impl Runtime {
         let Some(events) = &plugin.events else {
             return Ok(None);
         };
-        let wall = Some(deadline);
-        let (answer, _) = self.run(plugin, None, request_id, wall, |store, instance| {
-            events
-                .load(&mut *store, instance)?
-                .call_on_payment(&mut *store, event)
-        })?;
-        Ok(Some(answer))
+        let work = Work::OnPayment { events, event };
+        match self
+            .run(plugin, None, request_id, Some(deadline), work)
+            .await?
+        {
+            (Done::OnPayment(answer), _) => Ok(Some(answer)),
+            (Done::Handled(_), _) => Err(GuestFault::Instantiate(
+                "an event was answered as a request".into(),
+            )),
+        }
     }
 
-    fn run<R>(
+    async fn run(
         &self,
         plugin: &PreparedPlugin,
         citizen: Option<Arc<Citizen>>,
         request_id: Arc<str>,
         wall_cap: Option<Duration>,
-        call: impl FnOnce(&mut Store<RequestState>, &Instance) -> wasmtime::Result<R>,
-    ) -> Result<(R, Costs), GuestFault> {
+        work: Work<'_>,
+    ) -> Result<(Done, Costs), GuestFault> {
         let mut limits = plugin.limits;
         if let Some(cap) = wall_cap {
             let cap_ms = u64::try_from(cap.as_millis()).unwrap_or(u64::MAX).max(1);
             limits.timeout_ms = limits.timeout_ms.min(cap_ms);
         }
         let output = CapturedOutput::new(OUTPUT_CAPTURE_BYTES);
+        let clock = Arc::new(CallClock::default());
         let granted = |c| plugin.grants.capabilities.contains(&c);
         let state = RequestState {
             wasi: empty_ctx(&output),
@@ -226,43 +276,65 @@ impl Runtime {
                 plugin.scope.clone(),
             ),
             limiter: MemoryLimiter::new(limits.memory_bytes()),
-            meter: Meter::start(limits.cpu(), limits.timeout()),
+            meter: Meter::start(limits.cpu(), limits.timeout(), clock.clone(), &self.lane),
         };
+        let deadline = state.meter.deadline();
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
         match self.interruption {
             Interruption::Epoch => {
                 let first = store.data().meter.first_deadline_ticks(self.tick);
                 store.set_epoch_deadline(first);
-                store.epoch_deadline_callback(|mut cx| Ok(cx.data_mut().meter.on_deadline()));
+                store.epoch_deadline_callback(|mut cx| {
+                    let state = cx.data_mut();
+                    let grew_large = state.limiter.grew_large();
+                    Ok(state.meter.on_deadline(grew_large))
+                });
             }
             Interruption::Fuel => {
                 let fuel = limits.cpu_ms.saturating_mul(FUEL_PER_CPU_MS);
                 store
                     .set_fuel(fuel)
                     .map_err(|e| GuestFault::Instantiate(format!("{e:#}")))?;
+                // Yield to the executor every slice of fuel, like an epoch tick.
+                store
+                    .fuel_async_yield_interval(Some(FUEL_PER_CPU_MS))
+                    .map_err(|e| GuestFault::Instantiate(format!("{e:#}")))?;
             }
             Interruption::Unbounded => {}
         }
 
-        // Host calls the guest makes (the store's) wait no longer than the
-        // call's own deadline; one cut there ends the call as a timeout.
-        let deadline = crate::deadline::enter(store.data().meter.deadline());
-        let result = plugin
-            .pre
-            .instantiate(&mut store)
-            .map_err(|e| classify_instantiate(&store, e, &limits))
-            .and_then(|instance| {
-                call(&mut store, &instance).map_err(|e| classify_trap(&store, e, &output, &limits))
-            });
-        let cut = deadline.cut();
-        drop(deadline);
-        if cut {
+        let pre = &plugin.pre;
+        let guest = async {
+            let instance = pre
+                .instantiate_async(&mut store)
+                .await
+                .map_err(|e| (e, Stage::Instantiate))?;
+            work.run(&mut store, &instance)
+                .await
+                .map_err(|e| (e, Stage::Call))
+        };
+        // The wall-clock timeout ends the call whatever the guest is doing,
+        // waiting inside a host call included: the call's future is dropped
+        // and its instance with it.
+        let timed = tokio::time::timeout_at(
+            tokio::time::Instant::from_std(deadline),
+            Metered::new(guest, clock.clone(), deadline),
+        )
+        .await;
+        if clock.was_cut() || timed.is_err() {
             store.data_mut().meter.cut_at_deadline();
             return Err(GuestFault::Timeout(limits.timeout_ms));
         }
+        let answer = match timed {
+            Ok(Ok(answer)) => answer,
+            Ok(Err((e, Stage::Instantiate))) => {
+                return Err(classify_instantiate(&store, e, &limits));
+            }
+            Ok(Err((e, Stage::Call))) => return Err(classify_trap(&store, e, &output, &limits)),
+            Err(_) => return Err(GuestFault::Timeout(limits.timeout_ms)),
+        };
         let state = store.data();
-        let answer = result?;
         // A write the guest saw succeed must survive a crash once the
         // citizen has the answer.
         if state.storage.writes > 0
@@ -288,6 +360,12 @@ impl Runtime {
     }
 }
 
+/// Where a call failed.
+enum Stage {
+    Instantiate,
+    Call,
+}
+
 fn classify_instantiate(
     store: &Store<RequestState>,
     error: wasmtime::Error,
@@ -310,9 +388,6 @@ fn classify_trap(
     limits: &crate::limits::Limits,
 ) -> GuestFault {
     let state = store.data();
-    if crate::deadline::was_cut() {
-        return GuestFault::Timeout(limits.timeout_ms);
-    }
     match state.meter.interrupted {
         Some(Interrupt::Cpu) => return GuestFault::CpuLimit(limits.cpu_ms),
         Some(Interrupt::Wall) => return GuestFault::Timeout(limits.timeout_ms),

@@ -1,7 +1,10 @@
 //! Per-call accounting: the CPU and wall-clock budget checked at each epoch
 //! tick, and the memory limiter summing all of an instance's memories.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::UpdateDeadline;
 
 /// Why the runtime interrupted a guest.
@@ -13,8 +16,8 @@ pub enum Interrupt {
     Wall,
 }
 
-/// CPU time of the calling thread. The guest runs synchronously on one
-/// thread, so the difference across a call is the CPU the call used.
+/// CPU time of the calling thread (what a call used is summed over its
+/// polls by [`CallClock`]).
 pub fn thread_cpu_time() -> Duration {
     let mut ts = libc::timespec {
         tv_sec: 0,
@@ -32,63 +35,144 @@ pub fn thread_cpu_time() -> Duration {
     )
 }
 
-/// CPU time after which a still-running guest call yields the core to
-/// short requests: its thread's scheduling priority is lowered until the
-/// call ends (a two-level feedback queue, like an OS scheduler's).
+/// CPU time after which a still-running guest call counts as long: from
+/// then on it runs only with a turn of the [`HeavyLane`], so long calls
+/// together never hold more than the lane's share of the workers and short
+/// requests keep the rest (a two-level feedback queue, like an OS
+/// scheduler's).
 const DEMOTE_AFTER: Duration = Duration::from_millis(4);
-/// The nice value of a demoted guest thread: the lowest, CFS weight 15
-/// against 1024 for the threads serving short requests.
-const DEMOTED_NICE: i32 = 19;
 
-#[allow(unsafe_code, reason = "libc calls on the current thread only")]
-fn set_thread_nice(nice: i32) -> bool {
-    // SAFETY: gettid and setpriority take no pointers and act on this thread.
-    unsafe {
-        let tid = libc::gettid();
-        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice) == 0
+/// CPU time one call has used across its polls. An async call may move
+/// between worker threads and share them with other tasks, so its CPU time
+/// is the sum of the thread CPU time of each of its own polls
+/// ([`super::Metered`] marks where each poll starts and ends).
+#[derive(Debug, Default)]
+pub struct CallClock {
+    spent_ns: AtomicU64,
+    /// Thread CPU time when the current poll started; 0 between polls.
+    poll_start_ns: AtomicU64,
+    /// A blocking host call under this call was cut at its deadline.
+    cut: AtomicBool,
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl CallClock {
+    /// A poll of the call starts on this thread.
+    pub fn poll_started(&self) {
+        self.poll_start_ns
+            .store(nanos(thread_cpu_time()).max(1), Ordering::Relaxed);
+    }
+
+    /// The current poll ended on this thread.
+    pub fn poll_ended(&self) {
+        let start = self.poll_start_ns.swap(0, Ordering::Relaxed);
+        if start != 0 {
+            let spent = nanos(thread_cpu_time()).saturating_sub(start);
+            self.spent_ns.fetch_add(spent, Ordering::Relaxed);
+        }
+    }
+
+    /// CPU used so far, the running poll included (read on its thread).
+    pub fn used(&self) -> Duration {
+        let start = self.poll_start_ns.load(Ordering::Relaxed);
+        let running = if start == 0 {
+            0
+        } else {
+            nanos(thread_cpu_time()).saturating_sub(start)
+        };
+        Duration::from_nanos(
+            self.spent_ns
+                .load(Ordering::Relaxed)
+                .saturating_add(running),
+        )
+    }
+
+    /// Record that a blocking host call was cut at the call's deadline.
+    pub fn mark_cut(&self) {
+        self.cut.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether a blocking host call was cut at the call's deadline.
+    pub fn was_cut(&self) -> bool {
+        self.cut.load(Ordering::Relaxed)
     }
 }
 
-/// Whether this process may lower a thread's priority and raise it back
-/// (root or CAP_SYS_NICE). Without it a demoted pool thread would stay slow
-/// for later requests, so demotion is off. Probed once, on a scratch thread.
-fn demotion_supported() -> bool {
-    static SUPPORTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *SUPPORTED.get_or_init(|| {
-        std::thread::spawn(|| set_thread_nice(1) && set_thread_nice(0))
-            .join()
-            .unwrap_or(false)
-    })
+/// The lane long calls share: a call past [`DEMOTE_AFTER`] of CPU (or one
+/// that grew its memory a lot) needs one of a few turns to run on, and gives
+/// its turn back at every epoch tick, queueing behind the other long calls
+/// (first come, first served). Short calls never wait for it.
+#[derive(Debug)]
+pub struct HeavyLane {
+    turns: Arc<Semaphore>,
+    size: usize,
+}
+
+impl HeavyLane {
+    /// A lane of `turns` turns (at least 1): how many long calls may run at
+    /// the same moment.
+    pub fn new(turns: usize) -> Self {
+        let size = turns.max(1);
+        HeavyLane {
+            turns: Arc::new(Semaphore::new(size)),
+            size,
+        }
+    }
+
+    /// The turns of a host with `workers` async workers: all but one, so a
+    /// worker is always left for short requests.
+    pub fn for_workers(workers: usize) -> Self {
+        HeavyLane::new(workers.saturating_sub(1))
+    }
+
+    /// How many long calls may run at once.
+    pub fn size(&self) -> usize {
+        self.size
+    }
 }
 
 /// CPU and wall-clock budget of one call.
 #[derive(Debug)]
 pub struct Meter {
-    cpu_start: Duration,
+    clock: Arc<CallClock>,
     wall_start: Instant,
     cpu_budget: Duration,
     wall_budget: Duration,
-    demoted: bool,
+    lane: Arc<Semaphore>,
+    turn: Arc<Mutex<Option<OwnedSemaphorePermit>>>,
+    /// Set once the call counts as long (it then runs on lane turns).
+    pub long: bool,
     /// Set when the meter stopped the guest.
     pub interrupted: Option<Interrupt>,
 }
 
 impl Meter {
-    /// Start measuring now, on the calling thread.
-    pub fn start(cpu_budget: Duration, wall_budget: Duration) -> Self {
+    /// Start measuring now; `clock` counts the call's CPU time, `lane` is
+    /// where it queues once it runs long.
+    pub fn start(
+        cpu_budget: Duration,
+        wall_budget: Duration,
+        clock: Arc<CallClock>,
+        lane: &HeavyLane,
+    ) -> Self {
         Meter {
-            cpu_start: thread_cpu_time(),
+            clock,
             wall_start: Instant::now(),
             cpu_budget,
             wall_budget,
-            demoted: false,
+            lane: lane.turns.clone(),
+            turn: Arc::new(Mutex::new(None)),
+            long: false,
             interrupted: None,
         }
     }
 
     /// CPU used since start.
     pub fn cpu_used(&self) -> Duration {
-        thread_cpu_time().saturating_sub(self.cpu_start)
+        self.clock.used()
     }
 
     /// Wall time since start.
@@ -115,37 +199,47 @@ impl Meter {
         (budget.as_micros() / tick.as_micros().max(1)).max(1) as u64
     }
 
-    /// Called at each epoch deadline: stop the guest or let it run one more tick.
-    pub fn on_deadline(&mut self) -> UpdateDeadline {
+    /// Called at each epoch deadline: stop the guest, or yield to the other
+    /// tasks and run one more tick. A long call (`grew_large`: its memory
+    /// grew past [`DEMOTE_ABOVE_BYTES`]) first gives its lane turn back and
+    /// waits for the next one.
+    pub fn on_deadline(&mut self, grew_large: bool) -> UpdateDeadline {
         if self.wall_used() >= self.wall_budget {
             self.interrupted = Some(Interrupt::Wall);
-            UpdateDeadline::Interrupt
-        } else if self.cpu_used() >= self.cpu_budget {
+            return UpdateDeadline::Interrupt;
+        }
+        let cpu = self.cpu_used();
+        if cpu >= self.cpu_budget {
             self.interrupted = Some(Interrupt::Cpu);
-            UpdateDeadline::Interrupt
-        } else {
-            if !self.demoted && demotion_supported() && self.cpu_used() >= DEMOTE_AFTER {
-                self.demoted = set_thread_nice(DEMOTED_NICE);
-            }
-            UpdateDeadline::Continue(1)
+            return UpdateDeadline::Interrupt;
         }
+        self.long |= grew_large || cpu >= DEMOTE_AFTER;
+        if !self.long {
+            return UpdateDeadline::Yield(1);
+        }
+        let turn = self.turn.clone();
+        drop(lock(&turn).take());
+        let lane = self.lane.clone();
+        UpdateDeadline::YieldCustom(
+            1,
+            Box::pin(async move {
+                // The lane is never closed; a call waiting here past its
+                // deadline is ended by the wall-clock timeout around it.
+                if let Ok(next) = lane.acquire_owned().await {
+                    *lock(&turn) = Some(next);
+                }
+            }),
+        )
     }
 }
 
-impl Drop for Meter {
-    fn drop(&mut self) {
-        if self.demoted && !set_thread_nice(0) {
-            tracing::warn!(
-                "cannot restore a guest thread's priority (needs CAP_SYS_NICE); \
-                 it stays lowered"
-            );
-        }
-    }
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Memory growth beyond which a call is demoted like a long one: faulting
-/// in and releasing many pages is kernel CPU time spent for one guest.
-const DEMOTE_ABOVE_BYTES: usize = 8 << 20;
+/// Memory growth beyond which a call counts as long: faulting in and
+/// releasing many pages is kernel CPU time spent for one guest.
+pub const DEMOTE_ABOVE_BYTES: usize = 8 << 20;
 
 /// Caps the sum of all linear memories (and table elements) of one instance.
 #[derive(Debug)]
@@ -154,7 +248,6 @@ pub struct MemoryLimiter {
     used: usize,
     peak: usize,
     table_elements: usize,
-    demoted: bool,
     /// Set when a growth was refused for lack of budget.
     pub refused: bool,
 }
@@ -170,7 +263,6 @@ impl MemoryLimiter {
             used: 0,
             peak: 0,
             table_elements: 0,
-            demoted: false,
             refused: false,
         }
     }
@@ -179,13 +271,10 @@ impl MemoryLimiter {
     pub fn peak(&self) -> usize {
         self.peak
     }
-}
 
-impl Drop for MemoryLimiter {
-    fn drop(&mut self) {
-        if self.demoted {
-            set_thread_nice(0);
-        }
+    /// Whether the instance's memory grew past [`DEMOTE_ABOVE_BYTES`].
+    pub fn grew_large(&self) -> bool {
+        self.used > DEMOTE_ABOVE_BYTES
     }
 }
 
@@ -204,9 +293,6 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
         }
         self.used = next;
         self.peak = self.peak.max(next);
-        if !self.demoted && next > DEMOTE_ABOVE_BYTES && demotion_supported() {
-            self.demoted = set_thread_nice(DEMOTED_NICE);
-        }
         Ok(true)
     }
 

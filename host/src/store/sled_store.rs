@@ -322,9 +322,12 @@ impl KvStore for SledStore {
     }
 
     fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush().map_err(store_error)?;
-        let ticket = self.durable.flushed.fetch_add(1, Ordering::SeqCst) + 1;
-        self.durable.sync(ticket)
+        // Syncing files blocks: never on an async worker's time.
+        crate::blocking::off_worker(|| {
+            self.db.flush().map_err(store_error)?;
+            let ticket = self.durable.flushed.fetch_add(1, Ordering::SeqCst) + 1;
+            self.durable.sync(ticket)
+        })
     }
 }
 
