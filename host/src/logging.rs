@@ -5,10 +5,14 @@
 //! log line or repaint an operator's terminal. The JSON format escapes by
 //! construction.
 
+use file_rotate::compression::Compression;
+use file_rotate::suffix::AppendCount;
+use file_rotate::{ContentLimit, FileRotate};
 use std::fmt;
 use tracing::field::{Field, Visit};
 use tracing_subscriber::field::RecordFields;
 use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::fmt::{FormatFields, MakeWriter};
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::registry::LookupSpan;
@@ -18,28 +22,58 @@ use tracing_subscriber::{EnvFilter, Layer};
 /// Install the process's logger: `RUST_LOG` (default `info`) to stderr,
 /// as JSON lines or as escaped text.
 pub fn init(json: bool) {
-    init_with(json, "info");
+    init_with(json, "info", None);
 }
 
-/// [`init`] with `default_filter` when `RUST_LOG` is not set.
-pub fn init_with(json: bool, default_filter: &str) {
+/// A log file that never grows past `keep + 1` files of about `max_bytes`
+/// each: when the current file passes `max_bytes` it becomes `PATH.1`, the
+/// older ones move up, and the oldest beyond `keep` is deleted.
+#[derive(Debug, Clone)]
+pub struct LogFile {
+    /// The current file.
+    pub path: std::path::PathBuf,
+    /// Size at which the current file is rotated.
+    pub max_bytes: usize,
+    /// Rotated files kept.
+    pub keep: usize,
+}
+
+impl LogFile {
+    fn open(&self) -> std::sync::Mutex<FileRotate<AppendCount>> {
+        std::sync::Mutex::new(FileRotate::new(
+            &self.path,
+            AppendCount::new(self.keep.max(1)),
+            ContentLimit::BytesSurpassed(self.max_bytes.max(1)),
+            Compression::None,
+            None,
+        ))
+    }
+}
+
+/// [`init`] with `default_filter` when `RUST_LOG` is not set, writing to
+/// `file` (rotated by size) instead of stderr when given.
+pub fn init_with(json: bool, default_filter: &str, file: Option<&LogFile>) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let registry = tracing_subscriber::registry().with(filter);
-    if json {
-        registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    .with_current_span(true)
-                    .with_span_list(true)
-                    .with_writer(std::io::stderr),
-            )
-            .init();
-    } else {
-        use std::io::IsTerminal as _;
-        let colors = std::io::stderr().is_terminal();
-        registry.with(text_layer(std::io::stderr, colors)).init();
+    let json_layer = |writer| {
+        tracing_subscriber::fmt::layer()
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .with_writer(writer)
+    };
+    match (json, file) {
+        (true, Some(file)) => registry.with(json_layer(BoxMakeWriter::new(file.open()))).init(),
+        (true, None) => registry
+            .with(json_layer(BoxMakeWriter::new(std::io::stderr)))
+            .init(),
+        (false, Some(file)) => registry.with(text_layer(file.open(), false)).init(),
+        (false, None) => {
+            use std::io::IsTerminal as _;
+            let colors = std::io::stderr().is_terminal();
+            registry.with(text_layer(std::io::stderr, colors)).init();
+        }
     }
 }
 

@@ -8,7 +8,7 @@ fn main() -> std::process::ExitCode {
         islet_host::cli::Command::Dev(_) => islet_host::cli::DEV_LOG_FILTER,
         _ => "info",
     };
-    islet_host::logging::init_with(cli.log_json, default_filter);
+    islet_host::logging::init_with(cli.log_json, default_filter, cli.log_file().as_ref());
     match islet_host::cli::run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -28,9 +28,32 @@ pub struct Cli {
     /// Log as JSON lines instead of text.
     #[arg(long, env = "ISLET_LOG_JSON", global = true)]
     pub log_json: bool,
+    /// Write the log to this file instead of stderr, rotated by size so it
+    /// never fills the disk (see --log-file-mib and --log-files).
+    #[arg(long, env = "ISLET_LOG_FILE", global = true, value_name = "PATH")]
+    pub log_file: Option<PathBuf>,
+    /// Size in MiB at which the log file is rotated.
+    #[arg(long, env = "ISLET_LOG_FILE_MIB", global = true, default_value_t = 100,
+          value_parser = clap::value_parser!(u64).range(1..=102_400))]
+    pub log_file_mib: u64,
+    /// Rotated log files kept besides the current one (older ones are deleted).
+    #[arg(long, env = "ISLET_LOG_FILES", global = true, default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub log_files: u64,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// The rotated log file asked for, if any.
+    pub fn log_file(&self) -> Option<crate::logging::LogFile> {
+        self.log_file.as_ref().map(|path| crate::logging::LogFile {
+            path: path.clone(),
+            max_bytes: usize::try_from(self.log_file_mib << 20).unwrap_or(usize::MAX),
+            keep: usize::try_from(self.log_files).unwrap_or(usize::MAX),
+        })
+    }
 }
 
 /// The subcommands.

@@ -1,7 +1,7 @@
 //! One request: a fresh instance with its own store, limits and capability
 //! state, the call, and a classification of anything that went wrong.
 
-use super::meter::{CallClock, Interrupt, MemoryLimiter, Meter};
+use super::meter::{CallClock, Interrupt, LaneTurn, MemoryLimiter, Meter};
 use super::metered::Metered;
 use super::{FUEL_PER_CPU_MS, Interruption, PreparedPlugin, Runtime};
 use crate::auth::Citizen;
@@ -238,6 +238,7 @@ impl Runtime {
         }
         let output = CapturedOutput::new(OUTPUT_CAPTURE_BYTES);
         let clock = Arc::new(CallClock::default());
+        let turn = LaneTurn::new(&self.lane);
         let granted = |c| plugin.grants.capabilities.contains(&c);
         let state = RequestState {
             wasi: empty_ctx(&output),
@@ -275,12 +276,12 @@ impl Runtime {
                 self.services.notifications.clone(),
                 plugin.scope.clone(),
             ),
-            limiter: MemoryLimiter::new(limits.memory_bytes()),
-            meter: Meter::start(limits.cpu(), limits.timeout(), clock.clone(), &self.lane),
+            limiter: MemoryLimiter::new(limits.memory_bytes(), turn.clone()),
+            meter: Meter::start(limits.cpu(), limits.timeout(), clock.clone(), turn),
         };
         let deadline = state.meter.deadline();
         let mut store = Store::new(&self.engine, state);
-        store.limiter(|s| &mut s.limiter);
+        store.limiter_async(|s| &mut s.limiter);
         match self.interruption {
             Interruption::Epoch => {
                 let first = store.data().meter.first_deadline_ticks(self.tick);

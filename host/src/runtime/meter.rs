@@ -2,6 +2,7 @@
 //! tick, and the memory limiter summing all of an instance's memories.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -134,6 +135,48 @@ impl HeavyLane {
     }
 }
 
+/// One call's place in the [`HeavyLane`]: the turn it holds, if any.
+/// Shared by the call's [`Meter`] (which gives the turn back at each tick)
+/// and its [`MemoryLimiter`] (which takes one before a large growth).
+#[derive(Debug, Clone)]
+pub struct LaneTurn {
+    lane: Arc<Semaphore>,
+    held: Arc<Mutex<Option<OwnedSemaphorePermit>>>,
+}
+
+impl LaneTurn {
+    /// No turn yet in `lane`.
+    pub fn new(lane: &HeavyLane) -> Self {
+        LaneTurn {
+            lane: lane.turns.clone(),
+            held: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// Whether the call holds a turn now.
+    pub fn holds(&self) -> bool {
+        lock(&self.held).is_some()
+    }
+
+    /// Give the turn back (the next long call in line gets it).
+    pub fn give_back(&self) {
+        drop(lock(&self.held).take());
+    }
+
+    /// Wait for a turn and hold it.
+    pub fn take(&self) -> impl Future<Output = ()> + Send + 'static {
+        let lane = self.lane.clone();
+        let held = self.held.clone();
+        async move {
+            // The lane is never closed; a call waiting here past its
+            // deadline is ended by the wall-clock timeout around it.
+            if let Ok(turn) = lane.acquire_owned().await {
+                *lock(&held) = Some(turn);
+            }
+        }
+    }
+}
+
 /// CPU and wall-clock budget of one call.
 #[derive(Debug)]
 pub struct Meter {
@@ -141,8 +184,7 @@ pub struct Meter {
     wall_start: Instant,
     cpu_budget: Duration,
     wall_budget: Duration,
-    lane: Arc<Semaphore>,
-    turn: Arc<Mutex<Option<OwnedSemaphorePermit>>>,
+    turn: LaneTurn,
     /// Set once the call counts as long (it then runs on lane turns).
     pub long: bool,
     /// Set when the meter stopped the guest.
@@ -150,21 +192,20 @@ pub struct Meter {
 }
 
 impl Meter {
-    /// Start measuring now; `clock` counts the call's CPU time, `lane` is
-    /// where it queues once it runs long.
+    /// Start measuring now; `clock` counts the call's CPU time, `turn` is
+    /// its place in the lane it queues in once it runs long.
     pub fn start(
         cpu_budget: Duration,
         wall_budget: Duration,
         clock: Arc<CallClock>,
-        lane: &HeavyLane,
+        turn: LaneTurn,
     ) -> Self {
         Meter {
             clock,
             wall_start: Instant::now(),
             cpu_budget,
             wall_budget,
-            lane: lane.turns.clone(),
-            turn: Arc::new(Mutex::new(None)),
+            turn,
             long: false,
             interrupted: None,
         }
@@ -217,19 +258,8 @@ impl Meter {
         if !self.long {
             return UpdateDeadline::Yield(1);
         }
-        let turn = self.turn.clone();
-        drop(lock(&turn).take());
-        let lane = self.lane.clone();
-        UpdateDeadline::YieldCustom(
-            1,
-            Box::pin(async move {
-                // The lane is never closed; a call waiting here past its
-                // deadline is ended by the wall-clock timeout around it.
-                if let Ok(next) = lane.acquire_owned().await {
-                    *lock(&turn) = Some(next);
-                }
-            }),
-        )
+        self.turn.give_back();
+        UpdateDeadline::YieldCustom(1, Box::pin(self.turn.take()))
     }
 }
 
@@ -248,6 +278,7 @@ pub struct MemoryLimiter {
     used: usize,
     peak: usize,
     table_elements: usize,
+    turn: LaneTurn,
     /// Set when a growth was refused for lack of budget.
     pub refused: bool,
 }
@@ -256,13 +287,16 @@ pub struct MemoryLimiter {
 const MAX_TABLE_ELEMENTS: usize = 100_000;
 
 impl MemoryLimiter {
-    /// A limiter allowing `limit` bytes of linear memory in total.
-    pub fn new(limit: usize) -> Self {
+    /// A limiter allowing `limit` bytes of linear memory in total; growing
+    /// past [`DEMOTE_ABOVE_BYTES`] first waits for a `turn` in the lane of
+    /// long calls.
+    pub fn new(limit: usize, turn: LaneTurn) -> Self {
         MemoryLimiter {
             limit,
             used: 0,
             peak: 0,
             table_elements: 0,
+            turn,
             refused: false,
         }
     }
@@ -278,8 +312,9 @@ impl MemoryLimiter {
     }
 }
 
-impl wasmtime::ResourceLimiter for MemoryLimiter {
-    fn memory_growing(
+#[wasmtime_wasi::async_trait]
+impl wasmtime::ResourceLimiterAsync for MemoryLimiter {
+    async fn memory_growing(
         &mut self,
         current: usize,
         desired: usize,
@@ -291,12 +326,17 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
             self.refused = true;
             return Ok(false);
         }
+        if next > DEMOTE_ABOVE_BYTES && !self.turn.holds() {
+            // Faulting in (and later releasing) this much is long work for
+            // one guest: it queues with the other long calls.
+            self.turn.take().await;
+        }
         self.used = next;
         self.peak = self.peak.max(next);
         Ok(true)
     }
 
-    fn table_growing(
+    async fn table_growing(
         &mut self,
         current: usize,
         desired: usize,
