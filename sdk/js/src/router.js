@@ -108,8 +108,24 @@ export class Router {
     return this;
   }
 
-  /** Dispatch `request` to the best matching route and return its Response. */
+  /**
+   * Dispatch `request` to the best matching route and return its Response.
+   * An error answer in the platform's shape (`{"error": {...}}`: thrown
+   * errors, `Response.error`, the router's own 404/405) gets the request's
+   * id, from the `x-request-id` header the host sets, as `error.request_id`.
+   *
+   * @example
+   * const r = new Router().handle(new Request('GET', '/nowhere', [['x-request-id', 'req-7']]));
+   * r.bodyJson().error.request_id; // 'req-7'
+   */
   handle(request) {
+    const id = request.header('x-request-id');
+    const response = this.#dispatch(request);
+    return id ? withRequestId(response, id) : response;
+  }
+
+  // Dispatch without stamping the request id (see `handle`).
+  #dispatch(request) {
     const segments = request.path.split('/').filter(Boolean);
     const isHead = request.method === 'HEAD';
     let best = this.best(segments, request.method);
@@ -134,6 +150,22 @@ export class Router {
     }
     return best;
   }
+}
+
+/** `response` with `requestId` in its platform-shaped error body, if it has one without an id. */
+function withRequestId(response, requestId) {
+  const type = response.header('content-type') ?? '';
+  if (response.status < 400 || !type.startsWith('application/json')) return response;
+  let body;
+  try {
+    body = response.bodyJson();
+  } catch {
+    return response;
+  }
+  const error = body?.error;
+  if (!error || typeof error !== 'object' || Array.isArray(error) || 'request_id' in error) return response;
+  error.request_id = requestId;
+  return response.withBody(JSON.stringify(body));
 }
 
 function run(handler, request) {

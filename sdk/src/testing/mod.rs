@@ -74,6 +74,8 @@ pub(crate) struct State {
     pub(crate) logs: Vec<LogLine>,
     pub(crate) ledger: ledger::Ledger,
     pub(crate) people: people::People,
+    /// Requests sent through [`TestEnv::call`], for their ids.
+    pub(crate) calls: u64,
 }
 
 /// A stand-in for the host in native tests. See the [module docs](self).
@@ -127,9 +129,30 @@ impl TestEnv {
 
     /// Send `request` through `router` as the host would and return the
     /// answer: header names lower-cased, `authorization` and `cookie`
-    /// removed, capabilities served by this env.
+    /// removed, an `x-request-id` (`test-1`, `test-2`, ...) added unless the
+    /// request has one, capabilities served by this env.
+    ///
+    /// ```
+    /// use islet_sdk::testing::TestEnv;
+    /// use islet_sdk::{Request, Router};
+    ///
+    /// let env = TestEnv::new();
+    /// let r = env.call(&Router::new(), Request::get("/nowhere"));
+    /// assert_eq!(r.status(), 404);
+    /// let body: serde_json::Value = r.body_json().unwrap();
+    /// assert_eq!(body["error"]["request_id"], "test-1");
+    /// ```
     pub fn call(&self, router: &Router, mut request: Request) -> Response {
         request.strip_credentials();
+        // The host gives every request an id (`x-request-id`): `test-1`, ...
+        let n = {
+            let mut state = self.state.borrow_mut();
+            state.calls += 1;
+            state.calls
+        };
+        if request.header("x-request-id").is_none() {
+            request = request.with_header("x-request-id", &format!("test-{n}"));
+        }
         self.run(|| router.handle(request))
     }
 
@@ -315,7 +338,7 @@ mod tests {
                 .with_header("Cookie", "a=b")
                 .with_header("X-Keep", "1"),
         );
-        assert_eq!(r.body_text(), Some("x-keep"));
+        assert_eq!(r.body_text(), Some("x-keep,x-request-id"));
     }
 
     #[test]

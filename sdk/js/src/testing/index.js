@@ -62,12 +62,16 @@ export class TestEnv {
   /**
    * Call `app` — a Router, or a service module `{router, onPayment}` — with
    * `request` as the host does (header names lower-cased, `authorization`
-   * and `cookie` removed). Returns the Response.
+   * and `cookie` removed, an `x-request-id` `test-N` added unless set).
+   * Returns the Response.
    */
   call(app, request) {
     install(this.backend());
     const mod = app && typeof app.handle === 'function' ? { router: app } : app;
     const headers = request.headers.filter(([n]) => n !== 'authorization' && n !== 'cookie').map(([name, value]) => ({ name, value }));
+    // The host gives every request an id: `test-1`, `test-2`, ...
+    this.calls = (this.calls ?? 0) + 1;
+    if (!headers.some((h) => h.name === 'x-request-id')) headers.push({ name: 'x-request-id', value: `test-${this.calls}` });
     const wire = serve(mod, { method: request.method, path: request.path, query: request.queryString, headers, body: request.body });
     return new Response(wire.status, wire.headers.map((h) => [h.name, h.value]), wire.body);
   }
