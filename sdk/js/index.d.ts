@@ -124,6 +124,8 @@ export interface Caller {
 }
 
 export namespace identity {
+  /** The personal data items (also exported as `DataItem`). */
+  const DataItem: { RealName: 'real-name'; NationalId: 'national-id'; Phone: 'phone'; Email: 'email'; LegalPerson: 'legal-person' };
   function currentCaller(): Caller | undefined;
   /** Throws a 401 Response when anonymous. */
   function requireCaller(): Caller;

@@ -11,6 +11,9 @@ export interface ServiceModule {
   onPayment?: PaymentHandler;
 }
 
+/** The Router a service module exports (`router` or default, or a function returning one). */
+export function routerOf(app: Router | ServiceModule): Router;
+
 export class TestEnv {
   constructor();
   signIn(caller: { subject: string; assuranceLevel?: number; roles?: string[] }): this;
@@ -47,4 +50,6 @@ export class TestEnv {
   consentsLeft(subject: string, template: string): number;
   sent(): { id: string; recipient: string; template: string; params: [string, string][]; link?: string }[];
   setNotificationUnavailable(message?: string): this;
+  /** The WIT-shaped host this env plays (imports for a transpiled component, as in test-component/). */
+  backend(): Record<string, unknown>;
 }

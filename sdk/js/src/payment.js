@@ -5,28 +5,11 @@
  */
 import { host, witCall } from './sys.js';
 import { PaymentError } from './errors.js';
+import { orderFromWit } from './payment-wire.js';
 
 const err = (t, v) => new PaymentError(t, v);
 const p = () => host().payment;
 
-/** An order from the wire shape: u64 fields as Numbers, `kind` as `{type: 'service-fee'}` or `{type: 'non-tax', code}`. */
-export function orderFromWit(o) {
-  return {
-    id: o.id,
-    orderKey: o.orderKey,
-    merchant: o.merchant,
-    amountFen: Number(o.amountFen),
-    refundedFen: Number(o.refundedFen),
-    description: o.description,
-    kind: o.kind.tag === 'non-tax' ? { type: 'non-tax', code: o.kind.val } : { type: 'service-fee' },
-    status: o.status,
-    payer: o.payer,
-    checkoutUrl: o.checkoutUrl,
-    createdAt: Number(o.createdAt),
-    expiresAt: Number(o.expiresAt),
-    paidAt: o.paidAt === undefined || o.paidAt === null ? undefined : Number(o.paidAt),
-  };
-}
 
 function amount(n, what) {
   if (typeof n === 'bigint') return n;
@@ -66,16 +49,4 @@ export function closeOrder(id) {
 /** Refund `amountFen` of a paid order, idempotent per `refundKey`. */
 export function refund(id, amountFen, reason, refundKey) {
   return orderFromWit(witCall(() => p().refund(id, amount(amountFen, 'amountFen'), reason, refundKey), err));
-}
-
-/** A payment event from the wire shape: `{id, kind, order, amountFen, refundKey, attempt}`. */
-export function eventFromWit(e) {
-  return {
-    id: e.id,
-    kind: e.kind,
-    order: orderFromWit(e.order),
-    amountFen: Number(e.amountFen),
-    refundKey: e.refundKey ?? undefined,
-    attempt: e.attempt,
-  };
 }

@@ -128,8 +128,8 @@ export class Router {
   #dispatch(request) {
     const segments = request.path.split('/').filter(Boolean);
     const isHead = request.method === 'HEAD';
-    let best = this.best(segments, request.method);
-    if (!best && isHead) best = this.best(segments, 'GET');
+    let best = this.#best(segments, request.method);
+    if (!best && isHead) best = this.#best(segments, 'GET');
     if (best) {
       request.params = best.params;
       const response = run(best.route.handler, request);
@@ -141,7 +141,7 @@ export class Router {
     return this.fallbackHandler ? run(this.fallbackHandler, request) : Response.notFound();
   }
 
-  best(segments, method) {
+  #best(segments, method) {
     let best = null;
     for (const route of this.routes) {
       if (route.method && route.method !== method) continue;

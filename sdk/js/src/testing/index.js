@@ -14,7 +14,7 @@ import { install } from '../sys.js';
 import { Request } from '../request.js';
 import { Response } from '../response.js';
 import { serve, deliver as deliverWire, routerOf } from '../guest.js';
-import { eventFromWit, orderFromWit } from '../payment.js';
+import { eventFromWit, orderFromWit } from '../payment-wire.js';
 import { MemoryStore, DEFAULT_QUOTA_BYTES } from './store.js';
 import { Ledger, witError } from './ledger.js';
 
