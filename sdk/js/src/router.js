@@ -68,41 +68,91 @@ function better(a, b) {
   return false;
 }
 
+/**
+ * A router: routes by method and pattern, error answers with the request id.
+ *
+ * @example
+ * export const router = new Router()
+ *   .get('/', () => Response.html('<h1>Parking</h1>'))
+ *   .get('/api/fees/{id}', (req) => storage.getJson(`fees/${req.param('id')}`) ?? Response.notFound())
+ *   .any('/legacy/{*rest}', () => Response.error(410, 'gone', 'use /api'))
+ *   .fallback(() => Response.html('<p>Not here</p>').withStatus(404));
+ */
 export class Router {
   constructor() {
     this.routes = [];
     this.fallbackHandler = null;
   }
-  /** A route for `method` (any case) and `pattern`. */
+  /**
+   * A route for `method` (any case) and `pattern`.
+   *
+   * @example
+   * router.route('OPTIONS', '/api', () => Response.noContent())
+   */
   route(method, pattern, handler) {
     this.routes.push({ method: method ? method.toUpperCase() : null, pattern: parsePattern(pattern), handler });
     return this;
   }
-  /** A route for every method. */
+  /**
+   * A route for every method.
+   *
+   * @example
+   * router.any('/echo', (req) => ({ method: req.method }))
+   */
   any(pattern, handler) {
     return this.route(null, pattern, handler);
   }
-  /** A GET route. */
+  /**
+   * A GET route.
+   *
+   * @example
+   * router.get('/api/card', () => cardOf(subject))
+   */
   get(pattern, handler) {
     return this.route('GET', pattern, handler);
   }
-  /** A POST route. */
+  /**
+   * A POST route.
+   *
+   * @example
+   * router.post('/api/fees', createFee)
+   */
   post(pattern, handler) {
     return this.route('POST', pattern, handler);
   }
-  /** A PUT route. */
+  /**
+   * A PUT route.
+   *
+   * @example
+   * router.put('/api/card', registerCard)
+   */
   put(pattern, handler) {
     return this.route('PUT', pattern, handler);
   }
-  /** A PATCH route. */
+  /**
+   * A PATCH route.
+   *
+   * @example
+   * router.patch('/api/reports/{id}', update)
+   */
   patch(pattern, handler) {
     return this.route('PATCH', pattern, handler);
   }
-  /** A DELETE route. */
+  /**
+   * A DELETE route.
+   *
+   * @example
+   * router.delete('/api/subscription', unsubscribe)
+   */
   delete(pattern, handler) {
     return this.route('DELETE', pattern, handler);
   }
-  /** The handler for paths no pattern matches (instead of 404). */
+  /**
+   * The handler for paths no pattern matches (instead of 404).
+   *
+   * @example
+   * router.fallback(() => Response.html(PAGE))
+   */
   fallback(handler) {
     this.fallbackHandler = handler;
     return this;
