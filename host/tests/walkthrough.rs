@@ -206,6 +206,12 @@ fn blocks_are_read_in_order_and_only_for_their_tag() {
                   ```sh walkthrough-a-dev\nislet dev\n```\n```sh\nnot this\n```\n";
     let found = blocks(readme, "walkthrough-a");
     assert_eq!(found.len(), 2);
-    assert_eq!((found[0].dev, found[0].script.as_str()), (false, "echo 1\n"));
-    assert_eq!((found[1].dev, found[1].script.as_str()), (true, "islet dev\n"));
+    assert_eq!(
+        (found[0].dev, found[0].script.as_str()),
+        (false, "echo 1\n")
+    );
+    assert_eq!(
+        (found[1].dev, found[1].script.as_str()),
+        (true, "islet dev\n")
+    );
 }

@@ -55,6 +55,11 @@ struct Route {
 
 impl Router {
     /// A router without routes: every request gets `404`.
+    ///
+    /// ```
+    /// use islet_sdk::{Request, Response, Router};
+    /// assert_eq!(Router::new().handle(Request::get("/")).status(), 404);
+    /// ```
     pub fn new() -> Self {
         Router::default()
     }
@@ -66,6 +71,12 @@ impl Router {
     /// If `pattern` is malformed: a catch-all `{*name}` that is not the last
     /// segment, or a parameter without a name. Patterns are written by the
     /// plugin author, so this shows up in the first test.
+    ///
+    /// ```
+    /// use islet_sdk::{Request, Response, Router};
+    /// let router = Router::new().route("options", "/api", |_: &Request| Response::no_content());
+    /// assert_eq!(router.handle(Request::new("OPTIONS", "/api")).status(), 204);
+    /// ```
     pub fn route<R: IntoResponse>(
         self,
         method: &str,
@@ -80,6 +91,12 @@ impl Router {
     /// # Panics
     ///
     /// As [`Router::route`].
+    ///
+    /// ```
+    /// use islet_sdk::{Request, Response, Router};
+    /// let router = Router::new().any("/echo", |req: &Request| Response::text(req.method().to_owned()));
+    /// assert_eq!(router.handle(Request::delete("/echo")).body_text(), Some("DELETE"));
+    /// ```
     pub fn any<R: IntoResponse>(
         self,
         pattern: &str,
@@ -93,6 +110,12 @@ impl Router {
     /// # Panics
     ///
     /// As [`Router::route`].
+    ///
+    /// ```
+    /// use islet_sdk::{Request, Response, Router};
+    /// let router = Router::new().get("/x", |_: &Request| "done");
+    /// assert_eq!(router.handle(Request::get("/x")).body_text(), Some("done"));
+    /// ```
     pub fn get<R: IntoResponse>(
         self,
         pattern: &str,
@@ -106,6 +129,12 @@ impl Router {
     /// # Panics
     ///
     /// As [`Router::route`].
+    ///
+    /// ```
+    /// use islet_sdk::{Request, Response, Router};
+    /// let router = Router::new().post("/x", |_: &Request| "done");
+    /// assert_eq!(router.handle(Request::post("/x", "")).body_text(), Some("done"));
+    /// ```
     pub fn post<R: IntoResponse>(
         self,
         pattern: &str,
@@ -119,6 +148,12 @@ impl Router {
     /// # Panics
     ///
     /// As [`Router::route`].
+    ///
+    /// ```
+    /// use islet_sdk::{Request, Response, Router};
+    /// let router = Router::new().put("/x", |_: &Request| "done");
+    /// assert_eq!(router.handle(Request::put("/x", "")).body_text(), Some("done"));
+    /// ```
     pub fn put<R: IntoResponse>(
         self,
         pattern: &str,
@@ -132,6 +167,12 @@ impl Router {
     /// # Panics
     ///
     /// As [`Router::route`].
+    ///
+    /// ```
+    /// use islet_sdk::{Request, Response, Router};
+    /// let router = Router::new().patch("/x", |_: &Request| "done");
+    /// assert_eq!(router.handle(Request::patch("/x", "")).body_text(), Some("done"));
+    /// ```
     pub fn patch<R: IntoResponse>(
         self,
         pattern: &str,
@@ -145,6 +186,12 @@ impl Router {
     /// # Panics
     ///
     /// As [`Router::route`].
+    ///
+    /// ```
+    /// use islet_sdk::{Request, Response, Router};
+    /// let router = Router::new().delete("/x", |_: &Request| "done");
+    /// assert_eq!(router.handle(Request::delete("/x")).body_text(), Some("done"));
+    /// ```
     pub fn delete<R: IntoResponse>(
         self,
         pattern: &str,
@@ -155,6 +202,15 @@ impl Router {
 
     /// Answer requests whose path matches no route with `handler` instead
     /// of the default `404`.
+    ///
+    /// ```
+    /// use islet_sdk::{Request, Response, Router};
+    /// let router = Router::new()
+    ///     .get("/api/hello", |_: &Request| "hello")
+    ///     .fallback(|_: &Request| Response::html("<p>page</p>")); // e.g. a single-page app
+    /// assert_eq!(router.handle(Request::get("/any/where")).status(), 200);
+    /// assert_eq!(router.handle(Request::post("/api/hello", "")).status(), 405); // still 405
+    /// ```
     pub fn fallback<R: IntoResponse>(mut self, handler: impl Fn(&Request) -> R + 'static) -> Self {
         self.fallback = Some(Box::new(move |req| handler(req).into_response()));
         self
@@ -415,7 +471,9 @@ mod tests {
     #[test]
     fn error_answers_carry_the_request_id_and_others_are_untouched() {
         let router = Router::new()
-            .get("/ok", |_: &Request| Response::json(&serde_json::json!({"error": "x"})))
+            .get("/ok", |_: &Request| {
+                Response::json(&serde_json::json!({"error": "x"}))
+            })
             .get("/own", |_: &Request| {
                 Response::json(&serde_json::json!({"error": {"code": "c", "request_id": "mine"}}))
                     .with_status(400)

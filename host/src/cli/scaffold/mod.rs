@@ -355,7 +355,8 @@ mod tests {
             let sdk = package["dependencies"]["@islet/sdk"].as_str().unwrap();
             let sdk = sdk.strip_prefix("file:").unwrap();
             assert!(
-                made.join(sdk).join("src/index.js").is_file() || std::path::Path::new(sdk).is_absolute(),
+                made.join(sdk).join("src/index.js").is_file()
+                    || std::path::Path::new(sdk).is_absolute(),
                 "{sdk}"
             );
             // A second project of the same name is refused, nothing touched.

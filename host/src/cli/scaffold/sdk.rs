@@ -24,13 +24,19 @@ static JS_SRC: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../sdk/js/src");
 static JS_BIN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../sdk/js/bin");
 static JS_WIT: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../sdk/js/wit");
 const JS_FILES: [(&str, &str); 5] = [
-    ("package.json", include_str!("../../../../sdk/js/package.json")),
+    (
+        "package.json",
+        include_str!("../../../../sdk/js/package.json"),
+    ),
     (
         "package-lock.json",
         include_str!("../../../../sdk/js/package-lock.json"),
     ),
     ("index.d.ts", include_str!("../../../../sdk/js/index.d.ts")),
-    ("testing.d.ts", include_str!("../../../../sdk/js/testing.d.ts")),
+    (
+        "testing.d.ts",
+        include_str!("../../../../sdk/js/testing.d.ts"),
+    ),
     ("README.md", include_str!("../../../../sdk/js/README.md")),
 ];
 

@@ -68,7 +68,9 @@ fn router() -> Router {
         .get("/file-write", |_: &Request| {
             io(std::fs::write("probe.txt", b"x").map(|()| true))
         })
-        .get("/file-read", |_: &Request| io(std::fs::read_to_string("/etc/passwd")))
+        .get("/file-read", |_: &Request| {
+            io(std::fs::read_to_string("/etc/passwd"))
+        })
         .get("/thread", |_: &Request| {
             match std::thread::Builder::new().spawn(|| 1 + 1) {
                 Ok(handle) => ok(handle.join().unwrap_or(0).into()),
@@ -91,7 +93,9 @@ fn router() -> Router {
             ok(true.into())
         })
         .get("/exit", |_: &Request| -> Response { std::process::exit(3) })
-        .get("/panic", |_: &Request| -> Response { panic!("std-probe panics") })
+        .get("/panic", |_: &Request| -> Response {
+            panic!("std-probe panics")
+        })
 }
 
 islet_sdk::export_service!(router);
