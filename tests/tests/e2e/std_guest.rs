@@ -33,10 +33,10 @@ async fn rust_std_inside_a_guest_behaves_as_the_sdk_readme_says() {
         let (_, status, body) = seen.iter().find(|(p, _, _)| *p == path).unwrap();
         (*status, body.clone())
     };
-    let trapped = |path: &str| {
+    let failed = |path: &str, code: &str| {
         let (status, body) = of(path);
         assert_eq!(status, 500, "{path}: {body}");
-        assert_eq!(body["error"]["code"], "plugin_trapped", "{path}: {body}");
+        assert_eq!(body["error"]["code"], code, "{path}: {body}");
     };
     let io_error = |path: &str| {
         let (status, body) = of(path);
@@ -53,9 +53,10 @@ async fn rust_std_inside_a_guest_behaves_as_the_sdk_readme_says() {
     assert!(slept["ok"].as_u64().unwrap_or(0) >= 4, "{slept}");
     // No environment, no arguments.
     assert_eq!(of("env"), (200, json!({"ok": {"vars": 0, "args": 0}})));
-    // No files: no current folder, `temp_dir` panics, file calls fail.
-    io_error("current-dir");
-    trapped("temp-dir");
+    // No files: the current folder is `/` with nothing in it, `temp_dir`
+    // panics, file calls fail.
+    assert_eq!(of("current-dir"), (200, json!({"ok": "/"})));
+    failed("temp-dir", "plugin_panicked");
     io_error("file-write");
     io_error("file-read");
     // No threads.
@@ -63,9 +64,10 @@ async fn rust_std_inside_a_guest_behaves_as_the_sdk_readme_says() {
     // Randomness works (HashMap's keys, RandomState).
     assert_eq!(of("hashmap"), (200, json!({"ok": 1})));
     assert_eq!(of("random"), (200, json!({"ok": true})));
-    // println! is harmless (captured, not shown); exit and panic trap.
+    // println! is harmless (captured, not shown); a panic and an exit end
+    // the call.
     assert_eq!(of("stdout"), (200, json!({"ok": true})));
-    trapped("exit");
-    trapped("panic");
+    failed("exit", "plugin_trapped");
+    failed("panic", "plugin_panicked");
     host.stop().await;
 }

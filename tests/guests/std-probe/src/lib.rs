@@ -1,8 +1,8 @@
 //! `std-probe`: tries one part of Rust's standard library per route, as a
 //! plugin author would, so a test records what works inside a guest (the
 //! SDK README's table). Each route answers `{"ok": ..}` or `{"err": ..}`
-//! (an `io::Error`); a call that panics traps and the host answers `500
-//! plugin_trapped`. (`std::net` is left out: a component that imports
+//! (an `io::Error`); a call that panics ends the request: `500
+//! plugin_panicked`. (`std::net` is left out: a component that imports
 //! `wasi:sockets` is refused at install, see the `sockets` guest.)
 //!
 //! | Route | Tries |
