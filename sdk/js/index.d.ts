@@ -82,7 +82,7 @@ export class Response {
   static bytes(contentType: string, body: Uint8Array | string, status?: number): Response;
   /** 204 without a body. @example Response.noContent() */
   static noContent(): Response;
-  /** `{"error": {"code", "message"}}` with `status`. @example Response.error(409, 'already_paid', 'this fee is paid') */
+  /** `{"error": {"code", "message"}}` with `status` (the router adds `request_id`). @example Response.error(409, 'already_paid', 'this fee is paid') */
   static error(status: number, code: string, message: string): Response;
   /** 400 `bad_request`. @example Response.badRequest('text must be 1 to 200 characters') */
   static badRequest(message: string): Response;

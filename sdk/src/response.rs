@@ -7,7 +7,8 @@ use serde::de::DeserializeOwned;
 
 /// The mini-service's answer to one request.
 ///
-/// Errors use the platform's shape, `{"error":{"code":..,"message":..}}`:
+/// Errors use the platform's shape, `{"error":{"code":..,"message":..}}`
+/// (the [`Router`](crate::Router) adds `request_id` when it answers a request):
 ///
 /// ```
 /// use islet_sdk::Response;

@@ -1,6 +1,6 @@
 /**
  * Errors a handler may throw: the router answers each with the platform's
- * error shape `{"error": {"code", "message"}}` and its status.
+ * error shape `{"error": {"code", "message", "request_id"}}` and its status.
  */
 import { Response } from './response.js';
 

@@ -61,7 +61,8 @@ export class Response {
     return new Response(204);
   }
   /**
-   * The platform's error shape `{"error": {"code", "message"}}` with `status`.
+   * The platform's error shape `{"error": {"code", "message"}}` with `status`
+   * (the router adds `request_id` when it answers a request).
    *
    * @example
    * Response.error(409, 'already_paid', 'this fee is paid')
