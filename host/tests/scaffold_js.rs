@@ -50,7 +50,10 @@ fn every_js_template_installs_tests_and_builds_outside_the_repository() {
         assert!(sdk.starts_with("file:/"), "{sdk}");
         assert!(!sdk.contains(&*workspace().to_string_lossy()), "{sdk}");
 
-        ok("npm install", &npm(&project, &["install", "--prefer-offline"]));
+        ok(
+            "npm install",
+            &npm(&project, &["install", "--prefer-offline"]),
+        );
         let test = npm(&project, &["test"]);
         ok("npm test", &test);
         assert!(stdout(&test).contains("# fail 0"), "{}", stdout(&test));
