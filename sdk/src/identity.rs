@@ -3,6 +3,22 @@
 //! Needs `identity` in the manifest's `capabilities`. Personal data items
 //! ([`claim`]) also need a purpose per item under the manifest's
 //! `[personal-data]`, an admin's grant and the citizen's consent.
+//!
+//! ```
+//! use islet_sdk::identity::{self, DataItem};
+//! use islet_sdk::{Request, Response, Router};
+//!
+//! let router = Router::new().get("/permit", |_: &Request| -> Result<Response, Response> {
+//!     let caller = identity::require_caller()?; // 401 when anonymous
+//!     let name = identity::claim(DataItem::RealName)?; // 403 + consent prompt
+//!     Ok(Response::json(&serde_json::json!({ "subject": caller.subject, "holder": name })))
+//! });
+//!
+//! let mut env = islet_sdk::testing::TestEnv::new();
+//! env.as_caller("pw-alice").allow_claim(DataItem::RealName).set_claim(DataItem::RealName, "Li Lei");
+//! let r = env.call(&router, Request::get("/permit"));
+//! assert_eq!(r.body_text(), Some(r#"{"holder":"Li Lei","subject":"pw-alice"}"#));
+//! ```
 
 use crate::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -10,9 +26,26 @@ use std::fmt;
 use std::str::FromStr;
 
 /// The role the host gives callers who work for the mini-service's department.
+///
+/// ```
+/// use islet_sdk::identity::{self, STAFF};
+/// # let mut env = islet_sdk::testing::TestEnv::new();
+/// # env.as_staff("clerk-1");
+/// let clerk = identity::require_role(STAFF).unwrap();
+/// assert!(clerk.is_staff());
+/// ```
 pub const STAFF: &str = "staff";
 
 /// The signed-in citizen behind the current request.
+///
+/// ```
+/// use islet_sdk::identity;
+/// # let mut env = islet_sdk::testing::TestEnv::new();
+/// # env.as_caller("pw-alice");
+/// if let Some(caller) = identity::current_caller() {
+///     islet_sdk::info!("{} (level {})", caller.subject, caller.assurance_level);
+/// }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Caller {
     /// Pairwise pseudonymous subject: stable for one citizen within this
@@ -28,6 +61,12 @@ pub struct Caller {
 
 impl Caller {
     /// A caller with `subject`, assurance level 0 and no roles.
+    ///
+    /// ```
+    /// use islet_sdk::Caller;
+    /// let alice = Caller::new("pw-alice");
+    /// assert!(alice.roles.is_empty());
+    /// ```
     pub fn new(subject: impl Into<String>) -> Self {
         Caller {
             subject: subject.into(),
@@ -37,23 +76,45 @@ impl Caller {
     }
 
     /// This caller with `role` added.
+    ///
+    /// ```
+    /// use islet_sdk::Caller;
+    /// let inspector = Caller::new("pw-bob").with_role("inspector");
+    /// assert!(inspector.has_role("inspector"));
+    /// ```
     pub fn with_role(mut self, role: impl Into<String>) -> Self {
         self.roles.push(role.into());
         self
     }
 
     /// This caller with assurance level `level`.
+    ///
+    /// ```
+    /// use islet_sdk::Caller;
+    /// let verified = Caller::new("pw-alice").with_assurance_level(4);
+    /// assert_eq!(verified.assurance_level, 4);
+    /// ```
     pub fn with_assurance_level(mut self, level: u8) -> Self {
         self.assurance_level = level;
         self
     }
 
     /// Whether the caller has `role`.
+    ///
+    /// ```
+    /// use islet_sdk::Caller;
+    /// assert!(!Caller::new("pw-alice").has_role("staff"));
+    /// ```
     pub fn has_role(&self, role: &str) -> bool {
         self.roles.iter().any(|r| r == role)
     }
 
     /// Whether the caller works for the mini-service's department.
+    ///
+    /// ```
+    /// use islet_sdk::{identity::STAFF, Caller};
+    /// assert!(Caller::new("clerk-1").with_role(STAFF).is_staff());
+    /// ```
     pub fn is_staff(&self) -> bool {
         self.has_role(STAFF)
     }
@@ -63,6 +124,14 @@ impl Caller {
 ///
 /// On a native target (tests) this is the caller of the current
 /// [`TestEnv`](crate::testing::TestEnv), or `None` outside one.
+///
+/// ```
+/// use islet_sdk::identity;
+/// # let mut env = islet_sdk::testing::TestEnv::new();
+/// assert!(identity::current_caller().is_none()); // anonymous
+/// env.as_caller("pw-alice");
+/// assert_eq!(identity::current_caller().unwrap().subject, "pw-alice");
+/// ```
 pub fn current_caller() -> Option<Caller> {
     crate::sys::current_caller()
 }
@@ -83,6 +152,13 @@ pub fn require_caller() -> Result<Caller, Response> {
 
 /// The current caller if they have `role`; otherwise a `401` response for
 /// an anonymous request or a `403 forbidden` one for a caller without it.
+///
+/// ```
+/// use islet_sdk::identity;
+/// # let mut env = islet_sdk::testing::TestEnv::new();
+/// env.as_caller("pw-alice");
+/// assert_eq!(identity::require_role("staff").unwrap_err().status(), 403);
+/// ```
 pub fn require_role(role: &str) -> Result<Caller, Response> {
     let caller = require_caller()?;
     if caller.has_role(role) {
@@ -95,6 +171,12 @@ pub fn require_role(role: &str) -> Result<Caller, Response> {
 /// A personal data item the citizen's identity token may carry, released to
 /// a mini-service by [`claim`]. Serialises in kebab case, e.g. `"real-name"`,
 /// as in the WIT and in the manifest's `[personal-data]` table.
+///
+/// ```
+/// use islet_sdk::identity::DataItem;
+/// assert_eq!("real-name".parse::<DataItem>(), Ok(DataItem::RealName));
+/// assert_eq!(DataItem::Phone.to_string(), "phone");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DataItem {
@@ -113,6 +195,11 @@ pub enum DataItem {
 
 impl DataItem {
     /// Every data item, in the WIT's order.
+    ///
+    /// ```
+    /// use islet_sdk::identity::DataItem;
+    /// assert_eq!(DataItem::ALL.len(), 5);
+    /// ```
     pub const ALL: [DataItem; 5] = [
         DataItem::RealName,
         DataItem::NationalId,
@@ -122,6 +209,11 @@ impl DataItem {
     ];
 
     /// The kebab-case name, as in the WIT and the manifest, e.g. `real-name`.
+    ///
+    /// ```
+    /// use islet_sdk::identity::DataItem;
+    /// assert_eq!(DataItem::NationalId.as_str(), "national-id");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             DataItem::RealName => "real-name",
@@ -140,6 +232,11 @@ impl fmt::Display for DataItem {
 }
 
 /// A name that is not the kebab-case name of a [`DataItem`].
+///
+/// ```
+/// use islet_sdk::identity::{DataItem, UnknownDataItem};
+/// assert_eq!("shoe-size".parse::<DataItem>(), Err(UnknownDataItem("shoe-size".into())));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnknownDataItem(pub String);
 
@@ -166,6 +263,14 @@ impl FromStr for DataItem {
 /// What the app should ask the citizen before a [`claim`] can succeed: the
 /// item and the purpose the manifest gives for it. After the citizen agreed
 /// the app records the consent with the platform and retries.
+///
+/// ```
+/// use islet_sdk::identity::{self, DataItem};
+/// # let mut env = islet_sdk::testing::TestEnv::new();
+/// env.as_caller("pw-alice");
+/// let ask = identity::claim(DataItem::RealName).unwrap_err().consent_request().unwrap();
+/// assert_eq!((ask.item, ask.purpose.as_str()), (DataItem::RealName, islet_sdk::testing::TEST_PURPOSE));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConsentRequest {
     /// The data item asked for.
@@ -176,6 +281,12 @@ pub struct ConsentRequest {
 
 /// Why [`claim`] did not release a data item: one variant per case of the
 /// WIT `identity.claim-error` variant.
+///
+/// ```
+/// use islet_sdk::identity::{self, ClaimError, DataItem};
+/// # let mut env = islet_sdk::testing::TestEnv::new();
+/// assert_eq!(identity::claim(DataItem::Phone), Err(ClaimError::NoCaller));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ClaimError {
@@ -202,6 +313,11 @@ impl ClaimError {
     /// The kebab-case name of the variant, as in the WIT, e.g. `no-consent`.
     /// Error responses use it in snake case after `claim_`, e.g.
     /// `claim_no_consent`.
+    ///
+    /// ```
+    /// use islet_sdk::identity::ClaimError;
+    /// assert_eq!(ClaimError::NotGranted.code(), "not-granted");
+    /// ```
     pub fn code(&self) -> &'static str {
         match self {
             ClaimError::NoCaller => "no-caller",
@@ -216,6 +332,11 @@ impl ClaimError {
     /// error: 401 without a caller, 500 for an undeclared item (a bug in the
     /// service), 403 when not granted or not consented, 404 when the
     /// identity provider did not supply the item.
+    ///
+    /// ```
+    /// use islet_sdk::identity::ClaimError;
+    /// assert_eq!(ClaimError::NoCaller.status(), 401);
+    /// ```
     pub fn status(&self) -> u16 {
         match self {
             ClaimError::NoCaller => 401,
@@ -226,6 +347,11 @@ impl ClaimError {
     }
 
     /// What to ask the citizen, for [`ClaimError::NoConsent`].
+    ///
+    /// ```
+    /// use islet_sdk::identity::ClaimError;
+    /// assert!(ClaimError::NotAvailable.consent_request().is_none());
+    /// ```
     pub fn consent_request(&self) -> Option<ConsentRequest> {
         match self {
             ClaimError::NoConsent { item, purpose } => Some(ConsentRequest {
@@ -314,6 +440,14 @@ pub fn claim(item: DataItem) -> Result<String, ClaimError> {
 ///
 /// On a native target (tests) this is `dept-` followed by the
 /// [`TestEnv`](crate::testing::TestEnv) caller's subject.
+///
+/// ```
+/// use islet_sdk::identity;
+/// # let mut env = islet_sdk::testing::TestEnv::new();
+/// env.as_caller("pw-alice");
+/// let shared = identity::department_subject().unwrap(); // "dept-pw-alice" in a TestEnv
+/// assert_ne!(shared, "pw-alice");
+/// ```
 pub fn department_subject() -> Option<String> {
     crate::sys::department_subject()
 }

@@ -195,6 +195,10 @@ pub use response::{IntoResponse, Response};
 pub use router::Router;
 
 /// The version of the `islet:platform` WIT package this SDK implements.
+///
+/// ```
+/// assert_eq!(islet_sdk::PLATFORM_VERSION, "0.1.0");
+/// ```
 pub const PLATFORM_VERSION: &str = "0.1.0";
 
 /// Export the mini-service: `islet_sdk::export_service!(router);` where

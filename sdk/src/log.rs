@@ -6,8 +6,24 @@
 //! [`warn!`](crate::warn) and [`error!`](crate::error) take format arguments.
 //! On a native target (tests) lines go to the current
 //! [`TestEnv`](crate::testing::TestEnv), or to stderr outside one.
+//!
+//! ```
+//! use islet_sdk::log::{self, Level};
+//!
+//! let env = islet_sdk::testing::TestEnv::new();
+//! islet_sdk::info!("order {} paid", "o1");
+//! log::warn("no message sent (no-consent)");
+//! assert_eq!(env.logs()[1].level, Level::Warn);
+//! ```
 
 /// How important a log line is.
+///
+/// ```
+/// use islet_sdk::log::{self, Level};
+/// # let env = islet_sdk::testing::TestEnv::new();
+/// log::write(Level::Warn, "slow answer");
+/// assert_eq!(env.logs()[0].level, Level::Warn);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Level {
     /// Very detailed tracing.
@@ -24,6 +40,10 @@ pub enum Level {
 
 impl Level {
     /// The lower-case name, e.g. `warn`.
+    ///
+    /// ```
+    /// assert_eq!(islet_sdk::log::Level::Info.as_str(), "info");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             Level::Trace => "trace",
@@ -36,31 +56,73 @@ impl Level {
 }
 
 /// Write one line at `level`. The host truncates long lines.
+///
+/// ```
+/// use islet_sdk::log::{self, Level};
+/// # let env = islet_sdk::testing::TestEnv::new();
+/// log::write(Level::Info, "started");
+/// assert_eq!(env.logs()[0].message, "started");
+/// ```
 pub fn write(level: Level, message: &str) {
     crate::sys::log_write(level, message);
 }
 
 /// Write one line at [`Level::Trace`].
+///
+/// ```
+/// # let env = islet_sdk::testing::TestEnv::new();
+/// islet_sdk::log::trace("order o1 handled");
+/// islet_sdk::trace!("order {} handled", "o1"); // with format! arguments
+/// assert_eq!(env.logs().len(), 2);
+/// ```
 pub fn trace(message: &str) {
     write(Level::Trace, message);
 }
 
 /// Write one line at [`Level::Debug`].
+///
+/// ```
+/// # let env = islet_sdk::testing::TestEnv::new();
+/// islet_sdk::log::debug("order o1 handled");
+/// islet_sdk::debug!("order {} handled", "o1"); // with format! arguments
+/// assert_eq!(env.logs().len(), 2);
+/// ```
 pub fn debug(message: &str) {
     write(Level::Debug, message);
 }
 
 /// Write one line at [`Level::Info`].
+///
+/// ```
+/// # let env = islet_sdk::testing::TestEnv::new();
+/// islet_sdk::log::info("order o1 handled");
+/// islet_sdk::info!("order {} handled", "o1"); // with format! arguments
+/// assert_eq!(env.logs().len(), 2);
+/// ```
 pub fn info(message: &str) {
     write(Level::Info, message);
 }
 
 /// Write one line at [`Level::Warn`].
+///
+/// ```
+/// # let env = islet_sdk::testing::TestEnv::new();
+/// islet_sdk::log::warn("order o1 handled");
+/// islet_sdk::warn!("order {} handled", "o1"); // with format! arguments
+/// assert_eq!(env.logs().len(), 2);
+/// ```
 pub fn warn(message: &str) {
     write(Level::Warn, message);
 }
 
 /// Write one line at [`Level::Error`].
+///
+/// ```
+/// # let env = islet_sdk::testing::TestEnv::new();
+/// islet_sdk::log::error("order o1 handled");
+/// islet_sdk::error!("order {} handled", "o1"); // with format! arguments
+/// assert_eq!(env.logs().len(), 2);
+/// ```
 pub fn error(message: &str) {
     write(Level::Error, message);
 }

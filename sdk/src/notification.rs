@@ -31,6 +31,13 @@ use std::fmt;
 /// Why a message was not sent (nothing was delivered): one variant per case
 /// of the WIT `notification.error` variant. Serialises like the WIT names,
 /// e.g. `"no-consent"` or `{"bad-parameters": "..."}`.
+///
+/// ```
+/// use islet_sdk::notification::{self, NotifyError};
+/// # let mut env = islet_sdk::testing::TestEnv::new();
+/// let sent = notification::send("pw-alice", "news", &[("text", "hi")], None);
+/// assert_eq!(sent, Err(NotifyError::NoConsent)); // the citizen has not said yes
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum NotifyError {
@@ -55,6 +62,10 @@ impl NotifyError {
     /// The kebab-case name of the variant, as in the WIT, e.g.
     /// `template-not-approved`. Error responses use it in snake case after
     /// `notification_`, e.g. `notification_no_consent`.
+    ///
+    /// ```
+    /// assert_eq!(islet_sdk::notification::NotifyError::QuotaExceeded.code(), "quota-exceeded");
+    /// ```
     pub fn code(&self) -> &'static str {
         match self {
             NotifyError::NoConsent => "no-consent",
@@ -70,6 +81,10 @@ impl NotifyError {
     /// error: 400 for bad parameters, 403 for a template not approved, 404
     /// for an unknown recipient, 409 without consent, 429 over quota, 503
     /// when the host is unavailable.
+    ///
+    /// ```
+    /// assert_eq!(islet_sdk::notification::NotifyError::NoConsent.status(), 409);
+    /// ```
     pub fn status(&self) -> u16 {
         match self {
             NotifyError::BadParameters(_) => 400,
@@ -136,6 +151,14 @@ impl From<NotifyError> for Response {
 /// answers: see
 /// [`TestEnv::consent_messages`](crate::testing::TestEnv::consent_messages)
 /// and [`TestEnv::sent`](crate::testing::TestEnv::sent).
+///
+/// ```
+/// use islet_sdk::notification;
+/// # let mut env = islet_sdk::testing::TestEnv::new();
+/// env.consent_messages("pw-alice", "status", 1);
+/// let id = notification::send("pw-alice", "status", &[("case", "12")], Some("/cases/12")).unwrap();
+/// assert_eq!(env.sent()[0].id, id);
+/// ```
 pub fn send(
     recipient: &str,
     template: &str,

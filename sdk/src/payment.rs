@@ -29,12 +29,31 @@ pub use error::PaymentError;
 use serde::{Deserialize, Serialize};
 
 /// Largest amount one order may carry, in fen (1,000,000 yuan).
+///
+/// ```
+/// use islet_sdk::payment::{self, NewOrder, PaymentError, MAX_AMOUNT_FEN};
+/// # let mut env = islet_sdk::testing::TestEnv::new();
+/// # env.grant_merchant("city-fees").as_caller("pw-alice");
+/// let too_much = NewOrder::new("city-fees", MAX_AMOUNT_FEN + 1, "Fee", "k1");
+/// assert!(matches!(payment::create_order(&too_much), Err(PaymentError::InvalidAmount(_))));
+/// ```
 pub const MAX_AMOUNT_FEN: u64 = 100_000_000;
 /// Expiry of a [`NewOrder::new`] order: two hours.
+///
+/// ```
+/// use islet_sdk::payment::{NewOrder, DEFAULT_EXPIRES_IN_S};
+/// assert_eq!(NewOrder::new("city-fees", 100, "Fee", "k1").expires_in_s, DEFAULT_EXPIRES_IN_S);
+/// ```
 pub const DEFAULT_EXPIRES_IN_S: u32 = 7200;
 
 /// What an order charges for. Serialises as `"service-fee"` or
 /// `{"non-tax": "<code>"}`.
+///
+/// ```
+/// use islet_sdk::payment::{NewOrder, OrderKind};
+/// let fee = NewOrder::new("city-fees", 2000, "Permit", "p-1").non_tax("103-0021");
+/// assert_eq!(fee.kind, OrderKind::NonTax("103-0021".into()));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum OrderKind {
@@ -48,6 +67,12 @@ pub enum OrderKind {
 /// Where an order is: created → paid → partially-refunded → refunded;
 /// created → closed | expired. Serialises in kebab case, e.g.
 /// `"partially-refunded"`.
+///
+/// ```
+/// use islet_sdk::payment::OrderStatus;
+/// assert!(OrderStatus::PartiallyRefunded.was_paid());
+/// assert_eq!(OrderStatus::Expired.as_str(), "expired");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum OrderStatus {
@@ -67,6 +92,10 @@ pub enum OrderStatus {
 
 impl OrderStatus {
     /// The kebab-case name, as in the WIT and the JSON, e.g. `partially-refunded`.
+    ///
+    /// ```
+    /// assert_eq!(islet_sdk::payment::OrderStatus::PartiallyRefunded.as_str(), "partially-refunded");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             OrderStatus::Created => "created",
@@ -79,6 +108,11 @@ impl OrderStatus {
     }
 
     /// Whether the money arrived: paid, partially or fully refunded.
+    ///
+    /// ```
+    /// use islet_sdk::payment::OrderStatus;
+    /// assert!(OrderStatus::Refunded.was_paid() && !OrderStatus::Created.was_paid());
+    /// ```
     pub fn was_paid(self) -> bool {
         matches!(
             self,
@@ -87,6 +121,11 @@ impl OrderStatus {
     }
 
     /// Whether the order ended unpaid: closed or expired.
+    ///
+    /// ```
+    /// use islet_sdk::payment::OrderStatus;
+    /// assert!(OrderStatus::Closed.ended_unpaid() && !OrderStatus::Paid.ended_unpaid());
+    /// ```
     pub fn ended_unpaid(self) -> bool {
         matches!(self, OrderStatus::Closed | OrderStatus::Expired)
     }
@@ -125,6 +164,12 @@ pub struct NewOrder {
 
 impl NewOrder {
     /// A service-fee order expiring in [`DEFAULT_EXPIRES_IN_S`] seconds.
+    ///
+    /// ```
+    /// use islet_sdk::payment::NewOrder;
+    /// let order = NewOrder::new("water-supply", 4268, "Water bill 2026-10", "WB-1-2026-10");
+    /// assert_eq!(order.amount_fen, 4268);
+    /// ```
     pub fn new(
         merchant: impl Into<String>,
         amount_fen: u64,
@@ -142,12 +187,23 @@ impl NewOrder {
     }
 
     /// This order as a government non-tax fee with fee item `code`.
+    ///
+    /// ```
+    /// use islet_sdk::payment::NewOrder;
+    /// let fine = NewOrder::new("city-fees", 20000, "Parking fine", "fine-7").non_tax("103-0021");
+    /// ```
     pub fn non_tax(mut self, code: impl Into<String>) -> Self {
         self.kind = OrderKind::NonTax(code.into());
         self
     }
 
     /// This order expiring `seconds` after creation if unpaid.
+    ///
+    /// ```
+    /// use islet_sdk::payment::NewOrder;
+    /// let quick = NewOrder::new("city-fees", 500, "Locker", "locker-3").expires_in(15 * 60);
+    /// assert_eq!(quick.expires_in_s, 900);
+    /// ```
     pub fn expires_in(mut self, seconds: u32) -> Self {
         self.expires_in_s = seconds;
         self
@@ -155,6 +211,14 @@ impl NewOrder {
 }
 
 /// An order as this mini-service sees it.
+///
+/// ```
+/// use islet_sdk::payment::{self, NewOrder, OrderStatus};
+/// # let mut env = islet_sdk::testing::TestEnv::new();
+/// env.grant_merchant("city-fees").as_caller("pw-alice");
+/// let order = payment::create_order(&NewOrder::new("city-fees", 1000, "Fee", "k1")).unwrap();
+/// assert_eq!((order.status, order.checkout_url.as_str()), (OrderStatus::Created, "/pay/o1"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Order {
     /// The host's order id.
@@ -188,6 +252,14 @@ pub struct Order {
 }
 
 /// What happened to an order. Serialises in kebab case, e.g. `"paid"`.
+///
+/// ```
+/// use islet_sdk::payment::EventKind;
+/// # let mut env = islet_sdk::testing::TestEnv::new();
+/// # env.grant_merchant("city-fees").as_caller("pw-alice");
+/// # islet_sdk::payment::create_order(&islet_sdk::payment::NewOrder::new("city-fees", 1000, "Fee", "k1")).unwrap();
+/// assert_eq!(env.pay("o1").kind, EventKind::Paid);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum EventKind {
@@ -204,6 +276,10 @@ pub enum EventKind {
 
 impl EventKind {
     /// The kebab-case name, as in the WIT and the JSON, e.g. `refunded`.
+    ///
+    /// ```
+    /// assert_eq!(islet_sdk::payment::EventKind::Refunded.as_str(), "refunded");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             EventKind::Paid => "paid",
@@ -217,6 +293,15 @@ impl EventKind {
 /// One change of one order, delivered to the `on_payment` handler at least
 /// once: the same event (same `id`) may arrive again, so handle it
 /// idempotently, e.g. by remembering handled ids in storage.
+///
+/// ```
+/// use islet_sdk::payment::{self, NewOrder};
+/// # let mut env = islet_sdk::testing::TestEnv::new();
+/// env.grant_merchant("city-fees").as_caller("pw-alice");
+/// payment::create_order(&NewOrder::new("city-fees", 1000, "Fee", "k1")).unwrap();
+/// let event = env.pay("o1");
+/// assert_eq!((event.order.id.as_str(), event.amount_fen, event.attempt), ("o1", 1000, 1));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentEvent {
     /// Unique per change; repeated deliveries carry the same id.
@@ -235,24 +320,55 @@ pub struct PaymentEvent {
 
 /// Create an order for the current citizen, or return the existing one for
 /// a repeated order key with the same parameters.
+///
+/// ```
+/// use islet_sdk::payment::{self, NewOrder};
+/// # let mut env = islet_sdk::testing::TestEnv::new();
+/// env.grant_merchant("city-fees").as_caller("pw-alice");
+/// let new = NewOrder::new("city-fees", 1000, "Permit fee", "permit-1");
+/// let order = payment::create_order(&new).unwrap();
+/// assert_eq!(payment::create_order(&new).unwrap().id, order.id); // same key: same order
+/// ```
 pub fn create_order(order: &NewOrder) -> Result<Order, PaymentError> {
     crate::sys::payment_create_order(order)
 }
 
 /// The order `id`, if it belongs to this mini-service
 /// (else [`PaymentError::NotFound`]).
+///
+/// ```
+/// use islet_sdk::payment::{self, PaymentError};
+/// # let env = islet_sdk::testing::TestEnv::new();
+/// assert_eq!(payment::get_order("o404").unwrap_err(), PaymentError::NotFound);
+/// ```
 pub fn get_order(id: &str) -> Result<Order, PaymentError> {
     crate::sys::payment_get_order(id)
 }
 
 /// The order created with `order_key`, if any (else
 /// [`PaymentError::NotFound`]).
+///
+/// ```
+/// use islet_sdk::payment::{self, NewOrder};
+/// # let mut env = islet_sdk::testing::TestEnv::new();
+/// # env.grant_merchant("city-fees").as_caller("pw-alice");
+/// payment::create_order(&NewOrder::new("city-fees", 1000, "Fee", "permit-1")).unwrap();
+/// assert_eq!(payment::find_order("permit-1").unwrap().id, "o1");
+/// ```
 pub fn find_order(order_key: &str) -> Result<Order, PaymentError> {
     crate::sys::payment_find_order(order_key)
 }
 
 /// Close an unpaid order so it can no longer be paid. Closing a closed order
 /// returns it unchanged.
+///
+/// ```
+/// use islet_sdk::payment::{self, NewOrder, OrderStatus};
+/// # let mut env = islet_sdk::testing::TestEnv::new();
+/// # env.grant_merchant("city-fees").as_caller("pw-alice");
+/// let order = payment::create_order(&NewOrder::new("city-fees", 1000, "Fee", "k1")).unwrap();
+/// assert_eq!(payment::close_order(&order.id).unwrap().status, OrderStatus::Closed);
+/// ```
 pub fn close_order(id: &str) -> Result<Order, PaymentError> {
     crate::sys::payment_close_order(id)
 }
@@ -260,6 +376,16 @@ pub fn close_order(id: &str) -> Result<Order, PaymentError> {
 /// Refund `amount_fen` of a paid order. `refund_key` makes it idempotent:
 /// the same key with the same amount returns the order unchanged. Refunds
 /// never exceed the paid amount in total.
+///
+/// ```
+/// use islet_sdk::payment::{self, NewOrder, OrderStatus};
+/// # let mut env = islet_sdk::testing::TestEnv::new();
+/// # env.grant_merchant("city-fees").as_caller("pw-alice");
+/// let order = payment::create_order(&NewOrder::new("city-fees", 1000, "Fee", "k1")).unwrap();
+/// env.pay(&order.id);
+/// let after = payment::refund(&order.id, 400, "overcharged", "refund-k1-1").unwrap();
+/// assert_eq!((after.status, after.refunded_fen), (OrderStatus::PartiallyRefunded, 400));
+/// ```
 pub fn refund(
     id: &str,
     amount_fen: u64,

@@ -36,32 +36,63 @@ impl Request {
     /// A request with `method` for `target`, a path with an optional
     /// `?query`, without headers or body. The method is upper-cased and a
     /// missing leading `/` is added, as the host does.
+    ///
+    /// ```
+    /// use islet_sdk::Request;
+    /// let req = Request::new("options", "/api?x=1");
+    /// assert_eq!((req.method(), req.path(), req.query("x")), ("OPTIONS", "/api", Some("1")));
+    /// ```
     pub fn new(method: &str, target: &str) -> Self {
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
         Request::from_parts(method, path, query, Vec::new(), Vec::new())
     }
 
     /// A `GET` request for `target`.
+    ///
+    /// ```
+    /// use islet_sdk::Request;
+    /// assert_eq!(Request::get("/api/fees").method(), "GET");
+    /// ```
     pub fn get(target: &str) -> Self {
         Request::new("GET", target)
     }
 
     /// A `DELETE` request for `target`.
+    ///
+    /// ```
+    /// use islet_sdk::Request;
+    /// assert_eq!(Request::delete("/api/subscription").method(), "DELETE");
+    /// ```
     pub fn delete(target: &str) -> Self {
         Request::new("DELETE", target)
     }
 
     /// A `POST` request for `target` with a raw body.
+    ///
+    /// ```
+    /// use islet_sdk::Request;
+    /// assert_eq!(Request::post("/api/notes", "hi").body_text(), Some("hi"));
+    /// ```
     pub fn post(target: &str, body: impl Into<Vec<u8>>) -> Self {
         Request::new("POST", target).with_body(body)
     }
 
     /// A `PUT` request for `target` with a raw body.
+    ///
+    /// ```
+    /// use islet_sdk::Request;
+    /// assert_eq!(Request::put("/api/notes/1", "text").method(), "PUT");
+    /// ```
     pub fn put(target: &str, body: impl Into<Vec<u8>>) -> Self {
         Request::new("PUT", target).with_body(body)
     }
 
     /// A `PATCH` request for `target` with a raw body.
+    ///
+    /// ```
+    /// use islet_sdk::Request;
+    /// assert_eq!(Request::patch("/api/notes/1", "{}").method(), "PATCH");
+    /// ```
     pub fn patch(target: &str, body: impl Into<Vec<u8>>) -> Self {
         Request::new("PATCH", target).with_body(body)
     }
@@ -72,6 +103,12 @@ impl Request {
     ///
     /// If `value` cannot be serialised (e.g. a map with non-string keys);
     /// this constructor is meant for tests.
+    ///
+    /// ```
+    /// use islet_sdk::Request;
+    /// let req = Request::post_json("/api/news", &serde_json::json!({"text": "hi"}));
+    /// assert_eq!(req.header("content-type"), Some("application/json"));
+    /// ```
     pub fn post_json<T: Serialize + ?Sized>(target: &str, value: &T) -> Self {
         Request::new("POST", target).with_json(value)
     }
@@ -81,11 +118,23 @@ impl Request {
     /// # Panics
     ///
     /// As [`Request::post_json`].
+    ///
+    /// ```
+    /// use islet_sdk::Request;
+    /// let req = Request::put_json("/api/card", &serde_json::json!({"number": "31000012"}));
+    /// assert_eq!(req.body_text(), Some(r#"{"number":"31000012"}"#));
+    /// ```
     pub fn put_json<T: Serialize + ?Sized>(target: &str, value: &T) -> Self {
         Request::new("PUT", target).with_json(value)
     }
 
     /// This request with `name: value` added (the name is lower-cased).
+    ///
+    /// ```
+    /// use islet_sdk::Request;
+    /// let req = Request::get("/").with_header("Accept-Language", "zh-CN");
+    /// assert_eq!(req.header("accept-language"), Some("zh-CN"));
+    /// ```
     pub fn with_header(mut self, name: &str, value: &str) -> Self {
         self.headers
             .push((name.to_ascii_lowercase(), value.to_owned()));
@@ -93,6 +142,12 @@ impl Request {
     }
 
     /// This request with `body` as its body.
+    ///
+    /// ```
+    /// use islet_sdk::Request;
+    /// let req = Request::new("POST", "/upload").with_body(vec![1, 2, 3]);
+    /// assert_eq!(req.body(), &[1, 2, 3]);
+    /// ```
     pub fn with_body(mut self, body: impl Into<Vec<u8>>) -> Self {
         self.body = body.into();
         self
@@ -103,6 +158,12 @@ impl Request {
     /// # Panics
     ///
     /// As [`Request::post_json`].
+    ///
+    /// ```
+    /// use islet_sdk::Request;
+    /// let req = Request::new("PATCH", "/api/report/1").with_json(&serde_json::json!({"status": "fixed"}));
+    /// assert_eq!(req.header("content-type"), Some("application/json"));
+    /// ```
     pub fn with_json<T: Serialize + ?Sized>(mut self, value: &T) -> Self {
         self.body = serde_json::to_vec(value)
             .unwrap_or_else(|e| panic!("cannot serialise the request body as JSON: {e}"));
@@ -149,22 +210,42 @@ impl Request {
     }
 
     /// The upper-case HTTP method, e.g. `GET`.
+    ///
+    /// ```
+    /// use islet_sdk::Request;
+    /// assert_eq!(Request::new("post", "/").method(), "POST");
+    /// ```
     pub fn method(&self) -> &str {
         &self.method
     }
 
     /// The path below the mini-service's prefix, always starting with `/`:
     /// for `/p/hello/greet/x` this is `/greet/x`.
+    ///
+    /// ```
+    /// use islet_sdk::Request;
+    /// assert_eq!(Request::get("/reports/7?full=1").path(), "/reports/7");
+    /// ```
     pub fn path(&self) -> &str {
         &self.path
     }
 
     /// The raw query string without the `?`, possibly empty.
+    ///
+    /// ```
+    /// use islet_sdk::Request;
+    /// assert_eq!(Request::get("/search?q=a%20b&page=2").query_string(), "q=a%20b&page=2");
+    /// ```
     pub fn query_string(&self) -> &str {
         &self.query
     }
 
     /// The first value of query parameter `name`, decoded (`+` and `%XX`).
+    ///
+    /// ```
+    /// use islet_sdk::Request;
+    /// assert_eq!(Request::get("/search?q=a%20b").query("q"), Some("a b"));
+    /// ```
     pub fn query(&self, name: &str) -> Option<&str> {
         self.query_params
             .iter()
@@ -173,6 +254,12 @@ impl Request {
     }
 
     /// Every value of query parameter `name`, in order.
+    ///
+    /// ```
+    /// use islet_sdk::Request;
+    /// let req = Request::get("/?tag=a&tag=b");
+    /// assert_eq!(req.query_all("tag").collect::<Vec<_>>(), ["a", "b"]);
+    /// ```
     pub fn query_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         self.query_params
             .iter()
@@ -181,11 +268,22 @@ impl Request {
     }
 
     /// All decoded query parameters, in order.
+    ///
+    /// ```
+    /// use islet_sdk::Request;
+    /// assert_eq!(Request::get("/?a=1&b=2").query_params().len(), 2);
+    /// ```
     pub fn query_params(&self) -> &[(String, String)] {
         &self.query_params
     }
 
     /// The first value of header `name`, compared case-insensitively.
+    ///
+    /// ```
+    /// use islet_sdk::Request;
+    /// let req = Request::get("/").with_header("X-Request-Id", "req-7");
+    /// assert_eq!(req.header("x-request-id"), Some("req-7"));
+    /// ```
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -194,16 +292,32 @@ impl Request {
     }
 
     /// All headers as `(lower-case name, value)` pairs; a name may repeat.
+    ///
+    /// ```
+    /// use islet_sdk::Request;
+    /// let req = Request::get("/").with_header("A", "1");
+    /// assert_eq!(req.headers(), &[("a".to_string(), "1".to_string())]);
+    /// ```
     pub fn headers(&self) -> &[(String, String)] {
         &self.headers
     }
 
     /// The raw body.
+    ///
+    /// ```
+    /// use islet_sdk::Request;
+    /// assert_eq!(Request::post("/", "abc").body(), b"abc");
+    /// ```
     pub fn body(&self) -> &[u8] {
         &self.body
     }
 
     /// The body as UTF-8 text, if it is valid UTF-8.
+    ///
+    /// ```
+    /// use islet_sdk::Request;
+    /// assert_eq!(Request::post("/", vec![0xff]).body_text(), None); // not UTF-8
+    /// ```
     pub fn body_text(&self) -> Option<&str> {
         std::str::from_utf8(&self.body).ok()
     }
@@ -232,6 +346,14 @@ impl Request {
 
     /// The path parameter `name` captured by the route's pattern, decoded:
     /// for pattern `/reports/{id}` and path `/reports/42`, `param("id")` is `Some("42")`.
+    ///
+    /// ```
+    /// use islet_sdk::{Request, Response, Router};
+    /// let router = Router::new().get("/reports/{id}", |req: &Request| {
+    ///     Response::text(req.param("id").unwrap_or("?").to_owned())
+    /// });
+    /// assert_eq!(router.handle(Request::get("/reports/42")).body_text(), Some("42"));
+    /// ```
     pub fn param(&self, name: &str) -> Option<&str> {
         self.params
             .iter()
@@ -240,12 +362,24 @@ impl Request {
     }
 
     /// All path parameters as `(name, value)` pairs.
+    ///
+    /// ```
+    /// use islet_sdk::{Request, Response, Router};
+    /// let router = Router::new().get("/{a}/{b}", |req: &Request| Response::text(req.params().len().to_string()));
+    /// assert_eq!(router.handle(Request::get("/x/y")).body_text(), Some("2"));
+    /// ```
     pub fn params(&self) -> &[(String, String)] {
         &self.params
     }
 }
 
 /// A body that is not the JSON a handler expected.
+///
+/// ```
+/// use islet_sdk::Request;
+/// let err = Request::post("/", "{oops").json::<serde_json::Value>().unwrap_err();
+/// assert_eq!(err.status(), 400);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JsonError {
     malformed: bool,
@@ -255,11 +389,24 @@ pub struct JsonError {
 impl JsonError {
     /// The HTTP status this error answers with: 400 for malformed JSON, 422
     /// for well-formed JSON of the wrong shape.
+    ///
+    /// ```
+    /// use islet_sdk::Request;
+    /// #[derive(serde::Deserialize, Debug)]
+    /// struct Note { text: String }
+    /// assert_eq!(Request::post("/", r#"{"txt": 1}"#).json::<Note>().unwrap_err().status(), 422);
+    /// ```
     pub fn status(&self) -> u16 {
         if self.malformed { 400 } else { 422 }
     }
 
     /// What was wrong, from the JSON parser.
+    ///
+    /// ```
+    /// use islet_sdk::Request;
+    /// let err = Request::post("/", "{oops").json::<serde_json::Value>().unwrap_err();
+    /// assert!(!err.message().is_empty());
+    /// ```
     pub fn message(&self) -> &str {
         &self.message
     }

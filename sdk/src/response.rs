@@ -7,7 +7,8 @@ use serde::de::DeserializeOwned;
 
 /// The mini-service's answer to one request.
 ///
-/// Errors use the platform's shape, `{"error":{"code":..,"message":..}}`:
+/// Errors use the platform's shape, `{"error":{"code":..,"message":..}}`
+/// (the [`Router`](crate::Router) adds `request_id` when it answers a request):
 ///
 /// ```
 /// use islet_sdk::Response;
@@ -28,6 +29,11 @@ pub struct Response {
 
 impl Response {
     /// An empty response with `status`.
+    ///
+    /// ```
+    /// use islet_sdk::Response;
+    /// assert_eq!(Response::new(202).status(), 202);
+    /// ```
     pub fn new(status: u16) -> Self {
         Response {
             status,
@@ -38,6 +44,12 @@ impl Response {
 
     /// `200` with `value` as JSON. If `value` cannot be serialised the
     /// answer is a `500 internal_error` instead.
+    ///
+    /// ```
+    /// use islet_sdk::Response;
+    /// let r = Response::json(&serde_json::json!({"visits": 3}));
+    /// assert_eq!(r.body_text(), Some(r#"{"visits":3}"#));
+    /// ```
     pub fn json<T: Serialize + ?Sized>(value: &T) -> Self {
         match serde_json::to_vec(value) {
             Ok(body) => Response::new(200)
@@ -48,6 +60,11 @@ impl Response {
     }
 
     /// `200` with a UTF-8 plain-text body.
+    ///
+    /// ```
+    /// use islet_sdk::Response;
+    /// assert_eq!(Response::text("ok").header("content-type"), Some("text/plain; charset=utf-8"));
+    /// ```
     pub fn text(body: impl Into<String>) -> Self {
         Response::new(200)
             .with_header("content-type", "text/plain; charset=utf-8")
@@ -55,6 +72,11 @@ impl Response {
     }
 
     /// `200` with a UTF-8 HTML body.
+    ///
+    /// ```
+    /// use islet_sdk::Response;
+    /// assert_eq!(Response::html("<h1>你好</h1>").status(), 200);
+    /// ```
     pub fn html(body: impl Into<String>) -> Self {
         Response::new(200)
             .with_header("content-type", "text/html; charset=utf-8")
@@ -62,6 +84,12 @@ impl Response {
     }
 
     /// `200` with raw bytes of `content_type`.
+    ///
+    /// ```
+    /// use islet_sdk::Response;
+    /// let css = Response::bytes("text/css; charset=utf-8", "main { margin: 0 }");
+    /// assert_eq!(css.header("content-type"), Some("text/css; charset=utf-8"));
+    /// ```
     pub fn bytes(content_type: &str, body: impl Into<Vec<u8>>) -> Self {
         Response::new(200)
             .with_header("content-type", content_type)
@@ -69,6 +97,11 @@ impl Response {
     }
 
     /// `204 No Content`.
+    ///
+    /// ```
+    /// use islet_sdk::Response;
+    /// assert!(Response::no_content().body().is_empty());
+    /// ```
     pub fn no_content() -> Self {
         Response::new(204)
     }
@@ -77,6 +110,12 @@ impl Response {
     /// `{"error":{"code":code,"message":message}}`. `code` is a stable
     /// snake_case word for programs, like the host's own (`not_found`,
     /// `plugin_timeout`); `message` is for people.
+    ///
+    /// ```
+    /// use islet_sdk::Response;
+    /// let r = Response::error(409, "already_paid", "this fee is paid");
+    /// assert_eq!(r.error_code().as_deref(), Some("already_paid"));
+    /// ```
     pub fn error(status: u16, code: &str, message: &str) -> Self {
         let body = serde_json::json!({ "error": { "code": code, "message": message } });
         Response::new(status)
@@ -85,26 +124,51 @@ impl Response {
     }
 
     /// `400 bad_request` with `message`.
+    ///
+    /// ```
+    /// use islet_sdk::Response;
+    /// assert_eq!(Response::bad_request("text is empty").status(), 400);
+    /// ```
     pub fn bad_request(message: &str) -> Self {
         Response::error(400, "bad_request", message)
     }
 
     /// `401 unauthenticated`: the request needs a signed-in citizen.
+    ///
+    /// ```
+    /// use islet_sdk::Response;
+    /// assert_eq!(Response::unauthorized().error_code().as_deref(), Some("unauthenticated"));
+    /// ```
     pub fn unauthorized() -> Self {
         Response::error(401, "unauthenticated", "sign in to use this")
     }
 
     /// `403 forbidden` with `message`.
+    ///
+    /// ```
+    /// use islet_sdk::Response;
+    /// assert_eq!(Response::forbidden("staff only").status(), 403);
+    /// ```
     pub fn forbidden(message: &str) -> Self {
         Response::error(403, "forbidden", message)
     }
 
     /// `404 not_found`.
+    ///
+    /// ```
+    /// use islet_sdk::Response;
+    /// assert_eq!(Response::not_found().status(), 404);
+    /// ```
     pub fn not_found() -> Self {
         Response::error(404, "not_found", "no such resource")
     }
 
     /// `405 method_not_allowed` with an `allow` header listing `allowed`.
+    ///
+    /// ```
+    /// use islet_sdk::Response;
+    /// assert_eq!(Response::method_not_allowed(&["GET"]).header("allow"), Some("GET"));
+    /// ```
     pub fn method_not_allowed(allowed: &[&str]) -> Self {
         Response::error(
             405,
@@ -115,22 +179,42 @@ impl Response {
     }
 
     /// `409 conflict` with `message`.
+    ///
+    /// ```
+    /// use islet_sdk::Response;
+    /// assert_eq!(Response::conflict("already registered").status(), 409);
+    /// ```
     pub fn conflict(message: &str) -> Self {
         Response::error(409, "conflict", message)
     }
 
     /// `422 invalid_input` with `message`, for a well-formed request whose
     /// content is not acceptable.
+    ///
+    /// ```
+    /// use islet_sdk::Response;
+    /// assert_eq!(Response::unprocessable("amount_fen must be positive").error_code().as_deref(), Some("invalid_input"));
+    /// ```
     pub fn unprocessable(message: &str) -> Self {
         Response::error(422, "invalid_input", message)
     }
 
     /// `500 internal_error` with `message`.
+    ///
+    /// ```
+    /// use islet_sdk::Response;
+    /// assert_eq!(Response::internal_error("ledger mismatch").status(), 500);
+    /// ```
     pub fn internal_error(message: &str) -> Self {
         Response::error(500, "internal_error", message)
     }
 
     /// This response with `status` instead.
+    ///
+    /// ```
+    /// use islet_sdk::Response;
+    /// assert_eq!(Response::json(&1).with_status(201).status(), 201);
+    /// ```
     pub fn with_status(mut self, status: u16) -> Self {
         self.status = status;
         self
@@ -138,6 +222,12 @@ impl Response {
 
     /// This response with header `name` set to `value`, replacing any header
     /// of that name (compared case-insensitively; names are stored lower-case).
+    ///
+    /// ```
+    /// use islet_sdk::Response;
+    /// let r = Response::text("x").with_header("Cache-Control", "no-store");
+    /// assert_eq!(r.header("cache-control"), Some("no-store"));
+    /// ```
     pub fn with_header(mut self, name: &str, value: &str) -> Self {
         let name = name.to_ascii_lowercase();
         self.headers.retain(|(n, _)| *n != name);
@@ -147,6 +237,12 @@ impl Response {
 
     /// This response with one more `name: value` header, keeping any existing
     /// header of that name (e.g. for several `set-cookie`-like values).
+    ///
+    /// ```
+    /// use islet_sdk::Response;
+    /// let r = Response::new(200).append_header("link", "<a.css>").append_header("link", "<b.css>");
+    /// assert_eq!(r.headers().len(), 2);
+    /// ```
     pub fn append_header(mut self, name: &str, value: &str) -> Self {
         self.headers
             .push((name.to_ascii_lowercase(), value.to_owned()));
@@ -154,17 +250,32 @@ impl Response {
     }
 
     /// This response with `body` as its body.
+    ///
+    /// ```
+    /// use islet_sdk::Response;
+    /// assert_eq!(Response::new(200).with_body("hi").body(), b"hi");
+    /// ```
     pub fn with_body(mut self, body: impl Into<Vec<u8>>) -> Self {
         self.body = body.into();
         self
     }
 
     /// The HTTP status.
+    ///
+    /// ```
+    /// use islet_sdk::Response;
+    /// assert_eq!(Response::not_found().status(), 404);
+    /// ```
     pub fn status(&self) -> u16 {
         self.status
     }
 
     /// The first value of header `name`, compared case-insensitively.
+    ///
+    /// ```
+    /// use islet_sdk::Response;
+    /// assert_eq!(Response::json(&1).header("Content-Type"), Some("application/json"));
+    /// ```
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -173,32 +284,64 @@ impl Response {
     }
 
     /// All headers as `(lower-case name, value)` pairs.
+    ///
+    /// ```
+    /// use islet_sdk::Response;
+    /// assert_eq!(Response::text("x").headers()[0].0, "content-type");
+    /// ```
     pub fn headers(&self) -> &[(String, String)] {
         &self.headers
     }
 
     /// The raw body.
+    ///
+    /// ```
+    /// use islet_sdk::Response;
+    /// assert_eq!(Response::text("hi").body(), b"hi");
+    /// ```
     pub fn body(&self) -> &[u8] {
         &self.body
     }
 
     /// The body as UTF-8 text, if it is valid UTF-8.
+    ///
+    /// ```
+    /// use islet_sdk::Response;
+    /// assert_eq!(Response::text("hi").body_text(), Some("hi"));
+    /// ```
     pub fn body_text(&self) -> Option<&str> {
         std::str::from_utf8(&self.body).ok()
     }
 
     /// The body parsed as JSON into `T`; handy in tests.
+    ///
+    /// ```
+    /// use islet_sdk::Response;
+    /// let v: serde_json::Value = Response::json(&serde_json::json!({"a": 1})).body_json().unwrap();
+    /// assert_eq!(v["a"], 1);
+    /// ```
     pub fn body_json<T: DeserializeOwned>(&self) -> Result<T, JsonError> {
         parse_json(&self.body)
     }
 
     /// The `code` of a platform-shaped error body, if this is one.
+    ///
+    /// ```
+    /// use islet_sdk::Response;
+    /// assert_eq!(Response::text("fine").error_code(), None);
+    /// ```
     pub fn error_code(&self) -> Option<String> {
         let value: serde_json::Value = serde_json::from_slice(&self.body).ok()?;
         Some(value.get("error")?.get("code")?.as_str()?.to_owned())
     }
 
     /// Status, headers and body, taking the response apart.
+    ///
+    /// ```
+    /// use islet_sdk::Response;
+    /// let (status, headers, body) = Response::text("hi").into_parts();
+    /// assert_eq!((status, headers.len(), body), (200, 1, b"hi".to_vec()));
+    /// ```
     pub fn into_parts(self) -> (u16, Vec<(String, String)>, Vec<u8>) {
         (self.status, self.headers, self.body)
     }
@@ -209,6 +352,13 @@ impl Response {
 /// Implemented for [`Response`], for text (`&'static str`, `String`: a
 /// `200 text/plain` answer), for the SDK's error types, and for
 /// `Result<T, E>` where both sides are responses, so handlers can use `?`.
+///
+/// ```
+/// use islet_sdk::{IntoResponse, Response};
+/// assert_eq!("hello".into_response().status(), 200);
+/// let failed: Result<Response, Response> = Err(Response::not_found());
+/// assert_eq!(failed.into_response().status(), 404);
+/// ```
 pub trait IntoResponse {
     /// Turn `self` into the response sent to the citizen.
     fn into_response(self) -> Response;

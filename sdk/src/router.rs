@@ -55,6 +55,11 @@ struct Route {
 
 impl Router {
     /// A router without routes: every request gets `404`.
+    ///
+    /// ```
+    /// use islet_sdk::{Request, Response, Router};
+    /// assert_eq!(Router::new().handle(Request::get("/")).status(), 404);
+    /// ```
     pub fn new() -> Self {
         Router::default()
     }
@@ -66,6 +71,12 @@ impl Router {
     /// If `pattern` is malformed: a catch-all `{*name}` that is not the last
     /// segment, or a parameter without a name. Patterns are written by the
     /// plugin author, so this shows up in the first test.
+    ///
+    /// ```
+    /// use islet_sdk::{Request, Response, Router};
+    /// let router = Router::new().route("options", "/api", |_: &Request| Response::no_content());
+    /// assert_eq!(router.handle(Request::new("OPTIONS", "/api")).status(), 204);
+    /// ```
     pub fn route<R: IntoResponse>(
         self,
         method: &str,
@@ -80,6 +91,12 @@ impl Router {
     /// # Panics
     ///
     /// As [`Router::route`].
+    ///
+    /// ```
+    /// use islet_sdk::{Request, Response, Router};
+    /// let router = Router::new().any("/echo", |req: &Request| Response::text(req.method().to_owned()));
+    /// assert_eq!(router.handle(Request::delete("/echo")).body_text(), Some("DELETE"));
+    /// ```
     pub fn any<R: IntoResponse>(
         self,
         pattern: &str,
@@ -93,6 +110,12 @@ impl Router {
     /// # Panics
     ///
     /// As [`Router::route`].
+    ///
+    /// ```
+    /// use islet_sdk::{Request, Response, Router};
+    /// let router = Router::new().get("/x", |_: &Request| "done");
+    /// assert_eq!(router.handle(Request::get("/x")).body_text(), Some("done"));
+    /// ```
     pub fn get<R: IntoResponse>(
         self,
         pattern: &str,
@@ -106,6 +129,12 @@ impl Router {
     /// # Panics
     ///
     /// As [`Router::route`].
+    ///
+    /// ```
+    /// use islet_sdk::{Request, Response, Router};
+    /// let router = Router::new().post("/x", |_: &Request| "done");
+    /// assert_eq!(router.handle(Request::post("/x", "")).body_text(), Some("done"));
+    /// ```
     pub fn post<R: IntoResponse>(
         self,
         pattern: &str,
@@ -119,6 +148,12 @@ impl Router {
     /// # Panics
     ///
     /// As [`Router::route`].
+    ///
+    /// ```
+    /// use islet_sdk::{Request, Response, Router};
+    /// let router = Router::new().put("/x", |_: &Request| "done");
+    /// assert_eq!(router.handle(Request::put("/x", "")).body_text(), Some("done"));
+    /// ```
     pub fn put<R: IntoResponse>(
         self,
         pattern: &str,
@@ -132,6 +167,12 @@ impl Router {
     /// # Panics
     ///
     /// As [`Router::route`].
+    ///
+    /// ```
+    /// use islet_sdk::{Request, Response, Router};
+    /// let router = Router::new().patch("/x", |_: &Request| "done");
+    /// assert_eq!(router.handle(Request::patch("/x", "")).body_text(), Some("done"));
+    /// ```
     pub fn patch<R: IntoResponse>(
         self,
         pattern: &str,
@@ -145,6 +186,12 @@ impl Router {
     /// # Panics
     ///
     /// As [`Router::route`].
+    ///
+    /// ```
+    /// use islet_sdk::{Request, Response, Router};
+    /// let router = Router::new().delete("/x", |_: &Request| "done");
+    /// assert_eq!(router.handle(Request::delete("/x")).body_text(), Some("done"));
+    /// ```
     pub fn delete<R: IntoResponse>(
         self,
         pattern: &str,
@@ -155,6 +202,15 @@ impl Router {
 
     /// Answer requests whose path matches no route with `handler` instead
     /// of the default `404`.
+    ///
+    /// ```
+    /// use islet_sdk::{Request, Response, Router};
+    /// let router = Router::new()
+    ///     .get("/api/hello", |_: &Request| "hello")
+    ///     .fallback(|_: &Request| Response::html("<p>page</p>")); // e.g. a single-page app
+    /// assert_eq!(router.handle(Request::get("/any/where")).status(), 200);
+    /// assert_eq!(router.handle(Request::post("/api/hello", "")).status(), 405); // still 405
+    /// ```
     pub fn fallback<R: IntoResponse>(mut self, handler: impl Fn(&Request) -> R + 'static) -> Self {
         self.fallback = Some(Box::new(move |req| handler(req).into_response()));
         self
@@ -179,7 +235,32 @@ impl Router {
     }
 
     /// Dispatch `request` to the best matching route and return its answer.
-    pub fn handle(&self, mut request: Request) -> Response {
+    ///
+    /// An error answer in the platform's shape (`{"error": {...}}`, from
+    /// [`Response::error`], a capability error or the router itself) gets
+    /// the request's id as `error.request_id`: the id the host passes in
+    /// the `x-request-id` header and returns to the caller, so a citizen's
+    /// report names the request in the host's logs.
+    ///
+    /// ```
+    /// use islet_sdk::{Request, Response, Router};
+    ///
+    /// let router = Router::new().get("/", |_: &Request| Response::conflict("busy"));
+    /// let r = router.handle(Request::get("/").with_header("x-request-id", "req-7"));
+    /// let body: serde_json::Value = r.body_json().unwrap();
+    /// assert_eq!(body["error"]["request_id"], "req-7");
+    /// assert_eq!(body["error"]["code"], "conflict");
+    /// ```
+    pub fn handle(&self, request: Request) -> Response {
+        let request_id = request.header("x-request-id").map(str::to_owned);
+        let response = self.dispatch(request);
+        match request_id {
+            Some(id) => with_request_id(response, &id),
+            None => response,
+        }
+    }
+
+    fn dispatch(&self, mut request: Request) -> Response {
         let segments: Vec<&str> = split(request.path()).collect();
         let is_head = request.method() == "HEAD";
         let mut best = self.best_match(&segments, request.method());
@@ -237,6 +318,31 @@ impl Router {
             }
         }
         best.map(|(route, found)| (route, found.params))
+    }
+}
+
+/// `response` with `request_id` added to its platform-shaped error body,
+/// if it has one without a request id (any other answer is unchanged).
+fn with_request_id(response: Response, request_id: &str) -> Response {
+    let is_json = response
+        .header("content-type")
+        .is_some_and(|t| t.starts_with("application/json"));
+    if response.status() < 400 || !is_json {
+        return response;
+    }
+    let Ok(mut body) = serde_json::from_slice::<serde_json::Value>(response.body()) else {
+        return response;
+    };
+    let Some(error) = body.get_mut("error").and_then(|e| e.as_object_mut()) else {
+        return response;
+    };
+    if error.contains_key("request_id") {
+        return response;
+    }
+    error.insert("request_id".into(), request_id.into());
+    match serde_json::to_vec(&body) {
+        Ok(bytes) => response.with_body(bytes),
+        Err(_) => response,
     }
 }
 
@@ -360,6 +466,39 @@ mod tests {
                 .collect();
             Response::text(format!("{name} {}", params.join(",")))
         }
+    }
+
+    #[test]
+    fn error_answers_carry_the_request_id_and_others_are_untouched() {
+        let router = Router::new()
+            .get("/ok", |_: &Request| {
+                Response::json(&serde_json::json!({"error": "x"}))
+            })
+            .get("/own", |_: &Request| {
+                Response::json(&serde_json::json!({"error": {"code": "c", "request_id": "mine"}}))
+                    .with_status(400)
+            })
+            .get("/text", |_: &Request| Response::text("no").with_status(500))
+            .get("/err", |_: &Request| {
+                Err::<Response, _>(crate::storage::StorageError::QuotaExceeded)
+            });
+        let id = |path: &str| {
+            let r = router.handle(Request::get(path).with_header("X-Request-Id", "r-9"));
+            let v: serde_json::Value = r.body_json().unwrap_or_default();
+            v["error"]["request_id"].clone()
+        };
+        assert_eq!(id("/nowhere"), "r-9"); // the router's 404
+        assert_eq!(id("/err"), "r-9"); // a capability error through `?`
+        assert_eq!(id("/own"), "mine"); // an id the service set itself
+        assert_eq!(id("/ok"), serde_json::Value::Null); // 200: not an error
+        let r = router.handle(Request::post("/ok", "").with_header("x-request-id", "r-9"));
+        assert_eq!(r.error_code().as_deref(), Some("method_not_allowed"));
+        assert!(r.body_text().unwrap().contains(r#""request_id":"r-9""#));
+        let text = router.handle(Request::get("/text").with_header("x-request-id", "r-9"));
+        assert_eq!(text.body_text(), Some("no"));
+        // Without an id (not from the host) errors are as built.
+        let bare = router.handle(Request::get("/nowhere"));
+        assert!(!bare.body_text().unwrap().contains("request_id"));
     }
 
     #[test]

@@ -31,6 +31,7 @@ pub const COMPONENTS: &[(&str, &str)] = &[
     ("cpu-heavy", "tests/guests/cpu-heavy"),
     ("page-probe", "tests/guests/page-probe"),
     ("mirror", "tests/guests/mirror"),
+    ("std-probe", "tests/guests/std-probe"),
 ];
 
 /// The workspace root.

@@ -177,7 +177,8 @@ pub enum Output {
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
     /// Create a plugin project in a new folder NAME: manifest, code, native
-    /// tests and a README, ready for `cargo test` and `islet dev`.
+    /// tests and a README, ready for `cargo test` (or `npm install && npm
+    /// test` with `--lang js`) and `islet dev`.
     New {
         /// The plugin id and folder name, e.g. `parking-permit`.
         name: String,
@@ -396,7 +397,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     department,
                 })?;
                 println!("created {}", made.display());
-                println!("next:\n  cd {}\n  cargo test\n  islet dev", made.display());
+                let test = match lang {
+                    scaffold::Lang::Rust => "cargo test",
+                    scaffold::Lang::Js => "npm install\n  npm test",
+                };
+                println!("next:\n  cd {}\n  {test}\n  islet dev", made.display());
                 Ok(())
             }
             PluginCommand::Build { dir } => {

@@ -279,6 +279,10 @@ async fn request_id(mut req: Request, next: Next) -> Response {
         .and_then(valid_request_id)
         .unwrap_or_else(|| hex::encode(rand::random::<[u8; 8]>()).into());
     req.extensions_mut().insert(RequestId(id.clone()));
+    // Handlers and plugins (their error bodies) see the id the answer carries.
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        req.headers_mut().insert("x-request-id", value);
+    }
     // Any error answer that is not JSON yet (an extractor's, a layer's)
     // becomes the JSON error body.
     let mut response = extract::json_error_net(next.run(req).await).await;

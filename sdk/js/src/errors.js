@@ -1,12 +1,17 @@
 /**
  * Errors a handler may throw: the router answers each with the platform's
- * error shape `{"error": {"code", "message"}}` and its status.
+ * error shape `{"error": {"code", "message", "request_id"}}` and its status.
  */
 import { Response } from './response.js';
 
 const snake = (s) => s.replace(/-/g, '_');
 
-/** An error with an HTTP status and an error code; thrown from a handler it becomes that answer. */
+/**
+ * An error with an HTTP status and an error code; thrown from a handler it becomes that answer.
+ *
+ * @example
+ * throw new IsletError(422, 'invalid_card', 'a card number has 8 to 12 digits');
+ */
 export class IsletError extends Error {
   /** @param {number} status @param {string} code @param {string} message @param {object} [extra] fields added to the error object */
   constructor(status, code, message, extra) {
@@ -17,7 +22,12 @@ export class IsletError extends Error {
     this.extra = extra;
   }
 
-  /** The error as a response. */
+  /**
+   * The error as a response.
+   *
+   * @example
+   * e.toResponse().status
+   */
   toResponse() {
     const error = { code: this.code, message: this.message, ...(this.extra || {}) };
     return Response.json({ error }, this.status);
@@ -43,7 +53,12 @@ const STORAGE = {
   'invalid-json': [500, (v) => `the stored value is not the expected JSON: ${v}`],
 };
 
-/** A storage call failed; `kind` as in the WIT (`quota-exceeded`, `conflict`, ...) or `invalid-json`. */
+/**
+ * A storage call failed; `kind` as in the WIT (`quota-exceeded`, `conflict`, ...) or `invalid-json`.
+ *
+ * @example
+ * try { storage.compareAndSwap(key, before, after); } catch (e) { if (!(e instanceof StorageError && e.kind === 'conflict')) throw e; }
+ */
 export class StorageError extends CapabilityError {
   constructor(kind, detail) {
     const [status, msg] = STORAGE[kind] || [500, () => kind];
@@ -60,7 +75,12 @@ const CLAIM = {
   'not-available': [404, () => 'the identity provider did not supply this data item'],
 };
 
-/** `identity.claim` did not release an item; on `no-consent`, `consent` is `{item, purpose}` for the app's prompt. */
+/**
+ * `identity.claim` did not release an item; on `no-consent`, `consent` is `{item, purpose}` for the app's prompt.
+ *
+ * @example
+ * try { identity.claim(DataItem.Phone); } catch (e) { if (e instanceof ClaimError && e.consent) log.info(`ask for ${e.consent.item}`); throw e; }
+ */
 export class ClaimError extends CapabilityError {
   constructor(kind, detail) {
     const [status, msg] = CLAIM[kind] || [500, () => kind];
@@ -83,7 +103,12 @@ const PAYMENT = {
   'invalid-argument': [400, (v) => `invalid argument: ${v}`],
 };
 
-/** A payment call failed; `kind` as in the WIT (`merchant-not-granted`, `invalid-state`, ...). */
+/**
+ * A payment call failed; `kind` as in the WIT (`merchant-not-granted`, `invalid-state`, ...).
+ *
+ * @example
+ * try { payment.closeOrder(id); } catch (e) { if (!(e instanceof PaymentError && e.kind === 'invalid-state')) throw e; }
+ */
 export class PaymentError extends CapabilityError {
   constructor(kind, detail) {
     const [status, msg] = PAYMENT[kind] || [500, () => kind];
@@ -101,7 +126,12 @@ const NOTIFY = {
   unavailable: [503, (v) => `the message could not be stored: ${v}`],
 };
 
-/** A notification was not sent; `kind` as in the WIT (`no-consent`, `quota-exceeded`, ...). */
+/**
+ * A notification was not sent; `kind` as in the WIT (`no-consent`, `quota-exceeded`, ...).
+ *
+ * @example
+ * try { notification.send(subject, 'news', { text }); } catch (e) { if (!(e instanceof NotifyError && e.kind === 'no-consent')) throw e; }
+ */
 export class NotifyError extends CapabilityError {
   constructor(kind, detail) {
     const [status, msg] = NOTIFY[kind] || [500, () => kind];
@@ -110,7 +140,12 @@ export class NotifyError extends CapabilityError {
   }
 }
 
-/** A request body that is not the JSON expected: 400 `invalid_json` when malformed, 422 `invalid_body` for the wrong shape. */
+/**
+ * A request body that is not the JSON expected: 400 `invalid_json` when malformed, 422 `invalid_body` for the wrong shape.
+ *
+ * @example
+ * const body = req.json(); // `{oops` throws JsonError: 400 invalid_json
+ */
 export class JsonError extends IsletError {
   constructor(malformed, message) {
     super(

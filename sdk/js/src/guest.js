@@ -1,7 +1,7 @@
 /** The component's two exports, given the service module (`router` / default export, optional `onPayment`). */
 import { Request } from './request.js';
 import { Router } from './router.js';
-import { eventFromWit } from './payment.js';
+import { eventFromWit } from './payment-wire.js';
 import { host } from './sys.js';
 
 /** The service's Router: its `router` or default export, a Router or a function returning one. */

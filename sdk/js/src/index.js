@@ -14,5 +14,10 @@ export * as log from './log.js';
 export * as payment from './payment.js';
 export * as notification from './notification.js';
 export { DataItem } from './identity.js';
-/** The version of the `islet:platform` WIT package this SDK implements. */
+/**
+ * The version of the `islet:platform` WIT package this SDK implements.
+ *
+ * @example
+ * PLATFORM_VERSION // '0.1.0'
+ */
 export const PLATFORM_VERSION = '0.1.0';

@@ -5,28 +5,11 @@
  */
 import { host, witCall } from './sys.js';
 import { PaymentError } from './errors.js';
+import { orderFromWit } from './payment-wire.js';
 
 const err = (t, v) => new PaymentError(t, v);
 const p = () => host().payment;
 
-/** An order from the wire shape: u64 fields as Numbers, `kind` as `{type: 'service-fee'}` or `{type: 'non-tax', code}`. */
-export function orderFromWit(o) {
-  return {
-    id: o.id,
-    orderKey: o.orderKey,
-    merchant: o.merchant,
-    amountFen: Number(o.amountFen),
-    refundedFen: Number(o.refundedFen),
-    description: o.description,
-    kind: o.kind.tag === 'non-tax' ? { type: 'non-tax', code: o.kind.val } : { type: 'service-fee' },
-    status: o.status,
-    payer: o.payer,
-    checkoutUrl: o.checkoutUrl,
-    createdAt: Number(o.createdAt),
-    expiresAt: Number(o.expiresAt),
-    paidAt: o.paidAt === undefined || o.paidAt === null ? undefined : Number(o.paidAt),
-  };
-}
 
 function amount(n, what) {
   if (typeof n === 'bigint') return n;
@@ -38,6 +21,10 @@ function amount(n, what) {
  * Create an order for the current citizen (or return the existing one for a
  * repeated `orderKey` with the same parameters):
  * `{merchant, amountFen, description, orderKey, kind?: {type:'non-tax', code}, expiresInS?: 1800}`.
+ *
+ * @example
+ * const o = payment.createOrder({ merchant: 'transport-fees', amountFen: 5000, description: '公交卡充值', orderKey: `topup-${n}` });
+ * return { checkout_url: o.checkoutUrl };
  */
 export function createOrder(order) {
   const kind = order.kind && order.kind.type === 'non-tax' ? { tag: 'non-tax', val: order.kind.code } : { tag: 'service-fee' };
@@ -51,31 +38,39 @@ export function createOrder(order) {
   };
   return orderFromWit(witCall(() => p().createOrder(wire), err));
 }
-/** The order `id`, if it belongs to this mini-service (else PaymentError `not-found`). */
+/**
+ * The order `id`, if it belongs to this mini-service (else PaymentError `not-found`).
+ *
+ * @example
+ * payment.getOrder('o12').status
+ */
 export function getOrder(id) {
   return orderFromWit(witCall(() => p().getOrder(id), err));
 }
-/** The order created with `orderKey` (else PaymentError `not-found`). */
+/**
+ * The order created with `orderKey` (else PaymentError `not-found`).
+ *
+ * @example
+ * payment.findOrder(`topup-${n}`)
+ */
 export function findOrder(orderKey) {
   return orderFromWit(witCall(() => p().findOrder(orderKey), err));
 }
-/** Close an unpaid order. */
+/**
+ * Close an unpaid order.
+ *
+ * @example
+ * payment.closeOrder(id)
+ */
 export function closeOrder(id) {
   return orderFromWit(witCall(() => p().closeOrder(id), err));
 }
-/** Refund `amountFen` of a paid order, idempotent per `refundKey`. */
+/**
+ * Refund `amountFen` of a paid order, idempotent per `refundKey`.
+ *
+ * @example
+ * payment.refund(id, 500, 'overcharged', `refund-${id}-1`)
+ */
 export function refund(id, amountFen, reason, refundKey) {
   return orderFromWit(witCall(() => p().refund(id, amount(amountFen, 'amountFen'), reason, refundKey), err));
-}
-
-/** A payment event from the wire shape: `{id, kind, order, amountFen, refundKey, attempt}`. */
-export function eventFromWit(e) {
-  return {
-    id: e.id,
-    kind: e.kind,
-    order: orderFromWit(e.order),
-    amountFen: Number(e.amountFen),
-    refundKey: e.refundKey ?? undefined,
-    attempt: e.attempt,
-  };
 }

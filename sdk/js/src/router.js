@@ -68,52 +68,118 @@ function better(a, b) {
   return false;
 }
 
+/**
+ * A router: routes by method and pattern, error answers with the request id.
+ *
+ * @example
+ * export const router = new Router()
+ *   .get('/', () => Response.html('<h1>Parking</h1>'))
+ *   .get('/api/fees/{id}', (req) => storage.getJson(`fees/${req.param('id')}`) ?? Response.notFound())
+ *   .any('/legacy/{*rest}', () => Response.error(410, 'gone', 'use /api'))
+ *   .fallback(() => Response.html('<p>Not here</p>').withStatus(404));
+ */
 export class Router {
   constructor() {
     this.routes = [];
     this.fallbackHandler = null;
   }
-  /** A route for `method` (any case) and `pattern`. */
+  /**
+   * A route for `method` (any case) and `pattern`.
+   *
+   * @example
+   * router.route('OPTIONS', '/api', () => Response.noContent())
+   */
   route(method, pattern, handler) {
     this.routes.push({ method: method ? method.toUpperCase() : null, pattern: parsePattern(pattern), handler });
     return this;
   }
-  /** A route for every method. */
+  /**
+   * A route for every method.
+   *
+   * @example
+   * router.any('/echo', (req) => ({ method: req.method }))
+   */
   any(pattern, handler) {
     return this.route(null, pattern, handler);
   }
-  /** A GET route. */
+  /**
+   * A GET route.
+   *
+   * @example
+   * router.get('/api/card', () => cardOf(subject))
+   */
   get(pattern, handler) {
     return this.route('GET', pattern, handler);
   }
-  /** A POST route. */
+  /**
+   * A POST route.
+   *
+   * @example
+   * router.post('/api/fees', createFee)
+   */
   post(pattern, handler) {
     return this.route('POST', pattern, handler);
   }
-  /** A PUT route. */
+  /**
+   * A PUT route.
+   *
+   * @example
+   * router.put('/api/card', registerCard)
+   */
   put(pattern, handler) {
     return this.route('PUT', pattern, handler);
   }
-  /** A PATCH route. */
+  /**
+   * A PATCH route.
+   *
+   * @example
+   * router.patch('/api/reports/{id}', update)
+   */
   patch(pattern, handler) {
     return this.route('PATCH', pattern, handler);
   }
-  /** A DELETE route. */
+  /**
+   * A DELETE route.
+   *
+   * @example
+   * router.delete('/api/subscription', unsubscribe)
+   */
   delete(pattern, handler) {
     return this.route('DELETE', pattern, handler);
   }
-  /** The handler for paths no pattern matches (instead of 404). */
+  /**
+   * The handler for paths no pattern matches (instead of 404).
+   *
+   * @example
+   * router.fallback(() => Response.html(PAGE))
+   */
   fallback(handler) {
     this.fallbackHandler = handler;
     return this;
   }
 
-  /** Dispatch `request` to the best matching route and return its Response. */
+  /**
+   * Dispatch `request` to the best matching route and return its Response.
+   * An error answer in the platform's shape (`{"error": {...}}`: thrown
+   * errors, `Response.error`, the router's own 404/405) gets the request's
+   * id, from the `x-request-id` header the host sets, as `error.request_id`.
+   *
+   * @example
+   * const r = new Router().handle(new Request('GET', '/nowhere', [['x-request-id', 'req-7']]));
+   * r.bodyJson().error.request_id; // 'req-7'
+   */
   handle(request) {
+    const id = request.header('x-request-id');
+    const response = this.#dispatch(request);
+    return id ? withRequestId(response, id) : response;
+  }
+
+  // Dispatch without stamping the request id (see `handle`).
+  #dispatch(request) {
     const segments = request.path.split('/').filter(Boolean);
     const isHead = request.method === 'HEAD';
-    let best = this.best(segments, request.method);
-    if (!best && isHead) best = this.best(segments, 'GET');
+    let best = this.#best(segments, request.method);
+    if (!best && isHead) best = this.#best(segments, 'GET');
     if (best) {
       request.params = best.params;
       const response = run(best.route.handler, request);
@@ -125,7 +191,7 @@ export class Router {
     return this.fallbackHandler ? run(this.fallbackHandler, request) : Response.notFound();
   }
 
-  best(segments, method) {
+  #best(segments, method) {
     let best = null;
     for (const route of this.routes) {
       if (route.method && route.method !== method) continue;
@@ -134,6 +200,22 @@ export class Router {
     }
     return best;
   }
+}
+
+/** `response` with `requestId` in its platform-shaped error body, if it has one without an id. */
+function withRequestId(response, requestId) {
+  const type = response.header('content-type') ?? '';
+  if (response.status < 400 || !type.startsWith('application/json')) return response;
+  let body;
+  try {
+    body = response.bodyJson();
+  } catch {
+    return response;
+  }
+  const error = body?.error;
+  if (!error || typeof error !== 'object' || Array.isArray(error) || 'request_id' in error) return response;
+  error.request_id = requestId;
+  return response.withBody(JSON.stringify(body));
 }
 
 function run(handler, request) {

@@ -79,3 +79,29 @@ test('capability calls outside a TestEnv or component say so', async () => {
     sys.install(previous);
   }
 });
+
+test('error answers carry the request id the host passes; other answers are untouched', () => {
+  const r = new Router()
+    .get('/ok', () => ({ error: 'not an error answer' }))
+    .get('/own', () => Response.json({ error: { code: 'c', request_id: 'mine' } }, 400))
+    .get('/text', () => Response.text('no').withStatus(500))
+    .get('/fail', () => {
+      throw new StorageError('quota-exceeded');
+    });
+  const env = new TestEnv();
+  const id = (path, method = 'GET') => env.call(r, new Request(method, path, [['X-Request-Id', 'r-9']]));
+  assert.equal(id('/nowhere').bodyJson().error.request_id, 'r-9');
+  assert.equal(id('/fail').bodyJson().error.request_id, 'r-9');
+  assert.equal(id('/fail').errorCode(), 'storage_quota_exceeded');
+  assert.equal(id('/ok', 'POST').bodyJson().error.request_id, 'r-9');
+  assert.equal(id('/own').bodyJson().error.request_id, 'mine');
+  assert.equal(id('/ok').bodyJson().error, 'not an error answer');
+  assert.equal(id('/text').bodyText(), 'no');
+  // TestEnv plays the host: each call gets an id of its own.
+  const first = env.call(r, Request.get('/nowhere')).bodyJson().error.request_id;
+  const second = env.call(r, Request.get('/nowhere')).bodyJson().error.request_id;
+  assert.match(first, /^test-\d+$/);
+  assert.notEqual(first, second);
+  // Router.handle without a host id leaves the body as built.
+  assert.equal(r.handle(Request.get('/nowhere')).bodyJson().error.request_id, undefined);
+});

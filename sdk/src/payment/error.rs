@@ -7,6 +7,14 @@ use std::fmt;
 /// Why a payment call failed: one variant per case of the WIT
 /// `payment.error` variant. Serialises like the WIT names, e.g.
 /// `"not-found"` or `{"invalid-amount": "..."}`.
+///
+/// ```
+/// use islet_sdk::payment::{self, NewOrder, PaymentError};
+/// # let mut env = islet_sdk::testing::TestEnv::new();
+/// env.as_caller("pw-alice"); // no merchant granted
+/// let refused = payment::create_order(&NewOrder::new("city-fees", 1000, "Fee", "k1"));
+/// assert!(matches!(refused, Err(PaymentError::MerchantNotGranted(_))));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PaymentError {
@@ -36,6 +44,10 @@ impl PaymentError {
     /// The kebab-case name of the variant, as in the WIT, e.g.
     /// `invalid-amount`. Error responses use it in snake case after
     /// `payment_`, e.g. `payment_invalid_amount`.
+    ///
+    /// ```
+    /// assert_eq!(islet_sdk::payment::PaymentError::NotFound.code(), "not-found");
+    /// ```
     pub fn code(&self) -> &'static str {
         match self {
             PaymentError::InvalidAmount(_) => "invalid-amount",
@@ -55,6 +67,10 @@ impl PaymentError {
     /// 403 for a merchant not granted, 404 for an unknown order, 409 for a
     /// reused key or a wrong state, 429 over quota, 503 when the provider is
     /// unavailable.
+    ///
+    /// ```
+    /// assert_eq!(islet_sdk::payment::PaymentError::QuotaExceeded.status(), 429);
+    /// ```
     pub fn status(&self) -> u16 {
         match self {
             PaymentError::InvalidAmount(_) | PaymentError::InvalidArgument(_) => 400,

@@ -59,6 +59,13 @@ use std::rc::Rc;
 use store::MemoryStore;
 
 /// One captured log line.
+///
+/// ```
+/// use islet_sdk::testing::TestEnv;
+/// let env = TestEnv::new();
+/// islet_sdk::warn!("low balance");
+/// assert_eq!(env.logs()[0].message, "low balance");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogLine {
     /// Its level.
@@ -74,9 +81,23 @@ pub(crate) struct State {
     pub(crate) logs: Vec<LogLine>,
     pub(crate) ledger: ledger::Ledger,
     pub(crate) people: people::People,
+    /// Requests sent through [`TestEnv::call`], for their ids.
+    pub(crate) calls: u64,
 }
 
 /// A stand-in for the host in native tests. See the [module docs](self).
+///
+/// ```
+/// use islet_sdk::testing::TestEnv;
+/// use islet_sdk::{identity, Request, Response, Router};
+/// let router = Router::new().get("/me", |_: &Request| -> Result<Response, Response> {
+///     Ok(Response::text(identity::require_caller()?.subject))
+/// });
+/// let mut env = TestEnv::new();
+/// assert_eq!(env.call(&router, Request::get("/me")).status(), 401);
+/// env.as_caller("pw-alice");
+/// assert_eq!(env.call(&router, Request::get("/me")).body_text(), Some("pw-alice"));
+/// ```
 #[derive(Debug)]
 pub struct TestEnv {
     state: Rc<RefCell<State>>,
@@ -92,6 +113,12 @@ impl TestEnv {
     /// A fresh env: anonymous caller, empty storage with a quota of
     /// [`DEFAULT_QUOTA_BYTES`], no log lines. It becomes the current env of
     /// this thread.
+    ///
+    /// ```
+    /// use islet_sdk::testing::TestEnv;
+    /// let env = TestEnv::new();
+    /// assert!(env.caller().is_none() && env.keys("").is_empty());
+    /// ```
     pub fn new() -> Self {
         let state = Rc::new(RefCell::new(State::default()));
         backend::install(Some(Rc::clone(&state)));
@@ -99,42 +126,104 @@ impl TestEnv {
     }
 
     /// Make `caller` the signed-in caller of the following calls.
+    ///
+    /// ```
+    /// use islet_sdk::testing::TestEnv;
+    /// use islet_sdk::Caller;
+    /// let mut env = TestEnv::new();
+    /// env.sign_in(Caller::new("pw-alice").with_assurance_level(4).with_role("inspector"));
+    /// ```
     pub fn sign_in(&mut self, caller: Caller) -> &mut Self {
         self.state.borrow_mut().caller = Some(caller);
         self
     }
 
     /// Sign in a citizen with `subject`, assurance level 0 and no roles.
+    ///
+    /// ```
+    /// use islet_sdk::testing::TestEnv;
+    /// let mut env = TestEnv::new();
+    /// env.as_caller("pw-alice");
+    /// assert_eq!(env.caller().unwrap().subject, "pw-alice");
+    /// ```
     pub fn as_caller(&mut self, subject: &str) -> &mut Self {
         self.sign_in(Caller::new(subject))
     }
 
     /// Sign in a member of the mini-service's department: role `staff`.
+    ///
+    /// ```
+    /// use islet_sdk::testing::TestEnv;
+    /// let mut env = TestEnv::new();
+    /// env.as_staff("clerk-1");
+    /// assert!(env.caller().unwrap().is_staff());
+    /// ```
     pub fn as_staff(&mut self, subject: &str) -> &mut Self {
         self.sign_in(Caller::new(subject).with_role(STAFF))
     }
 
     /// Make the following calls anonymous.
+    ///
+    /// ```
+    /// use islet_sdk::testing::TestEnv;
+    /// let mut env = TestEnv::new();
+    /// env.as_caller("pw-alice").anonymous();
+    /// assert!(env.caller().is_none());
+    /// ```
     pub fn anonymous(&mut self) -> &mut Self {
         self.state.borrow_mut().caller = None;
         self
     }
 
     /// The caller the following calls are made as.
+    ///
+    /// ```
+    /// use islet_sdk::testing::TestEnv;
+    /// assert!(TestEnv::new().caller().is_none());
+    /// ```
     pub fn caller(&self) -> Option<Caller> {
         self.state.borrow().caller.clone()
     }
 
     /// Send `request` through `router` as the host would and return the
     /// answer: header names lower-cased, `authorization` and `cookie`
-    /// removed, capabilities served by this env.
+    /// removed, an `x-request-id` (`test-1`, `test-2`, ...) added unless the
+    /// request has one, capabilities served by this env.
+    ///
+    /// ```
+    /// use islet_sdk::testing::TestEnv;
+    /// use islet_sdk::{Request, Router};
+    ///
+    /// let env = TestEnv::new();
+    /// let r = env.call(&Router::new(), Request::get("/nowhere"));
+    /// assert_eq!(r.status(), 404);
+    /// let body: serde_json::Value = r.body_json().unwrap();
+    /// assert_eq!(body["error"]["request_id"], "test-1");
+    /// ```
     pub fn call(&self, router: &Router, mut request: Request) -> Response {
         request.strip_credentials();
+        // The host gives every request an id (`x-request-id`): `test-1`, ...
+        let n = {
+            let mut state = self.state.borrow_mut();
+            state.calls += 1;
+            state.calls
+        };
+        if request.header("x-request-id").is_none() {
+            request = request.with_header("x-request-id", &format!("test-{n}"));
+        }
         self.run(|| router.handle(request))
     }
 
     /// Run `f` with this env as the current one, e.g. to call capability
     /// wrappers directly when several envs share a thread.
+    ///
+    /// ```
+    /// use islet_sdk::testing::TestEnv;
+    /// let first = TestEnv::new();
+    /// let second = TestEnv::new(); // now the current one
+    /// first.run(|| islet_sdk::storage::set("k", b"1")).unwrap();
+    /// assert!(first.stored("k").is_some() && second.stored("k").is_none());
+    /// ```
     pub fn run<T>(&self, f: impl FnOnce() -> T) -> T {
         struct Restore(Option<Option<Rc<RefCell<State>>>>);
         impl Drop for Restore {
@@ -149,6 +238,13 @@ impl TestEnv {
     }
 
     /// The value stored under `key`, bypassing every check.
+    ///
+    /// ```
+    /// use islet_sdk::testing::TestEnv;
+    /// let env = TestEnv::new();
+    /// islet_sdk::storage::set("k", b"v").unwrap();
+    /// assert_eq!(env.stored("k").as_deref(), Some(&b"v"[..]));
+    /// ```
     pub fn stored(&self, key: &str) -> Option<Vec<u8>> {
         self.state.borrow().store.peek(key).map(<[u8]>::to_vec)
     }
@@ -158,6 +254,13 @@ impl TestEnv {
     /// # Panics
     ///
     /// If the stored value is not JSON of type `T`.
+    ///
+    /// ```
+    /// use islet_sdk::testing::TestEnv;
+    /// let env = TestEnv::new();
+    /// islet_sdk::storage::set_json("n", &7).unwrap();
+    /// assert_eq!(env.stored_json::<u32>("n"), Some(7));
+    /// ```
     pub fn stored_json<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
         let bytes = self.stored(key)?;
         match serde_json::from_slice(&bytes) {
@@ -168,6 +271,13 @@ impl TestEnv {
 
     /// Store `value` under `key` (or delete it with `None`), bypassing the
     /// key, value and quota checks: for seeding test data.
+    ///
+    /// ```
+    /// use islet_sdk::testing::TestEnv;
+    /// let env = TestEnv::new();
+    /// env.put("balance/31000012", Some(b"1000")); // seed data, no checks
+    /// assert_eq!(islet_sdk::storage::increment("balance/31000012", 5).unwrap(), 1005);
+    /// ```
     pub fn put(&self, key: &str, value: Option<&[u8]>) {
         self.state
             .borrow_mut()
@@ -176,22 +286,50 @@ impl TestEnv {
     }
 
     /// Every stored key starting with `prefix`, in ascending byte order.
+    ///
+    /// ```
+    /// use islet_sdk::testing::TestEnv;
+    /// let env = TestEnv::new();
+    /// env.put("a/1", Some(b""));
+    /// assert_eq!(env.keys("a/"), ["a/1"]);
+    /// ```
     pub fn keys(&self, prefix: &str) -> Vec<String> {
         self.state.borrow().store.keys(prefix)
     }
 
     /// Bytes held: the sum of the lengths of every key and value.
+    ///
+    /// ```
+    /// use islet_sdk::testing::TestEnv;
+    /// let env = TestEnv::new();
+    /// env.put("ab", Some(b"cd"));
+    /// assert_eq!(env.storage_usage(), 4); // keys plus values
+    /// ```
     pub fn storage_usage(&self) -> u64 {
         self.state.borrow().store.usage()
     }
 
     /// Set the storage quota in bytes (keys plus values).
+    ///
+    /// ```
+    /// use islet_sdk::testing::TestEnv;
+    /// let mut env = TestEnv::new();
+    /// env.set_storage_quota(3);
+    /// assert!(islet_sdk::storage::set("key", b"value").is_err());
+    /// ```
     pub fn set_storage_quota(&mut self, bytes: u64) -> &mut Self {
         self.state.borrow_mut().store.quota = bytes;
         self
     }
 
     /// Set the largest value accepted, in bytes (1 MiB by default).
+    ///
+    /// ```
+    /// use islet_sdk::testing::TestEnv;
+    /// let mut env = TestEnv::new();
+    /// env.set_max_value_bytes(2);
+    /// assert!(islet_sdk::storage::set("k", b"abc").is_err());
+    /// ```
     pub fn set_max_value_bytes(&mut self, bytes: usize) -> &mut Self {
         self.state.borrow_mut().store.max_value = bytes;
         self
@@ -199,17 +337,38 @@ impl TestEnv {
 
     /// Make every storage call fail with `unavailable(message)`, or work
     /// again with `None`.
+    ///
+    /// ```
+    /// use islet_sdk::testing::TestEnv;
+    /// let mut env = TestEnv::new();
+    /// env.set_storage_unavailable(Some("maintenance"));
+    /// assert_eq!(islet_sdk::storage::get("k").unwrap_err().status(), 503);
+    /// ```
     pub fn set_storage_unavailable(&mut self, message: Option<&str>) -> &mut Self {
         self.state.borrow_mut().store.unavailable = message.map(str::to_owned);
         self
     }
 
     /// The log lines written so far.
+    ///
+    /// ```
+    /// use islet_sdk::testing::TestEnv;
+    /// let env = TestEnv::new();
+    /// islet_sdk::info!("hello {}", 1);
+    /// assert_eq!(env.logs()[0].message, "hello 1");
+    /// ```
     pub fn logs(&self) -> Vec<LogLine> {
         self.state.borrow().logs.clone()
     }
 
     /// Forget the log lines written so far.
+    ///
+    /// ```
+    /// use islet_sdk::testing::TestEnv;
+    /// let mut env = TestEnv::new();
+    /// islet_sdk::info!("noise");
+    /// assert!(env.clear_logs().logs().is_empty());
+    /// ```
     pub fn clear_logs(&mut self) -> &mut Self {
         self.state.borrow_mut().logs.clear();
         self
@@ -315,7 +474,7 @@ mod tests {
                 .with_header("Cookie", "a=b")
                 .with_header("X-Keep", "1"),
         );
-        assert_eq!(r.body_text(), Some("x-keep"));
+        assert_eq!(r.body_text(), Some("x-keep,x-request-id"));
     }
 
     #[test]

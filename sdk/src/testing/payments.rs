@@ -8,6 +8,14 @@ impl TestEnv {
     /// Grant the mini-service the merchant account `merchant`, as an admin
     /// would; orders for any other merchant fail with
     /// [`PaymentError::MerchantNotGranted`](crate::payment::PaymentError::MerchantNotGranted).
+    ///
+    /// ```
+    /// use islet_sdk::payment::{self, NewOrder};
+    /// use islet_sdk::testing::TestEnv;
+    /// let mut env = TestEnv::new();
+    /// env.grant_merchant("city-fees").as_caller("pw-alice");
+    /// assert!(payment::create_order(&NewOrder::new("city-fees", 100, "Fee", "k")).is_ok());
+    /// ```
     pub fn grant_merchant(&mut self, merchant: &str) -> &mut Self {
         self.state
             .borrow_mut()
@@ -19,17 +27,44 @@ impl TestEnv {
 
     /// Make every payment call fail with `provider-unavailable(message)`,
     /// or work again with `None`.
+    ///
+    /// ```
+    /// use islet_sdk::payment::{self, NewOrder};
+    /// use islet_sdk::testing::TestEnv;
+    /// let mut env = TestEnv::new();
+    /// env.grant_merchant("city-fees").as_caller("pw-alice");
+    /// env.set_payment_unavailable(Some("down"));
+    /// assert_eq!(payment::create_order(&NewOrder::new("city-fees", 100, "Fee", "k")).unwrap_err().status(), 503);
+    /// ```
     pub fn set_payment_unavailable(&mut self, message: Option<&str>) -> &mut Self {
         self.state.borrow_mut().ledger.unavailable = message.map(str::to_owned);
         self
     }
 
     /// Every order created so far, oldest first (ids `o1`, `o2`, ...).
+    ///
+    /// ```
+    /// use islet_sdk::payment::{self, NewOrder};
+    /// use islet_sdk::testing::TestEnv;
+    /// let mut env = TestEnv::new();
+    /// env.grant_merchant("city-fees").as_caller("pw-alice");
+    /// payment::create_order(&NewOrder::new("city-fees", 100, "Fee", "k")).unwrap();
+    /// assert_eq!(env.orders().len(), 1);
+    /// ```
     pub fn orders(&self) -> Vec<Order> {
         self.state.borrow().ledger.orders().to_vec()
     }
 
     /// The order `id`, if any.
+    ///
+    /// ```
+    /// use islet_sdk::payment::{self, NewOrder};
+    /// use islet_sdk::testing::TestEnv;
+    /// let mut env = TestEnv::new();
+    /// env.grant_merchant("city-fees").as_caller("pw-alice");
+    /// payment::create_order(&NewOrder::new("city-fees", 100, "Fee", "k")).unwrap();
+    /// assert_eq!(env.order("o1").unwrap().amount_fen, 100);
+    /// ```
     pub fn order(&self, id: &str) -> Option<Order> {
         self.state.borrow().ledger.get(id).ok()
     }
@@ -37,6 +72,16 @@ impl TestEnv {
     /// Every event the host would have delivered so far, oldest first (ids
     /// `e1`, `e2`, ...): payments and expiries made with [`TestEnv::pay`]
     /// and [`TestEnv::expire`], closes and refunds made by the service.
+    ///
+    /// ```
+    /// use islet_sdk::payment::{self, NewOrder};
+    /// use islet_sdk::testing::TestEnv;
+    /// let mut env = TestEnv::new();
+    /// env.grant_merchant("city-fees").as_caller("pw-alice");
+    /// payment::create_order(&NewOrder::new("city-fees", 100, "Fee", "k")).unwrap();
+    /// env.pay("o1");
+    /// assert_eq!(env.payment_events().len(), 1);
+    /// ```
     pub fn payment_events(&self) -> Vec<PaymentEvent> {
         self.state.borrow().ledger.events().to_vec()
     }
@@ -48,6 +93,16 @@ impl TestEnv {
     /// # Panics
     ///
     /// If there is no order `id` or it is not waiting for payment.
+    ///
+    /// ```
+    /// use islet_sdk::payment::{self, NewOrder};
+    /// use islet_sdk::testing::TestEnv;
+    /// let mut env = TestEnv::new();
+    /// env.grant_merchant("city-fees").as_caller("pw-alice");
+    /// payment::create_order(&NewOrder::new("city-fees", 100, "Fee", "k")).unwrap();
+    /// let paid = env.pay("o1");
+    /// assert_eq!(paid.order.status, payment::OrderStatus::Paid);
+    /// ```
     pub fn pay(&self, id: &str) -> PaymentEvent {
         let paid = self.state.borrow_mut().ledger.pay(id, backend::now());
         paid.unwrap_or_else(|why| panic!("{why}"))
@@ -58,6 +113,15 @@ impl TestEnv {
     /// # Panics
     ///
     /// If there is no order `id` or it is not waiting for payment.
+    ///
+    /// ```
+    /// use islet_sdk::payment::{self, NewOrder};
+    /// use islet_sdk::testing::TestEnv;
+    /// let mut env = TestEnv::new();
+    /// env.grant_merchant("city-fees").as_caller("pw-alice");
+    /// payment::create_order(&NewOrder::new("city-fees", 100, "Fee", "k")).unwrap();
+    /// assert_eq!(env.expire("o1").kind, payment::EventKind::Expired);
+    /// ```
     pub fn expire(&self, id: &str) -> PaymentEvent {
         let expired = self.state.borrow_mut().ledger.expire(id);
         expired.unwrap_or_else(|why| panic!("{why}"))
@@ -68,6 +132,18 @@ impl TestEnv {
     /// handler's answer; the host would deliver an event again after an
     /// error, so a test may call this twice (with `attempt` raised) to
     /// check the handler is idempotent.
+    ///
+    /// ```
+    /// use islet_sdk::payment::{self, NewOrder};
+    /// use islet_sdk::testing::TestEnv;
+    /// let mut env = TestEnv::new();
+    /// env.grant_merchant("city-fees").as_caller("pw-alice");
+    /// payment::create_order(&NewOrder::new("city-fees", 100, "Fee", "k")).unwrap();
+    /// let paid = env.pay("o1");
+    /// let handler = |e: &payment::PaymentEvent| islet_sdk::storage::set(&format!("paid/{}", e.order.id), b"").map_err(|e| e.to_string());
+    /// assert_eq!(env.deliver(handler, &paid), Ok(()));
+    /// assert!(env.stored("paid/o1").is_some());
+    /// ```
     pub fn deliver(
         &self,
         handler: impl FnOnce(&PaymentEvent) -> Result<(), String>,

@@ -9,9 +9,27 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// The purpose a [`TestEnv`] puts in the [`ClaimError::NoConsent`] of an
 /// item not allowed with [`TestEnv::allow_claim`].
+///
+/// ```
+/// use islet_sdk::identity::{self, ClaimError, DataItem};
+/// use islet_sdk::testing::TestEnv;
+/// let mut env = TestEnv::new();
+/// env.as_caller("pw-alice");
+/// let asked = identity::claim(DataItem::Phone).unwrap_err().consent_request().unwrap();
+/// assert_eq!(asked.purpose, islet_sdk::testing::TEST_PURPOSE);
+/// ```
 pub const TEST_PURPOSE: &str = "(test)";
 
 /// One message a service sent through a [`TestEnv`].
+///
+/// ```
+/// use islet_sdk::testing::TestEnv;
+/// let mut env = TestEnv::new();
+/// env.consent_messages("pw-alice", "status", 1);
+/// islet_sdk::notification::send("pw-alice", "status", &[("case", "12")], Some("/cases/12")).unwrap();
+/// let m = &env.sent()[0];
+/// assert_eq!((m.id.as_str(), m.link.as_deref()), ("m1", Some("/cases/12")));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SentMessage {
     /// The id [`notification::send`](crate::notification::send) returned:
@@ -102,6 +120,15 @@ impl TestEnv {
     /// Put `value` for `item` in the identity token of the signed-in caller
     /// (whoever is signed in). An allowed item without a value fails with
     /// [`ClaimError::NotAvailable`].
+    ///
+    /// ```
+    /// use islet_sdk::identity::{self, ClaimError, DataItem};
+    /// use islet_sdk::testing::TestEnv;
+    /// let mut env = TestEnv::new();
+    /// env.as_caller("pw-alice");
+    /// env.set_claim(DataItem::RealName, "Li Lei").allow_claim(DataItem::RealName);
+    /// assert_eq!(identity::claim(DataItem::RealName).unwrap(), "Li Lei");
+    /// ```
     pub fn set_claim(&mut self, item: DataItem, value: &str) -> &mut Self {
         self.state
             .borrow_mut()
@@ -115,12 +142,30 @@ impl TestEnv {
     /// the manifest declared it, an admin granted it and the citizen
     /// consented. Without this a claim fails with
     /// [`ClaimError::NoConsent`] and purpose [`TEST_PURPOSE`].
+    ///
+    /// ```
+    /// use islet_sdk::identity::{self, ClaimError, DataItem};
+    /// use islet_sdk::testing::TestEnv;
+    /// let mut env = TestEnv::new();
+    /// env.as_caller("pw-alice");
+    /// env.allow_claim(DataItem::Email).set_claim(DataItem::Email, "li@example.cn");
+    /// assert!(identity::claim(DataItem::Email).is_ok());
+    /// ```
     pub fn allow_claim(&mut self, item: DataItem) -> &mut Self {
         self.state.borrow_mut().people.allowed.insert(item);
         self
     }
 
     /// Withdraw [`TestEnv::allow_claim`]: the citizen revoked consent.
+    ///
+    /// ```
+    /// use islet_sdk::identity::{self, ClaimError, DataItem};
+    /// use islet_sdk::testing::TestEnv;
+    /// let mut env = TestEnv::new();
+    /// env.as_caller("pw-alice");
+    /// env.set_claim(DataItem::Phone, "13800000000").allow_claim(DataItem::Phone).revoke_claim(DataItem::Phone);
+    /// assert!(matches!(identity::claim(DataItem::Phone), Err(ClaimError::NoConsent { .. })));
+    /// ```
     pub fn revoke_claim(&mut self, item: DataItem) -> &mut Self {
         self.state.borrow_mut().people.allowed.remove(&item);
         self
@@ -128,6 +173,15 @@ impl TestEnv {
 
     /// Make claims of `item` by a signed-in caller fail with `error` (e.g.
     /// [`ClaimError::NotGranted`]), or behave normally again with `None`.
+    ///
+    /// ```
+    /// use islet_sdk::identity::{self, ClaimError, DataItem};
+    /// use islet_sdk::testing::TestEnv;
+    /// let mut env = TestEnv::new();
+    /// env.as_caller("pw-alice");
+    /// env.fail_claim(DataItem::Phone, Some(ClaimError::NotGranted));
+    /// assert_eq!(identity::claim(DataItem::Phone), Err(ClaimError::NotGranted));
+    /// ```
     pub fn fail_claim(&mut self, item: DataItem, error: Option<ClaimError>) -> &mut Self {
         {
             let failures = &mut self.state.borrow_mut().people.failures;
@@ -143,6 +197,14 @@ impl TestEnv {
     /// `template` (one-time consents; pass `u32::MAX` for a long-term one).
     /// Each [`notification::send`](crate::notification::send) uses one up;
     /// without one it fails with [`NotifyError::NoConsent`].
+    ///
+    /// ```
+    /// use islet_sdk::testing::TestEnv;
+    /// let mut env = TestEnv::new();
+    /// env.consent_messages("pw-alice", "news", 1); // one message; u32::MAX: long-term
+    /// assert!(islet_sdk::notification::send("pw-alice", "news", &[("text", "a")], None).is_ok());
+    /// assert!(islet_sdk::notification::send("pw-alice", "news", &[("text", "b")], None).is_err());
+    /// ```
     pub fn consent_messages(&mut self, subject: &str, template: &str, n: u32) -> &mut Self {
         {
             let key = (subject.to_owned(), template.to_owned());
@@ -154,6 +216,13 @@ impl TestEnv {
     }
 
     /// How many more messages of `template` `subject` has consented to.
+    ///
+    /// ```
+    /// use islet_sdk::testing::TestEnv;
+    /// let mut env = TestEnv::new();
+    /// env.consent_messages("pw-alice", "news", 2);
+    /// assert_eq!(env.consents_left("pw-alice", "news"), 2);
+    /// ```
     pub fn consents_left(&self, subject: &str, template: &str) -> u32 {
         let key = (subject.to_owned(), template.to_owned());
         self.state
@@ -166,12 +235,27 @@ impl TestEnv {
     }
 
     /// Every message sent so far, oldest first.
+    ///
+    /// ```
+    /// use islet_sdk::testing::TestEnv;
+    /// let mut env = TestEnv::new();
+    /// env.consent_messages("pw-alice", "news", 1);
+    /// islet_sdk::notification::send("pw-alice", "news", &[("text", "hi")], None).unwrap();
+    /// assert_eq!(env.sent()[0].params, [("text".to_string(), "hi".to_string())]);
+    /// ```
     pub fn sent(&self) -> Vec<SentMessage> {
         self.state.borrow().people.sent.clone()
     }
 
     /// Make every send fail with `unavailable(message)`, or work again with
     /// `None`.
+    ///
+    /// ```
+    /// use islet_sdk::testing::TestEnv;
+    /// let mut env = TestEnv::new();
+    /// env.consent_messages("pw-alice", "news", 1).set_notification_unavailable(Some("down"));
+    /// assert_eq!(islet_sdk::notification::send("pw-alice", "news", &[("text", "x")], None).unwrap_err().status(), 503);
+    /// ```
     pub fn set_notification_unavailable(&mut self, message: Option<&str>) -> &mut Self {
         self.state.borrow_mut().people.unavailable = message.map(str::to_owned);
         self

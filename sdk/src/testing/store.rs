@@ -6,6 +6,12 @@ use crate::storage::{KeyPage, MAX_KEY_BYTES, MAX_PAGE, MAX_VALUE_BYTES, StorageE
 use std::collections::BTreeMap;
 
 /// Quota of a fresh [`TestEnv`](super::TestEnv): the platform default of 10 MiB.
+///
+/// ```
+/// use islet_sdk::testing::{TestEnv, DEFAULT_QUOTA_BYTES};
+/// assert_eq!(DEFAULT_QUOTA_BYTES, 10 * 1024 * 1024);
+/// let _env = TestEnv::new(); // starts with this quota
+/// ```
 pub const DEFAULT_QUOTA_BYTES: u64 = 10 << 20;
 
 #[derive(Debug)]

@@ -89,12 +89,19 @@ async fn a_js_service_is_accepted_and_answers_with_the_sdk() {
         .send()
         .await
         .expect("POST");
+    let request_id = anon.headers()["x-request-id"]
+        .to_str()
+        .unwrap_or_default()
+        .to_string();
     let (status, anon) = json_of(anon).await;
     assert_eq!(
         (status, anon["error"]["code"].as_str()),
         (401, Some("unauthenticated")),
         "{anon}"
     );
+    // The JS SDK's error answers carry the host's request id too.
+    assert!(!request_id.is_empty());
+    assert_eq!(anon["error"]["request_id"], request_id.as_str(), "{anon}");
     host.stop().await;
 }
 

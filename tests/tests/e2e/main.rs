@@ -29,5 +29,6 @@ mod registry;
 mod rolling;
 mod routing;
 mod sandbox;
+mod std_guest;
 mod storage;
 mod time_isolation;

@@ -108,6 +108,34 @@ async fn request_ids_are_accepted_returned_and_put_in_errors() {
     let (_, body) = json_of(response).await;
     assert_eq!(body["error"]["request_id"], generated.as_str());
 
+    // A plugin's own error answers (here the Rust SDK router's 405) carry
+    // the same id: the host hands it to the guest as `x-request-id`.
+    let response = host
+        .http
+        .post(host.url("/p/hello/x"))
+        .header("x-request-id", "app-req-44")
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json_of(response).await;
+    assert_eq!(status, 405, "{body}");
+    assert_eq!(body["error"]["code"], "method_not_allowed", "{body}");
+    assert_eq!(body["error"]["request_id"], "app-req-44", "{body}");
+    for sent in [None, Some("bad id with spaces")] {
+        let mut request = host.http.post(host.url("/p/hello/x"));
+        if let Some(sent) = sent {
+            request = request.header("x-request-id", sent);
+        }
+        let response = request.send().await.unwrap();
+        let generated = response.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert_ne!(Some(generated.as_str()), sent);
+        let (_, body) = json_of(response).await;
+        assert_eq!(body["error"]["request_id"], generated.as_str(), "{body}");
+    }
+
     let response = host
         .http
         .get(host.url("/healthz"))

@@ -2,11 +2,12 @@
 //! tests, README) that builds and tests straight away, wherever it is
 //! created, from one of three templates: `basic` (identity, storage, log),
 //! `paying` (an order, the cashier, the payment event) and `notifying`
-//! (subscriptions, consent, a template message).
+//! (subscriptions, consent, a template message), in Rust or JavaScript.
 
+mod js;
 mod sdk;
 
-pub use sdk::{build_cache_dir, sdk_path_for};
+pub use sdk::{build_cache_dir, js_sdk_path_for, sdk_path_for};
 
 use anyhow::{Context as _, bail};
 use std::path::{Path, PathBuf};
@@ -130,12 +131,6 @@ pub fn create(new: &NewPlugin) -> anyhow::Result<PathBuf> {
             new.id
         );
     }
-    if new.lang == Lang::Js {
-        bail!(
-            "JavaScript plugins are not available in this version of islet yet; \
-             use --lang rust"
-        );
-    }
     let dir = new.parent.join(&new.id);
     if dir.exists() {
         bail!(
@@ -149,10 +144,86 @@ pub fn create(new: &NewPlugin) -> anyhow::Result<PathBuf> {
         .parent
         .canonicalize()
         .with_context(|| format!("cannot resolve {}", new.parent.display()))?;
+    let name = display_name(&new.id);
+    let (files, replacements) = match new.lang {
+        Lang::Rust => rust_files(new, &parent, name)?,
+        Lang::Js => js_files(new, &parent, name)?,
+    };
+    // Write into a temporary sibling, then rename: no half-made project.
+    let staging = parent.join(format!(".{}.islet-new", new.id));
+    let _ = std::fs::remove_dir_all(&staging);
+    let written = files
+        .iter()
+        .try_for_each(|file| write_file(&staging, file, &replacements));
+    if let Err(e) = written.and_then(|()| {
+        std::fs::rename(&staging, &dir).with_context(|| format!("cannot create {}", dir.display()))
+    }) {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(e);
+    }
+    Ok(dir)
+}
+
+/// What a template says about its manifest, by template.
+fn manifest_note(template: Template) -> &'static str {
+    match template {
+        Template::Basic => "",
+        Template::Paying => " (the merchant account is granted by an admin)",
+        Template::Notifying => " and the message template an admin approves",
+    }
+}
+
+/// What a template's tests fake besides storage and identity.
+fn test_note(template: Template) -> &'static str {
+    match template {
+        Template::Basic => "",
+        Template::Paying => ", the payment platform and the cashier",
+        Template::Notifying => ", consents and the Inbox",
+    }
+}
+
+type Replacements = Vec<(&'static str, String)>;
+
+/// The files and `{{placeholder}}` values of a JavaScript project.
+fn js_files(
+    new: &NewPlugin,
+    parent: &Path,
+    name: String,
+) -> anyhow::Result<(Vec<File>, Replacements)> {
+    let sdk = js_sdk_path_for(&parent.join(&new.id))?;
+    let files = js::COMMON
+        .into_iter()
+        .chain(js::template_files(new.template))
+        .collect();
+    let replacements = vec![
+        ("{{id}}", new.id.clone()),
+        ("{{name}}", name),
+        ("{{department}}", new.department.clone()),
+        ("{{merchant}}", format!("{}-fees", new.department)),
+        ("{{template}}", new.template.name().to_string()),
+        (
+            "{{sdk}}",
+            js::json_string_content(&format!("file:{}", sdk.display())),
+        ),
+        ("{{manifest_note}}", manifest_note(new.template).to_string()),
+        ("{{test_note}}", test_note(new.template).to_string()),
+    ];
+    Ok((files, replacements))
+}
+
+/// The files and `__PLACEHOLDER__` values of a Rust project.
+fn rust_files(
+    new: &NewPlugin,
+    parent: &Path,
+    name: String,
+) -> anyhow::Result<(Vec<File>, Replacements)> {
     let sdk = sdk_path_for(&parent.join(&new.id))?;
     let target = build_cache_dir()?;
-    let name = display_name(&new.id);
-    let replacements = [
+    let files = COMMON
+        .into_iter()
+        .chain(template_files(new.template))
+        .collect();
+    let replacements = vec![
         ("__CRATE__", new.id.replace('-', "_")),
         ("__ID__", new.id.clone()),
         ("__NAME__", name),
@@ -161,15 +232,7 @@ pub fn create(new: &NewPlugin) -> anyhow::Result<PathBuf> {
         ("__TEMPLATE__", new.template.name().to_string()),
         ("__SDK_PATH__", toml_path(&sdk)),
         ("__TARGET_DIR__", toml_path(&target)),
-        (
-            "__MANIFEST_NOTE__",
-            match new.template {
-                Template::Basic => "",
-                Template::Paying => " (the merchant account is granted by an admin)",
-                Template::Notifying => " and the message template an admin approves",
-            }
-            .to_string(),
-        ),
+        ("__MANIFEST_NOTE__", manifest_note(new.template).to_string()),
         (
             "__INTRO__",
             match new.template {
@@ -188,30 +251,9 @@ pub fn create(new: &NewPlugin) -> anyhow::Result<PathBuf> {
             }
             .to_string(),
         ),
-        (
-            "__TEST_NOTE__",
-            match new.template {
-                Template::Basic => "",
-                Template::Paying => ", the payment platform and the cashier",
-                Template::Notifying => ", consents and the Inbox",
-            }
-            .to_string(),
-        ),
+        ("__TEST_NOTE__", test_note(new.template).to_string()),
     ];
-    // Write into a temporary sibling, then rename: no half-made project.
-    let staging = parent.join(format!(".{}.islet-new", new.id));
-    let _ = std::fs::remove_dir_all(&staging);
-    let written = COMMON
-        .iter()
-        .chain(template_files(new.template).iter())
-        .try_for_each(|file| write_file(&staging, file, &replacements));
-    if let Err(e) = written.and_then(|()| {
-        std::fs::rename(&staging, &dir).with_context(|| format!("cannot create {}", dir.display()))
-    }) {
-        let _ = std::fs::remove_dir_all(&staging);
-        return Err(e);
-    }
-    Ok(dir)
+    Ok((files, replacements))
 }
 
 fn write_file(root: &Path, file: &File, replacements: &[(&str, String)]) -> anyhow::Result<()> {
@@ -281,6 +323,42 @@ mod tests {
             }
             let manifest = std::fs::read_to_string(made.join("islet.toml")).unwrap();
             manifest.parse::<crate::manifest::Manifest>().unwrap();
+            let js = dir.path().join("js");
+            let made = create(&NewPlugin {
+                id: "bus-card".into(),
+                parent: js.clone(),
+                lang: Lang::Js,
+                template,
+                department: "transport".into(),
+            })
+            .unwrap();
+            for file in [
+                "package.json",
+                ".npmrc",
+                "README.md",
+                "islet.toml",
+                "src/index.js",
+                "test/index.test.js",
+            ] {
+                let text = std::fs::read_to_string(made.join(file)).unwrap();
+                assert!(!text.contains("{{"), "{file} of {template:?}: {text}");
+            }
+            let manifest = std::fs::read_to_string(made.join("islet.toml")).unwrap();
+            let manifest = manifest.parse::<crate::manifest::Manifest>().unwrap();
+            assert_eq!(manifest.id, "bus-card");
+            let package: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(made.join("package.json")).unwrap())
+                    .unwrap();
+            assert_eq!(package["name"], "bus-card");
+            assert_eq!(package["scripts"]["build"], "islet-js-build");
+            // Inside this checkout: the checkout's JS SDK, by a relative path.
+            let sdk = package["dependencies"]["@islet/sdk"].as_str().unwrap();
+            let sdk = sdk.strip_prefix("file:").unwrap();
+            assert!(
+                made.join(sdk).join("src/index.js").is_file()
+                    || std::path::Path::new(sdk).is_absolute(),
+                "{sdk}"
+            );
             // A second project of the same name is refused, nothing touched.
             let again = create(&NewPlugin {
                 id: "bus-card".into(),
