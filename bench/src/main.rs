@@ -75,7 +75,11 @@ enum Child {
     },
     /// Part 10's host process.
     #[command(name = "isolation-child", hide = true)]
-    Isolation,
+    Isolation {
+        /// The host's log file (rotated by size).
+        #[arg(long)]
+        log: PathBuf,
+    },
     /// Part 5's child process: one host with N plugins, figures on stdout.
     #[command(name = "memory-child", hide = true)]
     Memory {
@@ -113,8 +117,8 @@ fn main() -> anyhow::Result<()> {
     {
         return parts::memory::child(*plugins, component, cache_dir);
     }
-    if let Some(Child::Isolation) = &cli.child {
-        return parts::isolation::child();
+    if let Some(Child::Isolation { log }) = &cli.child {
+        return parts::isolation::child(log);
     }
     let soak = match &cli.child {
         Some(Child::Soak { minutes }) => Some(std::time::Duration::from_secs(minutes * 60)),

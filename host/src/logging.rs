@@ -64,7 +64,9 @@ pub fn init_with(json: bool, default_filter: &str, file: Option<&LogFile>) {
             .with_writer(writer)
     };
     match (json, file) {
-        (true, Some(file)) => registry.with(json_layer(BoxMakeWriter::new(file.open()))).init(),
+        (true, Some(file)) => registry
+            .with(json_layer(BoxMakeWriter::new(file.open())))
+            .init(),
         (true, None) => registry
             .with(json_layer(BoxMakeWriter::new(std::io::stderr)))
             .init(),

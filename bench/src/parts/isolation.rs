@@ -89,11 +89,21 @@ const KINDS: [Kind; 8] = [
     },
 ];
 
+/// Size at which the host's log file is rotated in this part.
+const LOG_FILE_BYTES: usize = 32 << 20;
+/// Rotated log files kept.
+const LOG_FILES_KEPT: usize = 3;
+
 /// The child: a host on a random port with `hello` and every kind
-/// installed, its log on stderr. Prints `{"addr", "data"}` on stdout and
-/// serves until stdin closes.
-pub fn child() -> anyhow::Result<()> {
-    islet_host::logging::init(false);
+/// installed, its log in `log` rotated by size as `islet --log-file` does.
+/// Prints `{"addr", "data"}` on stdout and serves until stdin closes.
+pub fn child(log: &std::path::Path) -> anyhow::Result<()> {
+    let file = islet_host::logging::LogFile {
+        path: log.to_path_buf(),
+        max_bytes: LOG_FILE_BYTES,
+        keep: LOG_FILES_KEPT,
+    };
+    islet_host::logging::init_with(false, "info", Some(&file));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -128,14 +138,19 @@ struct HostProcess {
 impl HostProcess {
     fn start() -> anyhow::Result<HostProcess> {
         let dir = tempfile::tempdir().context("cannot create a temporary folder")?;
-        let log = dir.path().join("host.log");
-        let log_file = std::fs::File::create(&log).context("cannot create the host's log")?;
+        let logs = dir.path().join("logs");
+        std::fs::create_dir_all(&logs).context("cannot create the host's log folder")?;
+        let log = logs.join("host.log");
+        let stderr = std::fs::File::create(dir.path().join("stderr.log"))
+            .context("cannot create the host's stderr file")?;
         let exe = std::env::current_exe().context("cannot find the benchmark binary")?;
         let mut child = Command::new(exe)
             .arg(CHILD_COMMAND)
+            .arg("--log")
+            .arg(&log)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(log_file)
+            .stderr(stderr)
             .spawn()
             .context("cannot start the host process")?;
         let stdout = child.stdout.take().context("no stdout of the host")?;
@@ -159,7 +174,7 @@ impl HostProcess {
                 .context("the host printed no address")?,
             data: PathBuf::from(ready["data"].as_str().unwrap_or_default()),
             child,
-            log,
+            log: logs,
             _dir: dir,
         })
     }
@@ -199,7 +214,7 @@ impl Probe {
         Sample {
             rss_mib: rss_mib(self.pid),
             store_mib: mib(dir_bytes(&self.data)),
-            log_mib: mib(std::fs::metadata(&self.log).map_or(0, |m| m.len())),
+            log_mib: mib(dir_bytes(&self.log)),
         }
     }
 }
@@ -450,7 +465,7 @@ fn report(
     } else {
         0.0
     };
-    let log_rate = after.log_mib / length.as_secs_f64().max(1.0) * 60.0;
+    let log_cap = ((LOG_FILES_KEPT + 1) * LOG_FILE_BYTES) as f64 / (1 << 20) as f64;
     Ok(Section {
         number: 10,
         title: "isolation under every hostile kind".into(),
@@ -461,15 +476,17 @@ fn report(
              in periods of one quiet window (`hello` alone at concurrency {c}) and {NOISY_PER_QUIET} \
              noisy windows ({} caller(s) looping on every hostile kind at once, next to `hello` \
              at concurrency {c}), each window {:.1} s after {:.1} s of warm-up. The host \
-             process's resident memory, its data folder on disk and its log file are sampled \
-             every second. `cargo run --release -p islet-bench -- soak --minutes 60` runs the \
+             process's resident memory, its data folder on disk and its log files (written as \
+             `islet --log-file` writes them: rotated at {log_mib} MiB, {LOG_FILES_KEPT} kept) are \
+             sampled every second. `cargo run --release -p islet-bench -- soak --minutes 60` runs the \
              same for an hour.",
             KINDS.len(),
             length.as_secs_f64(),
             p.isolation_callers,
             p.duration.as_secs_f64(),
             p.warmup.as_secs_f64(),
-            c = p.target_concurrency
+            c = p.target_concurrency,
+            log_mib = LOG_FILE_BYTES >> 20,
         ),
         tables: vec![over_time, resources, kinds],
         verdict: Verdict {
@@ -488,13 +505,14 @@ fn report(
             "`hello` errors: {errors}. Resident memory moved {rss_growth:+.1} MiB from the \
              second to the last tenth of the run (peak {:.0} MiB, {:.0} MiB 3 s after the noise \
              stopped, {:.0} MiB before). The store on disk peaked at {:.1} MiB with a 10 MiB \
-             quota being deleted and rewritten; the log grew {log_rate:.2} MiB per minute \
-             (every request's access line, every fault, and the guest lines the log caps let \
-             through).",
+             quota being deleted and rewritten. The log files peaked at {:.1} MiB (their cap: \
+             {log_cap:.0} MiB; every request's access line, every fault line the fault log lets \
+             through and the guest lines the log caps let through, rotated by size).",
             peak(|s| s.rss_mib),
             after.rss_mib,
             before.rss_mib,
             peak(|s| s.store_mib),
+            peak(|s| s.log_mib),
         ),
     })
 }

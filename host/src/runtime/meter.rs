@@ -1,8 +1,8 @@
 //! Per-call accounting: the CPU and wall-clock budget checked at each epoch
 //! tick, and the memory limiter summing all of an instance's memories.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};

@@ -13,9 +13,7 @@ mod prepare;
 pub use cache::{ArtifactCache, Eviction, write_atomically};
 pub use imports::{ImportError, check_imports};
 pub use invoke::{CallInput, CallOutput, GuestFault};
-pub use meter::{
-    CallClock, HeavyLane, Interrupt, LaneTurn, MemoryLimiter, Meter, thread_cpu_time,
-};
+pub use meter::{CallClock, HeavyLane, Interrupt, LaneTurn, MemoryLimiter, Meter, thread_cpu_time};
 pub use prepare::{PrepareError, PreparedPlugin};
 
 use crate::auth::PairwiseSubjects;
