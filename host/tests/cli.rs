@@ -418,3 +418,74 @@ fn completions_cover_every_command_for_each_shell() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("bash"), "{}", stderr(&out));
 }
+
+#[test]
+fn the_log_file_is_rotated_by_size_and_old_files_are_deleted() {
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().join("data");
+    let log = data.path().join("logs").join("islet.log");
+    std::fs::create_dir_all(log.parent().unwrap()).unwrap();
+    let mut child = islet()
+        .args(["serve", "--dev", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data_dir)
+        .arg("--log-file")
+        .arg(&log)
+        .args(["--log-file-mib", "1", "--log-files", "2"])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let server = Running(child);
+    let line = BufReader::new(out)
+        .lines()
+        .map_while(Result::ok)
+        .find(|l| l.starts_with("islet listening on "))
+        .unwrap();
+    let base = line.trim_start_matches("islet listening on ").trim();
+    // 2,000 requests whose access lines carry a 2 KiB path: about 4 MiB of
+    // log, four times the rotation size.
+    let client = reqwest::blocking::Client::new();
+    let long = "x".repeat(2048);
+    for i in 0..2000 {
+        let r = client
+            .get(format!("{base}/no-such-{i}-{long}"))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 404);
+    }
+    drop(server);
+    let mut files: Vec<_> = std::fs::read_dir(log.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let names: Vec<_> = files
+        .iter()
+        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        ["islet.log", "islet.log.1", "islet.log.2"],
+        "{names:?}"
+    );
+    let mut answered = 0;
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        // A file ends where a line ends, and is about the rotation size.
+        assert!(text.ends_with('\n'), "{} ends mid-line", file.display());
+        assert!(
+            text.len() <= (1 << 20) + 8192,
+            "{} holds {} bytes",
+            file.display(),
+            text.len()
+        );
+        answered += text.lines().filter(|l| l.contains("answered")).count();
+    }
+    // The oldest lines are gone: the files kept hold fewer than the 2,000
+    // access lines written, but at least two full files' worth.
+    assert!(
+        (800..2000).contains(&answered),
+        "{answered} access lines kept"
+    );
+}
