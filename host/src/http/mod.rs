@@ -15,6 +15,8 @@ mod inbox;
 mod isolation;
 mod lang;
 mod lifecycle;
+mod openapi;
+mod openapi_schemas;
 mod operations;
 pub mod ops;
 mod payment_admin;
@@ -173,6 +175,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/admin/", get(assets::admin_page))
         .route("/assets/{file}", get(assets::asset))
         .route("/assets/i18n/{file}", get(assets::catalogue))
+        // The API reference: the description and the page that renders it.
+        .route("/openapi.json", get(openapi::openapi_json))
+        .route("/docs/api", get(openapi::docs_page))
         .layer(assets::compression());
     Router::new()
         .merge(pages)

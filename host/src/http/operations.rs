@@ -1,6 +1,7 @@
 //! Admin operations beyond installing: usage reports, the audit log, and
 //! resuming a version its circuit breaker suspended.
 
+use super::openapi_schemas as schema;
 use super::error::ApiError;
 use super::extract::{Path, Query};
 use super::{AppState, caller};
@@ -15,7 +16,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Query of `GET /admin/v1/usage`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct UsageQuery {
     /// First day, `YYYY-MM-DD` (default: today, in the business time zone).
@@ -39,6 +41,10 @@ struct DepartmentTotal {
 }
 
 /// `GET /admin/v1/usage?from=&to=&department=`.
+#[utoipa::path(get, path = "/admin/v1/usage", tag = "admin-operations",
+    security(("bearer" = ["admin", "reviewer", "operator"])),
+    params(UsageQuery),
+    responses((status = 200, description = "Calls, errors, refusals and time per day, plugin and version, with department totals.", body = schema::Usage)))]
 pub async fn usage(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -94,6 +100,10 @@ pub async fn usage(
 
 /// `GET /admin/v1/audit?action=&target=&actor=&limit=&cursor=`: newest
 /// first, a page at a time (`next_cursor`); an empty filter is no filter.
+#[utoipa::path(get, path = "/admin/v1/audit", tag = "admin-operations",
+    security(("bearer" = ["admin", "reviewer", "operator"])),
+    params(AuditFilter),
+    responses((status = 200, description = "Audit entries, newest first.", body = schema::AuditPage)))]
 pub async fn audit(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -130,6 +140,13 @@ pub async fn audit(
 }
 
 /// `POST /admin/v1/plugins/{id}/resume`: close the current version's breaker.
+#[utoipa::path(post, path = "/admin/v1/plugins/{id}/resume", tag = "admin-operations",
+    security(("bearer" = ["admin", "reviewer"])),
+    params(("id" = String, Path, description = "The plugin.")),
+    responses(
+        (status = 200, description = "The released version's breaker, closed.", body = schema::Resumed),
+        (status = 409, description = "No full release to resume (`invalid_transition`).", body = schema::Error),
+    ))]
 pub async fn resume_plugin(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,

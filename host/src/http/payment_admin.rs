@@ -2,6 +2,7 @@
 //! orders and an order's journal and events, event deliveries, and the daily
 //! reconciliation statement.
 
+use super::openapi_schemas as schema;
 use super::error::ApiError;
 use super::extract::{Path, Query};
 use super::{AppState, blocking, caller};
@@ -39,6 +40,9 @@ fn ledger_error(e: LedgerError, what: &str) -> ApiError {
 }
 
 /// `GET /admin/v1/merchants`.
+#[utoipa::path(get, path = "/admin/v1/merchants", tag = "admin-money",
+    security(("bearer" = ["admin", "reviewer", "operator", "developer:{department}"])),
+    responses((status = 200, description = "Merchant accounts the caller may see.", body = schema::MerchantList)))]
 pub async fn list_merchants(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -60,7 +64,7 @@ pub async fn list_merchants(
 }
 
 /// Body of `POST /admin/v1/merchants`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMerchant {
     id: String,
@@ -69,6 +73,13 @@ pub struct NewMerchant {
 }
 
 /// `POST /admin/v1/merchants`: open a merchant account (admins only).
+#[utoipa::path(post, path = "/admin/v1/merchants", tag = "admin-money",
+    security(("bearer" = ["admin"])),
+    request_body(content = NewMerchant),
+    responses(
+        (status = 201, description = "Opened.", body = schema::Merchant),
+        (status = 409, description = "The id is taken (`merchant_exists`).", body = schema::Error),
+    ))]
 pub async fn create_merchant(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -105,6 +116,10 @@ pub async fn create_merchant(
 
 /// `PUT` / `DELETE /admin/v1/merchants/{id}/plugins/{plugin}`: allow or
 /// stop a plugin charging to the merchant (admins only).
+#[utoipa::path(method(put, delete), path = "/admin/v1/merchants/{id}/plugins/{plugin}", tag = "admin-money",
+    security(("bearer" = ["admin"])),
+    params(("id" = String, Path, description = "The merchant."), ("plugin" = String, Path, description = "The plugin.")),
+    responses((status = 200, description = "`PUT` allows the plugin to charge to the merchant, `DELETE` stops it.", body = schema::Merchant)))]
 pub async fn grant_merchant(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -146,6 +161,10 @@ pub async fn grant_merchant(
 }
 
 /// `GET /admin/v1/orders/{id}`: an order with its journal and events.
+#[utoipa::path(get, path = "/admin/v1/orders/{id}", tag = "admin-money",
+    security(("bearer" = ["admin", "reviewer", "operator", "developer:{department}"])),
+    params(("id" = String, Path, description = "The order.")),
+    responses((status = 200, description = "The order with its journal and events.", body = schema::OrderDetail)))]
 pub async fn order_detail(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -185,7 +204,8 @@ pub async fn order_detail(
 }
 
 /// Query of `GET /admin/v1/orders`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct OrdersQuery {
     /// Only this plugin's orders.
@@ -204,6 +224,10 @@ pub struct OrdersQuery {
 /// oldest first, a page at a time (`next_cursor`); staff of a department
 /// see their department's plugins' orders, without the platform-wide
 /// citizen key.
+#[utoipa::path(get, path = "/admin/v1/orders", tag = "admin-money",
+    security(("bearer" = ["admin", "reviewer", "operator", "developer:{department}"])),
+    params(OrdersQuery),
+    responses((status = 200, description = "Orders, oldest first, a page at a time.", body = schema::AdminOrders)))]
 pub async fn list_orders(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -278,7 +302,8 @@ pub async fn list_orders(
 }
 
 /// Query of `GET /admin/v1/payment-events`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EventsQuery {
     plugin: Option<String>,
@@ -289,6 +314,10 @@ pub struct EventsQuery {
 
 /// `GET /admin/v1/payment-events?plugin=&status=&limit=&cursor=`:
 /// deliveries, newest first, a page at a time (`next_cursor`).
+#[utoipa::path(get, path = "/admin/v1/payment-events", tag = "admin-money",
+    security(("bearer" = ["admin", "reviewer", "operator", "developer:{department}"])),
+    params(EventsQuery),
+    responses((status = 200, description = "Payment events and their delivery, newest first.", body = schema::PaymentEvents)))]
 pub async fn list_events(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -337,6 +366,10 @@ pub async fn list_events(
 }
 
 /// `POST /admin/v1/payment-events/{id}/redeliver`: queue an event again.
+#[utoipa::path(post, path = "/admin/v1/payment-events/{id}/redeliver", tag = "admin-money",
+    security(("bearer" = ["admin", "reviewer"])),
+    params(("id" = String, Path, description = "The event (`evt-...`).")),
+    responses((status = 200, description = "The event, queued again.", body = schema::PaymentEvent)))]
 pub async fn redeliver(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -365,7 +398,8 @@ pub async fn redeliver(
 }
 
 /// Query of `GET /admin/v1/reconciliation`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ReconciliationQuery {
     /// `YYYY-MM-DD` (default today, in the business time zone).
@@ -374,6 +408,10 @@ pub struct ReconciliationQuery {
 
 /// `GET /admin/v1/reconciliation?date=YYYY-MM-DD`: the day's statement per
 /// merchant and every mismatch with the provider.
+#[utoipa::path(get, path = "/admin/v1/reconciliation", tag = "admin-money",
+    security(("bearer" = ["admin", "reviewer", "operator"])),
+    params(ReconciliationQuery),
+    responses((status = 200, description = "The day's statement per merchant and every mismatch with the provider.", body = schema::Reconciliation)))]
 pub async fn reconciliation(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
