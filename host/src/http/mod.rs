@@ -294,10 +294,10 @@ async fn request_id(mut req: Request, next: Next) -> Response {
             axum::Json(error_body(err.code, &err.message, Some(&id))),
         )
             .into_response();
+        // The body is new and plain: the old one's length, type and
+        // encoding (a compressed route's gzip) do not describe it.
         for (name, value) in response.headers() {
-            if name != axum::http::header::CONTENT_LENGTH
-                && name != axum::http::header::CONTENT_TYPE
-            {
+            if !extract::describes_body(name) {
                 rebuilt.headers_mut().insert(name.clone(), value.clone());
             }
         }

@@ -90,7 +90,13 @@ use utoipa::{Modify, OpenApi};
         openapi_json,
         docs_page,
     ),
-    components(schemas(schema::Error, schema::ErrorDetail)),
+    components(schemas(
+        schema::Error,
+        schema::ErrorDetail,
+        schema::VersionAction,
+        schema::PluginAction,
+        crate::notify::DeliveryStatus,
+    )),
     modifiers(&Conventions),
     tags(
         (name = "app", description = "The city app: platform settings, the catalog, a service's privacy terms."),
@@ -476,6 +482,38 @@ mod tests {
         }
         let error = &doc["components"]["schemas"]["ErrorDetail"]["required"];
         assert_eq!(error, &serde_json::json!(["code", "message", "request_id"]));
+    }
+
+    /// Every `$ref` in `value`.
+    fn refs<'a>(value: &'a serde_json::Value, found: &mut Vec<&'a str>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, inner) in map {
+                    match (key.as_str(), inner.as_str()) {
+                        ("$ref", Some(target)) => found.push(target),
+                        _ => refs(inner, found),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|i| refs(i, found)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_reference_of_the_description_resolves() {
+        let doc: serde_json::Value =
+            serde_json::from_str(document()).expect("the description is JSON");
+        let mut found = Vec::new();
+        refs(&doc, &mut found);
+        assert!(found.len() > 50, "{} references", found.len());
+        for target in found {
+            let pointer = target.trim_start_matches('#');
+            assert!(
+                doc.pointer(pointer).is_some(),
+                "{target} does not resolve: list its type in ApiDoc's components"
+            );
+        }
     }
 
     #[tokio::test]
