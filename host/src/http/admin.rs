@@ -144,7 +144,7 @@ pub async fn list_plugins(
 /// `GET /admin/v1/plugins/{id}`.
 #[utoipa::path(get, path = "/admin/v1/plugins/{id}", tag = "admin-plugins",
     security(("bearer" = ["admin", "reviewer", "operator", "developer:{department}"])),
-    params(("id" = String, Path, description = "The plugin.")),
+    params(("id" = String, Path, description = "The plugin.", example = "water-bill")),
     responses((status = 200, description = "The plugin with every version.", body = schema::PluginView)))]
 pub async fn get_plugin(
     State(state): State<Arc<AppState>>,

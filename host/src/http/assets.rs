@@ -233,9 +233,9 @@ pub fn serve_reference(headers: &HeaderMap, document: &'static str) -> Response 
 
 /// `GET /assets/{file}`: the pages' scripts and stylesheet.
 #[utoipa::path(get, path = "/assets/{file}", tag = "pages",
-    params(("file" = String, Path, description = "A script or the stylesheet (`admin.js`, `style.css`, ...).")),
+    params(("file" = String, Path, description = "A script or the stylesheet (`admin.js`, `style.css`, ...).", example = "style.css")),
     responses(
-        (status = 200, description = "The file.", content_type = "text/javascript"),
+        (status = 200, description = "The file.", content((String = "text/javascript"), (String = "text/css"))),
         (status = 304, description = "The copy named in `If-None-Match` is current."),
         (status = 404, description = "No such asset.", body = schema::Error),
     ))]
@@ -268,7 +268,7 @@ pub async fn asset(Path(file): Path<String>, headers: HeaderMap) -> Result<Respo
 
 /// `GET /assets/i18n/{language}.json`: the pages' texts in one language.
 #[utoipa::path(get, path = "/assets/i18n/{file}", tag = "pages",
-    params(("file" = String, Path, description = "`zh-CN.json` or `en.json`.")),
+    params(("file" = String, Path, description = "`zh-CN.json` or `en.json`.", example = "zh-CN.json")),
     responses(
         (status = 200, description = "The pages' texts in one language.", content_type = "application/json", body = Object),
         (status = 304, description = "The copy named in `If-None-Match` is current."),

@@ -122,7 +122,7 @@ fn serving(state: &AppState, plugin: &str) -> Result<(Manifest, Grants), ApiErro
 /// the approved message templates. The app shell builds its consent prompts
 /// from this, never from text a service page sends.
 #[utoipa::path(get, path = "/api/v1/catalog/{id}/privacy", tag = "app",
-    params(("id" = String, Path, description = "The mini-service.")),
+    params(("id" = String, Path, description = "The mini-service.", example = "water-bill")),
     responses((status = 200, description = "What the serving version may ask the citizen for.", body = schema::Privacy)))]
 pub async fn privacy(
     State(state): State<Arc<AppState>>,
@@ -316,7 +316,7 @@ pub async fn my_data_access(
 /// personal data (citizens shown as the plugin's pairwise subjects).
 #[utoipa::path(get, path = "/admin/v1/plugins/{id}/data-access", tag = "admin-operations",
     security(("bearer" = ["admin", "reviewer", "operator", "developer:{department}"])),
-    params(("id" = String, Path, description = "The plugin."), TrailQuery),
+    params(("id" = String, Path, description = "The plugin.", example = "water-bill"), TrailQuery),
     responses((status = 200, description = "The plugin's releases of personal data, newest first (citizens as pairwise subjects).", body = schema::AccessPage)))]
 pub async fn plugin_data_access(
     State(state): State<Arc<AppState>>,

@@ -114,7 +114,7 @@ async fn run(
 /// upload a version for review. Developers only for their own department.
 #[utoipa::path(post, path = "/admin/v1/plugins/{id}/versions", tag = "admin-plugins",
     security(("bearer" = ["admin", "developer:{department}"])),
-    params(("id" = String, Path, description = "The plugin (as the manifest names it).")),
+    params(("id" = String, Path, description = "The plugin (as the manifest names it).", example = "water-bill")),
     request_body(content = schema::Upload, content_type = "multipart/form-data", description = "`manifest` (islet.toml) and `component` (.wasm) of a version for review."),
     responses(
         (status = 201, description = "Uploaded (`uploaded_version`).", body = schema::PluginView),
@@ -306,8 +306,8 @@ impl Default for ReleaseBody {
 #[utoipa::path(post, path = "/admin/v1/plugins/{id}/versions/{version}/{action}", tag = "admin-plugins",
     security(("bearer" = ["admin", "reviewer", "developer:{department}"])),
     params(
-        ("id" = String, Path, description = "The plugin."),
-        ("version" = String, Path, description = "The version (semver)."),
+        ("id" = String, Path, description = "The plugin.", example = "water-bill"),
+        ("version" = String, Path, description = "The version (semver).", example = "1.0.0"),
         ("action" = schema::VersionAction, Path, description = "`submit` (its developers), `approve`, `reject`, `release` (reviewers)."),
     ),
     request_body(content = Option<schema::VersionActionBody>, description = "`approve`: the grants; `reject`: the reason; `release`: share and testers; `submit`: none."),
@@ -404,7 +404,7 @@ pub async fn version_action(
 #[utoipa::path(post, path = "/admin/v1/plugins/{id}/{action}", tag = "admin-plugins",
     security(("bearer" = ["admin", "reviewer"])),
     params(
-        ("id" = String, Path, description = "The plugin."),
+        ("id" = String, Path, description = "The plugin.", example = "water-bill"),
         ("action" = schema::PluginAction, Path, description = "What to do with the listing."),
     ),
     request_body(content = Option<ReleaseBody>, description = "`gray`: share and testers; the others take none."),
@@ -450,7 +450,7 @@ pub async fn plugin_action(
 /// order, hidden.
 #[utoipa::path(put, path = "/admin/v1/plugins/{id}/catalog", tag = "admin-plugins",
     security(("bearer" = ["admin", "reviewer"])),
-    params(("id" = String, Path, description = "The plugin.")),
+    params(("id" = String, Path, description = "The plugin.", example = "water-bill")),
     request_body(content = CurationBody, description = "The whole curation: a field left out takes its default."),
     responses((status = 200, description = "The plugin, curated.", body = schema::PluginView)))]
 pub async fn curate(

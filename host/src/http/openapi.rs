@@ -158,8 +158,16 @@ impl Modify for Conventions {
         );
         for (path, item) in doc.paths.paths.iter_mut() {
             let host_json = path.starts_with("/api/") || path.starts_with("/admin/v1/");
+            // A plugin answers its routes with any status and body; the
+            // host's refusals there are listed apart, so a plugin's own 404
+            // is not taken for the host's.
+            let plugin_answers = path.starts_with("/p/{plugin}/");
             for operation in operations(item) {
-                add_error_answers(operation, host_json);
+                if plugin_answers {
+                    operation.extensions = Some(host_refusals());
+                } else {
+                    add_error_answers(operation, host_json);
+                }
             }
         }
     }
@@ -225,6 +233,37 @@ fn add_error_answers(operation: &mut Operation, host_json: bool) {
             .responses
             .insert(status.to_string(), RefOr::T(error_answer(description)));
     }
+}
+
+/// What the host itself answers on a plugin's routes, each with the error
+/// body (`x-host-errors`, as the reference page shows it).
+const HOST_REFUSALS: [(&str, &str); 7] = [
+    ("400", "Not a mini-service path (`invalid_path`)."),
+    ("401", "A token that does not verify, or a session of another service (`invalid_token`, `token_expired`, `session_expired`)."),
+    ("404", "No such service, or it is taken down or not released (`plugin_not_found`, `plugin_disabled`, `plugin_not_released`)."),
+    ("413", "The request body exceeds the plugin's limit (`body_too_large`)."),
+    ("429", "A rate limit or quota (`rate_limited`, `quota_exceeded`, `daily_quota_exceeded`); `Retry-After` says when."),
+    ("502", "The plugin failed: trap, panic, CPU or memory limit, an invalid answer (`plugin_failed`, `plugin_timeout`, ...)."),
+    ("503", "No instance slot, a load failure or an open circuit breaker (`busy`, `plugin_unavailable`, `plugin_suspended`); `Retry-After` says when."),
+];
+
+/// The `x-host-errors` extension of a plugin route.
+fn host_refusals() -> utoipa::openapi::extensions::Extensions {
+    let refusals: serde_json::Map<String, serde_json::Value> = HOST_REFUSALS
+        .iter()
+        .map(|(status, description)| {
+            (
+                status.to_string(),
+                serde_json::json!({
+                    "description": description,
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                }),
+            )
+        })
+        .collect();
+    utoipa::openapi::extensions::ExtensionsBuilder::new()
+        .add("x-host-errors", serde_json::Value::Object(refusals))
+        .build()
 }
 
 /// Whether a security requirement list allows calling without a token
@@ -307,18 +346,12 @@ fn admin_page_slash() {}
     path = "/p/{plugin}/{path}",
     tag = "mini-services",
     params(
-        ("plugin" = String, Path, description = "The mini-service's id.", pattern = "^[a-z][a-z0-9-]{1,39}$"),
+        ("plugin" = String, Path, description = "The mini-service's id.", example = "water-bill", pattern = "^[a-z][a-z0-9-]{1,39}$"),
         ("path" = String, Path, description = "The rest of the path, slashes included, handed to the plugin."),
     ),
     security((), ("bearer" = []), ("service_session" = [])),
     responses(
-        (status = "default", description = "The plugin's own answer: any status, headers within the host's bounds, any body.", content_type = "*/*"),
-        (status = 401, description = "A token that does not verify, or a session of another service.", body = schema::Error),
-        (status = 404, description = "No such service, or it is taken down or not released (`plugin_not_found`, `plugin_disabled`, `plugin_not_released`).", body = schema::Error),
-        (status = 413, description = "The request body exceeds the plugin's limit.", body = schema::Error),
-        (status = 429, description = "A rate limit or quota (`rate_limited`, `quota_exceeded`); `Retry-After` says when.", body = schema::Error),
-        (status = 502, description = "The plugin failed (trap, panic, CPU or memory limit): `plugin_failed`, `plugin_timeout`, ...", body = schema::Error),
-        (status = 503, description = "No instance slot, a load failure or an open circuit breaker (`busy`, `plugin_unavailable`, `suspended`).", body = schema::Error),
+        (status = "default", description = "The plugin's own answer: any status, headers within the host's bounds, any body. The host's own refusals (`x-host-errors`) are error bodies.", content_type = "*/*"),
     ),
 )]
 #[allow(dead_code, reason = "describes a route `call_plugin` serves")]

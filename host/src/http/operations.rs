@@ -142,7 +142,7 @@ pub async fn audit(
 /// `POST /admin/v1/plugins/{id}/resume`: close the current version's breaker.
 #[utoipa::path(post, path = "/admin/v1/plugins/{id}/resume", tag = "admin-operations",
     security(("bearer" = ["admin", "reviewer"])),
-    params(("id" = String, Path, description = "The plugin.")),
+    params(("id" = String, Path, description = "The plugin.", example = "water-bill")),
     responses(
         (status = 200, description = "The released version's breaker, closed.", body = schema::Resumed),
         (status = 409, description = "No full release to resume (`invalid_transition`).", body = schema::Error),

@@ -118,7 +118,7 @@ pub async fn create_merchant(
 /// stop a plugin charging to the merchant (admins only).
 #[utoipa::path(method(put, delete), path = "/admin/v1/merchants/{id}/plugins/{plugin}", tag = "admin-money",
     security(("bearer" = ["admin"])),
-    params(("id" = String, Path, description = "The merchant."), ("plugin" = String, Path, description = "The plugin.")),
+    params(("id" = String, Path, description = "The merchant."), ("plugin" = String, Path, description = "The plugin.", example = "water-bill")),
     responses((status = 200, description = "`PUT` allows the plugin to charge to the merchant, `DELETE` stops it.", body = schema::Merchant)))]
 pub async fn grant_merchant(
     State(state): State<Arc<AppState>>,

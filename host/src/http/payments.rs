@@ -228,7 +228,7 @@ pub async fn cashier_action(
 /// notification. Answers 200 for an applied or repeated one (so the
 /// provider stops retrying) and an error otherwise, changing nothing.
 #[utoipa::path(post, path = "/api/v1/payments/notify/{provider}", tag = "payments",
-    params(("provider" = String, Path, description = "The payment provider (`sandbox`).")),
+    params(("provider" = String, Path, description = "The payment provider (`sandbox`).", example = "sandbox")),
     request_body(content = Object, description = "The provider's signed notification (its own format; the signature travels in the provider's headers)."),
     responses(
         (status = 200, description = "Applied, or applied before: the provider stops retrying.", body = schema::NoticeAccepted),

@@ -30,7 +30,7 @@ const SLOT_WAIT: Duration = Duration::from_millis(500);
 /// `/p/{plugin}` → `/p/{plugin}/`, so relative links in its pages work.
 /// Anything that is not a plugin id (`/p/%0d%0a`) is a 400.
 #[utoipa::path(method(get, post, put, delete, patch), path = "/p/{plugin}", tag = "mini-services",
-    params(("plugin" = String, Path, description = "The mini-service's id.")),
+    params(("plugin" = String, Path, description = "The mini-service's id.", example = "water-bill")),
     responses(
         (status = 308, description = "To `/p/{plugin}/`, so relative links of its pages work."),
         (status = 400, description = "Not a mini-service id (`invalid_path`).", body = super::openapi_schemas::Error),
@@ -55,11 +55,10 @@ fn split_plugin_path(path: &str) -> (&str, String) {
 
 /// Call the plugin named in the path.
 #[utoipa::path(method(get, post, put, delete, patch), path = "/p/{plugin}/", tag = "mini-services",
-    params(("plugin" = String, Path, description = "The mini-service's id.")),
+    params(("plugin" = String, Path, description = "The mini-service's id.", example = "water-bill")),
     security((), ("bearer" = []), ("service_session" = [])),
     responses(
-        (status = "default", description = "The plugin's own answer at its root path (`/`): any status, any body. The host's own refusals are as on `/p/{plugin}/{path}`.", content_type = "*/*"),
-        (status = 404, description = "No such service, or it is taken down or not released.", body = super::openapi_schemas::Error),
+        (status = "default", description = "The plugin's own answer at its root path (`/`): any status, any body. The host's own refusals (`x-host-errors`) are error bodies.", content_type = "*/*"),
     ))]
 pub async fn call_plugin(
     State(state): State<Arc<AppState>>,

@@ -91,7 +91,11 @@ function operation(path, method, op, doc) {
     h('ul', { class: 'api-answers' }, answers.map(([status, answer]) => h('li', null,
       h('span', { class: `badge ${status.startsWith('2') || status.startsWith('3') ? 'ok' : 'bad'}` }, status), ' ',
       answer.description ?? '', ' ',
-      Object.entries(answer.content ?? {}).map(([type, media]) => h('span', { class: 'small' }, ' ', h('code', null, type), ' ', media.schema ? typeOf(media.schema) : ''))))));
+      Object.entries(answer.content ?? {}).map(([type, media]) => h('span', { class: 'small' }, ' ', h('code', null, type), ' ', media.schema ? typeOf(media.schema) : ''))))),
+    op['x-host-errors'] ? [h('h3', null, t('api.hostErrors')), h('ul', { class: 'api-answers' },
+      Object.entries(op['x-host-errors']).map(([status, answer]) => h('li', null,
+        h('span', { class: 'badge bad' }, status), ' ', answer.description ?? '', ' ',
+        typeOf(answer.content?.['application/json']?.schema))))] : null);
 }
 
 function render(doc) {
