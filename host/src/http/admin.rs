@@ -1,8 +1,8 @@
 //! The admin API: install, list, enable and disable plugins.
 
-use super::openapi_schemas as schema;
 use super::error::ApiError;
 use super::extract::Path;
+use super::openapi_schemas as schema;
 use super::{AppState, caller};
 use crate::registry::{ActivePlugin, RegistryError, allowed_for_version};
 use axum::Json;

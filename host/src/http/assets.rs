@@ -8,8 +8,8 @@
 //! without the body. Text is compressed (gzip or brotli, as the browser
 //! accepts) by tower-http's `CompressionLayer`.
 
-use super::openapi_schemas as schema;
 use super::error::ApiError;
+use super::openapi_schemas as schema;
 use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};

@@ -2,9 +2,9 @@
 //! which service read which personal data, when and why. Admins see the
 //! trail per plugin.
 
-use super::openapi_schemas as schema;
 use super::error::ApiError;
 use super::extract::{Path, Query};
+use super::openapi_schemas as schema;
 use super::{AppState, blocking, caller};
 use crate::auth::citizen_key;
 use crate::consent::{AccessRecord, Consent, ConsentError, ConsentFor};

@@ -2,8 +2,8 @@
 //! flag, and a live Server-Sent Events stream. Admins see the outbound
 //! deliveries.
 
-use super::openapi_schemas as schema;
 use super::error::ApiError;
+use super::openapi_schemas as schema;
 use super::{AppState, blocking, caller};
 use crate::auth::citizen_key;
 use crate::notify::{DeliveryStatus, InboxError, InboxEvent, Message, Notifications};

@@ -2,12 +2,12 @@
 //! it (approve with grants, or reject with a reason), release it fully or
 //! gray, adjust or end the gray release, roll back, take down, curate.
 
-use super::openapi_schemas as schema;
 use super::AppState;
 use super::admin::{plugin_json, registry_error};
 use super::caller::{Staff, staff};
 use super::error::ApiError;
 use super::extract::Path;
+use super::openapi_schemas as schema;
 use crate::manifest::Capability;
 use crate::registry::{Action, ActivePlugin, Curation, Grants, VersionState};
 use axum::Json;

@@ -206,15 +206,24 @@ fn add_error_answers(operation: &mut Operation, host_json: bool) {
         .is_some_and(|s| !s.is_empty() && !is_optional(s));
     let mut statuses: Vec<(&str, &str)> = Vec::new();
     if has_params || has_body {
-        statuses.push(("400", "The input is malformed (`invalid_query`, `invalid_path`, `invalid_body`, ...)."));
+        statuses.push((
+            "400",
+            "The input is malformed (`invalid_query`, `invalid_path`, `invalid_body`, ...).",
+        ));
     }
     if has_body {
         statuses.push(("413", "The body is too large."));
         statuses.push(("415", "The body is not of the expected media type."));
-        statuses.push(("422", "The body is well-formed but does not fit (a field out of bounds)."));
+        statuses.push((
+            "422",
+            "The body is well-formed but does not fit (a field out of bounds).",
+        ));
     }
     if secured {
-        statuses.push(("401", "No valid token (`unauthenticated`, `invalid_token`, `token_expired`)."));
+        statuses.push((
+            "401",
+            "No valid token (`unauthenticated`, `invalid_token`, `token_expired`).",
+        ));
         statuses.push(("403", "The token's roles do not allow this (`forbidden`)."));
     }
     if has_path_params {
@@ -222,7 +231,10 @@ fn add_error_answers(operation: &mut Operation, host_json: bool) {
     }
     if host_json {
         statuses.push(("500", "A host bug (`internal_error`); it has been logged."));
-        statuses.push(("503", "The store does not answer (`store_unavailable`); try again."));
+        statuses.push((
+            "503",
+            "The store does not answer (`store_unavailable`); try again.",
+        ));
     }
     for (status, description) in statuses {
         if operation.responses.responses.contains_key(status) {
@@ -239,12 +251,30 @@ fn add_error_answers(operation: &mut Operation, host_json: bool) {
 /// body (`x-host-errors`, as the reference page shows it).
 const HOST_REFUSALS: [(&str, &str); 7] = [
     ("400", "Not a mini-service path (`invalid_path`)."),
-    ("401", "A token that does not verify, or a session of another service (`invalid_token`, `token_expired`, `session_expired`)."),
-    ("404", "No such service, or it is taken down or not released (`plugin_not_found`, `plugin_disabled`, `plugin_not_released`)."),
-    ("413", "The request body exceeds the plugin's limit (`body_too_large`)."),
-    ("429", "A rate limit or quota (`rate_limited`, `quota_exceeded`, `daily_quota_exceeded`); `Retry-After` says when."),
-    ("502", "The plugin failed: trap, panic, CPU or memory limit, an invalid answer (`plugin_failed`, `plugin_timeout`, ...)."),
-    ("503", "No instance slot, a load failure or an open circuit breaker (`busy`, `plugin_unavailable`, `plugin_suspended`); `Retry-After` says when."),
+    (
+        "401",
+        "A token that does not verify, or a session of another service (`invalid_token`, `token_expired`, `session_expired`).",
+    ),
+    (
+        "404",
+        "No such service, or it is taken down or not released (`plugin_not_found`, `plugin_disabled`, `plugin_not_released`).",
+    ),
+    (
+        "413",
+        "The request body exceeds the plugin's limit (`body_too_large`).",
+    ),
+    (
+        "429",
+        "A rate limit or quota (`rate_limited`, `quota_exceeded`, `daily_quota_exceeded`); `Retry-After` says when.",
+    ),
+    (
+        "502",
+        "The plugin failed: trap, panic, CPU or memory limit, an invalid answer (`plugin_failed`, `plugin_timeout`, ...).",
+    ),
+    (
+        "503",
+        "No instance slot, a load failure or an open circuit breaker (`busy`, `plugin_unavailable`, `plugin_suspended`); `Retry-After` says when.",
+    ),
 ];
 
 /// The `x-host-errors` extension of a plugin route.
@@ -468,7 +498,10 @@ mod tests {
         assert!(!has("/api/v1/consents", "put"));
         assert!(has("/admin/v1/merchants/{id}/plugins/{plugin}", "delete"));
         assert!(has("/p/{plugin}/{path}", "patch"), "any() is every method");
-        assert!(has("/admin/v1/plugins", "post"), "nested routes carry the prefix");
+        assert!(
+            has("/admin/v1/plugins", "post"),
+            "nested routes carry the prefix"
+        );
     }
 
     #[test]
@@ -595,6 +628,9 @@ mod tests {
             .expect("body");
         let html = String::from_utf8_lossy(&body);
         assert!(html.contains("/assets/api.js"), "{html}");
-        assert!(!html.contains("https://"), "the page loads nothing from elsewhere");
+        assert!(
+            !html.contains("https://"),
+            "the page loads nothing from elsewhere"
+        );
     }
 }

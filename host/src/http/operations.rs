@@ -1,9 +1,9 @@
 //! Admin operations beyond installing: usage reports, the audit log, and
 //! resuming a version its circuit breaker suspended.
 
-use super::openapi_schemas as schema;
 use super::error::ApiError;
 use super::extract::{Path, Query};
+use super::openapi_schemas as schema;
 use super::{AppState, caller};
 use crate::audit::AuditFilter;
 use crate::usage::{UsageRow, parse_day, today};

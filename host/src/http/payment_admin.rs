@@ -2,9 +2,9 @@
 //! orders and an order's journal and events, event deliveries, and the daily
 //! reconciliation statement.
 
-use super::openapi_schemas as schema;
 use super::error::ApiError;
 use super::extract::{Path, Query};
+use super::openapi_schemas as schema;
 use super::{AppState, blocking, caller};
 use crate::clock::now_ms;
 use crate::payment::Payments;

@@ -1,8 +1,8 @@
 //! The money path at the HTTP edge for citizens and providers: the
 //! citizen's orders, the sandbox cashier, and provider notifications.
 
-use super::openapi_schemas as schema;
 use super::error::ApiError;
+use super::openapi_schemas as schema;
 use super::{AppState, blocking, caller};
 use crate::auth::Citizen;
 use crate::capabilities::payment::citizen_key;

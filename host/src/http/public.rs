@@ -1,10 +1,10 @@
 //! The app-facing platform API: health, readiness, the platform's
 //! settings for the pages, the catalog.
 
-use super::openapi_schemas as schema;
 use super::AppState;
 use super::extract::Query;
 use super::lang;
+use super::openapi_schemas as schema;
 use crate::manifest::Localized;
 use axum::Json;
 use axum::extract::State;

@@ -2,8 +2,8 @@
 //! mini-service page it is about to show; `DELETE /api/v1/sessions` ends
 //! them all (sign-out). See [`crate::auth::ServiceSessions`].
 
-use super::openapi_schemas as schema;
 use super::error::ApiError;
+use super::openapi_schemas as schema;
 use super::{AppState, caller};
 use crate::auth::{OpenError, SESSION_TTL_SECS};
 use crate::clock::now_secs;
