@@ -253,3 +253,51 @@ async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_descriptio
 islet_tests::on_every_backend!(
     schemathesis_finds_no_server_error_and_no_answer_outside_the_description
 );
+
+/// The page in Chromium, in Chinese and in English: every operation of the
+/// description rendered, roles and refusals shown, the filter working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reference_page_renders_every_operation_in_chromium() {
+    assert!(
+        std::path::Path::new(crate::browser::CHROMIUM).exists(),
+        "{} is missing: the browser tests need Debian's Chromium",
+        crate::browser::CHROMIUM
+    );
+    let browser_dir = islet_tests::browser_node_modules();
+    let host = TestHost::start().await;
+    let (_, doc) = host.get_json("/openapi.json", None).await;
+    let operations: usize = doc["paths"]
+        .as_object()
+        .expect("paths")
+        .values()
+        .map(|item| {
+            ["get", "post", "put", "patch", "delete"]
+                .iter()
+                .filter(|m| item.get(**m).is_some())
+                .count()
+        })
+        .sum();
+    let screenshots = output_dir().join("screenshots-api");
+    for locale in ["zh-CN", "en-US"] {
+        let env = [
+            ("BASE_URL", host.base.clone()),
+            ("LOCALE", locale.to_string()),
+            ("OPERATIONS", operations.to_string()),
+            ("SCREENSHOT_DIR", screenshots.display().to_string()),
+            ("CHROMIUM", crate::browser::CHROMIUM.to_string()),
+        ];
+        let run = crate::browser::run_script(
+            &browser_dir,
+            "api_reference.mjs",
+            &format!("api-{locale}"),
+            &env,
+            async |_| (404, Value::Null),
+        )
+        .await;
+        assert!(
+            run.success,
+            "tests/browser/api_reference.mjs ({locale}) failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
+            run.status, run.stdout, run.stderr
+        );
+    }
+}

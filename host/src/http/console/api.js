@@ -119,7 +119,7 @@ function render(doc) {
       h('pre', { class: 'api-info' }, doc.info?.description ?? '')),
     h('nav', { class: 'api-toc' }, [...groups.values()].map(({ tag, ops }) =>
       h('a', { href: `#tag-${tag.name}` }, label(`api.tag.${tag.name}`, tag.name), ` (${ops.length})`))),
-    [...groups.values()].map(({ tag, ops }) => h('section', { class: 'api-group', id: `tag-${tag.name}`, 'data-testid': 'api-group' },
+    ...[...groups.values()].map(({ tag, ops }) => h('section', { class: 'api-group', id: `tag-${tag.name}`, 'data-testid': 'api-group' },
       h('h2', null, label(`api.tag.${tag.name}`, tag.name)),
       tag.description ? h('p', { class: 'muted' }, tag.description) : null,
       h('div', { class: 'stack' }, ops))),
