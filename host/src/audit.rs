@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 const NAMESPACE: &str = "audit";
 
 /// One audit entry.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     /// When, milliseconds since the epoch.
     pub at_ms: u64,
@@ -48,7 +48,7 @@ pub struct AuditFilter {
 pub const AUDIT_SCAN_BUDGET: usize = 10_000;
 
 /// One page of the audit log and where the next one starts.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AuditPage {
     /// The entries, newest first.
     pub entries: Vec<AuditEntry>,

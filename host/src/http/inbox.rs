@@ -55,7 +55,7 @@ pub struct InboxQuery {
 #[utoipa::path(get, path = "/api/v1/inbox", tag = "citizen",
     security(("bearer" = [])),
     params(InboxQuery),
-    responses((status = 200, description = "A page of the inbox, newest first, with the unread count.", body = schema::InboxPage)))]
+    responses((status = 200, description = "A page of the inbox, newest first, with the unread count.", body = crate::notify::InboxPage)))]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -319,7 +319,7 @@ pub async fn deliveries(
 #[utoipa::path(post, path = "/admin/v1/notification-deliveries/{channel}/{id}/redeliver", tag = "admin-operations",
     security(("bearer" = ["admin", "reviewer"])),
     params(("channel" = String, Path, description = "The channel (e.g. `webhook`)."), ("id" = String, Path, description = "The message id.")),
-    responses((status = 200, description = "The delivery, queued again.", body = schema::Delivery)))]
+    responses((status = 200, description = "The delivery, queued again.", body = crate::notify::OutboxEntry)))]
 pub async fn redeliver(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,

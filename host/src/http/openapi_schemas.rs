@@ -201,65 +201,13 @@ pub struct AccessPage {
     pub next_cursor: Option<String>,
 }
 
-/// One inbox message.
-#[derive(ToSchema)]
-pub struct Message {
-    /// `msg...`.
-    pub id: String,
-    /// The sending service.
-    pub plugin: String,
-    /// Its name when it was sent.
-    pub service_name: String,
-    /// The template id.
-    pub template: String,
-    /// The template's title.
-    pub title: String,
-    /// The rendered body.
-    pub body: String,
-    /// Where it opens (`/p/{plugin}/...`), if anywhere.
-    pub link: Option<String>,
-    /// When it was sent, ms since the epoch.
-    pub at_ms: u64,
-    /// Read already.
-    pub read: bool,
-}
-
-/// `GET /api/v1/inbox`.
-#[derive(ToSchema)]
-pub struct InboxPage {
-    /// Newest first.
-    pub messages: Vec<Message>,
-    /// Unread messages in the whole inbox.
-    pub unread: u64,
-    /// Pass as `cursor` for the next page; `null` at the end.
-    pub next_cursor: Option<String>,
-}
-
 /// `POST /api/v1/inbox/{id}/read`.
 #[derive(ToSchema)]
 pub struct MarkedRead {
     /// The message, now read.
-    pub message: Message,
+    pub message: crate::notify::Message,
     /// Unread messages left.
     pub unread: u64,
-}
-
-/// Where an order is.
-#[derive(ToSchema)]
-#[schema(rename_all = "kebab-case")]
-pub enum OrderStatus {
-    /// Waiting for payment.
-    Created,
-    /// Paid in full.
-    Paid,
-    /// Paid, part refunded.
-    PartiallyRefunded,
-    /// Paid, all refunded.
-    Refunded,
-    /// Closed before payment.
-    Closed,
-    /// Expired before payment.
-    Expired,
 }
 
 /// An order as its citizen sees it.
@@ -281,11 +229,10 @@ pub struct CitizenOrder {
     pub refunded_fen: u64,
     /// What is paid for.
     pub description: String,
-    /// `"service-fee"` or `{"non-tax": "<fee item code>"}`.
-    #[schema(value_type = Value)]
-    pub kind: Value,
+    /// A service fee or a non-tax fee with its item code.
+    pub kind: crate::payment::order::OrderKind,
     /// Its status.
-    pub status: OrderStatus,
+    pub status: crate::payment::order::OrderStatus,
     /// Created, seconds since the epoch.
     pub created_at: u64,
     /// When an unpaid order expires, seconds since the epoch.
@@ -481,26 +428,11 @@ pub struct Resumed {
     pub breaker: String,
 }
 
-/// A merchant account.
-#[derive(ToSchema)]
-pub struct Merchant {
-    /// Merchant id.
-    pub id: String,
-    /// Owning department.
-    pub department: String,
-    /// Display name.
-    pub name: String,
-    /// Plugins allowed to charge to it.
-    pub plugins: Vec<String>,
-    /// Created, seconds since the epoch.
-    pub created_at: u64,
-}
-
 /// `GET /admin/v1/merchants`.
 #[derive(ToSchema)]
 pub struct MerchantList {
     /// Merchants the caller may see.
-    pub merchants: Vec<Merchant>,
+    pub merchants: Vec<crate::payment::merchants::Merchant>,
 }
 
 /// An order as staff see it (`citizen` for platform roles only).
@@ -515,21 +447,21 @@ pub struct AdminOrder {
     /// The payer's pairwise subject in the plugin.
     pub payer: String,
     /// What the plugin asked for.
-    #[schema(value_type = Object)]
-    pub request: Value,
+    pub request: crate::payment::order::NewOrder,
     /// Status.
-    pub status: OrderStatus,
+    pub status: crate::payment::order::OrderStatus,
     /// The provider's transaction id once paid.
     pub provider_txn: Option<String>,
     /// Refunds.
-    #[schema(value_type = Vec<Object>)]
-    pub refunds: Vec<Value>,
+    pub refunds: Vec<crate::payment::order::Refund>,
     /// Created, seconds since the epoch.
     pub created_at: u64,
     /// Expiry, seconds since the epoch.
     pub expires_at: u64,
     /// Paid, seconds since the epoch.
     pub paid_at: Option<u64>,
+    /// Payments taken after it closed or expired, each refunded.
+    pub late_payments: Option<Vec<crate::payment::order::LatePayment>>,
 }
 
 /// `GET /admin/v1/orders`.
@@ -551,67 +483,9 @@ pub struct OrderDetail {
     /// The order.
     pub order: AdminOrder,
     /// Its journal, oldest first.
-    #[schema(value_type = Vec<Object>)]
-    pub journal: Vec<Value>,
+    pub journal: Vec<crate::payment::order::JournalEntry>,
     /// Its payment events.
-    pub events: Vec<PaymentEvent>,
-}
-
-/// A payment event and its delivery to the plugin.
-#[derive(ToSchema)]
-pub struct PaymentEvent {
-    /// `evt-{order}-{seq}`.
-    pub id: String,
-    /// The plugin.
-    pub plugin: String,
-    /// The order.
-    pub order_id: String,
-    /// What happened.
-    #[schema(value_type = Value)]
-    pub kind: Value,
-    /// Money moved, fen.
-    pub amount_fen: u64,
-    /// Attempts so far.
-    pub attempts: u32,
-    /// `pending`, `delivered`, `failed` or `no-handler`.
-    pub status: String,
-    /// Why the last attempt failed.
-    pub last_error: Option<String>,
-}
-
-/// `GET /admin/v1/payment-events`.
-#[derive(ToSchema)]
-pub struct PaymentEvents {
-    /// Newest first.
-    pub events: Vec<PaymentEvent>,
-    /// Pass as `cursor` for the next page; `null` at the end.
-    pub next_cursor: Option<String>,
-}
-
-/// `GET /admin/v1/reconciliation`: the day's statement per merchant and
-/// every mismatch with the provider.
-#[derive(ToSchema)]
-pub struct Reconciliation {
-    /// The business time zone.
-    pub time_zone: String,
-}
-
-/// An outbound notification delivery (webhook, ...).
-#[derive(ToSchema)]
-pub struct Delivery {
-    /// The channel.
-    pub channel: String,
-    /// `pending`, `delivered` or `failed`.
-    pub status: String,
-    /// Attempts so far.
-    pub attempts: u32,
-}
-
-/// `GET /admin/v1/notification-deliveries`.
-#[derive(ToSchema)]
-pub struct Deliveries {
-    /// Newest first.
-    pub deliveries: Vec<Delivery>,
+    pub events: Vec<crate::payment::events::EventRecord>,
 }
 
 /// `GET /admin/v1/usage`.
@@ -626,28 +500,9 @@ pub struct Usage {
     /// The business time zone.
     pub time_zone: String,
     /// One row per day, plugin and version.
-    pub rows: Vec<UsageRow>,
+    pub rows: Vec<crate::usage::UsageRow>,
     /// Totals per department.
     pub totals_by_department: BTreeMap<String, UsageTotals>,
-}
-
-/// Usage of one plugin version on one day.
-#[derive(ToSchema)]
-pub struct UsageRow {
-    /// `YYYY-MM-DD`.
-    pub day: String,
-    /// Department.
-    pub department: String,
-    /// Plugin.
-    pub plugin: String,
-    /// Version.
-    pub version: String,
-    /// Calls.
-    pub calls: u64,
-    /// Calls that failed.
-    pub errors: u64,
-    /// Calls refused by quotas and limits.
-    pub rejected: u64,
 }
 
 /// A department's totals.
@@ -663,34 +518,6 @@ pub struct UsageTotals {
     pub cpu_us: u64,
     /// Wall time, microseconds.
     pub wall_us: u64,
-}
-
-/// One audit entry.
-#[derive(ToSchema)]
-pub struct AuditEntry {
-    /// When, ms since the epoch.
-    pub at_ms: u64,
-    /// Who.
-    pub actor: String,
-    /// What (`plugin.install`, `merchant.grant`, ...).
-    pub action: String,
-    /// Which object.
-    pub target: String,
-    /// State before.
-    #[schema(value_type = Value)]
-    pub before: Value,
-    /// State after.
-    #[schema(value_type = Value)]
-    pub after: Value,
-}
-
-/// `GET /admin/v1/audit`.
-#[derive(ToSchema)]
-pub struct AuditPage {
-    /// Newest first.
-    pub entries: Vec<AuditEntry>,
-    /// Pass as `cursor` for the next page; `null` at the end.
-    pub next_cursor: Option<String>,
 }
 
 /// `POST /admin/v1/plugins`, `POST /admin/v1/plugins/{id}/versions`.
@@ -750,4 +577,22 @@ pub enum VersionActionBody {
     Reject(super::lifecycle::RejectBody),
     /// `release`.
     Release(super::lifecycle::ReleaseBody),
+}
+
+/// `GET /admin/v1/reconciliation`: the day's statement per merchant and
+/// every mismatch with the provider, and the business time zone.
+#[derive(serde::Serialize, ToSchema)]
+pub struct ReconciliationAnswer {
+    /// The statement.
+    #[serde(flatten)]
+    pub statement: crate::payment::reconcile::Reconciliation,
+    /// The business time zone of `date`.
+    pub time_zone: String,
+}
+
+/// `GET /admin/v1/notification-deliveries`.
+#[derive(ToSchema)]
+pub struct Deliveries {
+    /// Newest first.
+    pub deliveries: Vec<crate::notify::OutboxEntry>,
 }

@@ -103,7 +103,7 @@ pub async fn usage(
 #[utoipa::path(get, path = "/admin/v1/audit", tag = "admin-operations",
     security(("bearer" = ["admin", "reviewer", "operator"])),
     params(AuditFilter),
-    responses((status = 200, description = "Audit entries, newest first.", body = schema::AuditPage)))]
+    responses((status = 200, description = "Audit entries, newest first.", body = crate::audit::AuditPage)))]
 pub async fn audit(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,

@@ -77,7 +77,7 @@ pub struct NewMerchant {
     security(("bearer" = ["admin"])),
     request_body(content = NewMerchant),
     responses(
-        (status = 201, description = "Opened.", body = schema::Merchant),
+        (status = 201, description = "Opened.", body = crate::payment::merchants::Merchant),
         (status = 409, description = "The id is taken (`merchant_exists`).", body = schema::Error),
     ))]
 pub async fn create_merchant(
@@ -119,7 +119,7 @@ pub async fn create_merchant(
 #[utoipa::path(method(put, delete), path = "/admin/v1/merchants/{id}/plugins/{plugin}", tag = "admin-money",
     security(("bearer" = ["admin"])),
     params(("id" = String, Path, description = "The merchant."), ("plugin" = String, Path, description = "The plugin.", example = "water-bill")),
-    responses((status = 200, description = "`PUT` allows the plugin to charge to the merchant, `DELETE` stops it.", body = schema::Merchant)))]
+    responses((status = 200, description = "`PUT` allows the plugin to charge to the merchant, `DELETE` stops it.", body = crate::payment::merchants::Merchant)))]
 pub async fn grant_merchant(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -317,7 +317,7 @@ pub struct EventsQuery {
 #[utoipa::path(get, path = "/admin/v1/payment-events", tag = "admin-money",
     security(("bearer" = ["admin", "reviewer", "operator", "developer:{department}"])),
     params(EventsQuery),
-    responses((status = 200, description = "Payment events and their delivery, newest first.", body = schema::PaymentEvents)))]
+    responses((status = 200, description = "Payment events and their delivery, newest first.", body = crate::payment::EventsPage)))]
 pub async fn list_events(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -369,7 +369,7 @@ pub async fn list_events(
 #[utoipa::path(post, path = "/admin/v1/payment-events/{id}/redeliver", tag = "admin-money",
     security(("bearer" = ["admin", "reviewer"])),
     params(("id" = String, Path, description = "The event (`evt-...`).")),
-    responses((status = 200, description = "The event, queued again.", body = schema::PaymentEvent)))]
+    responses((status = 200, description = "The event, queued again.", body = crate::payment::events::EventRecord)))]
 pub async fn redeliver(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -411,7 +411,7 @@ pub struct ReconciliationQuery {
 #[utoipa::path(get, path = "/admin/v1/reconciliation", tag = "admin-money",
     security(("bearer" = ["admin", "reviewer", "operator"])),
     params(ReconciliationQuery),
-    responses((status = 200, description = "The day's statement per merchant and every mismatch with the provider.", body = schema::Reconciliation)))]
+    responses((status = 200, description = "The day's statement per merchant and every mismatch with the provider.", body = schema::ReconciliationAnswer)))]
 pub async fn reconciliation(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,

@@ -37,7 +37,7 @@ pub enum DeliveryStatus {
 }
 
 /// One message on its way through one channel.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OutboxEntry {
     /// The channel's name.
     pub channel: String,

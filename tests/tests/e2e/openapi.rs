@@ -4,6 +4,7 @@
 //! of a host with sample plugins, an order and a merchant, finds no 5xx and
 //! no answer that breaks the description (status, content type, body).
 
+use crate::notification;
 use islet_tests::payments::{MERCHANT, open_merchant, paid_order};
 use islet_tests::{Backend, TestHost, output_dir, workspace};
 use serde_json::Value;
@@ -224,6 +225,22 @@ async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_descriptio
     open_merchant(&host, MERCHANT, "probe", "payment-probe").await;
     let citizen = host.token("citizen-1", &[]);
     paid_order(&host, &citizen, "openapi-1", 1200).await;
+    // Consents and a message in the citizen's inbox.
+    host.install(notification::PROBE).await;
+    let me = notification::subject(&host, notification::PROBE, &citizen).await;
+    for _ in 0..2 {
+        notification::consented(&host, &citizen, notification::PROBE, "status").await;
+    }
+    let (status, body) = notification::send(
+        &host,
+        notification::PROBE,
+        &me,
+        "status",
+        notification::status_params(),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
     let admin = host.admin();
     let host = std::sync::Arc::new(host);
     let fuzzed = host.clone();
