@@ -37,6 +37,7 @@ pub struct AuditFilter {
     /// Only this actor.
     pub actor: Option<String>,
     /// At most this many (default 100, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
     /// The `next_cursor` of the previous page: list the entries older
     /// than it.

@@ -270,6 +270,7 @@ pub async fn revoke(
 #[serde(deny_unknown_fields)]
 pub struct TrailQuery {
     cursor: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<usize>,
 }
 

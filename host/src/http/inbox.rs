@@ -46,6 +46,7 @@ fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
 #[serde(deny_unknown_fields)]
 pub struct InboxQuery {
     cursor: Option<String>,
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<usize>,
 }
 

@@ -21,8 +21,10 @@ use std::sync::Arc;
 #[serde(deny_unknown_fields)]
 pub struct UsageQuery {
     /// First day, `YYYY-MM-DD` (default: today, in the business time zone).
+    #[param(value_type = Option<String>, format = Date)]
     from: Option<String>,
     /// Last day, inclusive (default: `from`).
+    #[param(value_type = Option<String>, format = Date)]
     to: Option<String>,
     /// Only this department.
     department: Option<String>,

@@ -211,10 +211,13 @@ pub struct OrdersQuery {
     /// Only this plugin's orders.
     plugin: Option<String>,
     /// Only orders in this status (`created`, `paid`, ...).
+    #[param(value_type = Option<crate::payment::order::OrderStatus>)]
     status: Option<String>,
     /// Only orders with a journal entry on this business day, `YYYY-MM-DD`.
+    #[param(value_type = Option<String>, format = Date)]
     date: Option<String>,
     /// At most this many (default 50, at most 500).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<usize>,
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
@@ -307,6 +310,7 @@ pub async fn list_orders(
 #[serde(deny_unknown_fields)]
 pub struct EventsQuery {
     plugin: Option<String>,
+    #[param(value_type = Option<crate::payment::events::DeliveryStatus>)]
     status: Option<String>,
     limit: Option<usize>,
     cursor: Option<String>,
@@ -403,6 +407,7 @@ pub async fn redeliver(
 #[serde(deny_unknown_fields)]
 pub struct ReconciliationQuery {
     /// `YYYY-MM-DD` (default today, in the business time zone).
+    #[param(value_type = Option<String>, format = Date)]
     date: Option<String>,
 }
 

@@ -87,6 +87,7 @@ pub struct OrdersQuery {
     /// From `next_cursor` of the previous page.
     cursor: Option<String>,
     /// Page size, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<usize>,
 }
 

@@ -11,6 +11,18 @@ const main = document.getElementById('api');
 /** A tag's or a word's text in the page language, else `fallback`. */
 const label = (key, fallback) => (has(key) ? t(key) : fallback);
 
+/** Text with `code` spans (the description's Markdown backticks) as elements. */
+function inline(text) {
+  return String(text ?? '').split('`').map((part, i) => (i % 2 ? h('code', null, part) : part));
+}
+
+/** An operation's summary without the route it repeats ("`GET /x`: ..."). */
+function summaryOf(op) {
+  const text = op.summary ?? '';
+  const cut = text.startsWith('`') ? text.indexOf('`: ') : -1;
+  return cut >= 0 ? text.slice(cut + 3) : text;
+}
+
 /** The name a `$ref` points to (`#/components/schemas/Name` → `Name`). */
 const refName = (ref) => String(ref).split('/').pop();
 
@@ -44,7 +56,7 @@ function propertiesTable(schema) {
       h('td', null, h('code', null, name)),
       h('td', null, typeOf(prop)),
       h('td', null, required.has(name) ? h('span', { class: 'badge warn' }, t('api.required')) : h('span', { class: 'muted' }, t('api.optional'))),
-      h('td', { class: 'muted' }, prop.description ?? '')));
+      h('td', { class: 'muted' }, inline(prop.description))));
   if (!rows.length) return h('p', { class: 'muted small' }, typeOf(schema));
   return h('div', { class: 'table-wrap' }, h('table', { class: 'grid api-table' },
     h('thead', null, h('tr', null, h('th', null, t('api.name')), h('th', null, t('api.type')), h('th', null, ''), h('th', null, t('api.description')))),
@@ -75,8 +87,8 @@ function operation(path, method, op, doc) {
     h('summary', null,
       h('span', { class: `api-method api-${method}` }, method.toUpperCase()), ' ',
       h('code', { class: 'api-path' }, path), ' ',
-      h('span', { class: 'muted' }, op.summary ?? '')),
-    op.description ? h('p', { class: 'api-desc' }, op.description) : null,
+      h('span', { class: 'muted' }, inline(summaryOf(op)))),
+    op.description ? h('p', { class: 'api-desc' }, inline(op.description)) : null,
     h('p', null, h('strong', null, t('api.roles')), ' ', roles(op, doc)),
     params.length ? [h('h3', null, t('api.parameters')), h('div', { class: 'table-wrap' }, h('table', { class: 'grid api-table' },
       h('thead', null, h('tr', null, h('th', null, t('api.name')), h('th', null, t('api.in')), h('th', null, t('api.type')), h('th', null, t('api.description')))),
@@ -84,17 +96,17 @@ function operation(path, method, op, doc) {
         h('td', null, h('code', null, p.name), p.required ? ' *' : ''),
         h('td', null, label(`api.where.${p.in}`, p.in)),
         h('td', null, typeOf(p.schema)),
-        h('td', { class: 'muted' }, p.description ?? ''))))))] : null,
-    body ? [h('h3', null, t('api.requestBody')), body.description ? h('p', { class: 'muted' }, body.description) : null,
+        h('td', { class: 'muted' }, inline(p.description)))))))] : null,
+    body ? [h('h3', null, t('api.requestBody')), body.description ? h('p', { class: 'muted' }, inline(body.description)) : null,
       Object.entries(body.content ?? {}).map(([type, media]) => h('p', null, h('code', null, type), ' ', typeOf(media.schema)))] : null,
     h('h3', null, t('api.responses')),
     h('ul', { class: 'api-answers' }, answers.map(([status, answer]) => h('li', null,
       h('span', { class: `badge ${status.startsWith('2') || status.startsWith('3') ? 'ok' : 'bad'}` }, status), ' ',
-      answer.description ?? '', ' ',
+      inline(answer.description), ' ',
       Object.entries(answer.content ?? {}).map(([type, media]) => h('span', { class: 'small' }, ' ', h('code', null, type), ' ', media.schema ? typeOf(media.schema) : ''))))),
     op['x-host-errors'] ? [h('h3', null, t('api.hostErrors')), h('ul', { class: 'api-answers' },
       Object.entries(op['x-host-errors']).map(([status, answer]) => h('li', null,
-        h('span', { class: 'badge bad' }, status), ' ', answer.description ?? '', ' ',
+        h('span', { class: 'badge bad' }, status), ' ', inline(answer.description), ' ',
         typeOf(answer.content?.['application/json']?.schema))))] : null);
 }
 
@@ -116,17 +128,17 @@ function render(doc) {
       h('h1', null, doc.info?.title ?? 'API'),
       h('p', { class: 'muted' }, t('api.summary', { count, version: doc.openapi, own: doc.info?.version ?? '' })),
       h('p', null, t('api.intro')),
-      h('pre', { class: 'api-info' }, doc.info?.description ?? '')),
+      h('div', { class: 'api-info' }, (doc.info?.description ?? '').split('\n\n').map((para) => h('p', null, inline(para))))),
     h('nav', { class: 'api-toc' }, [...groups.values()].map(({ tag, ops }) =>
       h('a', { href: `#tag-${tag.name}` }, label(`api.tag.${tag.name}`, tag.name), ` (${ops.length})`))),
     ...[...groups.values()].map(({ tag, ops }) => h('section', { class: 'api-group', id: `tag-${tag.name}`, 'data-testid': 'api-group' },
       h('h2', null, label(`api.tag.${tag.name}`, tag.name)),
-      tag.description ? h('p', { class: 'muted' }, tag.description) : null,
+      tag.description ? h('p', { class: 'muted' }, inline(tag.description)) : null,
       h('div', { class: 'stack' }, ops))),
     h('section', { class: 'api-group', id: 'schemas' },
       h('h2', null, t('api.schemas')),
       h('div', { class: 'stack' }, schemas.map(([name, schema]) => h('div', { class: 'card', id: `schema-${name}` },
-        h('h3', null, name), schema.description ? h('p', { class: 'muted' }, schema.description) : null,
+        h('h3', null, name), schema.description ? h('p', { class: 'muted' }, inline(schema.description)) : null,
         propertiesTable(schema))))));
   main.removeAttribute('aria-busy');
 }
