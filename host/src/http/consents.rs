@@ -59,7 +59,7 @@ fn access_view(state: &AppState, record: &AccessRecord, citizen_view: bool) -> V
 }
 
 /// `GET /api/v1/consents`: the citizen's consents, newest first.
-#[utoipa::path(get, path = "/api/v1/consents", tag = "citizen",
+#[utoipa::path(get, path = "/api/v1/consents", tag = "citizen", operation_id = "list_consents",
     security(("bearer" = [])),
     responses((status = 200, description = "The citizen's consents, newest first.", body = schema::ConsentList)))]
 pub async fn list(

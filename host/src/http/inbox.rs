@@ -53,7 +53,7 @@ pub struct InboxQuery {
 /// `GET /api/v1/inbox?cursor=&limit=`: the citizen's messages, newest
 /// first (`limit` 1 to 100, default 20), the unread count and the cursor of
 /// the next page.
-#[utoipa::path(get, path = "/api/v1/inbox", tag = "citizen",
+#[utoipa::path(get, path = "/api/v1/inbox", tag = "citizen", operation_id = "list_inbox",
     security(("bearer" = [])),
     params(InboxQuery),
     responses((status = 200, description = "A page of the inbox, newest first, with the unread count.", body = crate::notify::InboxPage)))]
@@ -317,7 +317,7 @@ pub async fn deliveries(
 
 /// `POST /admin/v1/notification-deliveries/{channel}/{id}/redeliver`:
 /// queue an outbound delivery again with a fresh count of attempts.
-#[utoipa::path(post, path = "/admin/v1/notification-deliveries/{channel}/{id}/redeliver", tag = "admin-operations",
+#[utoipa::path(post, path = "/admin/v1/notification-deliveries/{channel}/{id}/redeliver", tag = "admin-operations", operation_id = "redeliver_notification",
     security(("bearer" = ["admin", "reviewer"])),
     params(("channel" = String, Path, description = "The channel (e.g. `webhook`)."), ("id" = String, Path, description = "The message id.")),
     responses((status = 200, description = "The delivery, queued again.", body = crate::notify::OutboxEntry)))]

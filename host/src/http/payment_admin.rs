@@ -370,7 +370,7 @@ pub async fn list_events(
 }
 
 /// `POST /admin/v1/payment-events/{id}/redeliver`: queue an event again.
-#[utoipa::path(post, path = "/admin/v1/payment-events/{id}/redeliver", tag = "admin-money",
+#[utoipa::path(post, path = "/admin/v1/payment-events/{id}/redeliver", tag = "admin-money", operation_id = "redeliver_payment_event",
     security(("bearer" = ["admin", "reviewer"])),
     params(("id" = String, Path, description = "The event (`evt-...`).")),
     responses((status = 200, description = "The event, queued again.", body = crate::payment::events::EventRecord)))]

@@ -100,6 +100,41 @@ async fn the_reference_page_is_served_with_its_own_assets_only() {
     );
 }
 
+/// The whole description passes openapi-spec-validator's OpenAPI 3.1
+/// checks (the official schema plus unique operation ids, resolvable
+/// references, path parameters declared).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_description_passes_the_openapi_3_1_validator() {
+    let host = TestHost::start().await;
+    let text = host
+        .get("/openapi.json", None)
+        .await
+        .text()
+        .await
+        .expect("text");
+    let file = output_dir().join("openapi.json");
+    std::fs::write(&file, text).expect("write the description");
+    let validator = schemathesis().with_file_name("openapi-spec-validator");
+    assert!(
+        validator.exists(),
+        "openapi-spec-validator is not installed at {}: run `tests/openapi/install-schemathesis`",
+        validator.display()
+    );
+    let output = Command::new(&validator)
+        .arg(&file)
+        .output()
+        .expect("openapi-spec-validator runs");
+    let report = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success() && report.contains("OK"),
+        "/openapi.json is not valid OpenAPI 3.1:\n{report}"
+    );
+}
+
 /// Found by schemathesis: a host error on a compressed route (an unknown
 /// asset) claimed `Content-Encoding: gzip` over a plain JSON body, which
 /// no client can read.
