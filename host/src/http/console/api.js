@@ -133,7 +133,7 @@ function render(doc) {
       h('a', { href: `#tag-${tag.name}` }, label(`api.tag.${tag.name}`, tag.name), ` (${ops.length})`))),
     ...[...groups.values()].map(({ tag, ops }) => h('section', { class: 'api-group', id: `tag-${tag.name}`, 'data-testid': 'api-group' },
       h('h2', null, label(`api.tag.${tag.name}`, tag.name)),
-      tag.description ? h('p', { class: 'muted' }, inline(tag.description)) : null,
+      tag.description ? h('p', { class: 'muted' }, inline(label(`api.tagAbout.${tag.name}`, tag.description))) : null,
       h('div', { class: 'stack' }, ops))),
     h('section', { class: 'api-group', id: 'schemas' },
       h('h2', null, t('api.schemas')),
