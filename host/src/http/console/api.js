@@ -16,11 +16,17 @@ function inline(text) {
   return String(text ?? '').split('`').map((part, i) => (i % 2 ? h('code', null, part) : part));
 }
 
-/** An operation's summary without the route it repeats ("`GET /x`: ..."). */
+/** An operation's summary without the route it repeats ("`GET /x`: ...", "`PUT` / `DELETE /x`: ..."). */
 function summaryOf(op) {
-  const text = op.summary ?? '';
-  const cut = text.startsWith('`') ? text.indexOf('`: ') : -1;
-  return cut >= 0 ? text.slice(cut + 3) : text;
+  const text = (op.summary ?? '').replace(/\s+/g, ' ').trim();
+  let rest = text;
+  for (;;) {
+    const chunk = /^`((?:GET|POST|PUT|DELETE|PATCH|ANY)\b[^`]*)`\s*(?:\/\s*)?/.exec(rest);
+    if (!chunk) break;
+    rest = rest.slice(chunk[0].length);
+  }
+  rest = rest.replace(/^:\s*/, '');
+  return rest || text;
 }
 
 /** The name a `$ref` points to (`#/components/schemas/Name` → `Name`). */
