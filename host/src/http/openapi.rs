@@ -412,7 +412,7 @@ fn admin_page_slash() {}
     ),
     security((), ("bearer" = []), ("service_session" = [])),
     responses(
-        (status = "default", description = "The plugin's own answer: any status, headers within the host's bounds, any body. The host's own refusals (`x-host-errors`) are error bodies.", content_type = "*/*"),
+        (status = "default", description = "The plugin's own answer: any status, headers within the host's bounds, any body. The host's own refusals (`x-host-errors`) are error bodies; a browser asking for `text/html` gets them as a page in its language.", content_type = "*/*"),
     ),
 )]
 #[allow(dead_code, reason = "describes a route `call_plugin` serves")]

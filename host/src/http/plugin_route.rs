@@ -58,7 +58,7 @@ fn split_plugin_path(path: &str) -> (&str, String) {
     params(("plugin" = String, Path, description = "The mini-service's id.", example = "water-bill")),
     security((), ("bearer" = []), ("service_session" = [])),
     responses(
-        (status = "default", description = "The plugin's own answer at its root path (`/`): any status, any body. The host's own refusals (`x-host-errors`) are error bodies.", content_type = "*/*"),
+        (status = "default", description = "The plugin's own answer at its root path (`/`): any status, any body. The host's own refusals (`x-host-errors`) are error bodies; a browser asking for `text/html` gets them as a page in its language.", content_type = "*/*"),
     ))]
 pub async fn call_plugin(
     State(state): State<Arc<AppState>>,
