@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 const NAMESPACE: &str = "audit";
 
 /// One audit entry.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     /// When, milliseconds since the epoch.
     pub at_ms: u64,
@@ -26,7 +26,8 @@ pub struct AuditEntry {
 }
 
 /// Which entries to list.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditFilter {
     /// Only this action.
@@ -36,6 +37,7 @@ pub struct AuditFilter {
     /// Only this actor.
     pub actor: Option<String>,
     /// At most this many (default 100, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
     /// The `next_cursor` of the previous page: list the entries older
     /// than it.
@@ -47,7 +49,7 @@ pub struct AuditFilter {
 pub const AUDIT_SCAN_BUDGET: usize = 10_000;
 
 /// One page of the audit log and where the next one starts.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AuditPage {
     /// The entries, newest first.
     pub entries: Vec<AuditEntry>,

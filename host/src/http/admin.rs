@@ -2,6 +2,7 @@
 
 use super::error::ApiError;
 use super::extract::Path;
+use super::openapi_schemas as schema;
 use super::{AppState, caller};
 use crate::registry::{ActivePlugin, RegistryError, allowed_for_version};
 use axum::Json;
@@ -122,6 +123,9 @@ pub fn registry_error(e: RegistryError) -> ApiError {
 }
 
 /// `GET /admin/v1/plugins`.
+#[utoipa::path(get, path = "/admin/v1/plugins", tag = "admin-plugins",
+    security(("bearer" = ["admin", "reviewer", "operator", "developer:{department}"])),
+    responses((status = 200, description = "The plugins the caller may see.", body = schema::PluginList)))]
 pub async fn list_plugins(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -138,6 +142,10 @@ pub async fn list_plugins(
 }
 
 /// `GET /admin/v1/plugins/{id}`.
+#[utoipa::path(get, path = "/admin/v1/plugins/{id}", tag = "admin-plugins",
+    security(("bearer" = ["admin", "reviewer", "operator", "developer:{department}"])),
+    params(("id" = String, Path, description = "The plugin.", example = "water-bill")),
+    responses((status = 200, description = "The plugin with every version.", body = schema::PluginView)))]
 pub async fn get_plugin(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
@@ -149,6 +157,14 @@ pub async fn get_plugin(
 }
 
 /// `POST /admin/v1/plugins` (multipart: `manifest`, `component`).
+#[utoipa::path(post, path = "/admin/v1/plugins", tag = "admin-plugins",
+    security(("bearer" = ["admin"])),
+    request_body(content = schema::Upload, content_type = "multipart/form-data", description = "`manifest` (islet.toml) and `component` (.wasm): installed, granted and released at once."),
+    responses(
+        (status = 200, description = "Replaced an installed version, or the same component again (`unchanged`).", body = schema::PluginView),
+        (status = 201, description = "Installed.", body = schema::PluginView),
+        (status = 409, description = "A concurrent change (`conflict`).", body = schema::Error),
+    ))]
 pub async fn install_plugin(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,

@@ -9,6 +9,7 @@
 //! accepts) by tower-http's `CompressionLayer`.
 
 use super::error::ApiError;
+use super::openapi_schemas as schema;
 use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -36,6 +37,9 @@ const I18N_JS: &str = include_str!("console/i18n.js");
 /// The pages' texts, one catalogue per language (translators edit these).
 const ZH_CN_JSON: &str = include_str!("console/i18n/zh-CN.json");
 const EN_JSON: &str = include_str!("console/i18n/en.json");
+/// The API reference page (`/docs/api`) and its renderer of `/openapi.json`.
+const API_HTML: &str = include_str!("console/api.html");
+const API_JS: &str = include_str!("console/api.js");
 
 /// The policy of the pages' scripts and stylesheet themselves: they fetch
 /// nothing and may not be framed.
@@ -166,22 +170,75 @@ fn page(headers: &HeaderMap, uri: &Uri, body: &'static str) -> Response {
 }
 
 /// `GET /admin`, `GET /admin/`: the admin console.
+#[utoipa::path(get, path = "/admin", tag = "pages",
+    responses(
+        (status = 200, description = "The admin console.", content_type = "text/html"),
+        (status = 304, description = "The copy named in `If-None-Match` is current."),
+    ))]
 pub async fn admin_page(headers: HeaderMap, uri: Uri) -> Response {
     page(&headers, &uri, ADMIN_HTML)
 }
 
 /// `GET /`: the demo app shell (the city app's home screen).
+#[utoipa::path(get, path = "/", tag = "pages",
+    responses(
+        (status = 200, description = "The demo app shell (the city app's home screen).", content_type = "text/html"),
+        (status = 304, description = "The copy named in `If-None-Match` is current."),
+    ))]
 pub async fn shell_page(headers: HeaderMap, uri: Uri) -> Response {
     page(&headers, &uri, SHELL_HTML)
 }
 
 /// `GET /pay/{order}`: the sandbox provider's cashier. The page reads the
 /// order through `/api/v1/orders/{id}` with the citizen's token.
+#[utoipa::path(get, path = "/pay/{id}", tag = "payments",
+    params(("id" = String, Path, description = "The order.")),
+    responses(
+        (status = 200, description = "The sandbox cashier page; it reads the order with the citizen's token.", content_type = "text/html"),
+        (status = 304, description = "The copy named in `If-None-Match` is current."),
+    ))]
 pub async fn cashier_page(headers: HeaderMap, uri: Uri) -> Response {
     page(&headers, &uri, CASHIER_HTML)
 }
 
+/// `GET /docs/api`: the API reference page.
+pub async fn docs_page(headers: HeaderMap, uri: Uri) -> Response {
+    page(&headers, &uri, API_HTML)
+}
+
+/// How long a client may use its copy of `/openapi.json` without asking.
+const REFERENCE_MAX_AGE: &str = "public, max-age=300";
+
+/// `GET /openapi.json`: the description, cacheable by anyone for a few
+/// minutes and revalidated by its `ETag`; readable from other origins
+/// (API tools), as it holds nothing secret.
+pub fn serve_reference(headers: &HeaderMap, document: &'static str) -> Response {
+    let mut response = serve(
+        headers,
+        JSON,
+        HeaderValue::from_static(ASSET_CONTENT_SECURITY_POLICY),
+        document,
+    );
+    let answer = response.headers_mut();
+    answer.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(REFERENCE_MAX_AGE),
+    );
+    answer.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    response
+}
+
 /// `GET /assets/{file}`: the pages' scripts and stylesheet.
+#[utoipa::path(get, path = "/assets/{file}", tag = "pages",
+    params(("file" = String, Path, description = "A script or the stylesheet (`admin.js`, `style.css`, ...).", example = "style.css")),
+    responses(
+        (status = 200, description = "The file.", content((String = "text/javascript"), (String = "text/css"))),
+        (status = 304, description = "The copy named in `If-None-Match` is current."),
+        (status = 404, description = "No such asset.", body = schema::Error),
+    ))]
 pub async fn asset(Path(file): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
     let (content_type, body) = match file.as_str() {
         "admin.js" => (JS, ADMIN_JS),
@@ -192,6 +249,7 @@ pub async fn asset(Path(file): Path<String>, headers: HeaderMap) -> Result<Respo
         "cashier.js" => (JS, CASHIER_JS),
         "islet.js" => (JS, ISLET_JS),
         "i18n.js" => (JS, I18N_JS),
+        "api.js" => (JS, API_JS),
         "style.css" => (CSS, STYLE_CSS),
         _ => {
             return Err(ApiError::not_found(
@@ -209,6 +267,13 @@ pub async fn asset(Path(file): Path<String>, headers: HeaderMap) -> Result<Respo
 }
 
 /// `GET /assets/i18n/{language}.json`: the pages' texts in one language.
+#[utoipa::path(get, path = "/assets/i18n/{file}", tag = "pages",
+    params(("file" = String, Path, description = "`zh-CN.json` or `en.json`.", example = "zh-CN.json")),
+    responses(
+        (status = 200, description = "The pages' texts in one language.", content_type = "application/json", body = Object),
+        (status = 304, description = "The copy named in `If-None-Match` is current."),
+        (status = 404, description = "No such catalogue.", body = schema::Error),
+    ))]
 pub async fn catalogue(Path(file): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
     let body = match file.as_str() {
         "zh-CN.json" => ZH_CN_JSON,

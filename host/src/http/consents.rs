@@ -4,6 +4,7 @@
 
 use super::error::ApiError;
 use super::extract::{Path, Query};
+use super::openapi_schemas as schema;
 use super::{AppState, blocking, caller};
 use crate::auth::citizen_key;
 use crate::consent::{AccessRecord, Consent, ConsentError, ConsentFor};
@@ -58,6 +59,9 @@ fn access_view(state: &AppState, record: &AccessRecord, citizen_view: bool) -> V
 }
 
 /// `GET /api/v1/consents`: the citizen's consents, newest first.
+#[utoipa::path(get, path = "/api/v1/consents", tag = "citizen", operation_id = "list_consents",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The citizen's consents, newest first.", body = schema::ConsentList)))]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -75,7 +79,7 @@ pub async fn list(
 }
 
 /// Body of `POST /api/v1/consents`: a data item or a template of a plugin.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewConsent {
     plugin: String,
@@ -117,6 +121,9 @@ fn serving(state: &AppState, plugin: &str) -> Result<(Manifest, Grants), ApiErro
 /// data items an admin granted (with the purpose the manifest states) and
 /// the approved message templates. The app shell builds its consent prompts
 /// from this, never from text a service page sends.
+#[utoipa::path(get, path = "/api/v1/catalog/{id}/privacy", tag = "app",
+    params(("id" = String, Path, description = "The mini-service.", example = "water-bill")),
+    responses((status = 200, description = "What the serving version may ask the citizen for.", body = schema::Privacy)))]
 pub async fn privacy(
     State(state): State<Arc<AppState>>,
     Path(plugin): Path<String>,
@@ -149,6 +156,15 @@ pub async fn privacy(
 /// `POST /api/v1/consents`: the citizen agrees to a data item (for the
 /// purpose the manifest states) or a message template. One-time template
 /// consents accumulate; each allows one message.
+#[utoipa::path(post, path = "/api/v1/consents", tag = "citizen",
+    security(("bearer" = [])),
+    request_body(content = NewConsent, description = "A data item or a template of a service."),
+    responses(
+        (status = 201, description = "The consent.", body = schema::ConsentView),
+        (status = 403, description = "The service may not ask for long-term consent (`long_term_not_allowed`).", body = schema::Error),
+        (status = 404, description = "No such serving service (`plugin_not_found`).", body = schema::Error),
+        (status = 409, description = "The template is not approved, or too many one-time consents are banked.", body = schema::Error),
+    ))]
 pub async fn give(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -228,6 +244,10 @@ pub async fn give(
 
 /// `DELETE /api/v1/consents/{id}`: withdraw a consent, effective for the
 /// very next call.
+#[utoipa::path(delete, path = "/api/v1/consents/{id}", tag = "citizen",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The consent (`cns_...`).")),
+    responses((status = 200, description = "Withdrawn, effective for the very next call.", body = schema::Revoked)))]
 pub async fn revoke(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -245,10 +265,12 @@ pub async fn revoke(
 }
 
 /// Paging of a trail.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct TrailQuery {
     cursor: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<usize>,
 }
 
@@ -266,6 +288,10 @@ fn page_limit(limit: Option<usize>) -> Result<usize, ApiError> {
 
 /// `GET /api/v1/me/data-access`: which service read which of the
 /// citizen's data, when and for which purpose; newest first.
+#[utoipa::path(get, path = "/api/v1/me/data-access", tag = "citizen",
+    security(("bearer" = [])),
+    params(TrailQuery),
+    responses((status = 200, description = "Which service read which of the citizen's data, newest first.", body = schema::AccessPage)))]
 pub async fn my_data_access(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -289,6 +315,10 @@ pub async fn my_data_access(
 
 /// `GET /admin/v1/plugins/{id}/data-access`: the plugin's releases of
 /// personal data (citizens shown as the plugin's pairwise subjects).
+#[utoipa::path(get, path = "/admin/v1/plugins/{id}/data-access", tag = "admin-operations",
+    security(("bearer" = ["admin", "reviewer", "operator", "developer:{department}"])),
+    params(("id" = String, Path, description = "The plugin.", example = "water-bill"), TrailQuery),
+    responses((status = 200, description = "The plugin's releases of personal data, newest first (citizens as pairwise subjects).", body = schema::AccessPage)))]
 pub async fn plugin_data_access(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,

@@ -163,11 +163,19 @@ pub async fn json_error_net(response: Response) -> Response {
     };
     let mut rebuilt = by_status(status, message).into_response();
     for (name, value) in &parts.headers {
-        if name != header::CONTENT_LENGTH && name != header::CONTENT_TYPE {
+        if !describes_body(name) {
             rebuilt.headers_mut().insert(name.clone(), value.clone());
         }
     }
     rebuilt
+}
+
+/// Whether header `name` describes a response body (its length, type or
+/// encoding), so must not be carried over to a rebuilt body.
+pub fn describes_body(name: &header::HeaderName) -> bool {
+    name == header::CONTENT_LENGTH
+        || name == header::CONTENT_TYPE
+        || name == header::CONTENT_ENCODING
 }
 
 /// A request body the handler may drop while the middleware keeps a way

@@ -3,6 +3,7 @@
 //! deliveries.
 
 use super::error::ApiError;
+use super::openapi_schemas as schema;
 use super::{AppState, blocking, caller};
 use crate::auth::citizen_key;
 use crate::notify::{DeliveryStatus, InboxError, InboxEvent, Message, Notifications};
@@ -40,16 +41,22 @@ fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
 }
 
 /// Paging of the inbox.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct InboxQuery {
     cursor: Option<String>,
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<usize>,
 }
 
 /// `GET /api/v1/inbox?cursor=&limit=`: the citizen's messages, newest
 /// first (`limit` 1 to 100, default 20), the unread count and the cursor of
 /// the next page.
+#[utoipa::path(get, path = "/api/v1/inbox", tag = "citizen", operation_id = "list_inbox",
+    security(("bearer" = [])),
+    params(InboxQuery),
+    responses((status = 200, description = "A page of the inbox, newest first, with the unread count.", body = crate::notify::InboxPage)))]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -76,6 +83,10 @@ pub async fn list(
 
 /// `POST /api/v1/inbox/{id}/read`: mark one of the citizen's messages read
 /// (again: no change). Another citizen's message is a 404.
+#[utoipa::path(post, path = "/api/v1/inbox/{id}/read", tag = "citizen",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The message (`msg...`).")),
+    responses((status = 200, description = "The message, read, and the unread count.", body = schema::MarkedRead)))]
 pub async fn mark_read(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -94,7 +105,8 @@ pub async fn mark_read(
 
 /// The stream's token and resume point, for clients that cannot set
 /// headers.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct StreamQuery {
     token: Option<String>,
@@ -133,6 +145,14 @@ fn replay(
 /// `EventSource`, `?token=<jwt>`. A client that reconnects with
 /// `Last-Event-ID` (as `EventSource` does; or `?last_event_id=`) first gets
 /// the messages it missed, oldest first, each once.
+#[utoipa::path(get, path = "/api/v1/inbox/stream", tag = "citizen",
+    security(("bearer" = []), ()),
+    params(StreamQuery, ("Last-Event-ID" = Option<String>, Header, description = "Resume after this message (as `EventSource` sends it).")),
+    responses(
+        (status = 200, description = "Server-Sent Events: `unread` (`{\"unread\": n}`), `message` (a message), `resync` (reload the inbox).", content_type = "text/event-stream", body = String),
+        (status = 401, description = "No valid token in the header or `?token=`.", body = schema::Error),
+        (status = 429, description = "Too many open streams of this citizen (`too_many_streams`).", body = schema::Error),
+    ))]
 pub async fn stream(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -264,7 +284,8 @@ fn live(
 }
 
 /// Filter of the admin delivery list.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveriesQuery {
     status: Option<DeliveryStatus>,
@@ -273,6 +294,10 @@ pub struct DeliveriesQuery {
 
 /// `GET /admin/v1/notification-deliveries?status=&limit=`: outbound
 /// deliveries (webhook, …), newest first, with attempts and the last error.
+#[utoipa::path(get, path = "/admin/v1/notification-deliveries", tag = "admin-operations",
+    security(("bearer" = ["admin", "reviewer", "operator"])),
+    params(DeliveriesQuery),
+    responses((status = 200, description = "Outbound deliveries, newest first.", body = schema::Deliveries)))]
 pub async fn deliveries(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -292,6 +317,10 @@ pub async fn deliveries(
 
 /// `POST /admin/v1/notification-deliveries/{channel}/{id}/redeliver`:
 /// queue an outbound delivery again with a fresh count of attempts.
+#[utoipa::path(post, path = "/admin/v1/notification-deliveries/{channel}/{id}/redeliver", tag = "admin-operations", operation_id = "redeliver_notification",
+    security(("bearer" = ["admin", "reviewer"])),
+    params(("channel" = String, Path, description = "The channel (e.g. `webhook`)."), ("id" = String, Path, description = "The message id.")),
+    responses((status = 200, description = "The delivery, queued again.", body = crate::notify::OutboxEntry)))]
 pub async fn redeliver(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,

@@ -7,6 +7,7 @@ use super::admin::{plugin_json, registry_error};
 use super::caller::{Staff, staff};
 use super::error::ApiError;
 use super::extract::Path;
+use super::openapi_schemas as schema;
 use crate::manifest::Capability;
 use crate::registry::{Action, ActivePlugin, Curation, Grants, VersionState};
 use axum::Json;
@@ -111,6 +112,14 @@ async fn run(
 
 /// `POST /admin/v1/plugins/{id}/versions` (multipart `manifest`, `component`):
 /// upload a version for review. Developers only for their own department.
+#[utoipa::path(post, path = "/admin/v1/plugins/{id}/versions", tag = "admin-plugins",
+    security(("bearer" = ["admin", "developer:{department}"])),
+    params(("id" = String, Path, description = "The plugin (as the manifest names it).", example = "water-bill")),
+    request_body(content = schema::Upload, content_type = "multipart/form-data", description = "`manifest` (islet.toml) and `component` (.wasm) of a version for review."),
+    responses(
+        (status = 201, description = "Uploaded (`uploaded_version`).", body = schema::PluginView),
+        (status = 409, description = "The version exists already or a concurrent change.", body = schema::Error),
+    ))]
 pub async fn upload_version(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
@@ -173,7 +182,7 @@ pub async fn upload_version(
 }
 
 /// Body of `approve`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApproveBody {
     /// Capabilities granted (default: none).
@@ -195,7 +204,7 @@ pub struct ApproveBody {
 }
 
 /// Body of `reject`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RejectBody {
     /// Why.
@@ -204,7 +213,7 @@ pub struct RejectBody {
 }
 
 /// Body of `release` and `gray`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReleaseBody {
     /// Share of citizens, percent (default 100: full release).
@@ -242,7 +251,7 @@ impl ReleaseBody {
 
 /// Body of `PUT /admin/v1/plugins/{id}/catalog`: the whole curation (a
 /// field left out takes its default, an unknown one is refused).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CurationBody {
     #[serde(default)]
@@ -294,6 +303,18 @@ impl Default for ReleaseBody {
 
 /// `POST /admin/v1/plugins/{id}/versions/{version}/{action}`:
 /// `submit`, `approve`, `reject`, `release`.
+#[utoipa::path(post, path = "/admin/v1/plugins/{id}/versions/{version}/{action}", tag = "admin-plugins",
+    security(("bearer" = ["admin", "reviewer", "developer:{department}"])),
+    params(
+        ("id" = String, Path, description = "The plugin.", example = "water-bill"),
+        ("version" = String, Path, description = "The version (semver).", example = "1.0.0"),
+        ("action" = schema::VersionAction, Path, description = "`submit` (its developers), `approve`, `reject`, `release` (reviewers)."),
+    ),
+    request_body(content = Option<schema::VersionActionBody>, description = "`approve`: the grants; `reject`: the reason; `release`: share and testers; `submit`: none."),
+    responses(
+        (status = 200, description = "The plugin after the change.", body = schema::PluginView),
+        (status = 409, description = "The version's state does not allow it (`invalid_transition`).", body = schema::Error),
+    ))]
 pub async fn version_action(
     State(state): State<Arc<AppState>>,
     Path((id, version_text, action)): Path<(String, String, String)>,
@@ -380,6 +401,17 @@ pub async fn version_action(
 
 /// `POST /admin/v1/plugins/{id}/{action}`: `gray`, `promote`, `revert`,
 /// `rollback`, `take-down`, `put-back`.
+#[utoipa::path(post, path = "/admin/v1/plugins/{id}/{action}", tag = "admin-plugins",
+    security(("bearer" = ["admin", "reviewer"])),
+    params(
+        ("id" = String, Path, description = "The plugin.", example = "water-bill"),
+        ("action" = schema::PluginAction, Path, description = "What to do with the listing."),
+    ),
+    request_body(content = Option<ReleaseBody>, description = "`gray`: share and testers; the others take none."),
+    responses(
+        (status = 200, description = "The plugin after the change.", body = schema::PluginView),
+        (status = 409, description = "The listing's state does not allow it (`invalid_transition`).", body = schema::Error),
+    ))]
 pub async fn plugin_action(
     State(state): State<Arc<AppState>>,
     Path((id, action)): Path<(String, String)>,
@@ -416,6 +448,11 @@ pub async fn plugin_action(
 
 /// `PUT /admin/v1/plugins/{id}/catalog`: category, district, featured,
 /// order, hidden.
+#[utoipa::path(put, path = "/admin/v1/plugins/{id}/catalog", tag = "admin-plugins",
+    security(("bearer" = ["admin", "reviewer"])),
+    params(("id" = String, Path, description = "The plugin.", example = "water-bill")),
+    request_body(content = CurationBody, description = "The whole curation: a field left out takes its default."),
+    responses((status = 200, description = "The plugin, curated.", body = schema::PluginView)))]
 pub async fn curate(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
@@ -443,6 +480,9 @@ pub async fn curate(
 }
 
 /// `GET /admin/v1/review-queue`: versions in review, with their checks.
+#[utoipa::path(get, path = "/admin/v1/review-queue", tag = "admin-plugins",
+    security(("bearer" = ["admin", "reviewer", "operator", "developer:{department}"])),
+    responses((status = 200, description = "Versions in review that the caller may see, with their checks.", body = schema::ReviewQueue)))]
 pub async fn review_queue(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,

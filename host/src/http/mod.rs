@@ -15,6 +15,8 @@ mod inbox;
 mod isolation;
 mod lang;
 mod lifecycle;
+mod openapi;
+mod openapi_schemas;
 mod operations;
 pub mod ops;
 mod payment_admin;
@@ -173,6 +175,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/admin/", get(assets::admin_page))
         .route("/assets/{file}", get(assets::asset))
         .route("/assets/i18n/{file}", get(assets::catalogue))
+        // The API reference: the description and the page that renders it.
+        .route("/openapi.json", get(openapi::openapi_json))
+        .route("/docs/api", get(openapi::docs_page))
         .layer(assets::compression());
     Router::new()
         .merge(pages)
@@ -293,10 +298,10 @@ async fn request_id(mut req: Request, next: Next) -> Response {
             axum::Json(error_body(err.code, &err.message, Some(&id))),
         )
             .into_response();
+        // The body is new and plain: the old one's length, type and
+        // encoding (a compressed route's gzip) do not describe it.
         for (name, value) in response.headers() {
-            if name != axum::http::header::CONTENT_LENGTH
-                && name != axum::http::header::CONTENT_TYPE
-            {
+            if !extract::describes_body(name) {
                 rebuilt.headers_mut().insert(name.clone(), value.clone());
             }
         }

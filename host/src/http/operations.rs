@@ -3,6 +3,7 @@
 
 use super::error::ApiError;
 use super::extract::{Path, Query};
+use super::openapi_schemas as schema;
 use super::{AppState, caller};
 use crate::audit::AuditFilter;
 use crate::usage::{UsageRow, parse_day, today};
@@ -15,12 +16,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Query of `GET /admin/v1/usage`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct UsageQuery {
     /// First day, `YYYY-MM-DD` (default: today, in the business time zone).
+    #[param(value_type = Option<String>, format = Date)]
     from: Option<String>,
     /// Last day, inclusive (default: `from`).
+    #[param(value_type = Option<String>, format = Date)]
     to: Option<String>,
     /// Only this department.
     department: Option<String>,
@@ -39,6 +43,10 @@ struct DepartmentTotal {
 }
 
 /// `GET /admin/v1/usage?from=&to=&department=`.
+#[utoipa::path(get, path = "/admin/v1/usage", tag = "admin-operations",
+    security(("bearer" = ["admin", "reviewer", "operator"])),
+    params(UsageQuery),
+    responses((status = 200, description = "Calls, errors, refusals and time per day, plugin and version, with department totals.", body = schema::Usage)))]
 pub async fn usage(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -94,6 +102,10 @@ pub async fn usage(
 
 /// `GET /admin/v1/audit?action=&target=&actor=&limit=&cursor=`: newest
 /// first, a page at a time (`next_cursor`); an empty filter is no filter.
+#[utoipa::path(get, path = "/admin/v1/audit", tag = "admin-operations",
+    security(("bearer" = ["admin", "reviewer", "operator"])),
+    params(AuditFilter),
+    responses((status = 200, description = "Audit entries, newest first.", body = crate::audit::AuditPage)))]
 pub async fn audit(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -130,6 +142,13 @@ pub async fn audit(
 }
 
 /// `POST /admin/v1/plugins/{id}/resume`: close the current version's breaker.
+#[utoipa::path(post, path = "/admin/v1/plugins/{id}/resume", tag = "admin-operations",
+    security(("bearer" = ["admin", "reviewer"])),
+    params(("id" = String, Path, description = "The plugin.", example = "water-bill")),
+    responses(
+        (status = 200, description = "The released version's breaker, closed.", body = schema::Resumed),
+        (status = 409, description = "No full release to resume (`invalid_transition`).", body = schema::Error),
+    ))]
 pub async fn resume_plugin(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,

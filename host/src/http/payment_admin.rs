@@ -4,6 +4,7 @@
 
 use super::error::ApiError;
 use super::extract::{Path, Query};
+use super::openapi_schemas as schema;
 use super::{AppState, blocking, caller};
 use crate::clock::now_ms;
 use crate::payment::Payments;
@@ -39,6 +40,9 @@ fn ledger_error(e: LedgerError, what: &str) -> ApiError {
 }
 
 /// `GET /admin/v1/merchants`.
+#[utoipa::path(get, path = "/admin/v1/merchants", tag = "admin-money",
+    security(("bearer" = ["admin", "reviewer", "operator", "developer:{department}"])),
+    responses((status = 200, description = "Merchant accounts the caller may see.", body = schema::MerchantList)))]
 pub async fn list_merchants(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -60,7 +64,7 @@ pub async fn list_merchants(
 }
 
 /// Body of `POST /admin/v1/merchants`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMerchant {
     id: String,
@@ -69,6 +73,13 @@ pub struct NewMerchant {
 }
 
 /// `POST /admin/v1/merchants`: open a merchant account (admins only).
+#[utoipa::path(post, path = "/admin/v1/merchants", tag = "admin-money",
+    security(("bearer" = ["admin"])),
+    request_body(content = NewMerchant),
+    responses(
+        (status = 201, description = "Opened.", body = crate::payment::merchants::Merchant),
+        (status = 409, description = "The id is taken (`merchant_exists`).", body = schema::Error),
+    ))]
 pub async fn create_merchant(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -105,6 +116,10 @@ pub async fn create_merchant(
 
 /// `PUT` / `DELETE /admin/v1/merchants/{id}/plugins/{plugin}`: allow or
 /// stop a plugin charging to the merchant (admins only).
+#[utoipa::path(method(put, delete), path = "/admin/v1/merchants/{id}/plugins/{plugin}", tag = "admin-money",
+    security(("bearer" = ["admin"])),
+    params(("id" = String, Path, description = "The merchant."), ("plugin" = String, Path, description = "The plugin.", example = "water-bill")),
+    responses((status = 200, description = "`PUT` allows the plugin to charge to the merchant, `DELETE` stops it.", body = crate::payment::merchants::Merchant)))]
 pub async fn grant_merchant(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -146,6 +161,10 @@ pub async fn grant_merchant(
 }
 
 /// `GET /admin/v1/orders/{id}`: an order with its journal and events.
+#[utoipa::path(get, path = "/admin/v1/orders/{id}", tag = "admin-money",
+    security(("bearer" = ["admin", "reviewer", "operator", "developer:{department}"])),
+    params(("id" = String, Path, description = "The order.")),
+    responses((status = 200, description = "The order with its journal and events.", body = schema::OrderDetail)))]
 pub async fn order_detail(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -185,16 +204,20 @@ pub async fn order_detail(
 }
 
 /// Query of `GET /admin/v1/orders`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct OrdersQuery {
     /// Only this plugin's orders.
     plugin: Option<String>,
     /// Only orders in this status (`created`, `paid`, ...).
+    #[param(value_type = Option<crate::payment::order::OrderStatus>)]
     status: Option<String>,
     /// Only orders with a journal entry on this business day, `YYYY-MM-DD`.
+    #[param(value_type = Option<String>, format = Date)]
     date: Option<String>,
     /// At most this many (default 50, at most 500).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<usize>,
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
@@ -204,6 +227,10 @@ pub struct OrdersQuery {
 /// oldest first, a page at a time (`next_cursor`); staff of a department
 /// see their department's plugins' orders, without the platform-wide
 /// citizen key.
+#[utoipa::path(get, path = "/admin/v1/orders", tag = "admin-money",
+    security(("bearer" = ["admin", "reviewer", "operator", "developer:{department}"])),
+    params(OrdersQuery),
+    responses((status = 200, description = "Orders, oldest first, a page at a time.", body = schema::AdminOrders)))]
 pub async fn list_orders(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -278,10 +305,12 @@ pub async fn list_orders(
 }
 
 /// Query of `GET /admin/v1/payment-events`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EventsQuery {
     plugin: Option<String>,
+    #[param(value_type = Option<crate::payment::events::DeliveryStatus>)]
     status: Option<String>,
     limit: Option<usize>,
     cursor: Option<String>,
@@ -289,6 +318,10 @@ pub struct EventsQuery {
 
 /// `GET /admin/v1/payment-events?plugin=&status=&limit=&cursor=`:
 /// deliveries, newest first, a page at a time (`next_cursor`).
+#[utoipa::path(get, path = "/admin/v1/payment-events", tag = "admin-money",
+    security(("bearer" = ["admin", "reviewer", "operator", "developer:{department}"])),
+    params(EventsQuery),
+    responses((status = 200, description = "Payment events and their delivery, newest first.", body = crate::payment::EventsPage)))]
 pub async fn list_events(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -337,6 +370,10 @@ pub async fn list_events(
 }
 
 /// `POST /admin/v1/payment-events/{id}/redeliver`: queue an event again.
+#[utoipa::path(post, path = "/admin/v1/payment-events/{id}/redeliver", tag = "admin-money", operation_id = "redeliver_payment_event",
+    security(("bearer" = ["admin", "reviewer"])),
+    params(("id" = String, Path, description = "The event (`evt-...`).")),
+    responses((status = 200, description = "The event, queued again.", body = crate::payment::events::EventRecord)))]
 pub async fn redeliver(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -365,15 +402,21 @@ pub async fn redeliver(
 }
 
 /// Query of `GET /admin/v1/reconciliation`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ReconciliationQuery {
     /// `YYYY-MM-DD` (default today, in the business time zone).
+    #[param(value_type = Option<String>, format = Date)]
     date: Option<String>,
 }
 
 /// `GET /admin/v1/reconciliation?date=YYYY-MM-DD`: the day's statement per
 /// merchant and every mismatch with the provider.
+#[utoipa::path(get, path = "/admin/v1/reconciliation", tag = "admin-money",
+    security(("bearer" = ["admin", "reviewer", "operator"])),
+    params(ReconciliationQuery),
+    responses((status = 200, description = "The day's statement per merchant and every mismatch with the provider.", body = schema::ReconciliationAnswer)))]
 pub async fn reconciliation(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,

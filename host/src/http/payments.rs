@@ -2,6 +2,7 @@
 //! citizen's orders, the sandbox cashier, and provider notifications.
 
 use super::error::ApiError;
+use super::openapi_schemas as schema;
 use super::{AppState, blocking, caller};
 use crate::auth::Citizen;
 use crate::capabilities::payment::citizen_key;
@@ -80,16 +81,22 @@ fn own_order(state: &AppState, citizen: &Citizen, id: &str) -> Result<Order, Api
 }
 
 /// Query of `GET /api/v1/orders`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OrdersQuery {
     /// From `next_cursor` of the previous page.
     cursor: Option<String>,
     /// Page size, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<usize>,
 }
 
 /// `GET /api/v1/orders`: the signed-in citizen's orders across plugins,
 /// newest first.
+#[utoipa::path(get, path = "/api/v1/orders", tag = "citizen",
+    security(("bearer" = [])),
+    params(OrdersQuery),
+    responses((status = 200, description = "The citizen's orders across services, newest first.", body = schema::CitizenOrders)))]
 pub async fn my_orders(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -116,6 +123,10 @@ pub async fn my_orders(
 }
 
 /// `GET /api/v1/orders/{id}`: one of the citizen's own orders.
+#[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "citizen",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The order.")),
+    responses((status = 200, description = "One of the citizen's own orders (another's is 404).", body = schema::CitizenOrder)))]
 pub async fn my_order(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -132,7 +143,7 @@ pub async fn my_order(
 /// Body of `POST /pay/{id}`: what the citizen does in the sandbox cashier.
 /// `fail`, `notify_times` and `delay_ms` let tests drive the provider, on
 /// development hosts only.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CashierAction {
     /// `pay` or `cancel`.
@@ -150,6 +161,15 @@ pub struct CashierAction {
 /// `POST /pay/{id}`: the citizen pays or cancels their order in the
 /// sandbox cashier. Paying only starts the provider's asynchronous
 /// notification; the order becomes paid when the host has verified it.
+#[utoipa::path(post, path = "/pay/{id}", tag = "payments",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The order.")),
+    request_body(content = CashierAction),
+    responses(
+        (status = 200, description = "Paying started (the order becomes paid when the provider's notification is verified), or the order closed.", body = schema::CashierAnswer),
+        (status = 403, description = "Test options on a production host (`test_options_not_allowed`).", body = schema::Error),
+        (status = 409, description = "The order cannot be paid or closed in its state (`invalid_order_state`).", body = schema::Error),
+    ))]
 pub async fn cashier_action(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -208,6 +228,15 @@ pub async fn cashier_action(
 /// `POST /api/v1/payments/notify/{provider}`: a provider's signed
 /// notification. Answers 200 for an applied or repeated one (so the
 /// provider stops retrying) and an error otherwise, changing nothing.
+#[utoipa::path(post, path = "/api/v1/payments/notify/{provider}", tag = "payments",
+    params(("provider" = String, Path, description = "The payment provider (`sandbox`).", example = "sandbox")),
+    request_body(content = Object, description = "The provider's signed notification (its own format; the signature travels in the provider's headers)."),
+    responses(
+        (status = 200, description = "Applied, or applied before: the provider stops retrying.", body = schema::NoticeAccepted),
+        (status = 401, description = "A bad signature or a stale timestamp.", body = schema::Error),
+        (status = 404, description = "Unknown provider or order.", body = schema::Error),
+        (status = 409, description = "A replayed nonce.", body = schema::Error),
+    ))]
 pub async fn notify(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,

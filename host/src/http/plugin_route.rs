@@ -29,6 +29,12 @@ const SLOT_WAIT: Duration = Duration::from_millis(500);
 
 /// `/p/{plugin}` → `/p/{plugin}/`, so relative links in its pages work.
 /// Anything that is not a plugin id (`/p/%0d%0a`) is a 400.
+#[utoipa::path(method(get, post, put, delete, patch), path = "/p/{plugin}", tag = "mini-services",
+    params(("plugin" = String, Path, description = "The mini-service's id.", example = "water-bill")),
+    responses(
+        (status = 308, description = "To `/p/{plugin}/`, so relative links of its pages work."),
+        (status = 400, description = "Not a mini-service id (`invalid_path`).", body = super::openapi_schemas::Error),
+    ))]
 pub async fn redirect_to_root(Path(plugin): Path<String>) -> Result<Response, ApiError> {
     if !crate::manifest::is_valid_id(&plugin) {
         return Err(ApiError::bad_request(
@@ -48,6 +54,12 @@ fn split_plugin_path(path: &str) -> (&str, String) {
 }
 
 /// Call the plugin named in the path.
+#[utoipa::path(method(get, post, put, delete, patch), path = "/p/{plugin}/", tag = "mini-services",
+    params(("plugin" = String, Path, description = "The mini-service's id.", example = "water-bill")),
+    security((), ("bearer" = []), ("service_session" = [])),
+    responses(
+        (status = "default", description = "The plugin's own answer at its root path (`/`): any status, any body. The host's own refusals (`x-host-errors`) are error bodies; a browser asking for `text/html` gets them as a page in its language.", content_type = "*/*"),
+    ))]
 pub async fn call_plugin(
     State(state): State<Arc<AppState>>,
     axum::Extension(RequestId(request_id)): axum::Extension<RequestId>,

@@ -4,6 +4,7 @@
 use super::AppState;
 use super::extract::Query;
 use super::lang;
+use super::openapi_schemas as schema;
 use crate::manifest::Localized;
 use axum::Json;
 use axum::extract::State;
@@ -15,11 +16,18 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// `GET /healthz`: the process is up.
+#[utoipa::path(get, path = "/healthz", tag = "ops",
+    responses((status = 200, description = "The process is up.", body = schema::Health)))]
 pub async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
 /// `GET /readyz`: the registry is loaded and the store answers.
+#[utoipa::path(get, path = "/readyz", tag = "ops",
+    responses(
+        (status = 200, description = "The registry is loaded and the store answers.", body = schema::Ready),
+        (status = 503, description = "The store does not answer (`status`: `store_unavailable`).", body = schema::Ready),
+    ))]
 pub async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Value>) {
     let plugins = state.registry.list();
     let failed: Vec<&str> = plugins
@@ -46,6 +54,8 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Val
 /// `GET /api/v1/platform`: what the pages need to speak the city's
 /// language and show its clock: the business time zone, the page
 /// languages (the default first) and the one this caller would get.
+#[utoipa::path(get, path = "/api/v1/platform", tag = "app",
+    responses((status = 200, description = "Time zone and page languages.", body = schema::Platform)))]
 pub async fn platform(headers: HeaderMap) -> Response {
     let wanted = lang::wanted(&headers, None);
     let mut response = Json(json!({
@@ -68,7 +78,8 @@ fn vary_on_language(response: &mut Response) {
 }
 
 /// `?lang=` and `?all_languages=` of the catalog.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CatalogQuery {
     /// The language wanted first (before the cookie and `Accept-Language`).
     lang: Option<String>,
@@ -78,7 +89,7 @@ pub struct CatalogQuery {
 }
 
 /// One entry of the catalog.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CatalogEntry<'a> {
     id: &'a str,
     name: &'a str,
@@ -100,6 +111,10 @@ pub struct CatalogEntry<'a> {
 /// first, then by curated order; names and descriptions in the caller's
 /// language (`?lang=`, the app's language cookie, `Accept-Language`), every
 /// language's with `?all_languages=true`.
+#[utoipa::path(get, path = "/api/v1/catalog", tag = "app",
+    params(CatalogQuery),
+    security((), ("bearer" = [])),
+    responses((status = 200, description = "The catalog; a signed-in citizen sees the versions they are served (gray releases included).", body = schema::Catalog)))]
 pub async fn catalog(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -154,6 +169,14 @@ pub async fn catalog(
 }
 
 /// `GET /metrics` on the main address: only with the metrics token.
+#[utoipa::path(get, path = "/metrics", tag = "ops",
+    security(("metrics_token" = [])),
+    responses(
+        (status = 200, description = "Prometheus text exposition.", content_type = "text/plain", body = String),
+        (status = 401, description = "The metrics token is missing or wrong.", body = schema::Error),
+        (status = 404, description = "This address serves no metrics (no metrics token configured).", body = schema::Error),
+        (status = 503, description = "The metrics recorder is unavailable.", body = schema::Error),
+    ))]
 pub async fn metrics(
     State(state): State<Arc<AppState>>,
     headers: axum::http::HeaderMap,

@@ -3,6 +3,7 @@
 //! them all (sign-out). See [`crate::auth::ServiceSessions`].
 
 use super::error::ApiError;
+use super::openapi_schemas as schema;
 use super::{AppState, caller};
 use crate::auth::{OpenError, SESSION_TTL_SECS};
 use crate::clock::now_secs;
@@ -16,7 +17,7 @@ use serde_json::json;
 use std::sync::Arc;
 
 /// Body of `POST /api/v1/sessions`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewSession {
     plugin: String,
@@ -24,6 +25,14 @@ struct NewSession {
 
 /// `POST /api/v1/sessions` `{"plugin": id}` with the citizen's app token:
 /// a token that works on `/p/{id}/...` only, for at most 30 minutes.
+#[utoipa::path(post, path = "/api/v1/sessions", tag = "citizen",
+    security(("bearer" = [])),
+    request_body(content = NewSession),
+    responses(
+        (status = 201, description = "A token for `/p/{plugin}/...` only, for at most 30 minutes.", body = schema::Session),
+        (status = 404, description = "No such serving service.", body = schema::Error),
+        (status = 429, description = "Too many sessions opened (`too_many_sessions`).", body = schema::Error),
+    ))]
 pub async fn open(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -72,6 +81,9 @@ pub async fn open(
 }
 
 /// `DELETE /api/v1/sessions`: end every service session of the caller.
+#[utoipa::path(delete, path = "/api/v1/sessions", tag = "citizen",
+    security(("bearer" = [])),
+    responses((status = 200, description = "Every service session of the caller ended.", body = schema::SessionsClosed)))]
 pub async fn close_all(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,

@@ -13,7 +13,7 @@ pub const DEFAULT_LANGUAGE: &str = "en";
 pub const MAX_LANGUAGES: usize = 20;
 
 /// The name and description of a mini-service in one language.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Localized {
     /// Display name in the catalog.

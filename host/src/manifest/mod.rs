@@ -15,7 +15,19 @@ use std::fmt;
 use std::str::FromStr;
 
 /// A capability a mini-service may request: one `islet:platform` interface.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Capability {
     /// `islet:platform/identity`: who is calling (pairwise subject, level, roles).

@@ -12,7 +12,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 /// What a channel sends for one message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Delivery {
     /// The message id (the same on every attempt).
     pub id: String,

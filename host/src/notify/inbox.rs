@@ -29,7 +29,7 @@ impl From<StoreError> for InboxError {
 }
 
 /// One page of an inbox.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct InboxPage {
     /// Messages, newest first.
     pub messages: Vec<Message>,

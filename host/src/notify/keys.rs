@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// One message in a citizen's inbox.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Message {
     /// `msg…`: time-ordered (newest sorts first) and unguessable.
     pub id: String,

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// What happened to an order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum EventKind {
     /// The provider confirmed the payment.
@@ -31,7 +31,8 @@ impl EventKind {
 }
 
 /// Where an event's delivery is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = PaymentDeliveryStatus)]
 #[serde(rename_all = "kebab-case")]
 pub enum DeliveryStatus {
     /// Waiting for its (next) attempt.
@@ -45,7 +46,7 @@ pub enum DeliveryStatus {
 }
 
 /// One event and its delivery record, as admins see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EventRecord {
     /// `evt-{order}-{journal seq}`: the same on every attempt.
     pub id: String,

@@ -16,7 +16,7 @@ pub const MAX_DESCRIPTION_CHARS: usize = 128;
 pub const MAX_KEY_BYTES: usize = 64;
 
 /// What is being paid for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum OrderKind {
     /// A fee for a service (`"service-fee"` in JSON).
@@ -27,7 +27,7 @@ pub enum OrderKind {
 }
 
 /// Where an order is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum OrderStatus {
     /// Waiting for the citizen to pay.
@@ -45,7 +45,7 @@ pub enum OrderStatus {
 }
 
 /// One refund of an order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Refund {
     /// The plugin's refund key (idempotency).
     pub key: String,
@@ -58,7 +58,7 @@ pub struct Refund {
 }
 
 /// What a plugin asks for when it creates an order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NewOrder {
     /// The merchant account to credit.
     pub merchant: String,
@@ -108,7 +108,7 @@ pub struct Order {
 }
 
 /// A payment that arrived for a closed or expired order, and its refund.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LatePayment {
     /// The provider's transaction id.
     pub txn_id: String,
@@ -148,7 +148,7 @@ pub enum OrderError {
 }
 
 /// A journal entry: who changed what, when, with which amounts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JournalEntry {
     /// The order.
     pub order: String,

@@ -11,7 +11,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// Totals of one merchant on one day.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct MerchantDay {
     /// Orders created.
     pub orders: u64,
@@ -31,7 +31,7 @@ pub struct MerchantDay {
 }
 
 /// A difference between the provider, the notifications and the ledger.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Mismatch {
     /// The order, when known.
     pub order_id: String,
@@ -42,7 +42,7 @@ pub struct Mismatch {
 }
 
 /// The statement of one day.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Reconciliation {
     /// `YYYY-MM-DD`, in the business time zone.
     pub date: String,

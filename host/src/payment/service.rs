@@ -181,7 +181,7 @@ pub struct NoticeLog {
 pub const EVENT_SCAN_BUDGET: usize = 5_000;
 
 /// A page of payment events, newest first.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct EventsPage {
     /// The events.
     pub events: Vec<EventRecord>,

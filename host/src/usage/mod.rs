@@ -42,7 +42,7 @@ impl UsageKey {
 }
 
 /// Counters of one row.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UsageCounters {
     /// Calls that ran the guest.
     pub calls: u64,
@@ -87,7 +87,7 @@ impl UsageCounters {
 }
 
 /// One row of a usage report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct UsageRow {
     /// `YYYY-MM-DD`.
     pub day: String,

@@ -17,6 +17,7 @@ mod metering;
 mod money_admin;
 mod money_console;
 mod notification;
+mod openapi;
 mod operations;
 mod outage;
 mod page_sandbox;
