@@ -152,6 +152,7 @@ pub fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>> {
             config.citizen_limits.inbox_streams_per_citizen,
         )),
         guest_headers: config.guest_headers,
+        dev: config.dev,
     }))
 }
 
