@@ -53,7 +53,7 @@ fn sample_plugins(dir: &Path) -> anyhow::Result<Vec<(PathBuf, Lang)>> {
             }
         })
         .collect();
-    out.sort();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out)
 }
 
@@ -69,7 +69,7 @@ fn js_toolchain_missing() -> Option<String> {
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
     };
     let Some(node) = version("node") else {
-        return Some("node is not on the PATH".into());
+        return Some("node is not on the PATH (or does not run)".into());
     };
     let major = node
         .trim_start_matches('v')
@@ -80,7 +80,7 @@ fn js_toolchain_missing() -> Option<String> {
         return Some(format!("node is {node}, older than 18"));
     }
     if version("npm").is_none() {
-        return Some("npm is not on the PATH".into());
+        return Some("npm is not on the PATH (or does not run)".into());
     }
     None
 }
