@@ -297,3 +297,26 @@ fn a_production_host_refuses_islet_dev_in_the_cli_and_on_the_server() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("--token"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_plugin_built_from_another_folder_uses_the_shared_build_cache() {
+    let home = tempfile::tempdir().unwrap();
+    let project = new_counter(home.path());
+    // `islet plugin build counter` from the folder above the project.
+    let out = islet_in(home.path())
+        .args(["plugin", "build", "counter"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let built = stdout(&out).trim().to_string();
+    let cache = std::path::Path::new(&build_dir()).canonicalize().unwrap();
+    assert!(
+        std::path::Path::new(&built).starts_with(&cache),
+        "{built} is not in the shared build cache {}",
+        cache.display()
+    );
+    assert!(
+        !project.join("target").exists(),
+        "no target/ in the project"
+    );
+}
