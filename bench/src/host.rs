@@ -171,6 +171,25 @@ impl DirectRuntime {
         Self::on_store(pooling, interruption, cache, store, data)
     }
 
+    /// Like [`DirectRuntime::new`], with Cranelift's incremental
+    /// compilation cache holding up to `compile_cache_bytes` (as a
+    /// development host has it).
+    pub fn with_compile_cache(
+        cache: &Path,
+        compile_cache_bytes: usize,
+    ) -> anyhow::Result<DirectRuntime> {
+        let data = tempfile::tempdir().context("cannot create a data folder")?;
+        let store: Arc<dyn KvStore> = Arc::new(SledStore::open(&data.path().join("db"))?);
+        Self::build(
+            true,
+            Interruption::Epoch,
+            cache,
+            store,
+            data,
+            compile_cache_bytes,
+        )
+    }
+
     /// Like [`DirectRuntime::new`], on `store` (`data` lives as long as the
     /// runtime).
     pub fn on_store(
@@ -179,6 +198,17 @@ impl DirectRuntime {
         cache: &Path,
         store: Arc<dyn KvStore>,
         data: tempfile::TempDir,
+    ) -> anyhow::Result<DirectRuntime> {
+        Self::build(pooling, interruption, cache, store, data, 0)
+    }
+
+    fn build(
+        pooling: bool,
+        interruption: Interruption,
+        cache: &Path,
+        store: Arc<dyn KvStore>,
+        data: tempfile::TempDir,
+        compile_cache_bytes: usize,
     ) -> anyhow::Result<DirectRuntime> {
         let payments = Arc::new(islet_host::payment::Payments::new(
             store.clone(),
@@ -198,6 +228,7 @@ impl DirectRuntime {
                 max_memory_bytes: LimitPolicy::default().max.memory_bytes(),
                 epoch_tick: Duration::from_millis(2),
                 cache_dir: cache.to_path_buf(),
+                compile_cache_bytes,
             },
             HostServices {
                 payments: payments.clone(),

@@ -13,7 +13,10 @@
 //!    propagating between hosts, `hello` through nginx with 1-3 hosts
 //!    (needs `ISLET_TEST_PG_URL`, as `scripts/test` sets, and nginx);
 //! 10. isolation: every hostile kind looping next to `hello` in a host
-//!     process of its own, with its memory, disk and log over time.
+//!     process of its own, with its memory, disk and log over time;
+//! 11. JavaScript mini-services (per request next to Rust and native,
+//!     compile and cached activation, memory per plugin) and save → served
+//!     through `islet dev` for the Rust and the JS sample.
 //!
 //! ```sh
 //! cargo run --release -p islet-bench                          # writes BENCHMARKS.md
@@ -55,9 +58,9 @@ struct Cli {
     /// target/BENCHMARKS-partial.md with --part].
     #[arg(long)]
     output: Option<PathBuf>,
-    /// Run only this part (1-10); repeat for several. The report then holds
+    /// Run only this part (1-11); repeat for several. The report then holds
     /// only those sections.
-    #[arg(long = "part", value_name = "N", value_parser = clap::value_parser!(u8).range(1..=10))]
+    #[arg(long = "part", value_name = "N", value_parser = clap::value_parser!(u8).range(1..=11))]
     parts: Vec<u8>,
     #[command(subcommand)]
     child: Option<Child>,
@@ -94,7 +97,7 @@ enum Child {
 
 type Part = fn(&Bench) -> anyhow::Result<report::Section>;
 
-const PARTS: [(&str, Part); 10] = [
+const PARTS: [(&str, Part); 11] = [
     ("hello through Islet vs native", parts::hello::run),
     ("instantiate + call + teardown", parts::instantiate::run),
     ("CPU metering", parts::metering::run),
@@ -105,6 +108,7 @@ const PARTS: [(&str, Part); 10] = [
     ("notification and claim", parts::notification::run),
     ("shared store (PostgreSQL)", parts::shared_store::run),
     ("isolation", parts::isolation::run),
+    ("JavaScript and the dev loop", parts::js::run),
 ];
 
 fn main() -> anyhow::Result<()> {

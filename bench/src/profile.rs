@@ -58,6 +58,14 @@ pub struct Profile {
     pub store_requests: usize,
     /// Part 9: installs and messages timed from one host to another.
     pub propagations: usize,
+    /// Part 11: JS compiles with an empty cache.
+    pub js_compiles: usize,
+    /// Part 11: JS activations from a warm cache.
+    pub js_activations: usize,
+    /// Part 11: JS plugins installed for the memory figure.
+    pub js_memory_plugins: usize,
+    /// Part 11: saved edits timed through `islet dev` per sample (0: none).
+    pub devloop_edits: usize,
 }
 
 impl Profile {
@@ -90,6 +98,10 @@ impl Profile {
             payment_orders: 500,
             store_requests: 300,
             propagations: 20,
+            js_compiles: 2,
+            js_activations: 20,
+            js_memory_plugins: 5,
+            devloop_edits: 5,
         }
     }
 
@@ -122,6 +134,10 @@ impl Profile {
             payment_orders: 20,
             store_requests: 20,
             propagations: 3,
+            js_compiles: 1,
+            js_activations: 3,
+            js_memory_plugins: 2,
+            devloop_edits: 0,
         }
     }
 }

@@ -1,5 +1,5 @@
 //! The quick benchmark runs every part and writes a report whose figures
-//! are real numbers: all ten sections, non-zero throughput and timings.
+//! are real numbers: all eleven sections, non-zero throughput and timings.
 
 use std::process::Command;
 
@@ -64,7 +64,7 @@ fn positive_column(report: &str, n: u8, col: usize, min_rows: usize) -> Result<(
 
 /// Everything a report must contain.
 fn check_report(report: &str) -> Result<(), String> {
-    for n in 1..=10 {
+    for n in 1..=11 {
         let text = section(report, n)?;
         if !text.contains("**Result:**") || !text.contains("**What bounds it:**") {
             return Err(format!("section {n} has no result or note"));
@@ -72,7 +72,7 @@ fn check_report(report: &str) -> Result<(), String> {
     }
     // Summary: figure, baseline and ratio of every part are positive numbers.
     let summary = rows(report.split("## Summary").nth(1).ok_or("no summary")?);
-    if summary.len() != 10 {
+    if summary.len() != 11 {
         return Err(format!("the summary has {} rows", summary.len()));
     }
     for row in &summary {
@@ -118,6 +118,20 @@ fn check_report(report: &str) -> Result<(), String> {
     if !section(report, 10)?.contains("| host RSS MiB |") {
         return Err("section 10 has no resident memory over time".into());
     }
+    // 11: JS, Rust and native throughput and p50 at both concurrencies,
+    // the JS compile and cached activation, memory per JS plugin.
+    positive_column(report, 11, 2, 6)?;
+    positive_column(report, 11, 3, 6)?;
+    let js = section(report, 11)?;
+    for needle in [
+        "| JS hello (Islet) |",
+        "| js-hello |",
+        "resident MiB per plugin",
+    ] {
+        if !js.contains(needle) {
+            return Err(format!("section 11 lacks {needle:?}"));
+        }
+    }
     Ok(())
 }
 
@@ -143,7 +157,7 @@ fn zero_throughput(report: &str) -> String {
 }
 
 #[test]
-fn quick_run_reports_all_ten_parts_with_figures() {
+fn quick_run_reports_all_eleven_parts_with_figures() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("b.md");
     let result = Command::new(env!("CARGO_BIN_EXE_islet-bench"))

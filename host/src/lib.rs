@@ -27,6 +27,7 @@ pub mod config;
 pub mod conn;
 pub mod consent;
 pub mod deadline;
+pub mod devhost;
 pub mod http;
 pub mod lanes;
 pub mod limits;

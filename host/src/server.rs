@@ -93,6 +93,11 @@ pub fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>> {
             max_memory_bytes: config.limits.max.memory_bytes(),
             epoch_tick: config.epoch_tick,
             cache_dir: config.cache_dir.clone(),
+            compile_cache_bytes: if config.dev {
+                crate::runtime::compile_cache::DEFAULT_BUDGET_BYTES
+            } else {
+                0
+            },
         },
         HostServices {
             store: store.clone(),
@@ -152,6 +157,7 @@ pub fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>> {
             config.citizen_limits.inbox_streams_per_citizen,
         )),
         guest_headers: config.guest_headers,
+        dev: config.dev,
     }))
 }
 

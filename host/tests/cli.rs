@@ -373,7 +373,17 @@ fn demo_serves_the_samples_and_keeps_data_across_crashes_and_restarts() {
         .iter()
         .map(|p| p["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, vec!["community-report", "hello", "water-bill"]);
+    // The JavaScript sample too, where Node.js and npm are installed.
+    let node = std::process::Command::new("npm")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let expected = if node {
+        vec!["bus-card", "community-report", "hello", "water-bill"]
+    } else {
+        vec!["community-report", "hello", "water-bill"]
+    };
+    assert_eq!(ids, expected);
 
     let token = stdout(&run(&[
         "token",

@@ -1,10 +1,11 @@
-//! The eight parts of the benchmark, one module each. Each takes the shared
+//! The eleven parts of the benchmark, one module each. Each takes the shared
 //! [`Bench`] and returns its report [`Section`](crate::report::Section).
 
 pub mod activation;
 pub mod hello;
 pub mod instantiate;
 pub mod isolation;
+pub mod js;
 pub mod memory;
 pub mod metering;
 pub mod noisy;

@@ -74,6 +74,11 @@ pub fn build_plugin(dir: &Path) -> anyhow::Result<PathBuf> {
         .with_context(|| format!("cannot resolve {}", manifest_path.display()))?;
     ensure_wasm_target()?;
     let mut child = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        // Cargo reads `.cargo/config.toml` from where it runs, not from the
+        // manifest's folder: run it in the plugin's folder, so a project
+        // made by `islet plugin new` builds into the shared build cache
+        // whatever folder `islet plugin build DIR` is run from.
+        .current_dir(dir)
         .args(["build", "--release", "--target", WASM_TARGET])
         .arg("--manifest-path")
         .arg(&manifest_path)

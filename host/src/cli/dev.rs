@@ -12,10 +12,9 @@ use super::token::dev_claims;
 use crate::auth::{read_secret, sign_hs256};
 use crate::config::{DEV_KEY_FILE, ServerConfig};
 use crate::http::AppState;
-use crate::manifest::{Capability, Manifest};
+use crate::manifest::Manifest;
 use anyhow::Context as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Changes closer together than this are one save.
@@ -26,7 +25,7 @@ const DEBOUNCE: Duration = Duration::from_millis(300);
 pub const DEV_LOG_FILTER: &str = "warn,islet::guest=trace,islet::access=info,islet_host::cli=info";
 
 /// The plugin folder's manifest.
-fn read_manifest(dir: &Path) -> anyhow::Result<(String, Manifest)> {
+pub(super) fn read_manifest(dir: &Path) -> anyhow::Result<(String, Manifest)> {
     let path = dir.join("islet.toml");
     let text = std::fs::read_to_string(&path).with_context(|| {
         format!(
@@ -69,6 +68,19 @@ fn build_and_swap(
     state: &AppState,
     reload: u64,
 ) -> anyhow::Result<(String, Duration, Duration)> {
+    let (version, text, bytes, built) = build_dev_version(dir, reload)?;
+    let swapped = Instant::now();
+    crate::devhost::install(&state.registry, &state.payments, &text, &bytes, "islet-dev")
+        .map_err(|e| anyhow::anyhow!("installing {version}: {e}"))?;
+    Ok((version, built, swapped.elapsed()))
+}
+
+/// Build the plugin in `dir` as development version `reload`: the
+/// version, its manifest text, the component and how long the build took.
+pub(super) fn build_dev_version(
+    dir: &Path,
+    reload: u64,
+) -> anyhow::Result<(String, String, Vec<u8>, Duration)> {
     let started = Instant::now();
     eprintln!("building {} ...", dir.display());
     let wasm = build_plugin(dir)?;
@@ -76,33 +88,7 @@ fn build_and_swap(
     let (text, manifest) = read_manifest(dir)?;
     let version = format!("{}-dev.{reload}", manifest.version);
     let bytes = std::fs::read(&wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
-    let swapped = Instant::now();
-    state
-        .registry
-        .install(&with_version(&text, &version), &bytes, "islet-dev")
-        .map_err(|e| anyhow::anyhow!("installing {}: {e}", manifest.id))?;
-    Ok((version, built, swapped.elapsed()))
-}
-
-/// The merchant account a paying plugin gets on a development host:
-/// `<department>-fees`, as `islet plugin new --template paying` expects.
-fn open_dev_merchant(state: &AppState, manifest: &Manifest) -> anyhow::Result<Option<String>> {
-    if !manifest.capabilities.contains(&Capability::Payment) {
-        return Ok(None);
-    }
-    let merchant = format!("{}-fees", manifest.department);
-    let ledger = state.payments.ledger();
-    if ledger.merchant(&merchant)?.is_none() {
-        let name = format!("{} (development)", manifest.department);
-        ledger.create_merchant(
-            &merchant,
-            &manifest.department,
-            &name,
-            crate::clock::now_secs(),
-        )?;
-    }
-    ledger.grant_merchant(&merchant, &manifest.id, true)?;
-    Ok(Some(merchant))
+    Ok((version.clone(), with_version(&text, &version), bytes, built))
 }
 
 /// Run the loop until Ctrl-C.
@@ -126,10 +112,7 @@ pub fn run(mut config: ServerConfig, dir: &Path, watch: bool) -> anyhow::Result<
                 .await?
         };
         let (version, built, _) = first.context("the first build failed; fix it and run islet dev again")?;
-        let merchant = {
-            let (state, manifest) = (state.clone(), manifest.clone());
-            tokio::task::spawn_blocking(move || open_dev_merchant(&state, &manifest)).await??
-        };
+        let merchant = crate::devhost::dev_merchant_id(&manifest);
         let server = crate::server::serve(config.listen, state.clone(), config.connections).await?;
         print_banner(&config, server.addr(), &manifest, merchant.as_deref())?;
         tracing::info!(plugin = %manifest.id, %version, build_s = built.as_secs_f64(), "serving");
@@ -139,7 +122,8 @@ pub fn run(mut config: ServerConfig, dir: &Path, watch: bool) -> anyhow::Result<
             std::thread::Builder::new()
                 .name("islet-dev-watch".into())
                 .spawn(move || {
-                    if let Err(e) = watch_and_reload(&watched, &watcher_state) {
+                    let swap = || build_and_swap(&watched, &watcher_state, reload_number());
+                    if let Err(e) = watch_and_reload(&watched, swap) {
                         tracing::error!(error = %format!("{e:#}"), "watching stopped; restart islet dev");
                     }
                 })?;
@@ -149,12 +133,16 @@ pub fn run(mut config: ServerConfig, dir: &Path, watch: bool) -> anyhow::Result<
 }
 
 /// A number for the next development version, increasing across runs.
-fn reload_number() -> u64 {
+pub(super) fn reload_number() -> u64 {
     crate::clock::now_ms()
 }
 
-/// Block watching `dir`; rebuild and swap on every save.
-fn watch_and_reload(dir: &Path, state: &Arc<AppState>) -> anyhow::Result<()> {
+/// Block watching `dir`; on every save run `swap` (rebuild and install),
+/// which answers the new version and how long its build and install took.
+pub(super) fn watch_and_reload(
+    dir: &Path,
+    mut swap: impl FnMut() -> anyhow::Result<(String, Duration, Duration)>,
+) -> anyhow::Result<()> {
     use notify::{RecursiveMode, Watcher as _};
     let (tx, rx) = std::sync::mpsc::channel();
     let mut watcher = notify::recommended_watcher(move |event| {
@@ -174,7 +162,7 @@ fn watch_and_reload(dir: &Path, state: &Arc<AppState>) -> anyhow::Result<()> {
         // One save writes several events: take them all.
         while rx.recv_timeout(DEBOUNCE).is_ok() {}
         let saved = Instant::now();
-        match build_and_swap(dir, state, reload_number()) {
+        match swap() {
             Ok((version, built, swapped)) => tracing::info!(
                 %version,
                 build_s = format!("{:.2}", built.as_secs_f64()),

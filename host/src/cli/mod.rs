@@ -5,12 +5,14 @@ mod build;
 mod client;
 mod demo;
 mod dev;
+mod dev_remote;
 mod money;
 mod scaffold;
 mod store;
 mod token;
 
 use crate::config::{ConfigFile, ServerConfig};
+use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -137,6 +139,14 @@ pub struct DevArgs {
     /// Build, install and serve, but do not watch for changes.
     #[arg(long)]
     pub no_watch: bool,
+    /// Use this development host (`islet serve --dev`, another `islet
+    /// dev`) instead of starting one; a production host refuses.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["listen", "data_dir", "store", "secrets_dir"])]
+    pub server: Option<String>,
+    /// With --server: a token of a developer of the plugin's department
+    /// (`developer:<department>`) or an admin.
+    #[arg(long, env = "ISLET_TOKEN", requires = "server")]
+    pub token: Option<String>,
     /// Host flags; the data folder defaults to `.islet-dev` in the plugin's folder.
     #[command(flatten)]
     pub serve: ServeArgs,
@@ -371,6 +381,17 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let mut config = server_config(cli.config.as_ref(), &args)?;
             config.dev = true;
             demo::run(config)
+        }
+        Command::Dev(args) if args.server.is_some() => {
+            let server = ServerArgs {
+                server: args.server.clone().unwrap_or_default(),
+                token: args.token.clone().context(
+                    "islet dev --server needs --token: a developer token of the plugin's \
+                     department (developer:<department>) or an admin token",
+                )?,
+                output: Output::Table,
+            };
+            dev_remote::run(&server, &args.dir, !args.no_watch)
         }
         Command::Dev(mut args) => {
             if args.serve.data_dir.is_none() {

@@ -5,6 +5,7 @@ mod assets;
 mod caller;
 pub mod client_addr;
 mod consents;
+mod dev;
 pub mod error;
 mod extract;
 pub mod fault_log;
@@ -83,6 +84,9 @@ pub struct AppState {
     pub streams: Arc<streams::StreamSlots>,
     /// Bounds on a plugin answer's headers.
     pub guest_headers: guest_headers::HeaderLimits,
+    /// A development host (`islet dev`, `serve --dev`, `demo`): its
+    /// development routes answer; a production host refuses them.
+    pub dev: bool,
 }
 
 /// Run store work off the async executor; a panic in it is a 500.
@@ -136,6 +140,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/plugins/{id}/resume", post(operations::resume_plugin))
         .route("/plugins/{id}/{action}", post(lifecycle::plugin_action))
         .route("/review-queue", get(lifecycle::review_queue))
+        .route("/dev", get(dev::status))
+        .route(
+            "/dev/plugins",
+            post(dev::install).layer(DefaultBodyLimit::max(upload_limit)),
+        )
         .route(
             "/merchants",
             get(payment_admin::list_merchants).post(payment_admin::create_merchant),

@@ -4,6 +4,7 @@
 
 mod answer;
 mod cache;
+pub mod compile_cache;
 mod imports;
 mod invoke;
 mod meter;
@@ -60,6 +61,10 @@ pub struct RuntimeConfig {
     pub epoch_tick: Duration,
     /// Where compiled artifacts are cached.
     pub cache_dir: PathBuf,
+    /// Bytes of compiled function bodies kept in memory for incremental
+    /// compilation ([`compile_cache`]); 0 turns it off. Development hosts
+    /// turn it on, so a JS service's reload compiles only what changed.
+    pub compile_cache_bytes: usize,
 }
 
 /// Host services capabilities draw on.
@@ -157,6 +162,14 @@ fn engine_config(config: &RuntimeConfig) -> Config {
         .consume_fuel(config.interruption == Interruption::Fuel);
     if config.pooling {
         c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
+    if config.compile_cache_bytes > 0 {
+        let store = Arc::new(compile_cache::FunctionCache::new(
+            config.compile_cache_bytes,
+        ));
+        if let Err(e) = c.enable_incremental_compilation(store) {
+            tracing::warn!("incremental compilation is off: {e}");
+        }
     }
     c
 }

@@ -115,7 +115,7 @@ export const PAGE_CSS = `:root { --accent: #1565c0; --muted: #667; --line: #dde;
 * { box-sizing: border-box; }
 body { margin: 0; font: 16px/1.45 system-ui, -apple-system, "PingFang SC", "Noto Sans CJK SC", sans-serif; color: #223; background: #f4f6fa; }
 header { background: var(--accent); color: #fff; padding: 14px 16px; }
-header h1 { margin: 0; font-size: 1.2rem; } header small { font-weight: normal; opacity: .8; font-size: .8rem; }
+header h1 { margin: 0; font-size: 1.2rem; } header small { font-weight: normal; font-size: .8rem; }
 main { max-width: 640px; margin: 0 auto; padding: 12px; }
 section { background: #fff; border: 1px solid var(--line); border-radius: 10px; padding: 14px; margin-bottom: 12px; }
 h2 { font-size: 1.05rem; margin: 0 0 10px; }

@@ -111,10 +111,91 @@ async fn card(host: &TestHost, token: &str) -> Value {
     body
 }
 
+/// The state of `version` in a plugin answer's history.
+fn state_of(plugin: &Value, version: &str) -> String {
+    plugin["history"]
+        .as_array()
+        .and_then(|h| h.iter().find(|v| v["version"] == version))
+        .and_then(|v| v["state"].as_str())
+        .unwrap_or("absent")
+        .to_string()
+}
+
+/// Take the JS bus card through the listing life cycle as the people who
+/// do it: the transport department's developer uploads and submits it, a
+/// reviewer approves it with explicit grants (capabilities and its message
+/// template) and releases it to everyone.
+pub(crate) async fn release_bus_card_through_review(host: &TestHost) {
+    let developer = host.token("dev-transport", &["developer:transport"]);
+    let reviewer = host.token("reviewer-1", &["reviewer"]);
+    let form = reqwest::multipart::Form::new()
+        .text("manifest", js_manifest("bus-card"))
+        .part(
+            "component",
+            reqwest::multipart::Part::bytes(js_component("bus-card")).file_name("c.wasm"),
+        );
+    let uploaded = reqwest::Client::builder()
+        .timeout(Duration::from_secs(600))
+        .build()
+        .expect("client")
+        .post(host.url("/admin/v1/plugins/bus-card/versions"))
+        .bearer_auth(&developer)
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload request");
+    let (status, body) = json_of(uploaded).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(state_of(&body, "0.1.0"), "uploaded", "{body}");
+    // Nobody is served before review.
+    let (status, _) = host.get_json("/p/bus-card/", None).await;
+    assert_eq!(status, 404, "served before release");
+
+    let base = "/admin/v1/plugins/bus-card/versions/0.1.0";
+    // The developer cannot approve their own version on this path.
+    let (status, body) = host
+        .post(
+            &format!("{base}/approve"),
+            &developer,
+            Some(json!({"all_requested": true})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("forbidden")),
+        "{body}"
+    );
+    let (status, body) = host.post(&format!("{base}/submit"), &developer, None).await;
+    assert_eq!(
+        (status, state_of(&body, "0.1.0")),
+        (200, "in-review".into()),
+        "{body}"
+    );
+    let grants = json!({
+        "capabilities": ["identity", "storage", "log", "payment", "notification"],
+        "templates": ["topup-credited"],
+    });
+    let (status, body) = host
+        .post(&format!("{base}/approve"), &reviewer, Some(grants))
+        .await;
+    assert_eq!(
+        (status, state_of(&body, "0.1.0")),
+        (200, "approved".into()),
+        "{body}"
+    );
+    let (status, body) = host.post(&format!("{base}/release"), &reviewer, None).await;
+    assert_eq!(
+        (status, state_of(&body, "0.1.0")),
+        (200, "released".into()),
+        "{body}"
+    );
+    assert_eq!(body["version"], "0.1.0", "{body}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_js_bus_card_is_topped_up_through_the_cashier_and_tells_the_citizen() {
+async fn the_js_bus_card_is_reviewed_released_and_topped_up_through_the_cashier() {
     let host = TestHost::start().await;
-    install_js(&host, "bus-card").await;
+    release_bus_card_through_review(&host).await;
     open_merchant(&host, "transport-fees", "transport", "bus-card").await;
     let alice = host.token("alice", &[]);
 
@@ -299,5 +380,67 @@ async fn js_hello_figures() {
         "Rust hello: install {:.0} ms, p50 {rust_p50:.2} ms, p99 {rust_p99:.2} ms",
         rust_install.as_secs_f64() * 1000.0
     );
+    host.stop().await;
+}
+
+/// The bus card's own page in the app shell, in Chromium
+/// (`tests/browser/bus_card.mjs`): released through review, opened from
+/// the home screen, a card registered and topped up through the consent
+/// sheet and the cashier, credited, the message in the Inbox; axe-core
+/// finds no serious problem on the page or the shell around it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_js_bus_card_page_works_in_the_app_shell_in_chromium() {
+    use crate::browser::{CHROMIUM, run_script};
+    assert!(
+        std::path::Path::new(CHROMIUM).exists(),
+        "{CHROMIUM} is missing: the browser tests need Debian's Chromium"
+    );
+    let browser_dir = islet_tests::browser_node_modules();
+    let host = TestHost::start().await;
+    release_bus_card_through_review(&host).await;
+    open_merchant(&host, "transport-fees", "transport", "bus-card").await;
+    let screenshots = islet_tests::output_dir().join("screenshots-bus-card");
+    let _ = std::fs::remove_dir_all(&screenshots);
+    let citizen = host.token("citizen-1", &[]);
+    let env = [
+        ("BASE_URL", host.base.clone()),
+        ("CITIZEN_TOKEN", citizen.clone()),
+        ("SCREENSHOT_DIR", screenshots.display().to_string()),
+        ("CHROMIUM", CHROMIUM.to_string()),
+    ];
+    let run = run_script(
+        &browser_dir,
+        "bus_card.mjs",
+        "bus-card",
+        &env,
+        async |request: Value| {
+            (
+                400,
+                json!({"error": format!("unexpected request {request}")}),
+            )
+        },
+    )
+    .await;
+    assert!(
+        run.success,
+        "tests/browser/bus_card.mjs failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
+        run.status, run.stdout, run.stderr
+    );
+    assert!(
+        run.stdout.contains("axe bus card: register"),
+        "{}",
+        run.stdout
+    );
+    // What the clicks did, seen from the API: one paid order, the card credited.
+    let (status, orders) = host.get_json("/api/v1/orders", Some(&citizen)).await;
+    assert_eq!(status, 200, "{orders}");
+    let list = orders["orders"].as_array().cloned().unwrap_or_default();
+    assert_eq!(list.len(), 1, "{orders}");
+    assert_eq!(
+        (list[0]["status"].as_str(), list[0]["amount_fen"].as_u64()),
+        (Some("paid"), Some(5000)),
+        "{orders}"
+    );
+    assert_eq!(card(&host, &citizen).await["card"]["balance_fen"], 5000);
     host.stop().await;
 }
