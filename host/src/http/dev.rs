@@ -9,6 +9,7 @@ use super::AppState;
 use super::admin::{plugin_json, registry_error};
 use super::caller::{plugin_not_found, staff};
 use super::error::ApiError;
+use super::openapi_schemas as schema;
 use crate::devhost::DevInstallError;
 use axum::Json;
 use axum::extract::{Multipart, State};
@@ -24,6 +25,11 @@ pub const NOT_A_DEV_HOST: &str = "this is a production host: it does not grant a
      `islet plugin submit`, then a reviewer runs `islet plugin approve` and `islet plugin release`";
 
 /// `GET /admin/v1/dev`: whether this is a development host.
+#[utoipa::path(get, path = "/admin/v1/dev", tag = "admin-plugins",
+    security(("bearer" = ["admin", "reviewer", "operator", "developer:{department}"])),
+    responses(
+        (status = 200, description = "Whether this host takes `islet dev --server` (`dev`), and on a production host what to do instead.", body = schema::DevStatus),
+    ))]
 pub async fn status(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -42,6 +48,13 @@ pub async fn status(
 /// department's development merchant account when it takes payments. A
 /// developer of the plugin's department (or an admin) may; a production
 /// host answers 403 `not_a_development_host`.
+#[utoipa::path(post, path = "/admin/v1/dev/plugins", tag = "admin-plugins",
+    security(("bearer" = ["admin", "developer:{department}"])),
+    request_body(content = schema::Upload, content_type = "multipart/form-data", description = "`manifest` (islet.toml) and `component` (.wasm) of the version to install and release on this development host."),
+    responses(
+        (status = 201, description = "Installed, granted and released (`replaced_version`, `unchanged`, `merchant`).", body = schema::PluginView),
+        (status = 403, description = "Not a development host (`not_a_development_host`), or not the caller's department.", body = schema::Error),
+    ))]
 pub async fn install(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,

@@ -63,6 +63,8 @@ use utoipa::{Modify, OpenApi};
         super::admin::install_plugin,
         super::admin::get_plugin,
         super::lifecycle::upload_version,
+        super::dev::status,
+        super::dev::install,
         super::lifecycle::version_action,
         super::lifecycle::curate,
         super::lifecycle::plugin_action,
@@ -91,7 +93,7 @@ use utoipa::{Modify, OpenApi};
         docs_page,
     ),
     components(schemas(
-        schema::Error,
+        schema::DevStatus, schema::Error,
         schema::ErrorDetail,
         schema::VersionAction,
         schema::PluginAction,

@@ -44,6 +44,15 @@ pub struct Health {
     pub status: String,
 }
 
+/// `GET /admin/v1/dev`.
+#[derive(ToSchema)]
+pub struct DevStatus {
+    /// Whether this host is a development host (`islet dev`, `serve --dev`).
+    pub dev: bool,
+    /// On a production host: why not, and the ways forward.
+    pub message: Option<String>,
+}
+
 /// `GET /readyz`.
 #[derive(ToSchema)]
 pub struct Ready {
