@@ -58,14 +58,16 @@ pub fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>> {
     } else {
         None
     };
-    let verifier = Arc::new(TokenVerifier::with_sources(
-        &config.issuer,
-        &config.audience,
-        &verifier_keys(config)?,
-        remote,
-        config.claims.clone(),
-    )?
-    .with_cache(config.token_cache_entries));
+    let verifier = Arc::new(
+        TokenVerifier::with_sources(
+            &config.issuer,
+            &config.audience,
+            &verifier_keys(config)?,
+            remote,
+            config.claims.clone(),
+        )?
+        .with_cache(config.token_cache_entries),
+    );
     let sandbox = Arc::new(crate::payment::sandbox::SandboxProvider::new(
         store.clone(),
         sandbox_secret,

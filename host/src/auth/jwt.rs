@@ -409,9 +409,10 @@ impl TokenVerifier {
             .get("exp")
             .and_then(|v| v.as_u64().or_else(|| v.as_f64().map(|f| f.max(0.0) as u64)))
             .ok_or_else(|| AuthError::MissingClaim("exp".into()))?;
-        let not_before = claims
-            .get("nbf")
-            .and_then(|v| v.as_u64().or_else(|| v.as_f64().map(|f| f.max(0.0).ceil() as u64)));
+        let not_before = claims.get("nbf").and_then(|v| {
+            v.as_u64()
+                .or_else(|| v.as_f64().map(|f| f.max(0.0).ceil() as u64))
+        });
         let citizen = Citizen {
             subject: who.subject,
             issuer: issuer.to_string(),
@@ -588,13 +589,21 @@ mod cache_tests {
         assert!(verifier.verify(&token).is_ok());
         let dots: Vec<usize> = token.match_indices('.').map(|(i, _)| i).collect();
         // A byte of the header, of the claims and of the signature.
-        for at in [dots[0] / 2, (dots[0] + dots[1]) / 2, (dots[1] + token.len()) / 2] {
+        for at in [
+            dots[0] / 2,
+            (dots[0] + dots[1]) / 2,
+            (dots[1] + token.len()) / 2,
+        ] {
             let forged = one_byte_off(&token, at);
             assert_ne!(forged, token);
             let refused = verifier.verify(&forged);
             assert!(refused.is_err(), "byte {at}: {refused:?}");
         }
-        assert_eq!(verifier.cached_tokens(), 1, "refused tokens are not remembered");
+        assert_eq!(
+            verifier.cached_tokens(),
+            1,
+            "refused tokens are not remembered"
+        );
         // The same claims signed again are another token: verified too.
         let again = hs256(&claims("alice", crate::clock::now_secs() + 601));
         assert!(verifier.verify(&again).is_ok());
@@ -633,7 +642,9 @@ mod cache_tests {
         let (k2, jwk2) = key("k2", "rs256-next-private.pem");
         let set = |jwks: &[&serde_json::Value]| {
             let body = serde_json::json!({ "keys": jwks }).to_string();
-            KeySet::parse(body.as_bytes(), &[Algorithm::RS256]).unwrap().0
+            KeySet::parse(body.as_bytes(), &[Algorithm::RS256])
+                .unwrap()
+                .0
         };
         let sign = |kid: &str, key: &EncodingKey, sub: &str| {
             let mut header = Header::new(Algorithm::RS256);
@@ -669,7 +680,11 @@ mod cache_tests {
             let token = hs256(&claims(&format!("citizen-{i}"), exp));
             assert!(verifier.verify(&token).is_ok());
         }
-        assert!(verifier.cached_tokens() <= 60, "{}", verifier.cached_tokens());
+        assert!(
+            verifier.cached_tokens() <= 60,
+            "{}",
+            verifier.cached_tokens()
+        );
         let off = hs256_verifier(0);
         assert!(off.verify(&hs256(&claims("alice", exp))).is_ok());
         assert_eq!(off.cached_tokens(), 0);

@@ -20,11 +20,11 @@ pub use jwt::{AuthError, Citizen, Claims, TokenVerifier, VerifierKeys, sign_hs25
 pub use pairwise::{DEFAULT_PAIRWISE_CACHE_ENTRIES, PairwiseSubjects};
 pub use remote::{IdpSettings, RemoteKeys};
 pub use secrets::{bind_to_store, create_secret_file, load_or_create_secret, read_secret};
-pub use token_cache::{DEFAULT_TOKEN_CACHE_ENTRIES, TokenCache};
 pub use session::{
     OpenError, RECHECK as SESSION_RECHECK, SESSION_PREFIX, SESSION_TTL_SECS, ServiceSession,
     ServiceSessions, SessionError, SessionLimits,
 };
+pub use token_cache::{DEFAULT_TOKEN_CACHE_ENTRIES, TokenCache};
 
 /// The role that grants access to the admin API.
 pub const ADMIN_ROLE: &str = "admin";

@@ -101,10 +101,8 @@ mod tests {
     #[test]
     fn stable_per_plugin_and_different_across_plugins() {
         for entries in [0, 16] {
-            let p = PairwiseSubjects::with_cache(
-                b"0123456789abcdef0123456789abcdef".to_vec(),
-                entries,
-            );
+            let p =
+                PairwiseSubjects::with_cache(b"0123456789abcdef0123456789abcdef".to_vec(), entries);
             let a = p.subject_for("hello", "city", "alice");
             assert_eq!(a, p.subject_for("hello", "city", "alice"));
             assert_ne!(a, p.subject_for("community-report", "city", "alice"));

@@ -129,7 +129,10 @@ mod tests {
             let file = load(Some(Path::new("islet.toml"))).map_err(|e| e.to_string())?;
             let c = ServerConfig::from_file(&file, None).map_err(|e| e.to_string())?;
             assert_eq!(c.payment.lease, Duration::from_millis(5000), "env wins");
-            assert_eq!(c.token_cache_entries, 0, "the token cache can be turned off");
+            assert_eq!(
+                c.token_cache_entries, 0,
+                "the token cache can be turned off"
+            );
             assert_eq!(c.pairwise_cache_entries, 500);
             assert_eq!(c.payment.max_attempts, 4, "the file's value stays");
             assert_eq!(c.notification.citizen_daily_cap, 3);

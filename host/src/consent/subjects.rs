@@ -43,10 +43,7 @@ impl Consents {
         subject: &str,
         citizen: impl FnOnce() -> String,
     ) -> Result<(), ConsentError> {
-        if self
-            .seen_subjects
-            .contains_key(&SeenRef(plugin, subject))
-        {
+        if self.seen_subjects.contains_key(&SeenRef(plugin, subject)) {
             return Ok(());
         }
         let key = subject_key(plugin, subject);
