@@ -23,22 +23,46 @@ use tokio::task::JoinHandle;
 /// Longest a single request may take before it counts as an error.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Where requests go: `GET http://{addr}{path}`.
+/// Where requests go: `GET http://{addr}{path}`, optionally with a bearer
+/// token, and what a good answer is.
 #[derive(Debug, Clone)]
 pub struct Target {
     /// Server address.
     pub addr: SocketAddr,
     /// Path and query.
     pub path: String,
+    /// `Authorization` header value sent with every request, if any.
+    pub authorization: Option<String>,
+    /// The body a good answer has; without it any `200` counts.
+    pub expect: Option<Bytes>,
 }
 
 impl Target {
-    /// `GET http://{addr}{path}`.
+    /// `GET http://{addr}{path}`, any `200` counting.
     pub fn new(addr: SocketAddr, path: &str) -> Target {
         Target {
             addr,
             path: path.to_string(),
+            authorization: None,
+            expect: None,
         }
+    }
+
+    /// The same requests with `Authorization: Bearer {token}`.
+    pub fn bearer(mut self, token: &str) -> Target {
+        self.authorization = Some(format!("Bearer {token}"));
+        self
+    }
+
+    /// Only `200` answers with exactly `body` count; others are errors.
+    pub fn expecting(mut self, body: impl Into<Bytes>) -> Target {
+        self.expect = Some(body.into());
+        self
+    }
+
+    /// Whether `status` and `body` are a good answer.
+    pub fn good(&self, status: u16, body: &[u8]) -> bool {
+        status == 200 && self.expect.as_ref().is_none_or(|e| e == body)
     }
 }
 
@@ -58,13 +82,14 @@ pub struct LoadSpec {
 pub struct LoadResult {
     /// Concurrent connections.
     pub concurrency: usize,
-    /// `200` answers completed in the window.
+    /// Good answers (`200` with the expected body) completed in the window.
     pub completed: u64,
-    /// Other answers and failed requests in the window.
+    /// Other answers (another status, a wrong body) and failed requests
+    /// in the window.
     pub errors: u64,
     /// The measurement window.
     pub window: Duration,
-    /// Latency of the `200` answers.
+    /// Latency of the good answers.
     pub latency: Percentiles,
 }
 
@@ -116,11 +141,13 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client with one worker thread of its own.
+    /// A client with one worker thread of its own (its allocations are
+    /// not counted as the servers').
     pub fn new() -> anyhow::Result<Client> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("bench-client")
+            .on_thread_start(crate::alloc::not_counted)
             .enable_all()
             .build()
             .context("cannot start the client runtime")?;
@@ -132,6 +159,20 @@ impl Client {
         self.runtime.block_on(async {
             let mut sender = connect(target.addr).await?;
             send(&mut sender, target).await
+        })
+    }
+
+    /// `n` requests to `target` one after another on one connection: how
+    /// many were good answers.
+    pub fn repeat(&self, target: &Target, n: usize) -> anyhow::Result<usize> {
+        self.runtime.block_on(async {
+            let mut sender = connect(target.addr).await?;
+            let mut good = 0;
+            for _ in 0..n {
+                let (status, body) = send(&mut sender, target).await?;
+                good += usize::from(target.good(status, &body));
+            }
+            Ok(good)
         })
     }
 
@@ -217,7 +258,7 @@ async fn worker(target: Arc<Target>, measure_from: Instant, end: Instant) -> Tal
         let done = Instant::now();
         let counted = done >= measure_from && done <= end;
         match result {
-            Ok(Ok((200, _))) => {
+            Ok(Ok((status, body))) if target.good(status, &body) => {
                 if counted {
                     tally.latencies.push(done - sent);
                 }
@@ -278,8 +319,12 @@ async fn send(
     target: &Target,
 ) -> anyhow::Result<(u16, Bytes)> {
     sender.ready().await.context("connection closed")?;
-    let request = hyper::Request::get(target.path.as_str())
-        .header(hyper::header::HOST, target.addr.to_string())
+    let mut request = hyper::Request::get(target.path.as_str())
+        .header(hyper::header::HOST, target.addr.to_string());
+    if let Some(value) = &target.authorization {
+        request = request.header(hyper::header::AUTHORIZATION, value);
+    }
+    let request = request
         .body(Empty::new())
         .context("cannot build the request")?;
     let response = sender

@@ -27,14 +27,21 @@
 //!
 //! Targets are reported as met or missed, never asserted.
 
+mod alloc;
 mod host;
 mod load;
 mod machine;
 mod native;
 mod parts;
+mod peer;
 mod profile;
 mod report;
 mod stats;
+mod wrk;
+
+/// Counts the servers' allocations (part 1) around the allocator in use.
+#[global_allocator]
+static GLOBAL: alloc::Counting = alloc::Counting;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
@@ -112,6 +119,8 @@ const PARTS: [(&str, Part); 11] = [
 ];
 
 fn main() -> anyhow::Result<()> {
+    // The main thread drives the load generator.
+    alloc::not_counted();
     let cli = Cli::parse();
     if let Some(Child::Memory {
         plugins,

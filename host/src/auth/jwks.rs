@@ -14,6 +14,7 @@ use jsonwebtoken::jwk::{
 };
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
+use sha2::Digest as _;
 
 /// The most keys a set may hold; more is not a key set Islet takes.
 pub const MAX_KEYS: usize = 64;
@@ -47,6 +48,9 @@ pub struct SetKey {
 #[derive(Clone, Default)]
 pub struct KeySet {
     keys: Vec<SetKey>,
+    /// SHA-256 of the usable keys' JWKs, in order: two sets with the same
+    /// fingerprint verify exactly the same tokens.
+    fingerprint: [u8; 32],
 }
 
 /// Why a document is not a key set Islet takes (the last good one stays).
@@ -79,7 +83,9 @@ impl KeySet {
         }
         let mut keys: Vec<SetKey> = Vec::new();
         let mut skipped = Vec::new();
+        let mut fingerprint = sha2::Sha256::new();
         for (at, value) in raw.keys.into_iter().enumerate() {
+            let text = value.to_string();
             let kid = value
                 .get("kid")
                 .and_then(|k| k.as_str())
@@ -92,7 +98,11 @@ impl KeySet {
                 Ok(_) if kid.is_some() && keys.iter().any(|k| k.kid == kid) => {
                     skipped.push(format!("{name}: a second key with this kid"));
                 }
-                Ok((alg, key)) => keys.push(SetKey { kid, alg, key }),
+                Ok((alg, key)) => {
+                    fingerprint.update((text.len() as u64).to_be_bytes());
+                    fingerprint.update(text.as_bytes());
+                    keys.push(SetKey { kid, alg, key })
+                }
                 Err(why) => skipped.push(format!("{name}: {why}")),
             }
         }
@@ -103,7 +113,8 @@ impl KeySet {
                 skipped.join("; ")
             }));
         }
-        Ok((KeySet { keys }, skipped))
+        let fingerprint = fingerprint.finalize().into();
+        Ok((KeySet { keys, fingerprint }, skipped))
     }
 
     /// The key named `kid`.
@@ -116,6 +127,11 @@ impl KeySet {
         self.keys
             .iter()
             .filter(move |k| k.kid.is_none() && k.alg == alg)
+    }
+
+    /// Whether `other` holds exactly the same keys (same JWKs, same order).
+    pub fn same_keys(&self, other: &KeySet) -> bool {
+        self.fingerprint == other.fingerprint && self.keys.len() == other.keys.len()
     }
 
     /// The `kid`s of the set, in order.

@@ -7,10 +7,12 @@
 //! An RSA public key is never tried as an HMAC secret (algorithm
 //! confusion), `alg: none` never parses, and algorithms without keys are
 //! refused. Who the token names is read with the configured
-//! [`ClaimNames`].
+//! [`ClaimNames`]. Tokens verified once are remembered by hash until
+//! their `exp` or the next change of the provider's keys ([`TokenCache`]).
 
 use super::claims::ClaimNames;
 use super::remote::RemoteKeys;
+use super::token_cache::{DEFAULT_TOKEN_CACHE_ENTRIES, TokenCache};
 use crate::manifest::DataItem;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, errors::ErrorKind};
 use serde::{Deserialize, Serialize};
@@ -20,6 +22,9 @@ use std::sync::Arc;
 
 /// Longest `kid` a token may name and still make the host look for it.
 const MAX_KID_CHARS: usize = 256;
+/// Seconds a token is still accepted after its `exp` (and before its
+/// `nbf`), for clocks that differ a little.
+const LEEWAY_SECS: u64 = 30;
 
 /// The claims Islet reads from a citizen's token.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -197,6 +202,8 @@ pub struct TokenVerifier {
     keys: Vec<(Algorithm, DecodingKey)>,
     remote: Option<Arc<RemoteKeys>>,
     claims: ClaimNames,
+    cache: TokenCache,
+    leeway: u64,
 }
 
 impl TokenVerifier {
@@ -245,7 +252,21 @@ impl TokenVerifier {
             keys: out,
             remote,
             claims,
+            cache: TokenCache::new(DEFAULT_TOKEN_CACHE_ENTRIES),
+            leeway: LEEWAY_SECS,
         })
+    }
+
+    /// Remember at most `entries` verified tokens (0: verify every token
+    /// in full, every time).
+    pub fn with_cache(mut self, entries: usize) -> Self {
+        self.cache = TokenCache::new(entries);
+        self
+    }
+
+    /// Verified tokens remembered now.
+    pub fn cached_tokens(&self) -> usize {
+        self.cache.len()
     }
 
     /// The identity provider's keys, when configured.
@@ -271,8 +292,31 @@ impl TokenVerifier {
         }
     }
 
-    /// Verify `token` and return the caller it names.
-    pub fn verify(&self, token: &str) -> Result<Citizen, AuthError> {
+    /// Verify `token` and return the caller it names: from the cache when
+    /// the same token was verified under the current keys and has not
+    /// expired, else in full (and then remembered).
+    pub fn verify(&self, token: &str) -> Result<Arc<Citizen>, AuthError> {
+        if !self.cache.enabled() {
+            return self.check(token).map(|(citizen, _)| Arc::new(citizen));
+        }
+        let now = crate::clock::now_secs();
+        // The generation is read before the keys `check` uses: a rotation
+        // in between files the entry under the old generation, never a
+        // token verified with retired keys under the new one.
+        let generation = self.remote.as_ref().map_or(0, |r| r.generation());
+        let key = TokenCache::key(token);
+        if let Some(citizen) = self.cache.get(&key, generation, now) {
+            return Ok(citizen);
+        }
+        let (citizen, not_before) = self.check(token)?;
+        let citizen = Arc::new(citizen);
+        self.cache
+            .insert(key, generation, &citizen, not_before, now);
+        Ok(citizen)
+    }
+
+    /// Verify `token` in full: the caller and the token's `nbf`.
+    fn check(&self, token: &str) -> Result<(Citizen, Option<u64>), AuthError> {
         let header = jsonwebtoken::decode_header(token).map_err(|e| match e.kind() {
             ErrorKind::InvalidAlgorithmName => {
                 AuthError::UnsupportedAlgorithm("this algorithm".into())
@@ -322,7 +366,7 @@ impl TokenVerifier {
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud"]);
         validation.validate_nbf = true;
-        validation.leeway = 30;
+        validation.leeway = self.leeway;
 
         let mut last = AuthError::BadSignature;
         for key in candidates {
@@ -354,8 +398,8 @@ impl TokenVerifier {
         Err(unknown.unwrap_or(last))
     }
 
-    /// The caller verified `claims` describe.
-    fn citizen(&self, claims: &Map<String, Value>) -> Result<Citizen, AuthError> {
+    /// The caller verified `claims` describe, and the token's `nbf`.
+    fn citizen(&self, claims: &Map<String, Value>) -> Result<(Citizen, Option<u64>), AuthError> {
         let who = self.claims.read(claims)?;
         let issuer = claims
             .get("iss")
@@ -365,14 +409,19 @@ impl TokenVerifier {
             .get("exp")
             .and_then(|v| v.as_u64().or_else(|| v.as_f64().map(|f| f.max(0.0) as u64)))
             .ok_or_else(|| AuthError::MissingClaim("exp".into()))?;
-        Ok(Citizen {
+        let not_before = claims.get("nbf").and_then(|v| {
+            v.as_u64()
+                .or_else(|| v.as_f64().map(|f| f.max(0.0).ceil() as u64))
+        });
+        let citizen = Citizen {
             subject: who.subject,
             issuer: issuer.to_string(),
             roles: who.roles,
             assurance_level: who.assurance_level,
             personal_data: who.personal_data,
             expires_at,
-        })
+        };
+        Ok((citizen, not_before))
     }
 }
 
@@ -460,5 +509,184 @@ mod tests {
                 "{wrong}: {refused:?}"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod cache_tests {
+    use super::*;
+    use crate::auth::jwks::KeySet;
+    use crate::auth::remote::IdpSettings;
+    use jsonwebtoken::jwk::Jwk;
+    use jsonwebtoken::{EncodingKey, Header};
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    fn fixture(name: &str) -> Vec<u8> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures")
+            .join(name);
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    fn claims(sub: &str, exp: u64) -> serde_json::Value {
+        serde_json::json!({"sub": sub, "iss": "city-idp", "aud": "islet-app", "exp": exp})
+    }
+
+    fn hs256_verifier(entries: usize) -> TokenVerifier {
+        let keys = VerifierKeys {
+            hs256: vec![SECRET.to_vec()],
+            ..Default::default()
+        };
+        TokenVerifier::new("city-idp", "islet-app", &keys)
+            .unwrap()
+            .with_cache(entries)
+    }
+
+    fn hs256(claims: &serde_json::Value) -> String {
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            claims,
+            &EncodingKey::from_secret(SECRET).unwrap(),
+        )
+        .unwrap()
+    }
+
+    /// `token` with the character at `at` replaced by another base64url one.
+    fn one_byte_off(token: &str, at: usize) -> String {
+        let mut bytes = token.as_bytes().to_vec();
+        bytes[at] = if bytes[at] == b'Q' { b'R' } else { b'Q' };
+        String::from_utf8(bytes).unwrap()
+    }
+
+    #[test]
+    fn a_cached_token_is_refused_once_past_its_exp() {
+        let mut verifier = hs256_verifier(16);
+        verifier.leeway = 0;
+        let exp = crate::clock::now_secs() + 2;
+        let token = hs256(&claims("alice", exp));
+        assert_eq!(verifier.verify(&token).unwrap().subject, "alice");
+        assert_eq!(verifier.cached_tokens(), 1, "remembered");
+        assert!(verifier.verify(&token).is_ok(), "from the cache");
+        while crate::clock::now_secs() <= exp {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        assert_eq!(verifier.verify(&token), Err(AuthError::Expired));
+        assert_eq!(verifier.cached_tokens(), 0, "the entry is gone");
+        // Within the leeway a token is accepted, but never remembered.
+        let mut lenient = hs256_verifier(16);
+        lenient.leeway = 30;
+        let late = hs256(&claims("bob", crate::clock::now_secs() - 5));
+        assert!(lenient.verify(&late).is_ok());
+        assert_eq!(lenient.cached_tokens(), 0);
+    }
+
+    #[test]
+    fn a_token_one_byte_off_a_cached_one_is_verified_and_refused() {
+        let verifier = hs256_verifier(16);
+        let token = hs256(&claims("alice", crate::clock::now_secs() + 600));
+        assert!(verifier.verify(&token).is_ok());
+        assert!(verifier.verify(&token).is_ok());
+        let dots: Vec<usize> = token.match_indices('.').map(|(i, _)| i).collect();
+        // A byte of the header, of the claims and of the signature.
+        for at in [
+            dots[0] / 2,
+            (dots[0] + dots[1]) / 2,
+            (dots[1] + token.len()) / 2,
+        ] {
+            let forged = one_byte_off(&token, at);
+            assert_ne!(forged, token);
+            let refused = verifier.verify(&forged);
+            assert!(refused.is_err(), "byte {at}: {refused:?}");
+        }
+        assert_eq!(
+            verifier.cached_tokens(),
+            1,
+            "refused tokens are not remembered"
+        );
+        // The same claims signed again are another token: verified too.
+        let again = hs256(&claims("alice", crate::clock::now_secs() + 601));
+        assert!(verifier.verify(&again).is_ok());
+        assert_eq!(verifier.cached_tokens(), 2);
+    }
+
+    #[test]
+    fn a_cached_token_is_refused_after_a_rotation_removes_its_key() {
+        let remote = Arc::new(
+            RemoteKeys::new(
+                "city-idp",
+                IdpSettings {
+                    jwks_url: Some("http://127.0.0.1:9/jwks".into()),
+                    ..IdpSettings::default()
+                },
+            )
+            .unwrap(),
+        );
+        let verifier = TokenVerifier::with_sources(
+            "city-idp",
+            "islet-app",
+            &VerifierKeys::default(),
+            Some(remote.clone()),
+            ClaimNames::default(),
+        )
+        .unwrap();
+        let key = |kid: &str, pem: &str| {
+            let encoding = EncodingKey::from_rsa_pem(&fixture(pem)).unwrap();
+            let mut jwk =
+                serde_json::to_value(Jwk::from_encoding_key(&encoding, Algorithm::RS256).unwrap())
+                    .unwrap();
+            jwk["kid"] = serde_json::json!(kid);
+            (encoding, jwk)
+        };
+        let (k1, jwk1) = key("k1", "rs256-private.pem");
+        let (k2, jwk2) = key("k2", "rs256-next-private.pem");
+        let set = |jwks: &[&serde_json::Value]| {
+            let body = serde_json::json!({ "keys": jwks }).to_string();
+            KeySet::parse(body.as_bytes(), &[Algorithm::RS256])
+                .unwrap()
+                .0
+        };
+        let sign = |kid: &str, key: &EncodingKey, sub: &str| {
+            let mut header = Header::new(Algorithm::RS256);
+            header.kid = Some(kid.into());
+            jsonwebtoken::encode(&header, &claims(sub, crate::clock::now_secs() + 600), key)
+                .unwrap()
+        };
+        remote.install_for_test(set(&[&jwk1, &jwk2]));
+        let old = sign("k1", &k1, "alice");
+        let new = sign("k2", &k2, "bob");
+        assert!(verifier.verify(&old).is_ok());
+        assert!(verifier.verify(&new).is_ok());
+        assert_eq!(verifier.cached_tokens(), 2);
+        // The same keys fetched again change nothing.
+        remote.install_for_test(set(&[&jwk1, &jwk2]));
+        assert!(verifier.verify(&old).is_ok());
+        assert_eq!(verifier.cached_tokens(), 2, "still both");
+        // k1 retired: its token is refused at once, cached or not.
+        remote.install_for_test(set(&[&jwk2]));
+        assert_eq!(
+            verifier.verify(&old),
+            Err(AuthError::UnknownKey("k1".into()))
+        );
+        assert_eq!(verifier.verify(&new).unwrap().subject, "bob");
+        assert_eq!(verifier.cached_tokens(), 1, "only the new key's token");
+    }
+
+    #[test]
+    fn the_verifier_remembers_a_bounded_number_of_tokens() {
+        let verifier = hs256_verifier(50);
+        let exp = crate::clock::now_secs() + 600;
+        for i in 0..2_000 {
+            let token = hs256(&claims(&format!("citizen-{i}"), exp));
+            assert!(verifier.verify(&token).is_ok());
+        }
+        assert!(
+            verifier.cached_tokens() <= 60,
+            "{}",
+            verifier.cached_tokens()
+        );
+        let off = hs256_verifier(0);
+        assert!(off.verify(&hs256(&claims("alice", exp))).is_ok());
+        assert_eq!(off.cached_tokens(), 0);
     }
 }

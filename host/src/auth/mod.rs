@@ -10,19 +10,21 @@ mod pairwise;
 mod remote;
 mod secrets;
 mod session;
+mod token_cache;
 
 pub use claims::{ClaimNames, Identity};
 pub use discovery::{DiscoveryError, well_known as discovery_url};
 pub use fetch::{FetchError, check_url as check_idp_url};
 pub use jwks::{DEFAULT_ALGORITHMS, JwksError, KeySet, SetKey};
 pub use jwt::{AuthError, Citizen, Claims, TokenVerifier, VerifierKeys, sign_hs256};
-pub use pairwise::PairwiseSubjects;
+pub use pairwise::{DEFAULT_PAIRWISE_CACHE_ENTRIES, PairwiseSubjects};
 pub use remote::{IdpSettings, RemoteKeys};
 pub use secrets::{bind_to_store, create_secret_file, load_or_create_secret, read_secret};
 pub use session::{
     OpenError, RECHECK as SESSION_RECHECK, SESSION_PREFIX, SESSION_TTL_SECS, ServiceSession,
     ServiceSessions, SessionError, SessionLimits,
 };
+pub use token_cache::{DEFAULT_TOKEN_CACHE_ENTRIES, TokenCache};
 
 /// The role that grants access to the admin API.
 pub const ADMIN_ROLE: &str = "admin";

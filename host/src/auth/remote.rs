@@ -15,6 +15,7 @@ use anyhow::Context as _;
 use jsonwebtoken::Algorithm;
 use reqwest::Url;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::{Mutex, oneshot};
@@ -191,6 +192,9 @@ pub struct RemoteKeys {
     source: Source,
     fetcher: Fetcher,
     keys: RwLock<Arc<KeySet>>,
+    /// Bumped after every installed set whose keys differ from the last
+    /// (verified tokens remembered under an older one are dropped).
+    generation: AtomicU64,
     state: Mutex<State>,
 }
 
@@ -226,6 +230,7 @@ impl RemoteKeys {
             source,
             fetcher,
             keys: RwLock::new(Arc::new(KeySet::default())),
+            generation: AtomicU64::new(0),
             state: Mutex::new(State {
                 gate: RefreshGate::new(settings.min_refresh),
                 jwks_url: None,
@@ -243,6 +248,12 @@ impl RemoteKeys {
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
+    }
+
+    /// Which set of keys is current: changes whenever a fetched set holds
+    /// other keys than the one before (read it before [`RemoteKeys::current`]).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// Whether keys of the set may verify `alg`.
@@ -385,6 +396,11 @@ impl RemoteKeys {
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             std::mem::replace(&mut *keys, Arc::new(set))
         };
+        // After the swap: a verifier that read the new generation then
+        // reads the new keys.
+        if !old.same_keys(&self.current()) {
+            self.generation.fetch_add(1, Ordering::AcqRel);
+        }
         if old.kids() != kids {
             tracing::info!(kids = ?kids, skipped = ?skipped, "identity provider keys loaded");
         }
@@ -394,6 +410,14 @@ impl RemoteKeys {
         metrics::gauge!("islet_jwks_keys").set(count as f64);
         metrics::gauge!("islet_jwks_last_success_timestamp_seconds")
             .set(crate::clock::now_ms() as f64 / 1000.0);
+    }
+}
+
+#[cfg(test)]
+impl RemoteKeys {
+    /// Install `set` as if fetched (unit tests of the verifier).
+    pub(crate) fn install_for_test(&self, set: KeySet) {
+        self.install(set, &[], 0);
     }
 }
 

@@ -69,9 +69,9 @@ impl IdentityState {
         let subject = self
             .pairwise
             .subject_for(&self.scope.id, &citizen.issuer, &citizen.subject);
-        if let Err(e) =
-            self.consents
-                .remember_subject(&self.scope.id, &subject, &citizen_key(citizen))
+        if let Err(e) = self
+            .consents
+            .remember_subject_with(&self.scope.id, &subject, || citizen_key(citizen))
         {
             tracing::warn!(error = %e, "cannot remember a pairwise subject");
         }

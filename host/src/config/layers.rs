@@ -124,12 +124,19 @@ mod tests {
             jail.set_env("ISLET_AUTH__JWKS_URL", "https://id.city.example/certs");
             jail.set_env("ISLET_AUTH__CLAIMS__ROLES", "realm_access.roles");
             jail.set_env("ISLET_AUTH__JWKS_MIN_REFRESH_S", "30");
+            jail.set_env("ISLET_AUTH__TOKEN_CACHE_ENTRIES", "0");
+            jail.set_env("ISLET_AUTH__PAIRWISE_CACHE_ENTRIES", "500");
             // Flags' variables and the harness's are not settings.
             jail.set_env("ISLET_LISTEN", "127.0.0.1:1");
             jail.set_env("ISLET_TEST_PG_URL", "postgres://x");
             let file = load(Some(Path::new("islet.toml"))).map_err(|e| e.to_string())?;
             let c = ServerConfig::from_file(&file, None).map_err(|e| e.to_string())?;
             assert_eq!(c.payment.lease, Duration::from_millis(5000), "env wins");
+            assert_eq!(
+                c.token_cache_entries, 0,
+                "the token cache can be turned off"
+            );
+            assert_eq!(c.pairwise_cache_entries, 500);
             assert_eq!(c.payment.max_attempts, 4, "the file's value stays");
             assert_eq!(c.notification.citizen_daily_cap, 3);
             assert_eq!(c.limits.default.cpu_ms, 50);

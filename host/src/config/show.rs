@@ -60,6 +60,8 @@ pub fn effective(c: &ServerConfig) -> ConfigFile {
             jwks_max_kib: Some((c.idp.max_bytes >> 10) as u64),
             idp_allow_http: Some(c.idp.allow_http),
             idp_ca_file: c.idp.ca_file.clone(),
+            token_cache_entries: Some(c.token_cache_entries),
+            pairwise_cache_entries: Some(c.pairwise_cache_entries),
             claims: c.claims.clone(),
         },
         runtime: RuntimeFile {

@@ -4,8 +4,7 @@ use super::NAMESPACE;
 use crate::manifest::{DataItem, TemplateKind};
 use crate::store::{Batch, KvStore, StoreError, WriteError};
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// Most one-time consents one citizen can bank for one template.
 pub const MAX_ONE_TIME: u32 = 100;
@@ -77,7 +76,8 @@ impl From<WriteError> for ConsentError {
 /// The consent ledger.
 pub struct Consents {
     pub(super) store: Arc<dyn KvStore>,
-    pub(super) seen_subjects: Mutex<HashSet<(String, String)>>,
+    /// (plugin, subject) pairs known to be written (a bounded cache).
+    pub(super) seen_subjects: quick_cache::sync::Cache<(String, String), ()>,
 }
 
 /// Key of a data-item consent.
@@ -109,7 +109,7 @@ impl Consents {
     pub fn new(store: Arc<dyn KvStore>) -> Self {
         Consents {
             store,
-            seen_subjects: Mutex::new(HashSet::new()),
+            seen_subjects: quick_cache::sync::Cache::new(super::subjects::SEEN_SUBJECTS),
         }
     }
 

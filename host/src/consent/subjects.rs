@@ -9,6 +9,20 @@ fn subject_key(plugin: &str, subject: &str) -> String {
     format!("ps/{plugin}/{subject}")
 }
 
+/// (plugin, subject) pairs a host remembers having written.
+pub(super) const SEEN_SUBJECTS: usize = 100_000;
+
+/// A (plugin, subject) pair looked up without copying its strings (hashes
+/// like the tuple of `String`s).
+#[derive(Hash, PartialEq, Eq)]
+struct SeenRef<'a>(&'a str, &'a str);
+
+impl quick_cache::Equivalent<(String, String)> for SeenRef<'_> {
+    fn equivalent(&self, key: &(String, String)) -> bool {
+        self.0 == key.0 && self.1 == key.1
+    }
+}
+
 impl Consents {
     /// Remember that `subject` in `plugin` is `citizen` (written once).
     pub fn remember_subject(
@@ -17,12 +31,20 @@ impl Consents {
         subject: &str,
         citizen: &str,
     ) -> Result<(), ConsentError> {
-        let pair = (plugin.to_string(), subject.to_string());
-        {
-            let seen = self.seen_subjects.lock().unwrap_or_else(|e| e.into_inner());
-            if seen.contains(&pair) {
-                return Ok(());
-            }
+        self.remember_subject_with(plugin, subject, || citizen.to_string())
+    }
+
+    /// [`Consents::remember_subject`], the citizen's key made by `citizen`
+    /// only when the pair is not known yet (the common case costs one
+    /// cache look-up and no allocation).
+    pub fn remember_subject_with(
+        &self,
+        plugin: &str,
+        subject: &str,
+        citizen: impl FnOnce() -> String,
+    ) -> Result<(), ConsentError> {
+        if self.seen_subjects.contains_key(&SeenRef(plugin, subject)) {
+            return Ok(());
         }
         let key = subject_key(plugin, subject);
         if self.store.get(NAMESPACE, key.as_bytes())?.is_none() {
@@ -30,15 +52,12 @@ impl Consents {
                 NAMESPACE,
                 key.as_bytes(),
                 Expect::Anything,
-                Some(citizen.as_bytes()),
+                Some(citizen().as_bytes()),
                 None,
             )?;
         }
-        let mut seen = self.seen_subjects.lock().unwrap_or_else(|e| e.into_inner());
-        if seen.len() > 100_000 {
-            seen.clear();
-        }
-        seen.insert(pair);
+        self.seen_subjects
+            .insert((plugin.to_string(), subject.to_string()), ());
         Ok(())
     }
 

@@ -70,7 +70,7 @@ pub fn verify(state: &AppState, token: &str) -> Result<Arc<Citizen>, ApiError> {
             "a service session works only on its own service's routes (/p/{service}/...)",
         ));
     }
-    state.verifier.verify(token).map(Arc::new).map_err(|e| {
+    state.verifier.verify(token).map_err(|e| {
         let code = match e {
             AuthError::Expired => "token_expired",
             AuthError::UnknownKey(_) => "unknown_signing_key",
