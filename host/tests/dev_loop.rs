@@ -15,27 +15,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use support::*;
 
-/// One shared build folder for the projects these tests create, kept
-/// between runs (as a developer's machine keeps `~/.cache/islet/target`).
-fn build_dir() -> String {
-    workspace()
-        .join("target")
-        .join("plugin-builds")
-        .display()
-        .to_string()
-}
-
-fn islet_in(dir: &std::path::Path) -> Command {
-    let mut command = islet();
-    // As a developer runs it: islet dev's own log filter, its build folder.
-    command
-        .current_dir(dir)
-        .env("ISLET_BUILD_DIR", build_dir())
-        .env_remove("RUST_LOG")
-        .env_remove("CARGO_TARGET_DIR");
-    command
-}
-
 /// Lines a child wrote to stderr, collected as they come.
 fn collect(child: &mut std::process::Child) -> Arc<Mutex<Vec<String>>> {
     let lines = Arc::new(Mutex::new(Vec::new()));

@@ -10,29 +10,10 @@
 mod support;
 
 use std::io::{BufRead as _, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use support::*;
-
-/// The shared plugin build folder of these tests (as `dev_loop.rs`).
-fn build_dir() -> String {
-    workspace()
-        .join("target")
-        .join("plugin-builds")
-        .display()
-        .to_string()
-}
-
-fn islet_in(dir: &std::path::Path) -> Command {
-    let mut command = islet();
-    command
-        .current_dir(dir)
-        .env("ISLET_BUILD_DIR", build_dir())
-        .env_remove("RUST_LOG")
-        .env_remove("CARGO_TARGET_DIR");
-    command
-}
 
 /// A new plugin project `counter` of department `parks` in `home`.
 fn new_counter(home: &std::path::Path) -> std::path::PathBuf {

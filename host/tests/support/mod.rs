@@ -212,3 +212,25 @@ pub fn install_probe(base: &str, admin: &str) {
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// One shared build folder for the plugin projects the tests create, kept
+/// between runs (as a developer's machine keeps `~/.cache/islet/target`).
+pub fn build_dir() -> String {
+    workspace()
+        .join("target")
+        .join("plugin-builds")
+        .display()
+        .to_string()
+}
+
+/// `islet` run in `dir` as a developer runs it: `islet dev`'s own log
+/// filter, the shared build folder.
+pub fn islet_in(dir: &Path) -> Command {
+    let mut command = islet();
+    command
+        .current_dir(dir)
+        .env("ISLET_BUILD_DIR", build_dir())
+        .env_remove("RUST_LOG")
+        .env_remove("CARGO_TARGET_DIR");
+    command
+}
