@@ -34,9 +34,25 @@ fn a_flush_ends_in_a_real_fdatasync_of_the_log_file() {
     assert!(status.success(), "islet store check failed");
     let trace = std::fs::read_to_string(&trace).unwrap();
     let log = format!("{}>", data.join("db").join("db").display());
-    let synced: Vec<&str> = trace
-        .lines()
-        .filter(|l| l.contains("fdatasync(") && l.contains(&log) && l.ends_with("= 0"))
+    // strace splits a call another thread interrupts: `PID fdatasync(FD<path> <unfinished ...>`
+    // then `PID <... fdatasync resumed>) = 0`; count those as well.
+    let lines: Vec<&str> = trace.lines().collect();
+    let synced: Vec<&str> = lines
+        .iter()
+        .enumerate()
+        .filter(|(i, l)| {
+            l.contains("fdatasync(")
+                && l.contains(&log)
+                && (l.ends_with("= 0")
+                    || l.ends_with("<unfinished ...>") && {
+                        let pid = l.split_whitespace().next().unwrap_or_default();
+                        lines[i + 1..].iter().any(|r| {
+                            r.starts_with(&format!("{pid} <... fdatasync resumed>"))
+                                && r.ends_with("= 0")
+                        })
+                    })
+        })
+        .map(|(_, l)| *l)
         .collect();
     assert!(
         synced.len() >= 2,
