@@ -48,12 +48,6 @@ fn wait_line(
     }
 }
 
-fn hello(base: &str, token: &str) -> serde_json::Value {
-    let (status, body) = get(&format!("{base}/p/counter/api/hello"), Some(token));
-    assert_eq!(status, 200, "{body}");
-    body
-}
-
 #[test]
 fn a_new_plugin_is_tested_served_and_reloaded_on_save() {
     let home = tempfile::tempdir().unwrap();

@@ -71,12 +71,6 @@ fn wait_line(lines: &Mutex<Vec<String>>, what: &str, limit: Duration, needle: &s
     }
 }
 
-fn hello(base: &str, token: &str) -> serde_json::Value {
-    let (status, body) = get(&format!("{base}/p/counter/api/hello"), Some(token));
-    assert_eq!(status, 200, "{body}");
-    body
-}
-
 #[test]
 fn a_development_host_takes_islet_dev_and_swaps_each_save_in() {
     let home = tempfile::tempdir().unwrap();

@@ -234,3 +234,10 @@ pub fn islet_in(dir: &Path) -> Command {
         .env_remove("CARGO_TARGET_DIR");
     command
 }
+
+/// The scaffolded `counter` plugin's greeting, as `token` (must be 200).
+pub fn hello(base: &str, token: &str) -> serde_json::Value {
+    let (status, body) = get(&format!("{base}/p/counter/api/hello"), Some(token));
+    assert_eq!(status, 200, "{body}");
+    body
+}
