@@ -118,6 +118,9 @@ pub struct NoiseStats {
     pub by_status: BTreeMap<u16, u64>,
     /// Requests that got no answer.
     pub failed: u64,
+    /// Why they got none: `connect`, `timeout` (no answer within
+    /// 10 s) or `broken` (the connection closed mid-request).
+    pub why: BTreeMap<&'static str, u64>,
 }
 
 impl NoiseStats {
@@ -132,6 +135,24 @@ impl NoiseStats {
             *self.by_status.entry(status).or_default() += n;
         }
         self.failed += other.failed;
+        for (why, n) in other.why {
+            *self.why.entry(why).or_default() += n;
+        }
+    }
+
+    /// Count one request with no answer, for `why`.
+    fn no_answer(&mut self, why: &'static str) {
+        self.failed += 1;
+        *self.why.entry(why).or_default() += 1;
+    }
+
+    /// The requests with no answer and why, e.g. `2 (timeout 2)`.
+    pub fn no_answer_summary(&self) -> String {
+        if self.failed == 0 {
+            return "0".into();
+        }
+        let why: Vec<String> = self.why.iter().map(|(w, n)| format!("{w} {n}")).collect();
+        format!("{} ({})", self.failed, why.join(", "))
     }
 }
 
@@ -282,7 +303,7 @@ async fn noise_caller(target: Arc<Target>, stop: Arc<AtomicBool>) -> NoiseStats 
             None => match connect(target.addr).await {
                 Ok(sender) => connection.insert(sender),
                 Err(_) => {
-                    stats.failed += 1;
+                    stats.no_answer("connect");
                     tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
                 }
@@ -290,9 +311,13 @@ async fn noise_caller(target: Arc<Target>, stop: Arc<AtomicBool>) -> NoiseStats 
         };
         match tokio::time::timeout(REQUEST_TIMEOUT, send(sender, &target)).await {
             Ok(Ok((status, _))) => *stats.by_status.entry(status).or_default() += 1,
-            Ok(Err(_)) | Err(_) => {
+            Ok(Err(_)) => {
                 connection = None;
-                stats.failed += 1;
+                stats.no_answer("broken");
+            }
+            Err(_) => {
+                connection = None;
+                stats.no_answer("timeout");
             }
         }
     }

@@ -110,6 +110,10 @@ pub struct StoreFile {
     pub url: Option<String>,
     /// PostgreSQL connections each host keeps (default 16).
     pub pool_size: Option<usize>,
+    /// The embedded store refuses writes while the disk holding it has
+    /// less than this many MiB free (default 256), rather than hang when
+    /// the disk fills.
+    pub min_free_mib: Option<u64>,
 }
 
 /// `[notification]` of the config file.
@@ -286,6 +290,12 @@ impl ServerConfig {
             &self.data_dir,
             self.store_pool_size,
         )
+        .map(|mut location| {
+            if let crate::store::StoreLocation::Sled { min_free_bytes, .. } = &mut location {
+                *min_free_bytes = self.store_min_free_bytes;
+            }
+            location
+        })
         .map_err(|e| anyhow::anyhow!("store: {}", e.0))
     }
 }
@@ -305,6 +315,8 @@ pub struct ServerConfig {
     pub store_url: Option<String>,
     /// PostgreSQL connections to keep.
     pub store_pool_size: usize,
+    /// The embedded store's floor of free disk space.
+    pub store_min_free_bytes: u64,
     /// Compiled-artifact cache folder.
     pub cache_dir: PathBuf,
     /// Folder of the shared secret files.
@@ -377,6 +389,7 @@ impl ServerConfig {
             data_dir,
             store_url: None,
             store_pool_size: crate::store::DEFAULT_POOL_SIZE,
+            store_min_free_bytes: crate::store::DEFAULT_MIN_FREE_BYTES,
             dev: false,
             issuer: DEV_ISSUER.to_string(),
             audience: DEFAULT_AUDIENCE.to_string(),
@@ -427,6 +440,9 @@ impl ServerConfig {
         c.store_url = file.store.url.clone();
         if let Some(n) = file.store.pool_size {
             c.store_pool_size = n.clamp(1, 1000);
+        }
+        if let Some(mib) = file.store.min_free_mib {
+            c.store_min_free_bytes = mib.saturating_mul(1 << 20);
         }
         if let Some(s) = file.shutdown_grace_s {
             c.shutdown_grace = Duration::from_secs(s.clamp(1, 3600));

@@ -450,7 +450,7 @@ fn report(
                 .map(|(s, n)| format!("{s}: {n}"))
                 .collect::<Vec<_>>()
                 .join(", "),
-            seen.failed.to_string(),
+            seen.no_answer_summary(),
         ]);
     }
     // Resident memory in the last tenth of the run against the second tenth

@@ -414,6 +414,17 @@ struct Dev {
     child: Child,
     base: String,
     citizen: String,
+    /// Where its stderr (build progress, its log) goes.
+    log: PathBuf,
+}
+
+impl Dev {
+    /// The last lines `islet dev` wrote on stderr, for an error message.
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
+    }
 }
 
 impl Drop for Dev {
@@ -425,16 +436,19 @@ impl Drop for Dev {
 
 /// Start `islet dev` on `project`; wait for its banner.
 fn start_dev(islet: &Path, project: &Path, data: &Path) -> anyhow::Result<Dev> {
+    let log = data.with_extension("log");
+    let stderr =
+        std::fs::File::create(&log).with_context(|| format!("cannot create {}", log.display()))?;
     let mut child = Command::new(islet)
         .arg("dev")
         .arg(project)
         .args(["--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data)
         .env("ISLET_BUILD_DIR", plugin_build_dir())
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", "info")
         .env_remove("CARGO_TARGET_DIR")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .context("cannot start islet dev")?;
     let out = child.stdout.take().context("no stdout")?;
@@ -442,6 +456,7 @@ fn start_dev(islet: &Path, project: &Path, data: &Path) -> anyhow::Result<Dev> {
         child,
         base: String::new(),
         citizen: String::new(),
+        log,
     };
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -455,7 +470,9 @@ fn start_dev(islet: &Path, project: &Path, data: &Path) -> anyhow::Result<Dev> {
     while dev.base.is_empty() || dev.citizen.is_empty() {
         let line = rx
             .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .context("islet dev printed no banner")?;
+            .with_context(|| {
+                format!("islet dev printed no banner; its log:\n{}", dev.log_tail())
+            })?;
         if let Some(rest) = line.split("is serving on ").nth(1) {
             dev.base = rest.split_whitespace().next().unwrap_or("").to_string();
         }
@@ -511,7 +528,10 @@ fn time_edit(
             return Ok(saved.elapsed());
         }
         if saved.elapsed() > Duration::from_secs(600) {
-            bail!("{to:?} was not served within 10 minutes of the save");
+            bail!(
+                "{to:?} was not served within 10 minutes of the save; islet dev's log:\n{}",
+                dev.log_tail()
+            );
         }
         std::thread::sleep(Duration::from_millis(20));
     }

@@ -93,7 +93,7 @@ pub fn run(bench: &Bench) -> anyhow::Result<Section> {
             name.to_string(),
             callers.to_string(),
             statuses(stats),
-            stats.failed.to_string(),
+            stats.no_answer_summary(),
         ]);
     }
 

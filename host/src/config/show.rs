@@ -36,6 +36,7 @@ pub fn effective(c: &ServerConfig) -> ConfigFile {
         store: StoreFile {
             url: c.store_url.as_deref().map(redact_url),
             pool_size: Some(c.store_pool_size),
+            min_free_mib: Some(c.store_min_free_bytes >> 20),
         },
         auth: AuthFile {
             issuer: Some(c.issuer.clone()),

@@ -119,6 +119,7 @@ pub fn registry_error(e: RegistryError) -> ApiError {
         RegistryError::Transition(t) => transition_error(t),
         RegistryError::Conflict(_) => ApiError::new(StatusCode::CONFLICT, "conflict", message),
         RegistryError::Store(_) => ApiError::internal(message),
+        RegistryError::Unavailable(e) => ApiError::store_unavailable(e),
     }
 }
 

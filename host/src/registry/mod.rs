@@ -64,14 +64,22 @@ pub enum RegistryError {
     /// The upload conflicts with what is there (version exists, department differs).
     #[error("{0}")]
     Conflict(String),
-    /// Storage failed.
+    /// What the store holds is wrong (a component missing or corrupt, a
+    /// record that cannot be encoded).
     #[error("{0}")]
     Store(String),
+    /// The store did not answer or refused the write (PostgreSQL down, a
+    /// nearly full disk): try again later.
+    #[error(transparent)]
+    Unavailable(#[from] StoreError),
 }
 
-impl From<StoreError> for RegistryError {
-    fn from(e: StoreError) -> Self {
-        RegistryError::Store(e.to_string())
+/// A failed write: a conflict or quota is the caller's business, a store
+/// failure is [`RegistryError::Unavailable`].
+fn write_failed(what: &str, e: WriteError) -> RegistryError {
+    match e {
+        WriteError::Store(e) => RegistryError::Unavailable(e),
+        other => RegistryError::Store(format!("{what}: {other}")),
     }
 }
 
@@ -207,7 +215,7 @@ impl Registry {
                     Some(component),
                     None,
                 )
-                .map_err(|e| RegistryError::Store(format!("cannot store component: {e}")))?;
+                .map_err(|e| write_failed("cannot store component", e))?;
         }
         let path = self.component_path(sha256);
         if !path.exists() {
@@ -522,7 +530,7 @@ impl Registry {
                      and retry"
                 )));
             }
-            Err(e) => return Err(RegistryError::Store(e.to_string())),
+            Err(e) => return Err(write_failed("cannot save the plugin", e)),
         }
         self.store.flush()?;
         if let Err(e) = self.store.announce(ANNOUNCE_TOPIC, id) {

@@ -7,12 +7,14 @@
 
 #[cfg(test)]
 pub(crate) mod conformance;
+mod disk_space;
 pub mod lease;
 mod paging;
 mod postgres;
 pub mod scratch;
 mod sled_store;
 
+pub use disk_space::DEFAULT_MIN_FREE_BYTES;
 pub use paging::{page, walk};
 pub use postgres::{DEFAULT_POOL_SIZE, PgStore};
 
@@ -23,8 +25,13 @@ pub use sled_store::SledStore;
 /// Where a host keeps its data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreLocation {
-    /// The embedded sled database in this folder.
-    Sled(std::path::PathBuf),
+    /// The embedded sled database in a folder.
+    Sled {
+        /// The folder.
+        path: std::path::PathBuf,
+        /// Free space on its disk under which writes are refused.
+        min_free_bytes: u64,
+    },
     /// A PostgreSQL database several hosts share.
     Postgres {
         /// `postgres://user:password@host:port/database`.
@@ -43,10 +50,10 @@ impl StoreLocation {
         pool_size: usize,
     ) -> Result<Self, StoreError> {
         let Some(url) = url else {
-            return Ok(StoreLocation::Sled(data_dir.join("db")));
+            return Ok(StoreLocation::sled(data_dir.join("db")));
         };
         if let Some(folder) = url.strip_prefix("sled:") {
-            return Ok(StoreLocation::Sled(folder.into()));
+            return Ok(StoreLocation::sled(folder.into()));
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             return Ok(StoreLocation::Postgres {
@@ -59,10 +66,21 @@ impl StoreLocation {
         ))
     }
 
+    /// sled in `path`, keeping [`DEFAULT_MIN_FREE_BYTES`] free.
+    pub fn sled(path: std::path::PathBuf) -> Self {
+        StoreLocation::Sled {
+            path,
+            min_free_bytes: DEFAULT_MIN_FREE_BYTES,
+        }
+    }
+
     /// Open the store.
     pub fn open(&self) -> Result<std::sync::Arc<dyn KvStore>, StoreError> {
         Ok(match self {
-            StoreLocation::Sled(path) => std::sync::Arc::new(SledStore::open(path)?),
+            StoreLocation::Sled {
+                path,
+                min_free_bytes,
+            } => std::sync::Arc::new(SledStore::open(path)?.with_min_free(*min_free_bytes)),
             StoreLocation::Postgres { url, pool_size } => {
                 std::sync::Arc::new(PgStore::connect(url, *pool_size)?)
             }
@@ -72,7 +90,7 @@ impl StoreLocation {
     /// Where it is, for people (never a password).
     pub fn describe(&self) -> String {
         match self {
-            StoreLocation::Sled(path) => format!("sled in {}", path.display()),
+            StoreLocation::Sled { path, .. } => format!("sled in {}", path.display()),
             StoreLocation::Postgres { url, .. } => match url.parse::<tokio_postgres::Config>() {
                 Ok(c) => postgres::describe(&c),
                 Err(_) => "postgres (unparsable URL)".into(),

@@ -10,6 +10,7 @@
 //! any new blob files (sled writes those without syncing) and of their
 //! folder. Concurrent flushes share one sync (group commit).
 
+use super::disk_space::{DEFAULT_MIN_FREE_BYTES, DiskSpace};
 use super::{Batch, Entry, Expect, KvStore, StoreError, WriteError};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use std::fs::File;
@@ -26,6 +27,8 @@ const USAGE: &[u8] = b"u";
 pub struct SledStore {
     db: sled::Db,
     durable: Arc<Durable>,
+    /// Refuses writes while the disk is nearly full.
+    space: Arc<DiskSpace>,
 }
 
 /// What a real sync needs: the files, and who has synced up to where.
@@ -86,6 +89,7 @@ impl SledStore {
         sync_folder(path)?;
         Ok(SledStore {
             db,
+            space: Arc::new(DiskSpace::new(path.to_path_buf(), DEFAULT_MIN_FREE_BYTES)),
             durable: Arc::new(Durable {
                 folder: path.to_path_buf(),
                 log,
@@ -93,6 +97,13 @@ impl SledStore {
                 synced: Mutex::new((0, 0)),
             }),
         })
+    }
+
+    /// The same store, refusing writes while its disk has less than
+    /// `bytes` free (default [`DEFAULT_MIN_FREE_BYTES`]).
+    pub fn with_min_free(mut self, bytes: u64) -> Self {
+        self.space = Arc::new(DiskSpace::new(self.durable.folder.clone(), bytes));
+        self
     }
 
     fn tree(&self, namespace: &str) -> Result<sled::Tree, StoreError> {
@@ -230,6 +241,7 @@ impl KvStore for SledStore {
         value: Option<&[u8]>,
         quota: Option<u64>,
     ) -> Result<(), WriteError> {
+        self.space.check(value.is_none())?;
         let tree = self.tree(namespace)?;
         let dkey = data_key(key);
         let result = tree.transaction(|tx| {
@@ -264,6 +276,8 @@ impl KvStore for SledStore {
     }
 
     fn commit(&self, namespace: &str, batch: &Batch) -> Result<(), WriteError> {
+        self.space
+            .check(batch.writes.iter().all(|(_, v)| v.is_none()))?;
         let tree = self.tree(namespace)?;
         let result = tree.transaction(|tx| {
             for (key, expected) in &batch.expects {

@@ -204,3 +204,66 @@ async fn deleting_and_refilling_the_quota_keeps_the_store_on_disk_bounded() {
     assert!(after <= bound, "{after}");
     host.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nearly_full_disk_refuses_writes_clearly_and_keeps_serving() {
+    let mut host = TestHost::start_with(|c| {
+        c.limits.default.rate_per_minute = 60_000;
+    })
+    .await;
+    host.install("hostile").await;
+    host.install("hello").await;
+    let churn = "/p/hostile/churn?keys=2&chunk=1000";
+    let body = |r: reqwest::Response| async move {
+        let status = r.status();
+        (
+            status,
+            r.json::<serde_json::Value>().await.unwrap_or_default(),
+        )
+    };
+    let (status, written) = body(host.get(churn, None).await).await;
+    assert_eq!(status, 200, "{written}");
+    assert!(written["error"].is_null(), "writes work first: {written}");
+
+    // The same host and data, as if its disk had less free than the floor.
+    host.config.store_min_free_bytes = 1 << 60;
+    host.restart().await;
+
+    // The guest's write gets the storage error it can handle ...
+    let (status, refused) = body(host.get(churn, None).await).await;
+    assert_eq!(status, 200, "{refused}");
+    assert_eq!(refused["error"], "unavailable", "{refused}");
+    assert_eq!(refused["written"], 0, "{refused}");
+    // ... an admin's write a 503 to retry (the log names the setting) ...
+    let response = host
+        .upload(
+            &islet_tests::manifest_as("hello", "hello-too", None),
+            islet_tests::component("hello"),
+        )
+        .await;
+    assert_eq!(
+        response.headers().get("retry-after").map(|v| v.as_bytes()),
+        Some(&b"1"[..])
+    );
+    let (status, error) = body(response).await;
+    assert_eq!(status, 503, "{error}");
+    assert_eq!(error["error"]["code"], "store_unavailable", "{error}");
+    let r = host.get("/p/hello-too/", None).await;
+    assert_eq!(r.status(), 404, "nothing half-installed");
+    // ... and everything that only reads keeps working.
+    for _ in 0..20 {
+        let r = host.get("/p/hello/", None).await;
+        assert_eq!(r.status(), 200, "hello keeps answering");
+    }
+    let admin = host.token("admin-1", &["admin"]);
+    let r = host.get("/admin/v1/plugins", Some(&admin)).await;
+    assert_eq!(r.status(), 200, "listing reads the store");
+
+    // Space back: writes resume.
+    host.config.store_min_free_bytes = islet_host::store::DEFAULT_MIN_FREE_BYTES;
+    host.restart().await;
+    let (status, written) = body(host.get(churn, None).await).await;
+    assert_eq!(status, 200, "{written}");
+    assert!(written["error"].is_null(), "writes resume: {written}");
+    host.stop().await;
+}
