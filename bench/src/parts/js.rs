@@ -419,10 +419,14 @@ struct Dev {
 }
 
 impl Dev {
-    /// The last lines `islet dev` wrote on stderr, for an error message.
+    /// The last lines `islet dev` wrote on stderr, for an error message
+    /// (builds, reloads, errors: not each request's line).
     fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.contains("islet::access"))
+            .collect();
         lines[lines.len().saturating_sub(20)..].join("\n")
     }
 }

@@ -102,30 +102,32 @@ pub fn run(mut config: ServerConfig, dir: &Path, watch: bool) -> anyhow::Result<
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    // Watch before the first build: no save is missed.
+    let watch = watch.then(|| Watch::start(&dir)).transpose()?;
     rt.block_on(async move {
         let build_config = config.clone();
-        let state =
-            tokio::task::spawn_blocking(move || crate::server::build_state(&build_config)).await??;
+        let state = tokio::task::spawn_blocking(move || crate::server::build_state(&build_config))
+            .await??;
         let first = {
             let (state, dir) = (state.clone(), dir.clone());
             tokio::task::spawn_blocking(move || build_and_swap(&dir, &state, reload_number()))
                 .await?
         };
-        let (version, built, _) = first.context("the first build failed; fix it and run islet dev again")?;
+        let (version, built, _) =
+            first.context("the first build failed; fix it and run islet dev again")?;
         let merchant = crate::devhost::dev_merchant_id(&manifest);
         let server = crate::server::serve(config.listen, state.clone(), config.connections).await?;
         print_banner(&config, server.addr(), &manifest, merchant.as_deref())?;
         tracing::info!(plugin = %manifest.id, %version, build_s = built.as_secs_f64(), "serving");
-        if watch {
+        if let Some(watch) = watch {
             let watcher_state = state.clone();
             let watched = dir.clone();
             std::thread::Builder::new()
                 .name("islet-dev-watch".into())
                 .spawn(move || {
-                    let swap = || build_and_swap(&watched, &watcher_state, reload_number());
-                    if let Err(e) = watch_and_reload(&watched, swap) {
-                        tracing::error!(error = %format!("{e:#}"), "watching stopped; restart islet dev");
-                    }
+                    watch.reload_on_save(|| {
+                        build_and_swap(&watched, &watcher_state, reload_number())
+                    });
                 })?;
         }
         server.run_until_signal(config.shutdown_grace).await
@@ -137,46 +139,65 @@ pub(super) fn reload_number() -> u64 {
     crate::clock::now_ms()
 }
 
-/// Block watching `dir`; on every save run `swap` (rebuild and install),
-/// which answers the new version and how long its build and install took.
-pub(super) fn watch_and_reload(
-    dir: &Path,
-    mut swap: impl FnMut() -> anyhow::Result<(String, Duration, Duration)>,
-) -> anyhow::Result<()> {
-    use notify::{RecursiveMode, Watcher as _};
-    let (tx, rx) = std::sync::mpsc::channel();
-    let mut watcher = notify::recommended_watcher(move |event| {
-        let _ = tx.send(event);
-    })
-    .context("cannot watch the plugin's files")?;
-    for path in watched_paths(dir) {
-        watcher
-            .watch(&path, RecursiveMode::Recursive)
-            .with_context(|| format!("cannot watch {}", path.display()))?;
-    }
-    tracing::info!(folder = %dir.display(), "watching for changes");
-    while let Ok(first) = rx.recv() {
-        if !relevant(&first) {
-            continue;
+/// A plugin's sources being watched. Saves made from [`Watch::start`] on
+/// are kept, so a save during the first build, or right after the banner,
+/// is never missed.
+pub(super) struct Watch {
+    _watcher: notify::RecommendedWatcher,
+    saves: std::sync::mpsc::Receiver<notify::Result<notify::Event>>,
+    dir: PathBuf,
+}
+
+impl Watch {
+    /// Start watching the sources of the plugin in `dir`.
+    pub(super) fn start(dir: &Path) -> anyhow::Result<Watch> {
+        use notify::{RecursiveMode, Watcher as _};
+        let (tx, saves) = std::sync::mpsc::channel();
+        let mut watcher = notify::recommended_watcher(move |event| {
+            let _ = tx.send(event);
+        })
+        .context("cannot watch the plugin's files")?;
+        for path in watched_paths(dir) {
+            watcher
+                .watch(&path, RecursiveMode::Recursive)
+                .with_context(|| format!("cannot watch {}", path.display()))?;
         }
-        // One save writes several events: take them all.
-        while rx.recv_timeout(DEBOUNCE).is_ok() {}
-        let saved = Instant::now();
-        match swap() {
-            Ok((version, built, swapped)) => tracing::info!(
-                %version,
-                build_s = format!("{:.2}", built.as_secs_f64()),
-                swap_ms = format!("{:.1}", swapped.as_secs_f64() * 1e3),
-                save_to_served_s = format!("{:.2}", saved.elapsed().as_secs_f64()),
-                "reloaded"
-            ),
-            Err(e) => tracing::error!(
-                error = %format!("{e:#}"),
-                "build failed; the last good version keeps serving"
-            ),
+        Ok(Watch {
+            _watcher: watcher,
+            saves,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// Block; on every save run `swap` (rebuild and install), which answers
+    /// the new version and how long its build and install took.
+    pub(super) fn reload_on_save(
+        self,
+        mut swap: impl FnMut() -> anyhow::Result<(String, Duration, Duration)>,
+    ) {
+        tracing::info!(folder = %self.dir.display(), "watching for changes");
+        while let Ok(first) = self.saves.recv() {
+            if !relevant(&first) {
+                continue;
+            }
+            // One save writes several events: take them all.
+            while self.saves.recv_timeout(DEBOUNCE).is_ok() {}
+            let saved = Instant::now();
+            match swap() {
+                Ok((version, built, swapped)) => tracing::info!(
+                    %version,
+                    build_s = format!("{:.2}", built.as_secs_f64()),
+                    swap_ms = format!("{:.1}", swapped.as_secs_f64() * 1e3),
+                    save_to_served_s = format!("{:.2}", saved.elapsed().as_secs_f64()),
+                    "reloaded"
+                ),
+                Err(e) => tracing::error!(
+                    error = %format!("{e:#}"),
+                    "build failed; the last good version keeps serving"
+                ),
+            }
         }
     }
-    Ok(())
 }
 
 /// What a plugin's sources are: its manifest, its code, its Cargo files.

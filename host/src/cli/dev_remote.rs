@@ -10,7 +10,7 @@
 //! answer to a first request with its request id.
 
 use super::client::{client, send, url};
-use super::dev::{build_dev_version, read_manifest, reload_number, watch_and_reload};
+use super::dev::{Watch, build_dev_version, read_manifest, reload_number};
 use super::{Output, ServerArgs};
 use anyhow::{Context as _, bail};
 use reqwest::blocking::multipart;
@@ -24,6 +24,8 @@ pub fn run(server: &ServerArgs, dir: &Path, watch: bool) -> anyhow::Result<()> {
         .with_context(|| format!("cannot find {}", dir.display()))?;
     let (_, manifest) = read_manifest(&dir)?;
     require_dev_host(server)?;
+    // Watch before the first build: no save is missed.
+    let watch = watch.then(|| Watch::start(&dir)).transpose()?;
     let (version, built, installed) = build_and_upload(server, &dir)
         .context("the first build or install failed; fix it and run islet dev again")?;
     let base = server.server.trim_end_matches('/');
@@ -39,16 +41,17 @@ pub fn run(server: &ServerArgs, dir: &Path, watch: bool) -> anyhow::Result<()> {
         installed.as_secs_f64() * 1e3,
     );
     probe(server, id);
-    if !watch {
+    let Some(watch) = watch else {
         return Ok(());
-    }
-    watch_and_reload(&dir, || {
+    };
+    watch.reload_on_save(|| {
         let result = build_and_upload(server, &dir);
         if result.is_ok() {
             probe(server, id);
         }
         result
-    })
+    });
+    Ok(())
 }
 
 /// Fail unless `server` says it is a development host, naming the fix.
