@@ -268,7 +268,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// Memory growth beyond which a call counts as long: faulting in and
-/// releasing many pages is kernel CPU time spent for one guest.
+/// releasing many pages is kernel CPU time spent for one guest. A memory's
+/// initial size does not count: it is the module's image, mapped
+/// copy-on-write from the compiled artifact (a JS engine's heap snapshot is
+/// tens of MiB), and touching it is guest CPU time the epoch sees.
 pub const DEMOTE_ABOVE_BYTES: usize = 8 << 20;
 
 /// Caps the sum of all linear memories (and table elements) of one instance.
@@ -276,6 +279,8 @@ pub const DEMOTE_ABOVE_BYTES: usize = 8 << 20;
 pub struct MemoryLimiter {
     limit: usize,
     used: usize,
+    /// Bytes added by `memory.grow` after the memories were created.
+    grown: usize,
     peak: usize,
     table_elements: usize,
     turn: LaneTurn,
@@ -294,6 +299,7 @@ impl MemoryLimiter {
         MemoryLimiter {
             limit,
             used: 0,
+            grown: 0,
             peak: 0,
             table_elements: 0,
             turn,
@@ -306,9 +312,10 @@ impl MemoryLimiter {
         self.peak
     }
 
-    /// Whether the instance's memory grew past [`DEMOTE_ABOVE_BYTES`].
+    /// Whether the instance's memory grew past [`DEMOTE_ABOVE_BYTES`]
+    /// beyond its initial size.
     pub fn grew_large(&self) -> bool {
-        self.used > DEMOTE_ABOVE_BYTES
+        self.grown > DEMOTE_ABOVE_BYTES
     }
 }
 
@@ -326,12 +333,19 @@ impl wasmtime::ResourceLimiterAsync for MemoryLimiter {
             self.refused = true;
             return Ok(false);
         }
-        if next > DEMOTE_ABOVE_BYTES && !self.turn.holds() {
+        // Wasmtime asks with `current == 0` when it creates a memory.
+        let grown = if current == 0 {
+            self.grown
+        } else {
+            self.grown.saturating_add(grow)
+        };
+        if grown > DEMOTE_ABOVE_BYTES && !self.turn.holds() {
             // Faulting in (and later releasing) this much is long work for
             // one guest: it queues with the other long calls.
             self.turn.take().await;
         }
         self.used = next;
+        self.grown = grown;
         self.peak = self.peak.max(next);
         Ok(true)
     }
@@ -351,5 +365,57 @@ impl wasmtime::ResourceLimiterAsync for MemoryLimiter {
         }
         self.table_elements = next;
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasmtime::ResourceLimiterAsync as _;
+
+    const MIB: usize = 1 << 20;
+
+    #[tokio::test]
+    async fn a_large_initial_image_is_not_a_long_call_but_growing_past_it_is() {
+        let lane = HeavyLane::new(1);
+        let mut limiter = MemoryLimiter::new(64 * MIB, LaneTurn::new(&lane));
+        // A JS engine's heap snapshot: created at 40 MiB.
+        assert!(
+            limiter
+                .memory_growing(0, 40 * MIB, None)
+                .await
+                .unwrap_or(false)
+        );
+        assert!(!limiter.grew_large(), "the initial image counts as growth");
+        assert!(
+            !limiter.turn.holds(),
+            "creating the memory took a lane turn"
+        );
+        // Short growths stay short.
+        assert!(
+            limiter
+                .memory_growing(40 * MIB, 44 * MIB, None)
+                .await
+                .unwrap_or(false)
+        );
+        assert!(!limiter.grew_large());
+        // Past DEMOTE_ABOVE_BYTES of growth the call queues in the lane.
+        assert!(
+            limiter
+                .memory_growing(44 * MIB, 50 * MIB, None)
+                .await
+                .unwrap_or(false)
+        );
+        assert!(limiter.grew_large());
+        assert!(limiter.turn.holds());
+        assert_eq!(limiter.peak(), 50 * MIB);
+        // The limit counts everything, the initial size included.
+        assert!(
+            !limiter
+                .memory_growing(50 * MIB, 65 * MIB, None)
+                .await
+                .unwrap_or(true)
+        );
+        assert!(limiter.refused);
     }
 }
