@@ -1,4 +1,4 @@
-//! `islet-bench`: Islet's performance benchmark. Eight parts, each measured
+//! `islet-bench`: Islet's performance benchmark. Eleven parts, each measured
 //! next to a baseline in the same run on the same machine, printed as a
 //! table and written as a markdown report:
 //!

@@ -163,16 +163,20 @@ pub fn run(bench: &Bench) -> anyhow::Result<Section> {
              request then pays a page fault and a page copy for every page of \
              that heap the engine touches, plus running the router in \
              SpiderMonkey's interpreter (no JIT inside Wasm). The pool keeps 2 \
-             MiB of each slot resident and re-zeroes it, the rest is given back \
-             after every call. The page-fault column counts those copy-on-write \
-             faults (about 55 per JS request, none for Rust). At concurrency \
-             {c} JS's throughput falls below its concurrency-1 figure and its \
-             p99 grows to hundreds of ms, unlike Rust's: not profiled yet; the \
-             likely bound is the per-call memory reset of 32 busy slots (each \
-             JS call dirties pages beyond the 2 MiB kept resident, which are \
-             given back with madvise, a TLB shoot-down across the threads of \
-             the process, costly on this 2-vCPU virtual machine that other \
-             jobs load too). \
+             MiB of each slot resident and resets the pages a call dirtied \
+             found by one PAGEMAP_SCAN; the scan reports at most 32 dirty \
+             regions (a fixed limit inside Wasmtime 48), SpiderMonkey's writes \
+             are scattered over more, so the rest of the heap image is given \
+             back and copied on write again by the next call (the page-fault \
+             column: none for Rust). Profiled with `perf record -e cpu-clock` \
+             under `wrk -c32` on this 2-vCPU virtual machine, about 30% of the \
+             host's CPU went to those faults' TLB shoot-downs (an IPI to the \
+             other vCPU for each, an MSR write the hypervisor traps) and 35% to \
+             the engine's own code; keeping 16 or 64 MiB resident instead of 2 \
+             changed concurrency-{c} throughput by under 10% (the faults \
+             stayed, which points at the 32-region limit). So concurrency {c} gains little over concurrency \
+             1 for JS, and its p99 follows the queue of {c} callers on \
+             the machine's cores. \
              Compiling is Cranelift over the whole engine (~{compile_s} s \
              here), once per component content and host; a cached activation \
              maps the artifact ({} ms) and checks imports. Every `islet dev` \
