@@ -98,6 +98,7 @@ pub fn run(bench: &Bench) -> anyhow::Result<Section> {
     }
 
     let factor = ratio(micros(noisy.latency.p99), micros(quiet.latency.p99));
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     Ok(Section {
         number: 6,
         title: "noisy neighbour".into(),
@@ -133,13 +134,14 @@ pub fn run(bench: &Bench) -> anyhow::Result<Section> {
             "Limits confine a bad guest's failures to its own requests, not the \
              machine time it uses while it runs, and the phases show which \
              kind hurts: spinners alone ×{} of the quiet p99, the memory hog \
-             alone ×{}, both ×{}. Each spinning caller keeps a blocking thread \
-             busy for its whole 100 ms CPU budget ({} spins ended in 504), so \
-             {} guest thread(s) compete for the {} cores with the threads \
-             serving `hello`; how long `hello` waits is the kernel scheduler's \
-             decision, which the host can only influence by weighing \
-             long-running guest threads down or running fewer of them than \
-             there are cores. Each hog call ({} ended in 500) faults in up to \
+             alone ×{}, both ×{}. A spinning call ({} spins ended in 504) \
+             runs on the async worker that took it; past 4 ms of CPU it counts \
+             as long and needs one of the long-call lane's turns (cores − 1, \
+             so at most {} at once on these {} cores, leaving a worker for \
+             short calls), giving it back at every 2 ms epoch tick. While it \
+             holds a turn it runs a whole tick, and `hello`'s requests queued \
+             on that worker wait for it: a shorter tick for long calls, or a \
+             runtime of their own, would shorten that wait. Each hog call ({} ended in 500) faults in up to \
              16 MiB of fresh pages, which the pool releases again at teardown: \
              kernel work (page zeroing, page-table and memory-map updates) in \
              short calls, repeated back to back. In production the circuit \
@@ -148,8 +150,8 @@ pub fn run(bench: &Bench) -> anyhow::Result<Section> {
             fixed(ratio(p99(&medians[2]), p99(quiet)), 2),
             fixed(factor, 2),
             spun.by_status.get(&504).copied().unwrap_or(0),
-            p.spinners,
-            std::thread::available_parallelism().map_or(1, |n| n.get()),
+            cores.saturating_sub(1).max(1),
+            cores,
             hogged.by_status.get(&500).copied().unwrap_or(0),
         ),
     })
