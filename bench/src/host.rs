@@ -227,6 +227,7 @@ impl DirectRuntime {
                 max_instances: 16,
                 max_memory_bytes: LimitPolicy::default().max.memory_bytes(),
                 epoch_tick: Duration::from_millis(2),
+                long_call_share_percent: islet_host::runtime::DEFAULT_LONG_CALL_SHARE_PERCENT,
                 cache_dir: cache.to_path_buf(),
                 compile_cache_bytes,
             },

@@ -116,6 +116,9 @@ pub struct Noise {
 pub struct NoiseStats {
     /// Answers by HTTP status.
     pub by_status: BTreeMap<u16, u64>,
+    /// Answers by status and, for a host's error, its code
+    /// (`503 plugin_busy`).
+    pub by_answer: BTreeMap<String, u64>,
     /// Requests that got no answer.
     pub failed: u64,
     /// Why they got none: `connect`, `timeout` (no answer within
@@ -133,6 +136,9 @@ impl NoiseStats {
     pub fn merge(&mut self, other: NoiseStats) {
         for (status, n) in other.by_status {
             *self.by_status.entry(status).or_default() += n;
+        }
+        for (answer, n) in other.by_answer {
+            *self.by_answer.entry(answer).or_default() += n;
         }
         self.failed += other.failed;
         for (why, n) in other.why {
@@ -310,7 +316,10 @@ async fn noise_caller(target: Arc<Target>, stop: Arc<AtomicBool>) -> NoiseStats 
             },
         };
         match tokio::time::timeout(REQUEST_TIMEOUT, send(sender, &target)).await {
-            Ok(Ok((status, _))) => *stats.by_status.entry(status).or_default() += 1,
+            Ok(Ok((status, body))) => {
+                *stats.by_status.entry(status).or_default() += 1;
+                *stats.by_answer.entry(answer_of(status, &body)).or_default() += 1;
+            }
             Ok(Err(_)) => {
                 connection = None;
                 stats.no_answer("broken");
@@ -322,6 +331,18 @@ async fn noise_caller(target: Arc<Target>, stop: Arc<AtomicBool>) -> NoiseStats 
         }
     }
     stats
+}
+
+/// `status`, and the error code of a JSON error body (`503 plugin_busy`).
+fn answer_of(status: u16, body: &[u8]) -> String {
+    let code = (status >= 400)
+        .then(|| serde_json::from_slice::<serde_json::Value>(body).ok())
+        .flatten()
+        .and_then(|v| v["error"]["code"].as_str().map(str::to_string));
+    match code {
+        Some(code) => format!("{status} {code}"),
+        None => status.to_string(),
+    }
 }
 
 async fn connect(addr: SocketAddr) -> anyhow::Result<SendRequest<Empty<Bytes>>> {

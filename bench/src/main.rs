@@ -82,6 +82,10 @@ enum Child {
         /// How long to run.
         #[arg(long, default_value_t = 60)]
         minutes: u64,
+        /// Only these hostile kinds (comma-separated: spin, hog, sleepy,
+        /// flood, churn, big, trap, panicky) [default: all of them].
+        #[arg(long, value_delimiter = ',')]
+        kinds: Vec<String>,
     },
     /// Part 10's host process.
     #[command(name = "isolation-child", hide = true)]
@@ -134,7 +138,9 @@ fn main() -> anyhow::Result<()> {
         return parts::isolation::child(log);
     }
     let soak = match &cli.child {
-        Some(Child::Soak { minutes }) => Some(std::time::Duration::from_secs(minutes * 60)),
+        Some(Child::Soak { minutes, kinds }) => {
+            Some((std::time::Duration::from_secs(minutes * 60), kinds.clone()))
+        }
         _ => None,
     };
 
@@ -162,12 +168,12 @@ fn main() -> anyhow::Result<()> {
     let profile_name = profile.name;
     let bench = Bench::new(profile)?;
     let mut sections = Vec::new();
-    if let Some(length) = soak {
+    if let Some((length, kinds)) = &soak {
         eprintln!(
-            "soak: every hostile kind next to hello for {} s ...",
+            "soak: hostile kinds next to hello for {} s ...",
             length.as_secs()
         );
-        sections.push(parts::isolation::soak(&bench, length).context("soak")?);
+        sections.push(parts::isolation::soak(&bench, *length, kinds).context("soak")?);
     }
     for (i, (name, part)) in PARTS.iter().enumerate() {
         if soak.is_some() {

@@ -254,6 +254,9 @@ pub struct RuntimeFile {
     pub plugin_share_percent: Option<u8>,
     /// Share (percent) a plugin already running calls leaves to others.
     pub reserve_percent: Option<u8>,
+    /// Share (percent) of the workers' CPU long calls together may use
+    /// while short calls are in flight.
+    pub long_call_share_percent: Option<u8>,
 }
 
 /// `[limits.default]` and `[limits.max]`.
@@ -353,6 +356,9 @@ pub struct ServerConfig {
     pub epoch_tick: Duration,
     /// How instance slots and the memory budget are shared.
     pub pool: crate::pool::PoolSettings,
+    /// Share (percent, 1-100) of the workers' CPU that long calls (past a
+    /// few ms of CPU) together may use while short calls are in flight.
+    pub long_call_share_percent: u8,
     /// How runaway guests are stopped.
     pub interruption: crate::runtime::Interruption,
     /// The money path's tunables.
@@ -407,6 +413,7 @@ impl ServerConfig {
             max_instances: 256,
             epoch_tick: Duration::from_millis(2),
             pool: crate::pool::PoolSettings::default(),
+            long_call_share_percent: crate::runtime::DEFAULT_LONG_CALL_SHARE_PERCENT,
             interruption: crate::runtime::Interruption::Epoch,
             payment: crate::payment::PaymentConfig::default(),
             notification: crate::notify::NotificationConfig::default(),
@@ -485,6 +492,9 @@ impl ServerConfig {
         }
         if let Some(p) = file.runtime.reserve_percent {
             c.pool.reserve_percent = p.min(50);
+        }
+        if let Some(p) = file.runtime.long_call_share_percent {
+            c.long_call_share_percent = p.clamp(1, 100);
         }
         let p = &file.payment;
         if let Some(s) = p.min_expiry_s {
@@ -600,15 +610,20 @@ mod tests {
     #[test]
     fn the_pool_settings_are_read_and_bounded() {
         let file: ConfigFile = toml::from_str(
-            "[runtime]\nmemory-budget-mib = 2048\nplugin-share-percent = 250\nreserve-percent = 20\n",
+            "[runtime]\nmemory-budget-mib = 2048\nplugin-share-percent = 250\nreserve-percent = 20\nlong-call-share-percent = 0\n",
         )
         .unwrap();
         let c = ServerConfig::from_file(&file, None).unwrap();
         assert_eq!(c.pool.memory_budget_mib, 2048);
         assert_eq!(c.pool.plugin_share_percent, 100, "a share is at most 100 %");
         assert_eq!(c.pool.reserve_percent, 20);
+        assert_eq!(
+            c.long_call_share_percent, 1,
+            "long calls always get some CPU"
+        );
         let defaults = ServerConfig::from_file(&ConfigFile::default(), None).unwrap();
         assert_eq!(defaults.pool, crate::pool::PoolSettings::default());
+        assert_eq!(defaults.long_call_share_percent, 25);
     }
 
     #[test]

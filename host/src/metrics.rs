@@ -262,6 +262,14 @@ pub fn record_rejection(plugin: &str, reason: &'static str) {
     metrics::counter!("islet_quota_rejections_total", "plugin" => plugin.to_string(), "reason" => reason).increment(1);
 }
 
+/// Record a call that ran as a long call in the paced lane: `from` is
+/// `start` (the plugin's recent calls were long or faulted) or `demoted` (it
+/// used 4 ms of CPU or grew its memory past 8 MiB).
+pub fn record_long_call(plugin: &str, from: &'static str) {
+    metrics::counter!("islet_long_calls_total", "plugin" => plugin.to_string(), "from" => from)
+        .increment(1);
+}
+
 /// Set a version's breaker state gauge (0 closed, 1 half-open, 2 open).
 pub fn set_breaker_state(plugin: &str, version: &str, value: f64) {
     metrics::gauge!("islet_breaker_state", "plugin" => plugin.to_string(), "version" => version.to_string()).set(value);

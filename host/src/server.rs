@@ -98,6 +98,7 @@ pub fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>> {
             max_instances: config.max_instances,
             max_memory_bytes: config.limits.max.memory_bytes(),
             epoch_tick: config.epoch_tick,
+            long_call_share_percent: config.long_call_share_percent,
             cache_dir: config.cache_dir.clone(),
             compile_cache_bytes: if config.dev {
                 crate::runtime::compile_cache::DEFAULT_BUDGET_BYTES

@@ -294,16 +294,33 @@ struct Period {
 
 /// Run part 10 for the profile's duration.
 pub fn run(bench: &Bench) -> anyhow::Result<Section> {
-    soak(bench, bench.profile.isolation)
+    soak(bench, bench.profile.isolation, &[])
 }
 
-/// Run part 10 for `length`.
-pub fn soak(bench: &Bench, length: Duration) -> anyhow::Result<Section> {
+/// The kinds named in `only` (every kind when empty), or which name is
+/// unknown.
+fn chosen(only: &[String]) -> anyhow::Result<Vec<&'static Kind>> {
+    if let Some(unknown) = only.iter().find(|n| !KINDS.iter().any(|k| k.id == *n)) {
+        let known: Vec<_> = KINDS.iter().map(|k| k.id).collect();
+        bail!(
+            "no hostile kind `{unknown}`; the kinds are {}",
+            known.join(", ")
+        );
+    }
+    Ok(KINDS
+        .iter()
+        .filter(|k| only.is_empty() || only.iter().any(|n| n == k.id))
+        .collect())
+}
+
+/// Run part 10 for `length` with the kinds named in `only` (all when empty).
+pub fn soak(bench: &Bench, length: Duration, only: &[String]) -> anyhow::Result<Section> {
     let p = &bench.profile;
+    let kinds = chosen(only)?;
     let host = HostProcess::start()?;
     let before = host.probe().sample();
     let hello = Target::new(host.addr, HELLO_PATH);
-    let targets: Vec<Target> = KINDS
+    let targets: Vec<Target> = kinds
         .iter()
         .map(|k| Target::new(host.addr, k.path))
         .collect();
@@ -311,7 +328,7 @@ pub fn soak(bench: &Bench, length: Duration) -> anyhow::Result<Section> {
     let sampler = Sampler::start(host.probe());
     let started = Instant::now();
     let mut periods = Vec::new();
-    let mut noise_seen: Vec<NoiseStats> = KINDS.iter().map(|_| NoiseStats::default()).collect();
+    let mut noise_seen: Vec<NoiseStats> = kinds.iter().map(|_| NoiseStats::default()).collect();
     while periods.is_empty() || started.elapsed() < length {
         let quiet = bench.client.run(&hello, spec)?;
         let noise: Vec<_> = targets
@@ -342,11 +359,12 @@ pub fn soak(bench: &Bench, length: Duration) -> anyhow::Result<Section> {
     std::thread::sleep(Duration::from_secs(3));
     let after = host.probe().sample();
     host.stop()?;
-    for (kind, seen) in KINDS.iter().zip(&noise_seen) {
+    for (kind, seen) in kinds.iter().zip(&noise_seen) {
         ensure!(seen.answered() > 0, "{} was never answered", kind.id);
     }
     report(
         bench,
+        &kinds,
         length,
         &periods,
         &samples,
@@ -363,6 +381,7 @@ fn median(mut values: Vec<f64>) -> f64 {
 
 fn report(
     bench: &Bench,
+    kinds: &[&Kind],
     length: Duration,
     periods: &[Period],
     samples: &[(Duration, Sample)],
@@ -440,12 +459,17 @@ fn report(
             fixed(f(&after), 1),
         ]);
     }
-    let mut kinds = Table::new(&["plugin", "misbehaviour", "answers by status", "no answer"]);
-    for (kind, seen) in KINDS.iter().zip(noise) {
-        kinds.row(vec![
+    let mut by_kind = Table::new(&[
+        "plugin",
+        "misbehaviour",
+        "answers by status and code",
+        "no answer",
+    ]);
+    for (kind, seen) in kinds.iter().zip(noise) {
+        by_kind.row(vec![
             format!("`{}` (`{}`)", kind.id, kind.path),
             kind.what.to_string(),
-            seen.by_status
+            seen.by_answer
                 .iter()
                 .map(|(s, n)| format!("{s}: {n}"))
                 .collect::<Vec<_>>()
@@ -474,7 +498,7 @@ fn report(
              the per-caller rate, daily quota and breaker, as in part 6) with `hello` and the \
              `hostile` guest installed as {} plugins, one per kind of misbehaviour. For {:.0} s, \
              in periods of one quiet window (`hello` alone at concurrency {c}) and {NOISY_PER_QUIET} \
-             noisy windows ({} caller(s) looping on every hostile kind at once, next to `hello` \
+             noisy windows ({} caller(s) looping on each of {} at once, next to `hello` \
              at concurrency {c}), each window {:.1} s after {:.1} s of warm-up. The host \
              process's resident memory, its data folder on disk and its log files (written as \
              `islet --log-file` writes them: rotated at {log_mib} MiB, {LOG_FILES_KEPT} kept) are \
@@ -483,17 +507,22 @@ fn report(
             KINDS.len(),
             length.as_secs_f64(),
             p.isolation_callers,
+            kinds
+                .iter()
+                .map(|k| format!("`{}`", k.id))
+                .collect::<Vec<_>>()
+                .join(", "),
             p.duration.as_secs_f64(),
             p.warmup.as_secs_f64(),
             c = p.target_concurrency,
             log_mib = LOG_FILE_BYTES >> 20,
         ),
-        tables: vec![over_time, resources, kinds],
+        tables: vec![over_time, resources, by_kind],
         verdict: Verdict {
             measure: format!(
                 "hello p99 at concurrency {} next to {} hostile kinds/quiet",
                 p.target_concurrency,
-                KINDS.len()
+                kinds.len()
             ),
             figure: format!("{} µs", fixed(noisy, 0)),
             baseline: format!("{} µs quiet", fixed(quiet, 0)),

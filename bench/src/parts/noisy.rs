@@ -137,15 +137,17 @@ pub fn run(bench: &Bench) -> anyhow::Result<Section> {
              alone ×{}, both ×{}. A spinning call ({} spins ended in 504) \
              runs on the async worker that took it; past 4 ms of CPU it counts \
              as long and needs one of the long-call lane's turns (cores − 1, \
-             so at most {} at once on these {} cores, leaving a worker for \
-             short calls), giving it back at every 2 ms epoch tick. While it \
-             holds a turn it runs a whole tick, and `hello`'s requests queued \
-             on that worker wait for it: a shorter tick for long calls, or a \
-             runtime of their own, would shorten that wait. Each hog call ({} ended in 500) faults in up to \
-             16 MiB of fresh pages, which the pool releases again at teardown: \
-             kernel work (page zeroing, page-table and memory-map updates) in \
-             short calls, repeated back to back. In production the circuit \
-             breaker (off here) also bounds both in time.",
+             so at most {} at once on these {} cores), giving it back at every \
+             2 ms epoch tick; while short calls are in flight the lane is \
+             paced to `long-call-share-percent` (25 %) of the workers' CPU. \
+             Each hog call ({} ended in 500) faults in up to 16 MiB of fresh \
+             pages, which the pool releases again at teardown: its calls are \
+             long on average and all fault, so each starts on the lane and its \
+             teardown is charged to the lane too. What is left is the tick a \
+             long call holds a worker for (`hello`'s requests queued on that \
+             worker wait for it) and the kernel's page work that IPIs reach \
+             other cores with. In production the circuit breaker (off here) \
+             also bounds both in time.",
             fixed(ratio(p99(&medians[1]), p99(quiet)), 2),
             fixed(ratio(p99(&medians[2]), p99(quiet)), 2),
             fixed(factor, 2),

@@ -71,6 +71,7 @@ pub fn effective(c: &ServerConfig) -> ConfigFile {
             memory_budget_mib: Some(c.pool.memory_budget_mib),
             plugin_share_percent: Some(c.pool.plugin_share_percent),
             reserve_percent: Some(c.pool.reserve_percent),
+            long_call_share_percent: Some(c.long_call_share_percent),
         },
         limits: LimitsFile {
             default: all_of(&c.limits.default),

@@ -1,7 +1,8 @@
 //! One request: a fresh instance with its own store, limits and capability
 //! state, the call, and a classification of anything that went wrong.
 
-use super::meter::{CallClock, Interrupt, LaneTurn, MemoryLimiter, Meter};
+use super::lane::LaneTurn;
+use super::meter::{CallClock, Interrupt, MemoryLimiter, Meter};
 use super::metered::Metered;
 use super::{FUEL_PER_CPU_MS, Interruption, PreparedPlugin, Runtime};
 use crate::auth::Citizen;
@@ -88,6 +89,11 @@ pub enum GuestFault {
 }
 
 impl GuestFault {
+    /// Whether the guest caused it (not the host: a full pool, the store).
+    pub fn is_the_guests(&self) -> bool {
+        !matches!(self, GuestFault::Busy | GuestFault::StoreUnavailable(_))
+    }
+
     /// Detail for the log (never sent to the client).
     pub fn detail(&self) -> Option<&str> {
         match self {
@@ -238,7 +244,7 @@ impl Runtime {
         }
         let output = CapturedOutput::new(OUTPUT_CAPTURE_BYTES);
         let clock = Arc::new(CallClock::default());
-        let turn = LaneTurn::new(&self.lane);
+        let turn = LaneTurn::new(&self.lane, clock.clone());
         let granted = |c| plugin.grants.capabilities.contains(&c);
         let state = RequestState {
             wasi: empty_ctx(&output),
@@ -277,10 +283,12 @@ impl Runtime {
                 plugin.scope.clone(),
             ),
             limiter: MemoryLimiter::new(limits.memory_bytes(), turn.clone()),
-            meter: Meter::start(limits.cpu(), limits.timeout(), clock.clone(), turn),
+            meter: Meter::start(limits.cpu(), limits.timeout(), clock.clone(), turn.clone()),
         };
-        let deadline = state.meter.deadline();
         let mut store = Store::new(&self.engine, state);
+        // A version whose recent calls were long or faulted starts long.
+        let heavy = plugin.history.is_heavy();
+        store.data_mut().meter.long = heavy;
         store.limiter_async(|s| &mut s.limiter);
         match self.interruption {
             Interruption::Epoch => {
@@ -304,14 +312,54 @@ impl Runtime {
             }
             Interruption::Unbounded => {}
         }
+        let result = self
+            .drive(&mut store, plugin, work, &turn, &output, &limits)
+            .await;
+        // Tearing the instance down gives its memory back to the kernel:
+        // CPU time of this call, charged like the rest of it.
+        let before = super::meter::thread_cpu_time();
+        drop(store);
+        let teardown = super::meter::thread_cpu_time().saturating_sub(before);
+        turn.finish(teardown);
+        if turn.was_long() {
+            let from = if heavy { "start" } else { "demoted" };
+            crate::metrics::record_long_call(&plugin.scope.id, from);
+        }
+        let faulted = result.as_ref().is_err_and(GuestFault::is_the_guests);
+        plugin
+            .history
+            .record(clock.used().saturating_add(teardown), faulted);
+        result
+    }
 
+    /// Run `work` on a new instance in `store`. A call that starts long
+    /// (its meter says so) first waits for a `turn` of the lane.
+    async fn drive(
+        &self,
+        store: &mut Store<RequestState>,
+        plugin: &PreparedPlugin,
+        work: Work<'_>,
+        turn: &LaneTurn,
+        output: &CapturedOutput,
+        limits: &crate::limits::Limits,
+    ) -> Result<(Done, Costs), GuestFault> {
+        let heavy = store.data().meter.long;
+        let clock = store.data().meter.clock().clone();
+        let deadline = store.data().meter.deadline();
+        if heavy && self.interruption == Interruption::Epoch {
+            // A long call gives its turn back at every tick.
+            store.set_epoch_deadline(1);
+        }
         let pre = &plugin.pre;
         let guest = async {
+            if heavy {
+                turn.take().await;
+            }
             let instance = pre
-                .instantiate_async(&mut store)
+                .instantiate_async(&mut *store)
                 .await
                 .map_err(|e| (e, Stage::Instantiate))?;
-            work.run(&mut store, &instance)
+            work.run(&mut *store, &instance)
                 .await
                 .map_err(|e| (e, Stage::Call))
         };
@@ -320,7 +368,7 @@ impl Runtime {
         // and its instance with it.
         let timed = tokio::time::timeout_at(
             tokio::time::Instant::from_std(deadline),
-            Metered::new(guest, clock.clone(), deadline),
+            Metered::new(guest, clock.clone(), deadline, turn.clone()),
         )
         .await;
         if clock.was_cut() || timed.is_err() {
@@ -330,9 +378,9 @@ impl Runtime {
         let answer = match timed {
             Ok(Ok(answer)) => answer,
             Ok(Err((e, Stage::Instantiate))) => {
-                return Err(classify_instantiate(&store, e, &limits));
+                return Err(classify_instantiate(store, e, limits));
             }
-            Ok(Err((e, Stage::Call))) => return Err(classify_trap(&store, e, &output, &limits)),
+            Ok(Err((e, Stage::Call))) => return Err(classify_trap(store, e, output, limits)),
             Err(_) => return Err(GuestFault::Timeout(limits.timeout_ms)),
         };
         let state = store.data();

@@ -1,11 +1,10 @@
 //! Per-call accounting: the CPU and wall-clock budget checked at each epoch
 //! tick, and the memory limiter summing all of an instance's memories.
 
-use std::future::Future;
+use super::lane::LaneTurn;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::UpdateDeadline;
 
 /// Why the runtime interrupted a guest.
@@ -37,11 +36,10 @@ pub fn thread_cpu_time() -> Duration {
 }
 
 /// CPU time after which a still-running guest call counts as long: from
-/// then on it runs only with a turn of the [`HeavyLane`], so long calls
-/// together never hold more than the lane's share of the workers and short
-/// requests keep the rest (a two-level feedback queue, like an OS
-/// scheduler's).
-const DEMOTE_AFTER: Duration = Duration::from_millis(4);
+/// then on it runs only with a turn of the [`super::HeavyLane`], so long
+/// calls together never take more than the lane's share of the workers and
+/// short requests keep the rest.
+pub(super) const DEMOTE_AFTER: Duration = Duration::from_millis(4);
 
 /// CPU time one call has used across its polls. An async call may move
 /// between worker threads and share them with other tasks, so its CPU time
@@ -102,81 +100,6 @@ impl CallClock {
     }
 }
 
-/// The lane long calls share: a call past [`DEMOTE_AFTER`] of CPU (or one
-/// that grew its memory a lot) needs one of a few turns to run on, and gives
-/// its turn back at every epoch tick, queueing behind the other long calls
-/// (first come, first served). Short calls never wait for it.
-#[derive(Debug)]
-pub struct HeavyLane {
-    turns: Arc<Semaphore>,
-    size: usize,
-}
-
-impl HeavyLane {
-    /// A lane of `turns` turns (at least 1): how many long calls may run at
-    /// the same moment.
-    pub fn new(turns: usize) -> Self {
-        let size = turns.max(1);
-        HeavyLane {
-            turns: Arc::new(Semaphore::new(size)),
-            size,
-        }
-    }
-
-    /// The turns of a host with `workers` async workers: all but one, so a
-    /// worker is always left for short requests.
-    pub fn for_workers(workers: usize) -> Self {
-        HeavyLane::new(workers.saturating_sub(1))
-    }
-
-    /// How many long calls may run at once.
-    pub fn size(&self) -> usize {
-        self.size
-    }
-}
-
-/// One call's place in the [`HeavyLane`]: the turn it holds, if any.
-/// Shared by the call's [`Meter`] (which gives the turn back at each tick)
-/// and its [`MemoryLimiter`] (which takes one before a large growth).
-#[derive(Debug, Clone)]
-pub struct LaneTurn {
-    lane: Arc<Semaphore>,
-    held: Arc<Mutex<Option<OwnedSemaphorePermit>>>,
-}
-
-impl LaneTurn {
-    /// No turn yet in `lane`.
-    pub fn new(lane: &HeavyLane) -> Self {
-        LaneTurn {
-            lane: lane.turns.clone(),
-            held: Arc::new(Mutex::new(None)),
-        }
-    }
-
-    /// Whether the call holds a turn now.
-    pub fn holds(&self) -> bool {
-        lock(&self.held).is_some()
-    }
-
-    /// Give the turn back (the next long call in line gets it).
-    pub fn give_back(&self) {
-        drop(lock(&self.held).take());
-    }
-
-    /// Wait for a turn and hold it.
-    pub fn take(&self) -> impl Future<Output = ()> + Send + 'static {
-        let lane = self.lane.clone();
-        let held = self.held.clone();
-        async move {
-            // The lane is never closed; a call waiting here past its
-            // deadline is ended by the wall-clock timeout around it.
-            if let Ok(turn) = lane.acquire_owned().await {
-                *lock(&held) = Some(turn);
-            }
-        }
-    }
-}
-
 /// CPU and wall-clock budget of one call.
 #[derive(Debug)]
 pub struct Meter {
@@ -209,6 +132,11 @@ impl Meter {
             long: false,
             interrupted: None,
         }
+    }
+
+    /// The clock counting the call's CPU time.
+    pub fn clock(&self) -> &Arc<CallClock> {
+        &self.clock
     }
 
     /// CPU used since start.
@@ -261,10 +189,6 @@ impl Meter {
         self.turn.give_back();
         UpdateDeadline::YieldCustom(1, Box::pin(self.turn.take()))
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Memory growth beyond which a call counts as long: faulting in and
@@ -377,8 +301,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_large_initial_image_is_not_a_long_call_but_growing_past_it_is() {
-        let lane = HeavyLane::new(1);
-        let mut limiter = MemoryLimiter::new(64 * MIB, LaneTurn::new(&lane));
+        let lane = super::super::HeavyLane::new(1, 1, 100);
+        let turn = LaneTurn::new(&lane, Arc::new(CallClock::default()));
+        let mut limiter = MemoryLimiter::new(64 * MIB, turn.clone());
         // A JS engine's heap snapshot: created at 40 MiB.
         assert!(
             limiter
@@ -387,10 +312,7 @@ mod tests {
                 .unwrap_or(false)
         );
         assert!(!limiter.grew_large(), "the initial image counts as growth");
-        assert!(
-            !limiter.turn.holds(),
-            "creating the memory took a lane turn"
-        );
+        assert!(!turn.holds(), "creating the memory took a lane turn");
         // Short growths stay short.
         assert!(
             limiter
@@ -407,7 +329,7 @@ mod tests {
                 .unwrap_or(false)
         );
         assert!(limiter.grew_large());
-        assert!(limiter.turn.holds());
+        assert!(turn.holds());
         assert_eq!(limiter.peak(), 50 * MIB);
         // The limit counts everything, the initial size included.
         assert!(

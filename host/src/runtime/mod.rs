@@ -7,6 +7,7 @@ mod cache;
 pub mod compile_cache;
 mod imports;
 mod invoke;
+mod lane;
 mod meter;
 mod metered;
 mod prepare;
@@ -14,7 +15,8 @@ mod prepare;
 pub use cache::{ArtifactCache, Eviction, write_atomically};
 pub use imports::{ImportError, check_imports};
 pub use invoke::{CallInput, CallOutput, GuestFault};
-pub use meter::{CallClock, HeavyLane, Interrupt, LaneTurn, MemoryLimiter, Meter, thread_cpu_time};
+pub use lane::{DEFAULT_SHARE_PERCENT as DEFAULT_LONG_CALL_SHARE_PERCENT, HeavyLane, LaneTurn};
+pub use meter::{CallClock, Interrupt, MemoryLimiter, Meter, thread_cpu_time};
 pub use prepare::{PrepareError, PreparedPlugin};
 
 use crate::auth::PairwiseSubjects;
@@ -59,6 +61,9 @@ pub struct RuntimeConfig {
     pub max_memory_bytes: usize,
     /// Epoch tick: the granularity of CPU deadlines.
     pub epoch_tick: Duration,
+    /// Share (percent) of the workers' CPU long calls together may use
+    /// while short calls are in flight ([`HeavyLane`]).
+    pub long_call_share_percent: u8,
     /// Where compiled artifacts are cached.
     pub cache_dir: PathBuf,
     /// Bytes of compiled function bodies kept in memory for incremental
@@ -109,6 +114,7 @@ impl Runtime {
             services,
             lane: HeavyLane::for_workers(
                 std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+                config.long_call_share_percent,
             ),
             _ticker: ticker,
         })

@@ -55,6 +55,8 @@ pub struct PreparedPlugin {
     pub(super) events: Option<PaymentEventsIndices>,
     pub(super) scope: crate::capabilities::identity::PluginScope,
     pub(super) namespace: Arc<str>,
+    /// What its recent calls cost (whether the next starts as long).
+    pub(super) history: super::lane::CallHistory,
 }
 
 const WASM_MAGIC: &[u8] = b"\0asm";
@@ -119,6 +121,7 @@ impl Runtime {
             pre,
             handle,
             events,
+            history: super::lane::CallHistory::default(),
         })
     }
 }
