@@ -368,8 +368,7 @@ pub fn soak(bench: &Bench, length: Duration, only: &[String]) -> anyhow::Result<
         length,
         &periods,
         &samples,
-        before,
-        after,
+        (before, after),
         &noise_seen,
     )
 }
@@ -385,8 +384,7 @@ fn report(
     length: Duration,
     periods: &[Period],
     samples: &[(Duration, Sample)],
-    before: Sample,
-    after: Sample,
+    (before, after): (Sample, Sample),
     noise: &[NoiseStats],
 ) -> anyhow::Result<Section> {
     let p = &bench.profile;
