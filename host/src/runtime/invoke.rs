@@ -22,6 +22,11 @@ use wasmtime::{Store, Trap};
 /// Bytes of guest stdout/stderr kept for the log.
 const OUTPUT_CAPTURE_BYTES: usize = 16 * 1024;
 
+/// Peak memory above which an instance's teardown is timed (what a pool
+/// slot keeps resident, 2 MiB, is reset in place; beyond it pages are given
+/// back to the kernel).
+const TEARDOWN_MEASURED_ABOVE: usize = 4 << 20;
+
 /// What a call needs besides the plugin.
 pub struct CallInput {
     /// The request for the guest (credentials already removed).
@@ -316,10 +321,14 @@ impl Runtime {
             .drive(&mut store, plugin, work, &turn, &output, &limits)
             .await;
         // Tearing the instance down gives its memory back to the kernel:
-        // CPU time of this call, charged like the rest of it.
-        let before = super::meter::thread_cpu_time();
+        // CPU time of this call, charged like the rest of it. A small
+        // instance's teardown is a slot reset, not worth two clock reads.
+        let measured = turn.was_long() || store.data().limiter.peak() > TEARDOWN_MEASURED_ABOVE;
+        let before = measured.then(super::meter::thread_cpu_time);
         drop(store);
-        let teardown = super::meter::thread_cpu_time().saturating_sub(before);
+        let teardown = before.map_or(Duration::ZERO, |before| {
+            super::meter::thread_cpu_time().saturating_sub(before)
+        });
         turn.finish(teardown);
         if turn.was_long() {
             let from = if heavy { "start" } else { "demoted" };
