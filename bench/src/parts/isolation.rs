@@ -213,6 +213,7 @@ impl Probe {
         let mib = |bytes: u64| bytes as f64 / (1 << 20) as f64;
         Sample {
             rss_mib: rss_mib(self.pid),
+            pool_mib: pool_rss_mib(self.pid),
             store_mib: mib(dir_bytes(&self.data)),
             log_mib: mib(dir_bytes(&self.log)),
         }
@@ -223,6 +224,9 @@ impl Probe {
 #[derive(Debug, Clone, Copy, Default)]
 struct Sample {
     rss_mib: f64,
+    /// The part of `rss_mib` in the instance pool's reservation of guest
+    /// memories (kept resident in their slots between calls).
+    pool_mib: f64,
     store_mib: f64,
     log_mib: f64,
 }
@@ -235,6 +239,44 @@ fn rss_mib(pid: u32) -> f64 {
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|kib| kib.parse::<f64>().ok())
         .map_or(0.0, |kib| kib / 1024.0)
+}
+
+/// Address ranges at least this large are the instance pool's reservation
+/// of guest memories (the host reserves nothing else of that size).
+const POOL_RESERVATION_BYTES: u64 = 64 << 30;
+
+/// Resident MiB of the instance pool's guest memories: the mappings of the
+/// process are merged where they touch (a slot's accessible pages, its
+/// guard pages and the next slot are separate mappings of one
+/// reservation), and the resident pages of ranges of at least
+/// `POOL_RESERVATION_BYTES` are counted.
+fn pool_rss_mib(pid: u32) -> f64 {
+    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default();
+    // (start, end, resident KiB) of each run of touching mappings.
+    let mut runs: Vec<(u64, u64, u64)> = Vec::new();
+    for line in smaps.lines() {
+        let mut words = line.split_whitespace();
+        let first = words.next().unwrap_or_default();
+        if let Some((start, end)) = first.split_once('-')
+            && let (Ok(start), Ok(end)) =
+                (u64::from_str_radix(start, 16), u64::from_str_radix(end, 16))
+        {
+            match runs.last_mut() {
+                Some(run) if run.1 == start => run.1 = end,
+                _ => runs.push((start, end, 0)),
+            }
+        } else if first == "Rss:"
+            && let Some(run) = runs.last_mut()
+        {
+            run.2 += words.next().and_then(|k| k.parse().ok()).unwrap_or(0);
+        }
+    }
+    let kib: u64 = runs
+        .iter()
+        .filter(|(start, end, _)| end - start >= POOL_RESERVATION_BYTES)
+        .map(|run| run.2)
+        .sum();
+    kib as f64 / 1024.0
 }
 
 fn dir_bytes(dir: &Path) -> u64 {
@@ -288,6 +330,9 @@ impl Sampler {
 /// One period of the run: a quiet window, then noisy ones.
 struct Period {
     ended: Duration,
+    /// The host's figures at the end of the quiet window, the noise stopped
+    /// since the previous period (a whole window): what the host keeps.
+    settled: Sample,
     quiet: LoadResult,
     noisy: Vec<LoadResult>,
 }
@@ -331,6 +376,7 @@ pub fn soak(bench: &Bench, length: Duration, only: &[String]) -> anyhow::Result<
     let mut noise_seen: Vec<NoiseStats> = kinds.iter().map(|_| NoiseStats::default()).collect();
     while periods.is_empty() || started.elapsed() < length {
         let quiet = bench.client.run(&hello, spec)?;
+        let settled = host.probe().sample();
         let noise: Vec<_> = targets
             .iter()
             .map(|t| bench.client.start_noise(t, p.isolation_callers))
@@ -345,13 +391,16 @@ pub fn soak(bench: &Bench, length: Duration, only: &[String]) -> anyhow::Result<
         }
         periods.push(Period {
             ended: started.elapsed(),
+            settled,
             quiet,
             noisy,
         });
         eprintln!(
-            "  isolation: {:.0} s of {:.0} s",
+            "  isolation: {:.0} s of {:.0} s (settled RSS {:.1} MiB, {:.1} in the instance pool)",
             started.elapsed().as_secs_f64(),
-            length.as_secs_f64()
+            length.as_secs_f64(),
+            settled.rss_mib,
+            settled.pool_mib
         );
     }
     let samples = sampler.finish();
@@ -371,6 +420,34 @@ pub fn soak(bench: &Bench, length: Duration, only: &[String]) -> anyhow::Result<
         (before, after),
         &noise_seen,
     )
+}
+
+/// The median of the last tenth of `values` minus that of the second tenth
+/// (zero with fewer than ten values).
+fn tenths(values: Vec<f64>) -> f64 {
+    let n = values.len();
+    if n < 10 {
+        return 0.0;
+    }
+    let tenth = |i: usize| median(values[n * i / 10..n * (i + 1) / 10].to_vec());
+    tenth(9) - tenth(1)
+}
+
+/// Least-squares slope of `(seconds, MiB)` points, in MiB per hour (zero
+/// with fewer than two points or no spread in time).
+fn slope_per_hour(points: &[(f64, f64)]) -> f64 {
+    let n = points.len() as f64;
+    if points.len() < 2 {
+        return 0.0;
+    }
+    let mean_t = points.iter().map(|p| p.0).sum::<f64>() / n;
+    let mean_y = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let spread: f64 = points.iter().map(|p| (p.0 - mean_t).powi(2)).sum();
+    if spread == 0.0 {
+        return 0.0;
+    }
+    let covariance: f64 = points.iter().map(|p| (p.0 - mean_t) * (p.1 - mean_y)).sum();
+    covariance / spread * 3600.0
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -407,6 +484,8 @@ fn report(
     let mut over_time = Table::new(&[
         "at",
         "host RSS MiB",
+        "settled RSS MiB",
+        "of which instance pool",
         "store on disk MiB",
         "log MiB",
         "hello p99 quiet µs",
@@ -430,6 +509,11 @@ fn report(
         over_time.row(vec![
             format!("{:.0} s", last.ended.as_secs_f64()),
             fixed(at.rss_mib, 0),
+            fixed(median(chunk.iter().map(|x| x.settled.rss_mib).collect()), 0),
+            fixed(
+                median(chunk.iter().map(|x| x.settled.pool_mib).collect()),
+                0,
+            ),
             fixed(at.store_mib, 1),
             fixed(at.log_mib, 1),
             fixed(median(chunk.iter().map(|x| p99(&x.quiet)).collect()), 0),
@@ -447,6 +531,7 @@ fn report(
             "host RSS MiB",
             (|s: &Sample| s.rss_mib) as fn(&Sample) -> f64,
         ),
+        ("of which instance pool MiB", |s: &Sample| s.pool_mib),
         ("store on disk MiB", |s: &Sample| s.store_mib),
         ("log MiB", |s: &Sample| s.log_mib),
     ] {
@@ -475,18 +560,17 @@ fn report(
             seen.no_answer_summary(),
         ]);
     }
-    // Resident memory in the last tenth of the run against the second tenth
-    // (after warm-up): growth there is a leak, not a working set.
-    let tenth = |i: usize| {
-        let n = samples.len();
-        let part = &samples[n * i / 10..(n * (i + 1) / 10).max(n * i / 10 + 1).min(n)];
-        median(part.iter().map(|(_, s)| s.rss_mib).collect())
-    };
-    let rss_growth = if samples.len() >= 10 {
-        tenth(9) - tenth(1)
-    } else {
-        0.0
-    };
+    // Resident memory under load, last tenth of the run against the second
+    // (after warm-up), and what the host keeps once the noise has stopped:
+    // growth of the second, and its slope over the run, is a leak; the
+    // first moves with what happens to be in flight.
+    let working = tenths(samples.iter().map(|(_, s)| s.rss_mib).collect());
+    let settled: Vec<(f64, f64)> = periods
+        .iter()
+        .map(|x| (x.ended.as_secs_f64(), x.settled.rss_mib))
+        .collect();
+    let kept = tenths(settled.iter().map(|(_, rss)| *rss).collect());
+    let slope = slope_per_hour(&settled[settled.len() / 10..]);
     let log_cap = ((LOG_FILES_KEPT + 1) * LOG_FILE_BYTES) as f64 / (1 << 20) as f64;
     Ok(Section {
         number: 10,
@@ -529,9 +613,12 @@ fn report(
             met: factor <= TARGET_FACTOR && errors == 0,
         },
         note: format!(
-            "`hello` errors: {errors}. Resident memory moved {rss_growth:+.1} MiB from the \
-             second to the last tenth of the run (peak {:.0} MiB, {:.0} MiB 3 s after the noise \
-             stopped, {:.0} MiB before). The store on disk peaked at {:.1} MiB with a 10 MiB \
+            "`hello` errors: {errors}. Resident memory once the noise had stopped for a \
+             window (settled) moved {kept:+.1} MiB from the second to the last tenth of the run \
+             (least-squares slope after the first tenth: {slope:+.1} MiB per hour); under load \
+             it moved {working:+.1} MiB (median of the samples of each tenth; it follows what \
+             is in flight). Peak {:.0} MiB, {:.0} MiB 3 s after the noise stopped, {:.0} MiB \
+             before. The store on disk peaked at {:.1} MiB with a 10 MiB \
              quota being deleted and rewritten. The log files peaked at {:.1} MiB (their cap: \
              {log_cap:.0} MiB; every request's access line, every fault line the fault log lets \
              through and the guest lines the log caps let through, rotated by size).",
@@ -542,4 +629,27 @@ fn report(
             peak(|s| s.log_mib),
         ),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{slope_per_hour, tenths};
+
+    #[test]
+    fn a_steady_climb_has_its_slope_and_a_flat_line_none() {
+        let climbing: Vec<(f64, f64)> = (0..60)
+            .map(|i| (i as f64 * 60.0, 100.0 + i as f64))
+            .collect();
+        assert!((slope_per_hour(&climbing) - 60.0).abs() < 1e-9);
+        let flat: Vec<(f64, f64)> = (0..60).map(|i| (i as f64, 42.0)).collect();
+        assert_eq!(slope_per_hour(&flat), 0.0);
+        assert_eq!(slope_per_hour(&[(1.0, 5.0)]), 0.0);
+    }
+
+    #[test]
+    fn tenths_compare_the_last_tenth_with_the_second() {
+        let values: Vec<f64> = (0..100).map(f64::from).collect();
+        assert_eq!(tenths(values), 80.0);
+        assert_eq!(tenths(vec![1.0; 9]), 0.0);
+    }
 }
