@@ -383,11 +383,15 @@ impl Durable {
                 continue;
             };
             if id > after {
-                File::open(entry.path())
-                    .and_then(|f| f.sync_all())
-                    .map_err(|e| StoreError(format!("cannot sync blob {id}: {e}")))?;
+                match File::open(entry.path()).and_then(|f| f.sync_all()) {
+                    Ok(()) => any = true,
+                    // sled removed it since the folder was listed: the page
+                    // it held was written again (in a newer blob or the
+                    // log, synced here too), so nothing of it needs to last.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(StoreError(format!("cannot sync blob {id}: {e}"))),
+                }
                 newest = newest.max(id);
-                any = true;
             }
         }
         if any {
@@ -465,6 +469,55 @@ mod tests {
             }
         }
         assert!(peak < 16 * quota + (16 << 20), "{peak}");
+    }
+
+    /// Pages over a quarter of a segment go to blob files, which sled
+    /// removes when the page is written again: a flush listing the blob
+    /// folder while another thread rewrites such pages must not fail on a
+    /// blob removed under it (the soak's churn got `503 store_unavailable`
+    /// on about 1.4% of its calls).
+    #[test]
+    fn flushes_next_to_a_churn_of_large_pages_never_fail() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(&dir.path().join("db")).unwrap();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let (store, stop) = (store.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let v = vec![3u8; 256 << 10];
+                let mut rounds = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    for k in 0..36 {
+                        delete_and_refill(&store, &format!("k{k:02}"), &v, 10 << 20);
+                    }
+                    rounds += 1;
+                }
+                rounds
+            })
+        };
+        let started = std::time::Instant::now();
+        let (mut flushes, mut failures) = (0, Vec::new());
+        while started.elapsed() < std::time::Duration::from_secs(4) {
+            if let Err(e) = store.flush() {
+                failures.push(e.0);
+            }
+            flushes += 1;
+        }
+        stop.store(true, Ordering::Relaxed);
+        let rounds = writer.join().unwrap();
+        let blobs = std::fs::read_dir(dir.path().join("db").join("blobs"))
+            .map(|d| d.count())
+            .unwrap_or(0);
+        assert!(
+            rounds > 0 && flushes > 10,
+            "{rounds} rounds, {flushes} flushes"
+        );
+        assert!(
+            failures.is_empty(),
+            "{} of {flushes} flushes failed next to {rounds} rounds of churn ({blobs} blobs left): {:?}",
+            failures.len(),
+            failures.first()
+        );
     }
 
     #[test]
