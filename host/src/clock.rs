@@ -12,7 +12,7 @@
 use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::{Offset, TimeZone};
-use std::sync::RwLock;
+use std::sync::{Arc, Mutex, RwLock};
 
 /// The default business time zone.
 pub const DEFAULT_ZONE: &str = "Asia/Shanghai";
@@ -135,9 +135,36 @@ fn parse_offset(text: &str) -> Result<Offset, String> {
 
 static ZONE: RwLock<Option<BusinessZone>> = RwLock::new(None);
 
+/// A date as last formatted, `(from, until, date)`: valid for the seconds
+/// `from..until` (until the next midnight in its zone).
+#[derive(Default)]
+struct DayCache(Option<(u64, u64, Arc<str>)>);
+
+impl DayCache {
+    /// The date at `now` in the zone `zone` gives, formatted only when
+    /// `now` is outside the cached day.
+    fn day_at(&mut self, now: u64, zone: impl FnOnce() -> BusinessZone) -> Arc<str> {
+        if let Some((from, until, day)) = &self.0
+            && (*from..*until).contains(&now)
+        {
+            return day.clone();
+        }
+        let zone = zone();
+        let day: Arc<str> = Arc::from(zone.date_of(now));
+        self.0 = Some((now, now + zone.seconds_to_midnight(now), day.clone()));
+        day
+    }
+}
+
+/// Today's date in the business zone, as last formatted.
+static TODAY: Mutex<DayCache> = Mutex::new(DayCache(None));
+
 /// Make `zone` the process's business time zone (the host does at start).
 pub fn set_business_zone(zone: BusinessZone) {
     *ZONE.write().unwrap_or_else(|e| e.into_inner()) = Some(zone);
+    // After the zone (never both locks at once: `today` takes them in the
+    // other order); a date formatted meanwhile in the old zone is dropped.
+    *TODAY.lock().unwrap_or_else(|e| e.into_inner()) = DayCache::default();
 }
 
 /// The process's business time zone.
@@ -171,9 +198,13 @@ pub fn date_of(secs: u64) -> String {
     business().date_of(secs)
 }
 
-/// Today's business date, `YYYY-MM-DD`.
-pub fn today() -> String {
-    date_of(now_secs())
+/// Today's business date, `YYYY-MM-DD`: formatted once a day and shared
+/// (every guest call is counted under it).
+pub fn today() -> Arc<str> {
+    TODAY
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .day_at(now_secs(), business)
 }
 
 #[cfg(test)]
@@ -196,6 +227,22 @@ mod tests {
         assert_eq!(zone.seconds_to_midnight(SHANGHAI_MIDNIGHT), 86_400);
         let (start, end) = zone.day_bounds("2026-12-01").unwrap();
         assert_eq!((start, end - start), (SHANGHAI_MIDNIGHT as i64, 86_400));
+    }
+
+    #[test]
+    fn the_cached_date_turns_at_local_midnight_and_is_formatted_once_a_day() {
+        let shanghai = || BusinessZone::parse("Asia/Shanghai").expect("zone");
+        let mut cache = DayCache::default();
+        let evening = cache.day_at(SHANGHAI_MIDNIGHT - 3600, shanghai);
+        assert_eq!(&*evening, "2026-11-30");
+        let later = cache.day_at(SHANGHAI_MIDNIGHT - 1, || panic!("formatted again"));
+        assert!(Arc::ptr_eq(&evening, &later), "the same day is shared");
+        assert_eq!(&*cache.day_at(SHANGHAI_MIDNIGHT, shanghai), "2026-12-01");
+        // A clock set back is outside the cached day: formatted again.
+        assert_eq!(
+            &*cache.day_at(SHANGHAI_MIDNIGHT - 60, shanghai),
+            "2026-11-30"
+        );
     }
 
     #[test]

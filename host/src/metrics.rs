@@ -217,6 +217,21 @@ impl quick_cache::Equivalent<(String, String)> for VersionRef<'_> {
     }
 }
 
+/// The instance pool's gauges (`islet_pool_free_slots`,
+/// `islet_pool_free_memory_mib`), registered once rather than looked up on
+/// every call; `None` when no recorder could be installed.
+pub fn pool_gauges() -> Option<&'static [metrics::Gauge; 2]> {
+    static GAUGES: OnceLock<[metrics::Gauge; 2]> = OnceLock::new();
+    // Handles taken before the recorder is installed would count nowhere.
+    handle()?;
+    Some(GAUGES.get_or_init(|| {
+        [
+            metrics::gauge!("islet_pool_free_slots"),
+            metrics::gauge!("islet_pool_free_memory_mib"),
+        ]
+    }))
+}
+
 /// The kept handles of `plugin` `version`; `None` when this process's
 /// recorder is not Islet's (handles registered elsewhere are not kept).
 fn call_handles(plugin: &str, version: &str) -> Option<std::sync::Arc<CallHandles>> {

@@ -267,8 +267,10 @@ impl InstancePool {
 /// Free slots and memory as gauges (`islet_pool_free_slots`,
 /// `islet_pool_free_memory_mib`).
 fn publish(state: &State) {
-    metrics::gauge!("islet_pool_free_slots").set(state.free_slots as f64);
-    metrics::gauge!("islet_pool_free_memory_mib").set(state.free_mib as f64);
+    if let Some([slots, memory]) = crate::metrics::pool_gauges() {
+        slots.set(state.free_slots as f64);
+        memory.set(state.free_mib as f64);
+    }
 }
 
 impl Drop for PoolPermit {

@@ -322,7 +322,7 @@ pub fn guest_response(
         HeaderValue::from_static("nosniff"),
     );
     if let Ok(v) = HeaderValue::from_str(version) {
-        headers.insert(VERSION_HEADER, v);
+        headers.insert(HeaderName::from_static(VERSION_HEADER), v);
     }
     Ok((out, screened.dropped))
 }

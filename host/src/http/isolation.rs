@@ -8,26 +8,23 @@
 //! (bearer tokens only; the host never uses cookies), with the service
 //! session the shell gave them.
 
-use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, Method, header};
-use axum::middleware::Next;
-use axum::response::Response;
 use std::time::Duration;
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 
 /// The policy on every answer of a plugin route. The guest may add its own
 /// (stricter) policy; browsers enforce both.
 pub const PLUGIN_CONTENT_SECURITY_POLICY: &str = "sandbox allow-scripts allow-forms \
      allow-popups allow-modals allow-downloads; frame-ancestors 'self'";
 
-/// Add the sandbox policy to a plugin route's answer.
-pub async fn sandbox_pages(request: Request, next: Next) -> Response {
-    let mut response = next.run(request).await;
-    response.headers_mut().append(
+/// Adds the sandbox policy to every answer of a plugin route (next to a
+/// policy of the guest's own, never instead of it).
+pub fn sandbox_pages() -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::appending(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(PLUGIN_CONTENT_SECURITY_POLICY),
-    );
-    response
+    )
 }
 
 /// Cross-origin calls to plugin routes: from any origin (a sandboxed page's
@@ -55,4 +52,7 @@ pub fn cors() -> CorsLayer {
             header::RETRY_AFTER,
         ])
         .max_age(Duration::from_secs(600))
+        // Any origin gets the same `*` answer, so answers do not vary by
+        // the CORS request headers (and none is built per request).
+        .vary([])
 }

@@ -40,12 +40,15 @@ use crate::registry::Registry;
 use crate::runtime::Runtime;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{HeaderValue, StatusCode};
+use axum::handler::Handler;
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, post};
+use axum::routing::{get, post};
 use error::{ApiError, HostError, error_body};
+use std::convert::Infallible;
 use std::sync::Arc;
+use tower::{Service, ServiceBuilder};
 
 /// Shared state of all handlers.
 pub struct AppState {
@@ -102,21 +105,45 @@ pub(crate) async fn blocking<T: Send + 'static>(
 #[derive(Debug, Clone)]
 pub struct RequestId(pub Arc<str>);
 
-/// Build the router.
+/// Build the router: the route table inside the host-wide middleware.
 pub fn router(state: Arc<AppState>) -> Router {
+    // The host-wide middleware wraps the table as one service, so a
+    // request clones it once (cheap: the table is behind an `Arc`) rather
+    // than every route's stack of boxed layers once per middleware.
+    let host_wide = ServiceBuilder::new()
+        .layer(axum::middleware::from_fn(request_id))
+        // Inside the request id (which the span and the line carry).
+        .layer(ops::access_log())
+        .layer(axum::middleware::from_fn(extract::drain_unread_body))
+        // A bug in the host answers 500 JSON instead of dropping the connection.
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            panic_response,
+        ))
+        // New signing keys of the identity provider are fetched before
+        // any handler verifies a token.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            caller::fetch_new_signing_keys,
+        ))
+        .service(routes(state));
+    Router::new().fallback_service(host_wide)
+}
+
+/// The route table, each route with its own middleware.
+fn routes(state: Arc<AppState>) -> Router {
     let upload_limit = state.max_component_bytes + (1 << 20);
     // Citizen routes with a body check the token before reading it.
     let signed_in =
         || axum::middleware::from_fn_with_state(state.clone(), caller::require_signed_in);
     // Mini-service pages run sandboxed in origins of their own.
-    let plugin_routes = Router::new()
-        .route("/p/{plugin}", any(plugin_route::redirect_to_root))
-        .route("/p/{plugin}/", any(plugin_route::call_plugin))
-        .route("/p/{plugin}/{*path}", any(plugin_route::call_plugin))
-        // A citizen's browser gets a page in their language, not JSON.
-        .layer(axum::middleware::from_fn(friendly::friendly_errors))
-        .layer(axum::middleware::from_fn(isolation::sandbox_pages))
-        .layer(isolation::cors());
+    let redirect = sandboxed(Handler::with_state(
+        plugin_route::redirect_to_root,
+        state.clone(),
+    ));
+    let plugin_call = sandboxed(Handler::with_state(
+        plugin_route::call_plugin,
+        state.clone(),
+    ));
     let admin = Router::new()
         .route(
             "/plugins",
@@ -228,25 +255,41 @@ pub fn router(state: Arc<AppState>) -> Router {
                 .delete(sessions::close_all)
                 .route_layer(signed_in()),
         )
-        .merge(plugin_routes)
+        .route_service("/p/{plugin}", redirect)
+        .route_service("/p/{plugin}/", plugin_call.clone())
+        .route_service("/p/{plugin}/{*path}", plugin_call)
         .nest("/admin/v1", admin)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        // A bug in the host answers 500 JSON instead of dropping the connection.
-        // New signing keys of the identity provider are fetched before
-        // any handler verifies a token.
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            caller::fetch_new_signing_keys,
-        ))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
-            panic_response,
-        ))
-        .layer(axum::middleware::from_fn(extract::drain_unread_body))
-        // Inside the request id (which the span and the line carry).
-        .layer(ops::access_log())
-        .layer(axum::middleware::from_fn(request_id))
         .with_state(state)
+}
+
+/// A mini-service route's middleware around its handler: CORS for the
+/// sandboxed pages, their security headers, and error pages in the
+/// citizen's language. Wrapped as one service rather than per route with
+/// `Router::layer`, whose nested boxes every middleware would clone again
+/// on every request.
+fn sandboxed<S>(
+    handler: S,
+) -> impl Service<
+    Request,
+    Response = Response,
+    Error = Infallible,
+    Future = impl Future<Output = Result<Response, Infallible>> + Send + 'static,
+> + Clone
++ Send
++ Sync
++ 'static
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + Sync + 'static,
+    S::Future: Send + 'static,
+{
+    ServiceBuilder::new()
+        .layer(isolation::cors())
+        .layer(isolation::sandbox_pages())
+        // A citizen's browser gets a page in their language, not JSON.
+        .layer(axum::middleware::from_fn(friendly::friendly_errors))
+        .service(handler)
 }
 
 /// The router of the separate metrics address (`[metrics] listen`): only
@@ -286,16 +329,29 @@ fn valid_request_id(value: &HeaderValue) -> Option<Arc<str>> {
 
 /// Accept or generate the request id, return it in `X-Request-Id` and
 /// inside host error bodies (the access log's span carries it).
+/// The request id's header (a constant: a name given as `&str` is copied
+/// on every insert).
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// A new request id: 16 hex digits, random.
+fn new_request_id() -> Arc<str> {
+    let mut hex = [0u8; 16];
+    match hex::encode_to_slice(rand::random::<[u8; 8]>(), &mut hex) {
+        Ok(()) => Arc::from(std::str::from_utf8(&hex).unwrap_or("0000000000000000")),
+        Err(_) => Arc::from("0000000000000000"),
+    }
+}
+
 async fn request_id(mut req: Request, next: Next) -> Response {
     let id = req
         .headers()
-        .get("x-request-id")
+        .get(&X_REQUEST_ID)
         .and_then(valid_request_id)
-        .unwrap_or_else(|| hex::encode(rand::random::<[u8; 8]>()).into());
+        .unwrap_or_else(new_request_id);
     req.extensions_mut().insert(RequestId(id.clone()));
     // Handlers and plugins (their error bodies) see the id the answer carries.
     if let Ok(value) = HeaderValue::from_str(&id) {
-        req.headers_mut().insert("x-request-id", value);
+        req.headers_mut().insert(X_REQUEST_ID, value);
     }
     // Any error answer that is not JSON yet (an extractor's, a layer's)
     // becomes the JSON error body.
@@ -317,7 +373,7 @@ async fn request_id(mut req: Request, next: Next) -> Response {
         response = rebuilt;
     }
     if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert("x-request-id", value);
+        response.headers_mut().insert(X_REQUEST_ID, value);
     }
     response
 }

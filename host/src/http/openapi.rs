@@ -451,7 +451,8 @@ pub fn router_routes(router: &axum::Router) -> std::collections::BTreeSet<(Strin
             continue;
         };
         let path = path.replace("{*", "{");
-        let any = rest.contains("allow_header: Skip");
+        // `any(handler)`, or a service mounted with `route_service`.
+        let any = rest.contains("allow_header: Skip") || rest.starts_with(": Route(");
         for method in METHODS {
             let field = format!("{method}: ");
             let served = rest
@@ -497,7 +498,7 @@ mod tests {
         let mut config = crate::config::ServerConfig::new(dir.path().to_path_buf());
         config.dev = true;
         let state = crate::server::build_state(&config).expect("state");
-        (dir, super::super::router(state))
+        (dir, super::super::routes(state))
     }
 
     #[test]

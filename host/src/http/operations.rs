@@ -54,7 +54,7 @@ pub async fn usage(
 ) -> Result<Json<Value>, ApiError> {
     let who = caller::staff(&state, &headers)?;
     who.require(who.can_read_all(), "reading usage of every department")?;
-    let from_text = query.from.unwrap_or_else(today);
+    let from_text = query.from.unwrap_or_else(|| today().to_string());
     let from = parse_day(&from_text)
         .map_err(|e| ApiError::bad_request("invalid_query", format!("from: {e}")))?;
     let to = match &query.to {

@@ -424,7 +424,7 @@ pub async fn reconciliation(
 ) -> Result<Json<Value>, ApiError> {
     let who = caller::staff(&state, &headers)?;
     who.require(who.can_read_all(), "reading the reconciliation statement")?;
-    let date = query.date.unwrap_or_else(today);
+    let date = query.date.unwrap_or_else(|| today().to_string());
     parse_day(&date).map_err(|e| ApiError::bad_request("invalid_query", format!("date: {e}")))?;
     blocking(move || {
         let statement = state

@@ -9,7 +9,7 @@ use crate::metrics::CallMetrics;
 use crate::pool::PoolRefusal;
 use crate::protect::{Rejection, Target};
 use crate::runtime::{CallInput, GuestFault};
-use crate::usage::{UsageKey, today};
+use crate::usage::{UsageOf, today};
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::StatusCode;
@@ -78,7 +78,7 @@ pub async fn call_plugin(
         ));
     }
     let citizen = caller::plugin_caller(&state, &parts.headers, plugin_id)?;
-    let (version, prepared) = plugin
+    let (_, prepared) = plugin
         .route(citizen.as_ref().map(|c| c.subject.as_str()))
         .ok_or_else(|| {
             ApiError::not_found(
@@ -93,14 +93,15 @@ pub async fn call_plugin(
             format!("the mini-service {plugin_id:?} failed to load; an admin has been notified"),
         )
     })?;
-    let version = version.to_string();
+    let version = prepared.version.clone();
     let limits = prepared.limits;
     let body = read_body(body, limits.request_body_bytes()).await?;
-    let usage_key = UsageKey {
-        day: today(),
-        department: plugin.record.department.clone(),
-        plugin: plugin_id.to_string(),
-        version: version.clone(),
+    let day = today();
+    let usage_key = UsageOf {
+        day: &day,
+        department: &plugin.record.department,
+        plugin: plugin_id,
+        version: &version,
     };
 
     // Citizens are limited per identity, anonymous callers per address
@@ -130,7 +131,7 @@ pub async fn call_plugin(
         .admit(&target, &caller_key)
         .map_err(|rejection| {
             crate::metrics::record_rejection(plugin_id, rejection.reason());
-            state.usage.record(usage_key.clone(), |c| c.rejected += 1);
+            state.usage.record(usage_key, |c| c.rejected += 1);
             rejection_to_error(plugin_id, &rejection)
         })?;
 
@@ -147,7 +148,7 @@ pub async fn call_plugin(
         .await
         .map_err(|refusal| {
             crate::metrics::record_rejection(plugin_id, refusal.reason());
-            state.usage.record(usage_key.clone(), |c| c.rejected += 1);
+            state.usage.record(usage_key, |c| c.rejected += 1);
             pool_refusal_to_error(plugin_id, &refusal)
         })?;
     let runtime = state.runtime.clone();

@@ -60,7 +60,7 @@ type VersionKey = (String, String);
 pub struct Protection {
     rate: RateLimiter,
     concurrency: Mutex<HashMap<String, (u64, Arc<Semaphore>)>>,
-    daily: Mutex<HashMap<String, (String, u64)>>,
+    daily: Mutex<HashMap<String, (Arc<str>, u64)>>,
     breakers: Mutex<HashMap<VersionKey, Breaker>>,
     audit: Arc<AuditLog>,
     usage: Arc<UsageMeter>,
@@ -203,6 +203,10 @@ impl Protection {
         f: impl FnOnce(&mut Breaker) -> R,
     ) -> R {
         let mut breakers = self.breakers.lock().unwrap_or_else(|e| e.into_inner());
+        // Looked up first: the key is cloned only for a new breaker.
+        if let Some(breaker) = breakers.get_mut(key) {
+            return f(breaker);
+        }
         let breaker = breakers
             .entry(key.clone())
             .or_insert_with(|| Breaker::new(Self::policy(limits)));

@@ -38,6 +38,9 @@ pub enum PrepareError {
 pub struct PreparedPlugin {
     /// Its manifest.
     pub manifest: Arc<Manifest>,
+    /// Its version as text (in metrics, usage rows and the answer's
+    /// `x-islet-plugin-version`), formatted once.
+    pub version: Arc<str>,
     /// Its effective limits.
     pub limits: Limits,
     /// SHA-256 of the component bytes, hex.
@@ -112,6 +115,7 @@ impl Runtime {
         Ok(PreparedPlugin {
             scope,
             namespace: capabilities::storage::namespace_for(&manifest.id).into(),
+            version: manifest.version.to_string().into(),
             manifest,
             limits,
             sha256: sha256.to_string(),

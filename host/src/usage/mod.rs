@@ -4,7 +4,6 @@
 
 use crate::store::{Expect, KvStore, StoreError, WriteError};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use time::Date;
 use time::macros::format_description;
@@ -32,7 +31,53 @@ pub struct UsageKey {
     pub version: String,
 }
 
+/// A row's key borrowed from the call being counted: a call finds its row
+/// without allocating, and only a new row is given an owned [`UsageKey`].
+#[derive(Debug, Clone, Copy, Hash)]
+pub struct UsageOf<'a> {
+    /// `YYYY-MM-DD`, in the business time zone.
+    pub day: &'a str,
+    /// Owning department.
+    pub department: &'a str,
+    /// Plugin id.
+    pub plugin: &'a str,
+    /// Plugin version.
+    pub version: &'a str,
+}
+
+// Hashes as `UsageKey` does: the same fields in the same order (a `String`
+// hashes as its `str`).
+impl hashbrown::Equivalent<UsageKey> for UsageOf<'_> {
+    fn equivalent(&self, key: &UsageKey) -> bool {
+        self.day == key.day
+            && self.department == key.department
+            && self.plugin == key.plugin
+            && self.version == key.version
+    }
+}
+
+impl UsageOf<'_> {
+    fn to_key(self) -> UsageKey {
+        UsageKey {
+            day: self.day.to_string(),
+            department: self.department.to_string(),
+            plugin: self.plugin.to_string(),
+            version: self.version.to_string(),
+        }
+    }
+}
+
 impl UsageKey {
+    /// The borrowed form.
+    pub fn of(&self) -> UsageOf<'_> {
+        UsageOf {
+            day: &self.day,
+            department: &self.department,
+            plugin: &self.plugin,
+            version: &self.version,
+        }
+    }
+
     fn store_key(&self) -> String {
         format!(
             "{}/{}/{}/{}",
@@ -105,7 +150,7 @@ pub struct UsageRow {
 /// The meter.
 pub struct UsageMeter {
     store: Arc<dyn KvStore>,
-    pending: Mutex<HashMap<UsageKey, UsageCounters>>,
+    pending: Mutex<hashbrown::HashMap<UsageKey, UsageCounters>>,
 }
 
 impl UsageMeter {
@@ -113,14 +158,17 @@ impl UsageMeter {
     pub fn new(store: Arc<dyn KvStore>) -> Self {
         UsageMeter {
             store,
-            pending: Mutex::new(HashMap::new()),
+            pending: Mutex::new(hashbrown::HashMap::new()),
         }
     }
 
     /// Add to the counters of `key`.
-    pub fn record(&self, key: UsageKey, update: impl FnOnce(&mut UsageCounters)) {
+    pub fn record(&self, key: UsageOf<'_>, update: impl FnOnce(&mut UsageCounters)) {
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        update(pending.entry(key).or_default());
+        match pending.get_mut(&key) {
+            Some(counters) => update(counters),
+            None => update(pending.entry(key.to_key()).or_default()),
+        }
     }
 
     /// Merge the pending counters into the store. Rows that fail to merge
@@ -131,7 +179,7 @@ impl UsageMeter {
         for (key, counters) in batch {
             if let Err(e) = self.merge(&key, &counters) {
                 first_error.get_or_insert(e);
-                self.record(key, |c| c.merge(&counters));
+                self.record(key.of(), |c| c.merge(&counters));
             }
         }
         match first_error {
@@ -229,5 +277,48 @@ impl UsageMeter {
             .map(|c| c.calls)
             .sum();
         pending + stored
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SledStore;
+
+    fn of<'a>(day: &'a str, version: &'a str) -> UsageOf<'a> {
+        UsageOf {
+            day,
+            department: "water",
+            plugin: "water-bill",
+            version,
+        }
+    }
+
+    #[test]
+    fn a_borrowed_key_finds_the_row_an_owned_key_made() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Arc::new(SledStore::open(dir.path()).expect("store"));
+        let meter = UsageMeter::new(store);
+        meter.record(of("2026-12-01", "1.0.0"), |c| c.calls += 1);
+        meter.record(of("2026-12-01", "1.0.0"), |c| c.calls += 2);
+        let owned = of("2026-12-01", "1.0.0").to_key();
+        meter.record(owned.of(), |c| c.errors += 1);
+        meter.record(of("2026-12-01", "1.0.1"), |c| c.calls += 5);
+        meter.record(of("2026-12-02", "1.0.0"), |c| c.calls += 7);
+        {
+            let pending = meter.pending.lock().expect("lock");
+            assert_eq!(pending.len(), 3, "one row per day and version");
+            let row = pending.get(&owned).expect("the row");
+            assert_eq!((row.calls, row.errors), (3, 1));
+        }
+        assert_eq!(meter.calls_on("2026-12-01", "water-bill"), 8);
+        meter.flush().expect("flush");
+        let day = parse_day("2026-12-01").expect("day");
+        let rows = meter.report(day, day, Some("water")).expect("report");
+        let calls: Vec<_> = rows
+            .iter()
+            .map(|r| (r.version.as_str(), r.counters.calls))
+            .collect();
+        assert_eq!(calls, [("1.0.0", 3), ("1.0.1", 5)]);
     }
 }

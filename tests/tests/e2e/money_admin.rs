@@ -67,7 +67,7 @@ async fn orders_are_listed_by_day_status_and_plugin_a_page_at_a_time(backend: Ba
         .get_json(&format!("/admin/v1/orders?date={today}"), Some(&admin))
         .await;
     assert_eq!(status, 200, "{page}");
-    assert_eq!(page["date"], today.as_str());
+    assert_eq!(page["date"], &*today);
     assert_eq!(page["time_zone"], "Asia/Shanghai");
     assert_eq!(page["next_cursor"], Value::Null);
     let listed = &page["orders"][0];

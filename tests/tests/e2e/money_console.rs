@@ -91,7 +91,7 @@ async fn money_and_messages_screens_in_chromium() {
         ("PAID_ORDER", paid.clone()),
         ("UNPAID_ORDER", unpaid.clone()),
         ("MESSAGE_ID", message.clone()),
-        ("TODAY", islet_host::clock::today()),
+        ("TODAY", islet_host::clock::today().to_string()),
         ("SCREENSHOT_DIR", screenshots.display().to_string()),
         ("CHROMIUM", CHROMIUM.to_string()),
     ];
