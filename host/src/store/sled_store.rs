@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 const DATA: u8 = b'd';
 const USAGE: &[u8] = b"u";
@@ -77,12 +78,11 @@ impl SledStore {
     }
 
     fn open_with(path: &Path, segment_size: usize) -> Result<Self, StoreError> {
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(path)
             .segment_size(segment_size)
-            .cache_capacity(CACHE_BYTES)
-            .open()
-            .map_err(|e| StoreError(format!("cannot open {}: {e}", path.display())))?;
+            .cache_capacity(CACHE_BYTES);
+        let db = open_waiting_for_lock(&config, path, LOCK_WAIT)?;
         let log = File::open(path.join("db"))
             .map_err(|e| StoreError(format!("cannot open {}/db: {e}", path.display())))?;
         // The folder's entries (the log, conf, snapshots) survive a power cut.
@@ -401,6 +401,39 @@ impl Durable {
     }
 }
 
+/// How long opening waits for the folder's lock: a host restarting in place
+/// (`systemctl restart`, a test's restart) may find its predecessor still
+/// closing the store (a background task finishing a scan or a sync).
+const LOCK_WAIT: Duration = Duration::from_secs(10);
+
+/// Open the database, waiting up to `wait` while another store (another
+/// process, or a host of this one still closing) holds its lock.
+fn open_waiting_for_lock(
+    config: &sled::Config,
+    path: &Path,
+    wait: Duration,
+) -> Result<sled::Db, StoreError> {
+    let started = Instant::now();
+    loop {
+        match config.open() {
+            Ok(db) => return Ok(db),
+            Err(e) if e.to_string().contains("could not acquire lock") => {
+                if started.elapsed() >= wait {
+                    return Err(StoreError(format!(
+                        "cannot open {}: another Islet host is using this data folder \
+                         (its lock stayed taken for {:.1} s); stop it, or give this host \
+                         another --data-dir",
+                        path.display(),
+                        wait.as_secs_f64()
+                    )));
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => return Err(StoreError(format!("cannot open {}: {e}", path.display()))),
+        }
+    }
+}
+
 fn sync_folder(path: &Path) -> Result<(), StoreError> {
     File::open(path)
         .and_then(|f| f.sync_all())
@@ -410,6 +443,39 @@ fn sync_folder(path: &Path) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn opening_waits_for_a_closing_store_and_names_a_folder_in_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let first = SledStore::open(&path).unwrap();
+        let config = sled::Config::new()
+            .path(&path)
+            .segment_size(SEGMENT_BYTES)
+            .cache_capacity(CACHE_BYTES);
+        // Held throughout: a clear error naming the folder and the fix.
+        let Err(refused) = open_waiting_for_lock(&config, &path, Duration::from_millis(200)) else {
+            panic!("opened a folder in use");
+        };
+        assert!(
+            refused
+                .0
+                .contains("another Islet host is using this data folder")
+                && refused.0.contains(&path.display().to_string())
+                && refused.0.contains("--data-dir"),
+            "{refused:?}"
+        );
+        // Released meanwhile (a host finishing its shutdown): opened.
+        let closing = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            drop(first);
+        });
+        let started = Instant::now();
+        let second = open_waiting_for_lock(&config, &path, Duration::from_secs(10));
+        closing.join().unwrap();
+        assert!(second.is_ok(), "{:?}", second.err());
+        assert!(started.elapsed() >= Duration::from_millis(250));
+    }
 
     /// Delete `key` of a plugin's namespace, then write `v` there again.
     fn delete_and_refill(store: &SledStore, key: &str, v: &[u8], quota: u64) {
