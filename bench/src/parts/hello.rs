@@ -285,11 +285,20 @@ pub fn run(bench: &Bench) -> anyhow::Result<Section> {
              read at every poll of the call (a system call: that clock has no \
              vDSO path), quota and slot admission, metrics and usage metering, \
              and the copies into and out of the guest ({} allocations per \
-             anonymous request against {} native). A `perf record -e \
-             cpu-clock` profile of a signed-in `islet dev` host under `wrk \
-             -c32` is flat: the kernel (TCP, wake-ups) about 30% of the host's \
-             CPU, malloc and free about 9%, the guest's own code about 5%, no \
-             Islet function above 1.5%. A signed-in request adds \
+             anonymous request against {} native; 228 before commit \
+             `51e0887`, which mounted the host-wide middleware and each \
+             plugin route's as one service instead of `Router::layer`, whose \
+             nested boxes every `from_fn` cloned again on every request). A \
+             `perf record -e cpu-clock --call-graph dwarf` profile of a \
+             signed-in `islet demo` host (access log on) under `wrk -c32` \
+             is flat: Wasmtime's instantiation, call and teardown about 25% \
+             of the host's CPU and the guest's own code 5%; Tokio's I/O and \
+             scheduling 17%; hyper, axum, tower and http about 19%; the \
+             access log and spans 10%; Islet's own code 12%; malloc and free \
+             12% spread over all of them; no function above 4%. `wasmtime \
+             serve`, the same fresh instance per request without Islet's \
+             admission and metering, is the peer row: the instance alone \
+             keeps throughput far below half of native. A signed-in request adds \
              the token (verified once, then found by its SHA-256 in a bounded \
              cache) and the pairwise subject (derived once per plugin and \
              citizen, then cached): {} allocations per request.",
