@@ -87,6 +87,10 @@ pub struct LoadResult {
     /// Other answers (another status, a wrong body) and failed requests
     /// in the window.
     pub errors: u64,
+    /// What the errors were: a wrong answer by status and error code
+    /// (`503 plugin_busy`, `200 wrong body`), or `connect`, `timeout`,
+    /// `broken` for no answer.
+    pub error_kinds: BTreeMap<String, u64>,
     /// The measurement window.
     pub window: Duration,
     /// Latency of the good answers.
@@ -214,16 +218,21 @@ impl Client {
                 .collect();
             let mut latencies = Vec::new();
             let mut errors = 0;
+            let mut error_kinds = BTreeMap::new();
             for task in tasks {
                 let tally = task.await.context("a load task failed")?;
                 latencies.extend(tally.latencies);
                 errors += tally.errors;
+                for (kind, n) in tally.error_kinds {
+                    *error_kinds.entry(kind).or_insert(0) += n;
+                }
             }
             let completed = latencies.len() as u64;
             Ok(LoadResult {
                 concurrency: spec.concurrency,
                 completed,
                 errors,
+                error_kinds,
                 window: spec.duration,
                 latency: Percentiles::of(&mut latencies),
             })
@@ -261,6 +270,14 @@ impl Client {
 struct Tally {
     latencies: Vec<Duration>,
     errors: u64,
+    error_kinds: BTreeMap<String, u64>,
+}
+
+impl Tally {
+    fn error(&mut self, kind: String) {
+        self.errors += 1;
+        *self.error_kinds.entry(kind).or_insert(0) += 1;
+    }
 }
 
 async fn worker(target: Arc<Target>, measure_from: Instant, end: Instant) -> Tally {
@@ -273,7 +290,7 @@ async fn worker(target: Arc<Target>, measure_from: Instant, end: Instant) -> Tal
                 Ok(sender) => connection.insert(sender),
                 Err(_) => {
                     if Instant::now() >= measure_from {
-                        tally.errors += 1;
+                        tally.error("connect".into());
                     }
                     tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
@@ -290,10 +307,21 @@ async fn worker(target: Arc<Target>, measure_from: Instant, end: Instant) -> Tal
                     tally.latencies.push(done - sent);
                 }
             }
-            Ok(Ok(_)) => tally.errors += u64::from(counted),
+            Ok(Ok((status, body))) => {
+                if counted {
+                    let answer = answer_of(status, &body);
+                    tally.error(if status == 200 {
+                        "200 wrong body".into()
+                    } else {
+                        answer
+                    });
+                }
+            }
             Ok(Err(_)) | Err(_) => {
                 connection = None;
-                tally.errors += u64::from(counted);
+                if counted {
+                    tally.error(if result.is_err() { "timeout" } else { "broken" }.into());
+                }
             }
         }
     }

@@ -123,12 +123,18 @@ fn parse(stdout: &str, concurrency: usize) -> anyhow::Result<LoadResult> {
             .parse::<u64>()
             .with_context(|| format!("{name} is not a number"))
     };
-    let (requests, bad) = (field("requests")?, field("bad")?);
+    let (requests, bad, socket) = (field("requests")?, field("bad")?, field("socket_errors")?);
     let micros = |n: u64| Duration::from_micros(n);
+    let error_kinds = [("wrong answer", bad), ("socket error", socket)]
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(kind, n)| (kind.to_string(), n))
+        .collect();
     Ok(LoadResult {
         concurrency,
         completed: requests.saturating_sub(bad),
-        errors: bad + field("socket_errors")?,
+        errors: bad + socket,
+        error_kinds,
         window: micros(field("duration_us")?),
         // wrk's percentiles cover every answer, good or not; a run with
         // errors shows them in its errors column.

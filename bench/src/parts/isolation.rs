@@ -478,6 +478,24 @@ fn report(
         .flat_map(|x| std::iter::once(&x.quiet).chain(&x.noisy))
         .map(|r| r.errors)
         .sum();
+    let mut error_kinds = std::collections::BTreeMap::new();
+    for r in periods
+        .iter()
+        .flat_map(|x| std::iter::once(&x.quiet).chain(&x.noisy))
+    {
+        for (kind, n) in &r.error_kinds {
+            *error_kinds.entry(kind.as_str()).or_insert(0u64) += n;
+        }
+    }
+    let error_kinds = if error_kinds.is_empty() {
+        String::new()
+    } else {
+        let kinds: Vec<_> = error_kinds
+            .iter()
+            .map(|(k, n)| format!("{k}: {n}"))
+            .collect();
+        format!(" ({})", kinds.join(", "))
+    };
     let factor = ratio(noisy, quiet);
 
     // Up to ten rows over the run.
@@ -613,7 +631,7 @@ fn report(
             met: factor <= TARGET_FACTOR && errors == 0,
         },
         note: format!(
-            "`hello` errors: {errors}. Resident memory once the noise had stopped for a \
+            "`hello` errors: {errors}{error_kinds}. Resident memory once the noise had stopped for a \
              window (settled) moved {kept:+.1} MiB from the second to the last tenth of the run \
              (least-squares slope after the first tenth: {slope:+.1} MiB per hour); under load \
              it moved {working:+.1} MiB (median of the samples of each tenth; it follows what \
