@@ -327,8 +327,6 @@ fn valid_request_id(value: &HeaderValue) -> Option<Arc<str>> {
     ok.then(|| s.into())
 }
 
-/// Accept or generate the request id, return it in `X-Request-Id` and
-/// inside host error bodies (the access log's span carries it).
 /// The request id's header (a constant: a name given as `&str` is copied
 /// on every insert).
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -342,6 +340,8 @@ fn new_request_id() -> Arc<str> {
     }
 }
 
+/// Accept or generate the request id, return it in `X-Request-Id` and
+/// inside host error bodies (the access log's span carries it).
 async fn request_id(mut req: Request, next: Next) -> Response {
     let id = req
         .headers()
