@@ -223,9 +223,7 @@ impl Client {
                 let tally = task.await.context("a load task failed")?;
                 latencies.extend(tally.latencies);
                 errors += tally.errors;
-                for (kind, n) in tally.error_kinds {
-                    *error_kinds.entry(kind).or_insert(0) += n;
-                }
+                add_error_kinds(&mut error_kinds, &tally.error_kinds);
             }
             let completed = latencies.len() as u64;
             Ok(LoadResult {
@@ -262,6 +260,13 @@ impl Client {
             }
             Ok(stats)
         })
+    }
+}
+
+/// Add the error counts of `from` to `into`, kind by kind.
+pub fn add_error_kinds(into: &mut BTreeMap<String, u64>, from: &BTreeMap<String, u64>) {
+    for (kind, n) in from {
+        *into.entry(kind.clone()).or_insert(0) += n;
     }
 }
 
@@ -309,11 +314,10 @@ async fn worker(target: Arc<Target>, measure_from: Instant, end: Instant) -> Tal
             }
             Ok(Ok((status, body))) => {
                 if counted {
-                    let answer = answer_of(status, &body);
                     tally.error(if status == 200 {
                         "200 wrong body".into()
                     } else {
-                        answer
+                        answer_of(status, &body)
                     });
                 }
             }

@@ -483,9 +483,7 @@ fn report(
         .iter()
         .flat_map(|x| std::iter::once(&x.quiet).chain(&x.noisy))
     {
-        for (kind, n) in &r.error_kinds {
-            *error_kinds.entry(kind.as_str()).or_insert(0u64) += n;
-        }
+        crate::load::add_error_kinds(&mut error_kinds, &r.error_kinds);
     }
     let error_kinds = if error_kinds.is_empty() {
         String::new()

@@ -182,8 +182,9 @@ pub fn run(bench: &Bench) -> anyhow::Result<Section> {
              three runs each, 26-38% without: this machine's spread). \
              Wasmtime 48 has no cheaper check to offer (its open \
              MMU-based epoch interruption, bytecodealliance/wasmtime#12990, \
-             would make it a dead load). Against native code the guest also pays for bounds-checked linear \
-             memory and Cranelift's less aggressive optimisation.",
+             would make it a dead load). Against native code the guest also \
+             pays for bounds-checked linear memory and Cranelift's less \
+             aggressive optimisation.",
             fixed(hash.overhead_pct(1), 1),
             fixed(hash.overhead_pct(2), 1),
             fixed(json.overhead_pct(1), 1),
